@@ -1,0 +1,42 @@
+// Builds the backend named by --backend. Backends are imported lazily so that, e.g.,
+// the iptables backend never loads the native BPF addon.
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Backend, BackendName } from '../proxier/backend.js';
+
+export const BACKEND_NAMES: readonly BackendName[] = ['ebpf', 'iptables', 'ipvs'];
+
+export interface BackendConfig {
+  clusterCIDRs: string[];
+  masqueradeAll: boolean;
+  /** ebpf: bpffs directory holding maps and programs. */
+  pinRoot: string;
+  /** ebpf: cgroup v2 directory for socket-level LB of host-network clients (unset: no socket LB). */
+  cgroupPath?: string;
+  /** ebpf: source address used to SNAT hairpin traffic. */
+  hairpinAddress?: string;
+  /** ipvs: scheduler (rr, wrr, lc, ...). */
+  ipvsScheduler: string;
+  logger: Logger;
+  metrics?: Metrics;
+}
+
+export async function createBackend(name: BackendName, cfg: BackendConfig): Promise<Backend> {
+  switch (name) {
+    case 'iptables': {
+      const { IptablesBackend } = await import('./iptables/index.js');
+      return new IptablesBackend({ clusterCIDRs: cfg.clusterCIDRs, masqueradeAll: cfg.masqueradeAll, logger: cfg.logger, metrics: cfg.metrics });
+    }
+    case 'ebpf': {
+      const mod = (await import('./ebpf/index.js')) as { createEbpfBackend(cfg: BackendConfig): Promise<Backend> };
+      return mod.createEbpfBackend(cfg);
+    }
+    case 'ipvs':
+      throw new Error('--backend=ipvs is not implemented yet');
+  }
+}
+
+export function parseBackendName(v: string): BackendName {
+  if ((BACKEND_NAMES as string[]).includes(v)) return v as BackendName;
+  throw new Error(`--backend: want one of ${BACKEND_NAMES.join(', ')}, got ${JSON.stringify(v)}`);
+}

@@ -1,0 +1,59 @@
+// The iptables binaries for one family. Everything goes through iptables-restore /
+// iptables-save except the few jump rules in built-in chains.
+import { ExecError, run } from '../../util/exec.js';
+import type { IPFamily } from '../../model/types.js';
+import type { JumpRule } from './jump-rules.js';
+
+export class IptablesRestoreError extends Error {
+  constructor(
+    readonly family: IPFamily,
+    readonly line: number | undefined,
+    readonly rule: string | undefined,
+    readonly detail: string,
+  ) {
+    super(`iptables-restore (IPv${family}) failed${line !== undefined ? ` at line ${line}: ${rule ?? '?'}` : ''}: ${detail}`);
+  }
+}
+
+export class IptablesCli {
+  constructor(readonly family: IPFamily) {}
+
+  private bin(tool: 'iptables' | 'iptables-save' | 'iptables-restore'): string {
+    return this.family === 4 ? tool : tool.replace('iptables', 'ip6tables');
+  }
+
+  /** One atomic transaction per table; --noflush leaves chains we do not declare alone. */
+  async restore(text: string): Promise<void> {
+    try {
+      await run(this.bin('iptables-restore'), ['-w', '5', '--noflush'], { input: text, timeoutMs: 60_000 });
+    } catch (e) {
+      if (!(e instanceof ExecError)) throw e;
+      // iptables-restore names the failing line ("line 7 failed"); show that rule.
+      const m = /line (\d+) failed/.exec(e.stderr) ?? /Error occurred at line: (\d+)/.exec(e.stderr);
+      const line = m ? Number(m[1]) : undefined;
+      const rule = line !== undefined ? text.split('\n')[line - 1] : undefined;
+      throw new IptablesRestoreError(this.family, line, rule, e.stderr.trim() || e.message);
+    }
+  }
+
+  async save(table: 'filter' | 'nat'): Promise<string> {
+    const r = await run(this.bin('iptables-save'), ['-t', table], { timeoutMs: 60_000 });
+    return r.stdout;
+  }
+
+  async ensureJump(j: JumpRule): Promise<void> {
+    const spec = [j.from, ...j.args, '-j', j.to];
+    const check = await run(this.bin('iptables'), ['-w', '5', '-t', j.table, '-C', ...spec], { allowFailure: true });
+    if (check.code === 0) return;
+    await run(this.bin('iptables'), ['-w', '5', '-t', j.table, '-I', ...spec]);
+  }
+
+  async deleteJump(j: JumpRule): Promise<void> {
+    const spec = [j.from, ...j.args, '-j', j.to];
+    // Delete every copy (a crashed older run may have inserted twice); bounded.
+    for (let i = 0; i < 10; i++) {
+      const r = await run(this.bin('iptables'), ['-w', '5', '-t', j.table, '-D', ...spec], { allowFailure: true });
+      if (r.code !== 0) return;
+    }
+  }
+}

@@ -1,0 +1,26 @@
+// Rules in the built-in chains that lead into ours (kube-proxy's iptablesJumpChains).
+// iptables-restore --noflush cannot add them idempotently, so they are ensured one by
+// one with -C / -I (cheap, and only a handful).
+export interface JumpRule {
+  table: 'filter' | 'nat';
+  from: string;
+  to: string;
+  args: string[];
+}
+
+const NEW = ['-m', 'conntrack', '--ctstate', 'NEW'];
+
+export const JUMP_RULES: JumpRule[] = [
+  { table: 'filter', from: 'INPUT', to: 'KUBE-EXTERNAL-SERVICES', args: [...NEW, '-m', 'comment', '--comment', 'kubernetes externally-visible service portals'] },
+  { table: 'filter', from: 'FORWARD', to: 'KUBE-EXTERNAL-SERVICES', args: [...NEW, '-m', 'comment', '--comment', 'kubernetes externally-visible service portals'] },
+  { table: 'filter', from: 'INPUT', to: 'KUBE-NODEPORTS', args: ['-m', 'comment', '--comment', 'kubernetes health check service ports'] },
+  { table: 'filter', from: 'FORWARD', to: 'KUBE-SERVICES', args: [...NEW, '-m', 'comment', '--comment', 'kubernetes service portals'] },
+  { table: 'filter', from: 'OUTPUT', to: 'KUBE-SERVICES', args: [...NEW, '-m', 'comment', '--comment', 'kubernetes service portals'] },
+  { table: 'filter', from: 'FORWARD', to: 'KUBE-FORWARD', args: ['-m', 'comment', '--comment', 'kubernetes forwarding rules'] },
+  { table: 'filter', from: 'INPUT', to: 'KUBE-PROXY-FIREWALL', args: [...NEW, '-m', 'comment', '--comment', 'kubernetes load balancer firewall'] },
+  { table: 'filter', from: 'OUTPUT', to: 'KUBE-PROXY-FIREWALL', args: [...NEW, '-m', 'comment', '--comment', 'kubernetes load balancer firewall'] },
+  { table: 'filter', from: 'FORWARD', to: 'KUBE-PROXY-FIREWALL', args: [...NEW, '-m', 'comment', '--comment', 'kubernetes load balancer firewall'] },
+  { table: 'nat', from: 'OUTPUT', to: 'KUBE-SERVICES', args: ['-m', 'comment', '--comment', 'kubernetes service portals'] },
+  { table: 'nat', from: 'PREROUTING', to: 'KUBE-SERVICES', args: ['-m', 'comment', '--comment', 'kubernetes service portals'] },
+  { table: 'nat', from: 'POSTROUTING', to: 'KUBE-POSTROUTING', args: ['-m', 'comment', '--comment', 'kubernetes postrouting rules'] },
+];

@@ -1,0 +1,26 @@
+// `bpfproxy inspect`: what is programmed, read back from the kernel, shown like `ipvsadm -Ln`.
+import type { Logger } from 'pino';
+import { createBackend } from '../backends/factory.js';
+import type { InspectRow } from '../proxier/backend.js';
+import type { CliOptions } from './main.js';
+
+export function formatInspect(rows: InspectRow[]): string {
+  const lines = ['Prot LocalAddress:Port         Kind          Service', '  -> RemoteAddress:Port'];
+  const sorted = [...rows].sort((a, b) => (a.service + a.frontend < b.service + b.frontend ? -1 : 1));
+  for (const r of sorted) {
+    lines.push(`${r.protocol.padEnd(4)} ${r.frontend.padEnd(26)} ${r.kind.padEnd(13)} ${r.service}`);
+    if (r.backends.length === 0) lines.push('  (no endpoints: rejected)');
+    for (const b of r.backends) lines.push(`  -> ${b}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export async function inspectCommand(opts: CliOptions, log: Logger): Promise<number> {
+  const backend = await createBackend(opts.backend, { ...opts.backendConfig, logger: log });
+  try {
+    process.stdout.write(formatInspect(await backend.inspect()));
+  } finally {
+    await backend.close?.();
+  }
+  return 0;
+}

@@ -1,0 +1,137 @@
+// bpfproxy command line: run | inspect | render. Flags follow kube-proxy's names where
+// kube-proxy has the same knob (--min-sync-period, --sync-period, --cluster-cidr, ...).
+import { parseArgs } from 'node:util';
+import { hostname } from 'node:os';
+import { BACKEND_NAMES, type BackendConfig, parseBackendName } from '../backends/factory.js';
+import { parseDuration } from '../util/duration.js';
+import { createLogger } from '../util/logger.js';
+import { reexecInNetns } from './netns.js';
+import { runCommand } from './run.js';
+import { inspectCommand } from './inspect.js';
+import { renderCommand } from './render.js';
+
+const HELP = `bpfproxy — Kubernetes Service proxy (eBPF, iptables or IPVS data plane)
+
+Usage:
+  bpfproxy run     --backend=ebpf|iptables|ipvs --manifests DIR [options]
+  bpfproxy inspect --backend=B [--netns NAME]      what is programmed, read back from the kernel
+  bpfproxy render  --backend=B --manifests DIR     what B would program, without touching the kernel
+  bpfproxy run     --backend=B --cleanup           remove everything B programmed, then exit
+
+Options:
+  --backend NAME              ${BACKEND_NAMES.join(' | ')} (default ebpf)
+  --manifests DIR             watch a directory of YAML/JSON Services, EndpointSlices, Nodes, Pods
+  --netns NAME                run inside network namespace NAME (/run/netns/NAME)
+  --node-name NAME            this node's name, for Local traffic policies (default: $NODE_NAME or hostname)
+  --min-sync-period DUR       at most one sync per DUR (default 1s)
+  --sync-period DUR           full resync at least every DUR (default 30s)
+  --cluster-cidr CIDRS        pod CIDRs (comma-separated, one per family); ClusterIP traffic from outside is masqueraded
+  --masquerade-all            masquerade all Service traffic
+  --service-proxy-name NAME   only proxy Services labelled service.kubernetes.io/service-proxy-name=NAME
+  --healthz-bind-address A    host:port for /healthz (default 0.0.0.0:10256; "" disables)
+  --metrics-bind-address A    host:port for /metrics (default 127.0.0.1:10249; "" disables)
+  --bpf-pin-root DIR          ebpf: bpffs directory for maps and programs (default /sys/fs/bpf/bpfproxy)
+  --cgroup-path DIR           ebpf: cgroup v2 directory for socket-level LB of host clients
+  --hairpin-address IP        ebpf: source address for hairpin SNAT
+  --ipvs-scheduler S          ipvs: rr (default), wrr, lc, wlc, sh, dh, sed, nq, mh
+  --cleanup                   remove all rules/maps/programs of the backend and exit
+  --log-level LEVEL           trace|debug|info|warn|error (default info)
+  -h, --help                  this text
+`;
+
+export interface CliOptions {
+  backend: ReturnType<typeof parseBackendName>;
+  manifests?: string;
+  nodeName: string;
+  minSyncPeriodMs: number;
+  syncPeriodMs: number;
+  serviceProxyName?: string;
+  healthzBind: string;
+  metricsBind: string;
+  cleanup: boolean;
+  backendConfig: Omit<BackendConfig, 'logger' | 'metrics'>;
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      backend: { type: 'string', default: 'ebpf' },
+      manifests: { type: 'string' },
+      netns: { type: 'string' },
+      'node-name': { type: 'string' },
+      'min-sync-period': { type: 'string', default: '1s' },
+      'sync-period': { type: 'string', default: '30s' },
+      'cluster-cidr': { type: 'string', default: '' },
+      'masquerade-all': { type: 'boolean', default: false },
+      'service-proxy-name': { type: 'string' },
+      'healthz-bind-address': { type: 'string', default: '0.0.0.0:10256' },
+      'metrics-bind-address': { type: 'string', default: '127.0.0.1:10249' },
+      'bpf-pin-root': { type: 'string', default: '/sys/fs/bpf/bpfproxy' },
+      'cgroup-path': { type: 'string' },
+      'hairpin-address': { type: 'string' },
+      'ipvs-scheduler': { type: 'string', default: 'rr' },
+      cleanup: { type: 'boolean', default: false },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parse(argv);
+  } catch (e) {
+    process.stderr.write(`bpfproxy: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const { values: v, positionals } = parsed;
+  const cmd = positionals[0];
+  if (v.help || cmd === undefined || cmd === 'help') {
+    process.stdout.write(HELP);
+    return cmd === undefined && !v.help ? 2 : 0;
+  }
+  const entered = await reexecInNetns(v.netns);
+  if (entered !== undefined) return entered;
+
+  let opts: CliOptions;
+  try {
+    opts = {
+      backend: parseBackendName(v.backend),
+      manifests: v.manifests,
+      nodeName: v['node-name'] ?? process.env.NODE_NAME ?? hostname(),
+      minSyncPeriodMs: parseDuration(v['min-sync-period'], '--min-sync-period'),
+      syncPeriodMs: parseDuration(v['sync-period'], '--sync-period'),
+      serviceProxyName: v['service-proxy-name'],
+      healthzBind: v['healthz-bind-address'],
+      metricsBind: v['metrics-bind-address'],
+      cleanup: v.cleanup,
+      backendConfig: {
+        clusterCIDRs: v['cluster-cidr'].split(',').filter((s) => s !== ''),
+        masqueradeAll: v['masquerade-all'],
+        pinRoot: v['bpf-pin-root'],
+        cgroupPath: v['cgroup-path'],
+        hairpinAddress: v['hairpin-address'],
+        ipvsScheduler: v['ipvs-scheduler'],
+      },
+    };
+    if (opts.syncPeriodMs <= 0) throw new Error('--sync-period must be > 0');
+  } catch (e) {
+    process.stderr.write(`bpfproxy: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const log = createLogger(v['log-level']);
+  switch (cmd) {
+    case 'run':
+      return runCommand(opts, log);
+    case 'inspect':
+      return inspectCommand(opts, log);
+    case 'render':
+      return renderCommand(opts, log);
+    default:
+      process.stderr.write(`bpfproxy: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`);
+      return 2;
+  }
+}

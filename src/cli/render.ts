@@ -1,0 +1,27 @@
+// `bpfproxy render`: print what a backend would program, without touching the kernel.
+import type { Logger } from 'pino';
+import type { CliOptions } from './main.js';
+import { loadTable } from './one-shot-table.js';
+
+export async function renderCommand(opts: CliOptions, log: Logger): Promise<number> {
+  if (!opts.manifests) {
+    process.stderr.write('bpfproxy render: --manifests DIR is required\n');
+    return 2;
+  }
+  const table = await loadTable(opts.manifests, opts.nodeName, log, opts.serviceProxyName);
+  switch (opts.backend) {
+    case 'iptables': {
+      const { IptablesBackend } = await import('../backends/iptables/index.js');
+      process.stdout.write(new IptablesBackend({ ...opts.backendConfig }).render(table));
+      return 0;
+    }
+    case 'ebpf': {
+      const { renderText } = (await import('../backends/ebpf/render-text.js')) as { renderText(t: typeof table): string };
+      process.stdout.write(renderText(table));
+      return 0;
+    }
+    default:
+      process.stderr.write(`bpfproxy render: backend ${opts.backend} cannot render yet\n`);
+      return 2;
+  }
+}

@@ -1,0 +1,62 @@
+// Prometheus metrics under kube-proxy's names, so existing dashboards keep working.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics(registry = new Registry()) {
+  collectDefaultMetrics({ register: registry });
+  const buckets = [0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096, 8.192, 16.384];
+  return {
+    registry,
+    syncDuration: new Histogram({
+      name: 'kubeproxy_sync_proxy_rules_duration_seconds',
+      help: 'SyncProxyRules latency in seconds',
+      buckets,
+      registers: [registry],
+    }),
+    syncFullDuration: new Histogram({
+      name: 'kubeproxy_sync_full_proxy_rules_duration_seconds',
+      help: 'SyncProxyRules latency in seconds for full resyncs',
+      buckets,
+      registers: [registry],
+    }),
+    syncPartialDuration: new Histogram({
+      name: 'kubeproxy_sync_partial_proxy_rules_duration_seconds',
+      help: 'SyncProxyRules latency in seconds for partial resyncs',
+      buckets,
+      registers: [registry],
+    }),
+    lastSync: new Gauge({
+      name: 'kubeproxy_sync_proxy_rules_last_timestamp_seconds',
+      help: 'The last time proxy rules were successfully synced',
+      registers: [registry],
+    }),
+    lastQueued: new Gauge({
+      name: 'kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds',
+      help: 'The last time a sync of proxy rules was queued',
+      registers: [registry],
+    }),
+    syncFailures: new Counter({
+      name: 'bpfproxy_sync_proxy_rules_failures_total',
+      help: 'Syncs that failed (the backend keeps its previous state and retries)',
+      labelNames: ['backend'],
+      registers: [registry],
+    }),
+    iptablesRestoreFailures: new Counter({
+      name: 'kubeproxy_sync_proxy_rules_iptables_restore_failures_total',
+      help: 'Cumulative proxy iptables restore failures',
+      registers: [registry],
+    }),
+    inputProblems: new Counter({
+      name: 'bpfproxy_input_problems_total',
+      help: 'Input objects skipped because a field was invalid',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    serviceCount: new Gauge({
+      name: 'bpfproxy_services',
+      help: 'Service ports in the last synced table',
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,73 @@
+// Runs `fn` when asked, but never more often than minInterval and at least every
+// maxInterval (kube-proxy's BoundedFrequencyRunner). Requests that arrive while a run is
+// in progress coalesce into one follow-up run. A failed run is retried with backoff.
+export interface RunnerOptions {
+  minIntervalMs: number;
+  maxIntervalMs: number;
+  /** First retry delay after a failure; doubles up to maxIntervalMs. */
+  retryBaseMs?: number;
+}
+
+export class BoundedFrequencyRunner {
+  private lastRun = 0;
+  private running: Promise<void> | undefined;
+  private pending = false;
+  private timer: NodeJS.Timeout | undefined;
+  private periodic: NodeJS.Timeout | undefined;
+  private failures = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly fn: () => Promise<void>,
+    private readonly opts: RunnerOptions,
+  ) {}
+
+  start(): void {
+    this.periodic = setInterval(() => this.request(), this.opts.maxIntervalMs);
+    this.request();
+  }
+
+  /** Ask for a run as soon as minInterval allows. */
+  request(): void {
+    if (this.stopped) return;
+    this.pending = true;
+    if (this.running || this.timer) return; // the running one re-checks `pending`
+    const wait = Math.max(0, this.lastRun + this.opts.minIntervalMs - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.runNow();
+    }, wait);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearInterval(this.periodic);
+    await this.running;
+  }
+
+  private async runNow(): Promise<void> {
+    if (this.stopped || !this.pending) return;
+    this.pending = false;
+    this.lastRun = Date.now();
+    let ok = true;
+    this.running = this.fn().catch(() => {
+      ok = false;
+    });
+    await this.running;
+    this.running = undefined;
+    if (!ok) {
+      this.failures++;
+      const base = this.opts.retryBaseMs ?? 1000;
+      const delay = Math.min(this.opts.maxIntervalMs, base * 2 ** (this.failures - 1));
+      this.pending = true;
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.runNow();
+      }, delay);
+      return;
+    }
+    this.failures = 0;
+    if (this.pending) this.request();
+  }
+}

@@ -1,0 +1,52 @@
+// Running the real system tools (iptables-restore, ip, tc, bpftool, ipvsadm...).
+import { spawn } from 'node:child_process';
+
+export class ExecError extends Error {
+  constructor(
+    readonly cmd: string,
+    readonly args: readonly string[],
+    readonly code: number | null,
+    readonly stdout: string,
+    readonly stderr: string,
+  ) {
+    super(`${cmd} ${args.join(' ')} exited with ${code}: ${stderr.trim() || stdout.trim()}`);
+  }
+}
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+export interface ExecOptions {
+  input?: string;
+  /** Resolve with the result instead of throwing on a non-zero exit. */
+  allowFailure?: boolean;
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function run(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new ExecError(cmd, args, null, '', e.message));
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const stdout = Buffer.concat(out).toString('utf8');
+      const stderr = Buffer.concat(err).toString('utf8');
+      if (code !== 0 && !opts.allowFailure) reject(new ExecError(cmd, args, code, stdout, stderr));
+      else resolve({ stdout, stderr, code: code ?? -1 });
+    });
+    child.stdin.on('error', () => undefined); // a tool that exits early closes its stdin
+    child.stdin.end(opts.input ?? '');
+  });
+}

@@ -1,0 +1,3 @@
+import { defineConformance } from './suite.js';
+
+defineConformance('iptables');

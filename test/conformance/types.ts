@@ -1,0 +1,25 @@
+// A conformance case: objects in, real connections from client namespaces, assertions
+// on who answered. Cases know nothing about backends.
+import type { ProxyProcess } from '../harness/proxy-process.js';
+import type { ManifestDir } from '../harness/manifests.js';
+import type { Topology } from '../harness/topology.js';
+import type { RequestOptions, RequestResult } from '../harness/client.js';
+
+export interface ConformanceContext {
+  topo: Topology;
+  proxy: ProxyProcess;
+  manifests: ManifestDir;
+  backend: string;
+  /** Requests from the client namespace (or `from`, a pod name) to `target`. */
+  request(target: string, opts?: RequestOptions & { from?: string }): Promise<RequestResult[]>;
+  /** Everything sent so far in this case (printed when the case fails). */
+  log: string[];
+  /** How long a change may take to show: one sync period plus file-watch latency. */
+  syncDeadlineMs: number;
+}
+
+export interface ConformanceCase {
+  id: string;
+  title: string;
+  run(ctx: ConformanceContext): Promise<void>;
+}

@@ -1,0 +1,81 @@
+// Client driver run inside a client netns: N requests to a target, one new connection
+// (or UDP socket) each, so every request is a new flow for the load balancer.
+// Prints one JSON array: [{ ok, body?, error?, ms }].
+//   --target ip:port | [v6]:port   --proto tcp|udp   --count N   --timeout ms
+//   --interval ms   --path /   --bytes N (POST /echo with N bytes)   --local ip (bind source)
+import { request } from 'node:http';
+import { createSocket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { parseArgs } from 'node:util';
+
+const { values: v } = parseArgs({
+  options: {
+    target: { type: 'string' },
+    proto: { type: 'string', default: 'tcp' },
+    count: { type: 'string', default: '1' },
+    timeout: { type: 'string', default: '2000' },
+    interval: { type: 'string', default: '0' },
+    path: { type: 'string', default: '/' },
+    bytes: { type: 'string', default: '0' },
+    'keep-alive': { type: 'boolean', default: false },
+  },
+});
+const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(v.target ?? '');
+if (!m) {
+  process.stderr.write('client: --target ip:port required\n');
+  process.exit(2);
+}
+const [host, port] = [m[1], Number(m[2])];
+const timeout = Number(v.timeout);
+const count = Math.min(Number(v.count), 100_000);
+
+function classify(e) {
+  if (e.code === 'ECONNREFUSED') return 'refused';
+  if (e.code === 'ECONNRESET') return 'reset';
+  if (e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH') return 'unreachable';
+  return e.code ?? e.message;
+}
+
+function tcpOnce() {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const bytes = Number(v.bytes);
+    const req = request(
+      { host, port, path: bytes > 0 ? '/echo' : v.path, method: bytes > 0 ? 'POST' : 'GET', agent: false, headers: { connection: 'close' }, timeout },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ ok: true, body, ms: performance.now() - t0 }));
+      },
+    );
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'timeout' })));
+    req.on('error', (e) => resolve({ ok: false, error: classify(e), ms: performance.now() - t0 }));
+    req.end(bytes > 0 ? Buffer.alloc(bytes, 0x61) : undefined);
+  });
+}
+
+function udpOnce() {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const sock = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
+    const done = (r) => {
+      clearTimeout(timer);
+      sock.close();
+      resolve({ ...r, ms: performance.now() - t0 });
+    };
+    const timer = setTimeout(() => done({ ok: false, error: 'timeout' }), timeout);
+    sock.on('message', (msg) => done({ ok: true, body: msg.toString() }));
+    // ICMP port unreachable surfaces as ECONNREFUSED on a connected UDP socket.
+    sock.on('error', (e) => done({ ok: false, error: classify(e) }));
+    sock.connect(port, host, () => sock.send('hello'));
+  });
+}
+
+const results = [];
+for (let i = 0; i < count; i++) {
+  results.push(await (v.proto === 'udp' ? udpOnce() : tcpOnce()));
+  const gap = Number(v.interval);
+  if (gap > 0 && i < count - 1) await new Promise((r) => setTimeout(r, gap));
+}
+process.stdout.write(JSON.stringify(results) + '\n');

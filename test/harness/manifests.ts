@@ -1,0 +1,94 @@
+// Compact builders for the Kubernetes objects tests write into a manifests directory.
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface PortSpec {
+  name?: string;
+  port: number;
+  targetPort: number | string;
+  protocol?: 'TCP' | 'UDP';
+  nodePort?: number;
+}
+
+export interface ServiceSpec {
+  name: string;
+  namespace?: string;
+  clusterIP: string;
+  ports: PortSpec[];
+  type?: string;
+  sessionAffinity?: { timeoutSeconds: number };
+  labels?: Record<string, string>;
+  externalIPs?: string[];
+  externalTrafficPolicy?: 'Cluster' | 'Local';
+  internalTrafficPolicy?: 'Cluster' | 'Local';
+}
+
+export interface EndpointSpec {
+  ip: string;
+  pod: string;
+  node?: string;
+  ready?: boolean;
+  serving?: boolean;
+  terminating?: boolean;
+}
+
+export function service(s: ServiceSpec): object {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: s.name, namespace: s.namespace ?? 'default', ...(s.labels ? { labels: s.labels } : {}) },
+    spec: {
+      type: s.type ?? 'ClusterIP',
+      clusterIP: s.clusterIP,
+      clusterIPs: [s.clusterIP],
+      selector: { app: s.name },
+      ports: s.ports.map((p) => ({ ...(p.name ? { name: p.name } : {}), port: p.port, targetPort: p.targetPort, protocol: p.protocol ?? 'TCP', ...(p.nodePort ? { nodePort: p.nodePort } : {}) })),
+      ...(s.sessionAffinity ? { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: s.sessionAffinity.timeoutSeconds } } } : {}),
+      ...(s.externalIPs ? { externalIPs: s.externalIPs } : {}),
+      ...(s.externalTrafficPolicy ? { externalTrafficPolicy: s.externalTrafficPolicy } : {}),
+      ...(s.internalTrafficPolicy ? { internalTrafficPolicy: s.internalTrafficPolicy } : {}),
+    },
+  };
+}
+
+/** One EndpointSlice for a service; ports are `{name, port, protocol}` as the controller writes them. */
+export function endpointSlice(svc: string, ports: Array<{ name?: string; port: number; protocol?: string }>, endpoints: EndpointSpec[], namespace = 'default', sliceName = `${svc}-abc12`): object {
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: sliceName, namespace, labels: { 'kubernetes.io/service-name': svc, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' } },
+    addressType: 'IPv4',
+    ports: ports.map((p) => ({ name: p.name ?? '', port: p.port, protocol: p.protocol ?? 'TCP' })),
+    endpoints: endpoints.map((e) => ({
+      addresses: [e.ip],
+      conditions: { ready: e.ready ?? true, serving: e.serving ?? e.ready ?? true, terminating: e.terminating ?? false },
+      ...(e.node ? { nodeName: e.node } : {}),
+      targetRef: { kind: 'Pod', name: e.pod, namespace },
+    })),
+  };
+}
+
+/** A manifests directory a test owns: write/replace named files atomically. */
+export class ManifestDir {
+  constructor(readonly dir: string) {}
+
+  async init(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+  }
+
+  /** Writes objects as a JSON List (rename makes the change atomic for the watcher). */
+  async write(file: string, objects: object[]): Promise<void> {
+    const tmp = join(this.dir, `.${file}.tmp`);
+    await writeFile(tmp, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 1));
+    const { rename } = await import('node:fs/promises');
+    await rename(tmp, join(this.dir, file));
+  }
+
+  async remove(file: string): Promise<void> {
+    await rm(join(this.dir, file), { force: true });
+  }
+
+  async clear(): Promise<void> {
+    for (const f of await readdir(this.dir)) await rm(join(this.dir, f), { force: true, recursive: true });
+  }
+}

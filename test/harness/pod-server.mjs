@@ -1,0 +1,37 @@
+// A pod's workload: answers its own name over HTTP and UDP on one port (like the
+// e2e "serve-hostname" image). Runs inside the pod's netns via `ip netns exec`.
+//   GET /          → the name
+//   GET /clientip  → the peer address as the server saw it (source-IP preservation)
+//   POST /echo     → "<name> <bytes received>" (large requests)
+//   UDP datagram   → the name
+import { createServer } from 'node:http';
+import { createSocket } from 'node:dgram';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({ options: { name: { type: 'string' }, port: { type: 'string', default: '9376' } } });
+const name = values.name ?? 'unnamed';
+const port = Number(values.port);
+
+const http = createServer((req, res) => {
+  if (req.url === '/clientip') return res.end(req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '');
+  if (req.url === '/echo') {
+    let n = 0;
+    req.on('data', (b) => (n += b.length));
+    req.on('end', () => res.end(`${name} ${n}`));
+    return;
+  }
+  res.end(name);
+});
+http.keepAliveTimeout = 60_000;
+
+let pending = 3;
+const ready = () => {
+  if (--pending === 0) process.stdout.write('ready\n');
+};
+http.listen({ port, host: '::', ipv6Only: false }, ready);
+for (const type of ['udp4', 'udp6']) {
+  const sock = createSocket({ type, ipv6Only: type === 'udp6' });
+  sock.on('message', (_msg, rinfo) => sock.send(name, rinfo.port, rinfo.address));
+  sock.bind(port, type === 'udp4' ? '0.0.0.0' : '::', ready);
+}
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,98 @@
+// The real bpfproxy CLI as a child process inside a node namespace — the same process
+// a DaemonSet pod runs. Its JSON log lines are kept for waiting and for failure reports.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { run } from '../../src/util/exec.js';
+
+export const BIN = fileURLToPath(new URL('../../bin/bpfproxy.js', import.meta.url));
+
+export interface ProxyOptions {
+  backend: string;
+  netns: string;
+  manifests: string;
+  nodeName: string;
+  extraArgs?: string[];
+}
+
+export class ProxyProcess {
+  private child: ChildProcess | undefined;
+  readonly logs: string[] = [];
+  syncs = 0;
+  private waiters: Array<() => void> = [];
+
+  constructor(readonly opts: ProxyOptions) {}
+
+  args(): string[] {
+    const o = this.opts;
+    return [
+      '--backend', o.backend, '--netns', o.netns, '--node-name', o.nodeName,
+      '--healthz-bind-address', '', '--metrics-bind-address', '',
+      ...(o.extraArgs ?? []),
+    ];
+  }
+
+  /** Starts `bpfproxy run` and waits for its first successful sync. */
+  async start(timeoutMs = 30_000): Promise<void> {
+    const child = spawn(process.execPath, [BIN, 'run', '--manifests', this.opts.manifests, '--min-sync-period', '100ms', '--sync-period', '5s', ...this.args()], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    let buf = '';
+    child.stdout!.on('data', (b: Buffer) => {
+      buf += b.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        this.logs.push(line);
+        if (line.includes('"msg":"synced"')) {
+          this.syncs++;
+          this.waiters.splice(0).forEach((w) => w());
+        }
+      }
+    });
+    child.stderr!.on('data', (b: Buffer) => this.logs.push(b.toString()));
+    await this.waitForSyncs(1, timeoutMs);
+  }
+
+  /** Resolves once `n` syncs in total have completed. */
+  async waitForSyncs(n: number, timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.syncs < n) {
+      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) {
+        throw new Error(`bpfproxy exited (${this.child.exitCode}):\n${this.logs.slice(-20).join('\n')}`);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`bpfproxy did not sync ${n} times in ${timeoutMs} ms:\n${this.logs.slice(-20).join('\n')}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.min(left, 200));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  /** SIGTERM (the data plane stays programmed), bounded wait, then SIGKILL. */
+  async stop(): Promise<void> {
+    const c = this.child;
+    if (!c || c.exitCode !== null) return;
+    const exited = new Promise<void>((r) => c.once('exit', () => r()));
+    c.kill('SIGTERM');
+    const t = setTimeout(() => c.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(t);
+  }
+
+  /** `bpfproxy inspect` against the same backend and namespace. */
+  async inspect(): Promise<string> {
+    const r = await run(process.execPath, [BIN, 'inspect', ...this.args()], { allowFailure: true, timeoutMs: 30_000 });
+    return r.stdout + r.stderr;
+  }
+
+  /** `bpfproxy run --cleanup`. */
+  async cleanup(): Promise<void> {
+    await run(process.execPath, [BIN, 'run', '--cleanup', ...this.args()], { timeoutMs: 30_000 });
+  }
+}

@@ -1,0 +1,118 @@
+// Builds hosts as network namespaces (DESIGN.md "Test topology"): node namespaces routing
+// for pods attached by veth pairs (Calico-style /32 routes; the node side of every pod
+// veth carries the node's pod-gateway address), pods running the hostname server, and
+// client namespaces attached like pods. Nodes sit on an underlay: a bridge in a `net`
+// namespace (198.19.200.0/24, router .254) that is every node's default route, as in a
+// real cluster. Only 198.18.0.0/15 addresses are used.
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createNetns, deleteNetns, ip, nsRun, spawnInNetns } from './netns.js';
+
+const POD_SERVER = fileURLToPath(new URL('./pod-server.mjs', import.meta.url));
+const UNDERLAY_ROUTER = '198.19.200.254';
+export const CLIENT_SCRIPT = fileURLToPath(new URL('./client.mjs', import.meta.url));
+
+export interface NodeHost {
+  name: string;
+  ns: string;
+  /** Pod gateway address on the node side of every pod veth (198.18.<n>.1). */
+  gateway: string;
+  /** The node's own address on its underlay interface eth0, 198.19.200.<n>. */
+  address: string;
+}
+
+export interface PodHost {
+  name: string;
+  ns: string;
+  node: NodeHost;
+  ip: string;
+  /** Node-side veth name. */
+  hostIf: string;
+  server?: ChildProcess;
+}
+
+export class Topology {
+  readonly nodes = new Map<string, NodeHost>();
+  readonly pods = new Map<string, PodHost>();
+  private readonly namespaces: string[] = [];
+  private vethCount = 0;
+  private underlay: string | undefined;
+
+  constructor(readonly prefix: string) {}
+
+  private nsName(short: string): string {
+    return `${this.prefix}-${short}`;
+  }
+
+  /** A node numbered `index` (1 → pods 198.18.1.0/24, address 198.19.200.1). */
+  async addNode(name: string, index: number): Promise<NodeHost> {
+    const ns = this.nsName(name);
+    await createNetns(ns);
+    this.namespaces.push(ns);
+    const node: NodeHost = { name, ns, gateway: `198.18.${index}.1`, address: `198.19.200.${index}` };
+    await nsRun(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    const net = await this.ensureUnderlay();
+    const port = `${this.prefix}n${index}`;
+    await ip(['-n', net, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    await ip(['-n', net, 'link', 'set', port, 'master', 'br0', 'up']);
+    await ip(['-n', ns, 'addr', 'add', `${node.address}/24`, 'dev', 'eth0']);
+    await ip(['-n', ns, 'link', 'set', 'eth0', 'up']);
+    await ip(['-n', ns, 'route', 'add', 'default', 'via', UNDERLAY_ROUTER]);
+    this.nodes.set(name, node);
+    return node;
+  }
+
+  /** The underlay switch: a bridge with the router address, created with the first node. */
+  private async ensureUnderlay(): Promise<string> {
+    if (this.underlay) return this.underlay;
+    const ns = this.nsName('net');
+    await createNetns(ns);
+    this.namespaces.unshift(ns); // deleted last
+    await ip(['-n', ns, 'link', 'add', 'br0', 'type', 'bridge']);
+    await ip(['-n', ns, 'addr', 'add', `${UNDERLAY_ROUTER}/24`, 'dev', 'br0']);
+    await ip(['-n', ns, 'link', 'set', 'br0', 'up']);
+    this.underlay = ns;
+    return ns;
+  }
+
+  /** A pod-like host attached to `node`; `serve` starts the hostname server in it. */
+  async addPod(name: string, nodeName: string, podIP: string, serve = true): Promise<PodHost> {
+    const node = this.nodes.get(nodeName);
+    if (!node) throw new Error(`no node ${nodeName}`);
+    const ns = this.nsName(name);
+    await createNetns(ns);
+    this.namespaces.push(ns);
+    const hostIf = `${this.prefix}v${this.vethCount++}`;
+    await ip(['-n', node.ns, 'link', 'add', hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    await ip(['-n', node.ns, 'link', 'set', hostIf, 'up']);
+    await ip(['-n', node.ns, 'addr', 'add', `${node.gateway}/32`, 'dev', hostIf]);
+    await ip(['-n', node.ns, 'route', 'add', `${podIP}/32`, 'dev', hostIf, 'src', node.gateway]);
+    await ip(['-n', ns, 'addr', 'add', `${podIP}/32`, 'dev', 'eth0']);
+    await ip(['-n', ns, 'link', 'set', 'eth0', 'up']);
+    await ip(['-n', ns, 'route', 'add', `${node.gateway}/32`, 'dev', 'eth0', 'scope', 'link']);
+    await ip(['-n', ns, 'route', 'add', 'default', 'via', node.gateway, 'dev', 'eth0']);
+    const pod: PodHost = { name, ns, node, ip: podIP, hostIf };
+    if (serve) pod.server = await spawnInNetns(ns, process.execPath, [POD_SERVER, '--name', name], 'ready');
+    this.pods.set(name, pod);
+    return pod;
+  }
+
+  pod(name: string): PodHost {
+    const p = this.pods.get(name);
+    if (!p) throw new Error(`no pod ${name}`);
+    return p;
+  }
+
+  node(name: string): NodeHost {
+    const n = this.nodes.get(name);
+    if (!n) throw new Error(`no node ${name}`);
+    return n;
+  }
+
+  /** Deletes every namespace (pods first, then nodes), killing what runs inside. */
+  async destroy(): Promise<void> {
+    for (const pod of this.pods.values()) pod.server?.kill('SIGKILL');
+    for (const ns of [...this.namespaces].reverse()) await deleteNetns(ns);
+    this.namespaces.length = 0;
+  }
+}
