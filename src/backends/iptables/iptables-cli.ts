@@ -29,10 +29,8 @@ export class IptablesCli {
     } catch (e) {
       if (!(e instanceof ExecError)) throw e;
       // iptables-restore names the failing line ("line 7 failed"); show that rule.
-      const m = /line (\d+) failed/.exec(e.stderr) ?? /Error occurred at line: (\d+)/.exec(e.stderr);
-      const line = m ? Number(m[1]) : undefined;
-      const rule = line !== undefined ? text.split('\n')[line - 1] : undefined;
-      throw new IptablesRestoreError(this.family, line, rule, e.stderr.trim() || e.message);
+      const { line, rule } = locateFailure(text, e.stderr);
+      throw new IptablesRestoreError(this.family, line, rule, e.stderr.split('\n')[0]?.trim() || e.message);
     }
   }
 
@@ -56,4 +54,22 @@ export class IptablesCli {
       if (r.code !== 0) return;
     }
   }
+}
+
+/**
+ * Finds the rule iptables-restore failed on. It names a line ("Error occurred at line: N");
+ * with the nft backend some errors (a missing jump target) only surface at COMMIT, so then
+ * the rule is found by the chain the message names.
+ */
+export function locateFailure(text: string, stderr: string): { line?: number; rule?: string } {
+  const lines = text.split('\n');
+  const m = /line (\d+) failed/.exec(stderr) ?? /Error occurred at line: (\d+)/.exec(stderr);
+  if (!m) return {};
+  let line = Number(m[1]);
+  if (lines[line - 1] === 'COMMIT') {
+    const chain = /Chain '([^']+)' does not exist/.exec(stderr)?.[1];
+    const i = chain ? lines.findIndex((l) => l.startsWith('-A ') && l.endsWith(`-j ${chain}`)) : -1;
+    if (i >= 0) line = i + 1;
+  }
+  return { line, rule: lines[line - 1] };
 }
