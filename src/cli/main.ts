@@ -122,7 +122,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`bpfproxy: ${(e as Error).message}\n`);
     return 2;
   }
-  const log = createLogger(v['log-level']);
+  const log = createLogger(v['log-level'], cmd === 'run' ? 1 : 2);
   switch (cmd) {
     case 'run':
       return runCommand(opts, log);

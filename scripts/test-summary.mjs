@@ -1,0 +1,14 @@
+// Prints the suite's closing line in the plain form CI reads: "tests: N passed, N failed, N skipped".
+import { readFileSync } from 'node:fs';
+
+const file = process.argv[2] ?? '.vitest-results.json';
+let r;
+try {
+  r = JSON.parse(readFileSync(file, 'utf8'));
+} catch (e) {
+  console.log(`tests: 0 passed, 1 failed (no results in ${file}: ${e.message})`);
+  process.exit(1);
+}
+const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+process.exit(r.numFailedTests > 0 || r.numTotalTests === 0 ? 1 : 0);

@@ -1,0 +1,187 @@
+// TS side of bpf/include/abi.h: one codec per struct, defined by the same field offsets as the
+// C header. test/backends/ebpf/abi.test.ts compares every offset/size with what the addon
+// compiled from abi.h, so a change on one side fails the tests until the other follows.
+import { endianness } from 'node:os';
+
+if (endianness() !== 'LE') throw new Error('bpfproxy ABI codecs assume a little-endian host');
+
+/** How a field is stored: host-order integers, network-order port, IPv4 address, zero padding. */
+export type FieldKind = 'u8' | 'u16' | 'u32' | 'u64' | 'be16' | 'ip4' | 'pad';
+
+export interface FieldSpec {
+  /** Field name in abi.h. */
+  c: string;
+  /** Property name in the TS value (absent for padding). */
+  prop?: string;
+  offset: number;
+  size: number;
+  kind: FieldKind;
+}
+
+export interface StructCodec<T> {
+  /** Struct name in abi.h. */
+  readonly name: string;
+  readonly size: number;
+  readonly fields: readonly FieldSpec[];
+  encode(value: T, into?: Buffer, at?: number): Buffer;
+  decode(buf: Buffer, at?: number): T;
+}
+
+const KIND_SIZE: Record<Exclude<FieldKind, 'pad'>, number> = { u8: 1, u16: 2, u32: 4, u64: 8, be16: 2, ip4: 4 };
+
+type Spec = [c: string, offset: number, kind: FieldKind, propOrPadSize?: string | number];
+
+export function ip4ToBytes(ip: string, buf: Buffer, at: number): void {
+  const parts = ip.split('.');
+  if (parts.length !== 4) throw new Error(`not an IPv4 address: ${ip}`);
+  for (let i = 0; i < 4; i++) {
+    const n = Number(parts[i]);
+    if (!Number.isInteger(n) || n < 0 || n > 255) throw new Error(`not an IPv4 address: ${ip}`);
+    buf[at + i] = n;
+  }
+}
+
+export function bytesToIp4(buf: Buffer, at: number): string {
+  return `${buf[at]}.${buf[at + 1]}.${buf[at + 2]}.${buf[at + 3]}`;
+}
+
+function snakeToCamel(s: string): string {
+  return s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function defineStruct<T>(name: string, size: number, specs: Spec[]): StructCodec<T> {
+  const fields: FieldSpec[] = specs.map(([c, offset, kind, extra]) =>
+    kind === 'pad'
+      ? { c, offset, size: extra as number, kind }
+      : { c, prop: (extra as string | undefined) ?? snakeToCamel(c), offset, size: KIND_SIZE[kind], kind },
+  );
+  return {
+    name,
+    size,
+    fields,
+    encode(value: T, into?: Buffer, at = 0): Buffer {
+      const buf = into ?? Buffer.alloc(size);
+      if (into) buf.fill(0, at, at + size);
+      const v = value as Record<string, unknown>;
+      for (const f of fields) {
+        if (f.kind === 'pad') continue;
+        const x = v[f.prop!];
+        const o = at + f.offset;
+        switch (f.kind) {
+          case 'u8': buf.writeUInt8(x as number, o); break;
+          case 'u16': buf.writeUInt16LE(x as number, o); break;
+          case 'u32': buf.writeUInt32LE(x as number, o); break;
+          case 'u64': buf.writeBigUInt64LE(BigInt(x as bigint | number), o); break;
+          case 'be16': buf.writeUInt16BE(x as number, o); break;
+          case 'ip4': ip4ToBytes(x as string, buf, o); break;
+        }
+      }
+      return buf;
+    },
+    decode(buf: Buffer, at = 0): T {
+      const out: Record<string, unknown> = {};
+      for (const f of fields) {
+        const o = at + f.offset;
+        switch (f.kind) {
+          case 'pad': break;
+          case 'u8': out[f.prop!] = buf.readUInt8(o); break;
+          case 'u16': out[f.prop!] = buf.readUInt16LE(o); break;
+          case 'u32': out[f.prop!] = buf.readUInt32LE(o); break;
+          case 'u64': out[f.prop!] = buf.readBigUInt64LE(o); break;
+          case 'be16': out[f.prop!] = buf.readUInt16BE(o); break;
+          case 'ip4': out[f.prop!] = bytesToIp4(buf, o); break;
+        }
+      }
+      return out as T;
+    },
+  };
+}
+
+// ---- constants (abi.h) ----
+export const PROTO_TCP = 6;
+export const PROTO_UDP = 17;
+export const SVC_F_AFFINITY = 1 << 0;
+export const SVC_F_EXTERNAL = 1 << 1;
+export const BE_F_ACTIVE = 1 << 0;
+export const BE_F_TERMINATING = 1 << 1;
+export const CT_DIR_FORWARD = 0;
+export const CT_DIR_REPLY = 1;
+export const CT_F_HAIRPIN = 1 << 0;
+export const CT_F_SEEN_REPLY = 1 << 1;
+export const TC_HANDLE = 0xb9f1;
+export const TC_PRIORITY = 0xb9f;
+
+export const MAP_NAMES = ['services', 'backends', 'rev_nat', 'conntrack', 'affinity', 'lb_config', 'sock_rev'] as const;
+export type MapName = (typeof MAP_NAMES)[number];
+
+// ---- structs ----
+export interface SvcKey { vip: string; port: number; proto: number; slot: number }
+export interface SvcValue { backendId: number; svcId: number; count: number; flags: number; affinityTimeout: number }
+export interface BackendValue { ip: string; port: number; proto: number; flags: number; svcId: number }
+export interface RevNatValue { vip: string; port: number }
+export interface CtKey { saddr: string; daddr: string; sport: number; dport: number; proto: number; dir: number }
+export interface CtValue {
+  created: bigint; lastSeen: bigint; backendId: number; svcId: number;
+  natAddr: string; origAddr: string; natPort: number; flags: number;
+}
+export interface AffinityKey { svcId: number; client: string }
+export interface AffinityValue { lastUsed: bigint; backendId: number }
+export interface LbConfig { hairpinAddr: string; flags: number }
+export interface SockRevKey { cookie: bigint; addr: string; port: number }
+export interface SockRevValue { vip: string; port: number; svcId: number }
+export interface U32Key { id: number }
+
+export const svcKey = defineStruct<SvcKey>('svc_key', 12, [
+  ['vip', 0, 'ip4'], ['dport', 4, 'be16', 'port'], ['proto', 6, 'u8'], ['pad0', 7, 'pad', 1],
+  ['slot', 8, 'u16'], ['pad1', 10, 'pad', 2],
+]);
+export const svcValue = defineStruct<SvcValue>('svc_value', 16, [
+  ['backend_id', 0, 'u32'], ['svc_id', 4, 'u32'], ['count', 8, 'u16'], ['flags', 10, 'u16'],
+  ['affinity_timeout', 12, 'u32'],
+]);
+export const backendValue = defineStruct<BackendValue>('backend_value', 12, [
+  ['ip', 0, 'ip4'], ['port', 4, 'be16'], ['proto', 6, 'u8'], ['flags', 7, 'u8'], ['svc_id', 8, 'u32'],
+]);
+export const revNatValue = defineStruct<RevNatValue>('rev_nat_value', 8, [
+  ['vip', 0, 'ip4'], ['port', 4, 'be16'], ['pad0', 6, 'pad', 2],
+]);
+export const ctKey = defineStruct<CtKey>('ct_key', 16, [
+  ['saddr', 0, 'ip4'], ['daddr', 4, 'ip4'], ['sport', 8, 'be16'], ['dport', 10, 'be16'],
+  ['proto', 12, 'u8'], ['dir', 13, 'u8'], ['pad0', 14, 'pad', 2],
+]);
+export const ctValue = defineStruct<CtValue>('ct_value', 40, [
+  ['created', 0, 'u64'], ['last_seen', 8, 'u64'], ['backend_id', 16, 'u32'], ['svc_id', 20, 'u32'],
+  ['nat_addr', 24, 'ip4'], ['orig_addr', 28, 'ip4'], ['nat_port', 32, 'be16'], ['flags', 34, 'u16'],
+  ['pad0', 36, 'pad', 4],
+]);
+export const affinityKey = defineStruct<AffinityKey>('affinity_key', 8, [
+  ['svc_id', 0, 'u32'], ['client', 4, 'ip4'],
+]);
+export const affinityValue = defineStruct<AffinityValue>('affinity_value', 16, [
+  ['last_used', 0, 'u64'], ['backend_id', 8, 'u32'], ['pad0', 12, 'pad', 4],
+]);
+export const lbConfig = defineStruct<LbConfig>('lb_config', 8, [
+  ['hairpin_addr', 0, 'ip4'], ['flags', 4, 'u32'],
+]);
+export const sockRevKey = defineStruct<SockRevKey>('sock_rev_key', 16, [
+  ['cookie', 0, 'u64'], ['addr', 8, 'ip4'], ['port', 12, 'be16'], ['pad0', 14, 'pad', 2],
+]);
+export const sockRevValue = defineStruct<SockRevValue>('sock_rev_value', 16, [
+  ['vip', 0, 'ip4'], ['port', 4, 'be16'], ['pad0', 6, 'pad', 2], ['svc_id', 8, 'u32'], ['pad1', 12, 'pad', 4],
+]);
+/** backends / rev_nat / lb_config keys: a host-order __u32. */
+export const u32Key = defineStruct<U32Key>('u32', 4, [['id', 0, 'u32']]);
+
+/** Every abi.h struct codec, by C name (what abi.test.ts walks). */
+export const STRUCTS: readonly StructCodec<unknown>[] = [
+  svcKey, svcValue, backendValue, revNatValue, ctKey, ctValue, affinityKey, affinityValue, lbConfig,
+  sockRevKey, sockRevValue,
+] as StructCodec<unknown>[];
+
+export function protoNumber(p: string): number | undefined {
+  return p === 'TCP' ? PROTO_TCP : p === 'UDP' ? PROTO_UDP : undefined;
+}
+
+export function protoName(n: number): string {
+  return n === PROTO_TCP ? 'TCP' : n === PROTO_UDP ? 'UDP' : String(n);
+}

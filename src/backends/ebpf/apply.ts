@@ -1,0 +1,168 @@
+// Executes diff() operations against the maps, phase by phase, batched where possible.
+// A failing operation (map full, …) fails only its frontend: that frontend's later ops are
+// skipped and the ops it already applied in this run are undone, so it keeps its previous
+// state while every other frontend is still programmed. `state` mirrors the kernel after.
+import type { BackendValue, RevNatValue, SvcKey, SvcValue, U32Key } from './abi.js';
+import type { BatchResult } from './libbpf.js';
+import type { Op } from './diff.js';
+import { PHASES } from './diff.js';
+import { svcKeyId, type MapState } from './state.js';
+
+export interface MapLike<K, V> {
+  update(k: K, v: V): void;
+  delete(k: K): boolean;
+  updateBatch(entries: ReadonlyArray<readonly [K, V]>): Promise<BatchResult>;
+  deleteBatch(keys: readonly K[]): Promise<BatchResult>;
+}
+
+export interface ApplyMaps {
+  services: MapLike<SvcKey, SvcValue>;
+  backends: MapLike<U32Key, BackendValue>;
+  revNat: MapLike<U32Key, RevNatValue>;
+}
+
+export interface ApplyFailure {
+  svcId: number;
+  /** e.g. `upsert slot 0 services 198.19.1.175:80/TCP#0`. */
+  op: string;
+  error: unknown;
+}
+
+export interface ApplyResult {
+  applied: number;
+  failures: Map<number, ApplyFailure>;
+  /** Batches that fell back to one syscall per entry. */
+  fallbacks: number;
+}
+
+type Undo = () => void;
+
+function describeOp(op: Op): string {
+  const what = op.map === 'services' ? svcKeyId(op.key) : `id ${op.id}`;
+  return `${PHASES[op.phase]} ${op.map} ${what}`;
+}
+
+/** Runs one op against the kernel and the mirror; returns how to restore both. */
+function execOne(maps: ApplyMaps, state: MapState, op: Op): Undo {
+  const u = undoFor(maps, state, op);
+  if (op.map === 'services') {
+    if (op.kind === 'upsert') maps.services.update(op.key, op.value);
+    else maps.services.delete(op.key);
+  } else {
+    const m = (op.map === 'backends' ? maps.backends : maps.revNat) as MapLike<U32Key, BackendValue | RevNatValue>;
+    if (op.kind === 'upsert') m.update({ id: op.id }, op.value);
+    else m.delete({ id: op.id });
+  }
+  mirror(state, op);
+  return u;
+}
+
+/** Batch the ops of one phase (they all hit one map with one kind); throws on failure. */
+async function execBatch(maps: ApplyMaps, ops: Op[]): Promise<BatchResult> {
+  const first = ops[0]!;
+  if (first.map === 'services') {
+    const o = ops as Extract<Op, { map: 'services' }>[];
+    return first.kind === 'upsert'
+      ? maps.services.updateBatch(o.map((x) => [x.key, (x as Extract<Op, { kind: 'upsert' }>).value as SvcValue] as const))
+      : maps.services.deleteBatch(o.map((x) => x.key));
+  }
+  const m = (first.map === 'backends' ? maps.backends : maps.revNat) as MapLike<U32Key, BackendValue | RevNatValue>;
+  const o = ops as Extract<Op, { map: 'backends' | 'rev_nat' }>[];
+  return first.kind === 'upsert'
+    ? m.updateBatch(o.map((x) => [{ id: x.id }, (x as Extract<Op, { kind: 'upsert' }>).value as BackendValue | RevNatValue] as const))
+    : m.deleteBatch(o.map((x) => ({ id: x.id })));
+}
+
+export async function apply(maps: ApplyMaps, ops: readonly Op[], state: MapState, opts: { batchMin?: number } = {}): Promise<ApplyResult> {
+  const batchMin = opts.batchMin ?? 16;
+  const failures = new Map<number, ApplyFailure>();
+  const undo = new Map<number, Undo[]>();
+  let applied = 0;
+  let fallbacks = 0;
+
+  const fail = (op: Op, error: unknown) => {
+    failures.set(op.svcId, { svcId: op.svcId, op: describeOp(op), error });
+    for (const u of (undo.get(op.svcId) ?? []).reverse()) {
+      try {
+        u();
+      } catch {
+        // best effort: the next full sync reconciles from the kernel again
+      }
+    }
+    undo.delete(op.svcId);
+  };
+  const record = (op: Op, u: Undo) => {
+    const list = undo.get(op.svcId) ?? [];
+    list.push(u);
+    undo.set(op.svcId, list);
+    applied++;
+  };
+  const one = (op: Op) => {
+    if (failures.has(op.svcId)) return;
+    try {
+      record(op, execOne(maps, state, op));
+    } catch (e) {
+      fail(op, e);
+    }
+  };
+
+  for (let phase = 0; phase < PHASES.length; phase++) {
+    const ops_ = ops.filter((o) => o.phase === phase && !failures.has(o.svcId));
+    if (ops_.length === 0) continue;
+    if (ops_.length < batchMin) {
+      ops_.forEach(one);
+      continue;
+    }
+    // Remember the previous values first: the batch writes them all at once.
+    const snapshot = ops_.map((op) => ({ op, undo: undoFor(maps, state, op) }));
+    try {
+      await execBatch(maps, ops_);
+      for (const { op, undo: u } of snapshot) {
+        mirror(state, op);
+        record(op, u);
+      }
+    } catch {
+      // Find out which entries fail (and for which frontend) one by one; rewriting
+      // entries the batch already wrote is idempotent.
+      fallbacks++;
+      ops_.forEach(one);
+    }
+  }
+  return { applied, failures, fallbacks };
+}
+
+function mirror(state: MapState, op: Op): void {
+  if (op.map === 'services') {
+    if (op.kind === 'upsert') state.services.set(op.keyId, { key: op.key, value: op.value });
+    else state.services.delete(op.keyId);
+  } else {
+    const s = (op.map === 'backends' ? state.backends : state.revNat) as Map<number, unknown>;
+    if (op.kind === 'upsert') s.set(op.id, op.value);
+    else s.delete(op.id);
+  }
+}
+
+/** The undo of an op, computed from the mirror before the op runs. */
+function undoFor(maps: ApplyMaps, state: MapState, op: Op): Undo {
+  if (op.map === 'services') {
+    const prev = state.services.get(op.keyId);
+    return () => {
+      if (prev) maps.services.update(prev.key, prev.value);
+      else maps.services.delete(op.key);
+      if (prev) state.services.set(op.keyId, prev);
+      else state.services.delete(op.keyId);
+    };
+  }
+  const m = (op.map === 'backends' ? maps.backends : maps.revNat) as MapLike<U32Key, BackendValue | RevNatValue>;
+  const s = (op.map === 'backends' ? state.backends : state.revNat) as Map<number, BackendValue | RevNatValue>;
+  const prev = s.get(op.id);
+  return () => {
+    if (prev) {
+      m.update({ id: op.id }, prev);
+      s.set(op.id, prev);
+    } else {
+      m.delete({ id: op.id });
+      s.delete(op.id);
+    }
+  };
+}

@@ -1,0 +1,111 @@
+// Where the programs hook in: tc ingress on every non-loopback interface of the node netns,
+// cgroup v2 sock_addr hooks for clients in the node netns. Both are idempotent and replace
+// a previous controller's program in place (no window without a program).
+import * as abi from './abi.js';
+import { BpfError, libbpf, type ProgramDesc, type TcTarget } from './libbpf.js';
+
+export interface TcAttachResult {
+  attached: string[];
+  errors: BpfError[];
+}
+
+/** Keeps tc_lb attached on every interface; remembers ifindexes already done by this program. */
+export class TcAttacher {
+  private readonly done = new Map<number, string>();
+
+  constructor(private readonly progFd: number, private readonly netns?: string) {}
+
+  private target(ifindex: number, ifname: string): TcTarget {
+    return { netns: this.netns, ifindex, ifname, direction: 'ingress', handle: abi.TC_HANDLE, priority: abi.TC_PRIORITY };
+  }
+
+  /** Attaches where missing (new veths since the last call); returns what it attached. */
+  async ensure(): Promise<TcAttachResult> {
+    const ifaces = (await libbpf.listInterfaces(this.netns)).filter((i) => !i.loopback);
+    const present = new Set(ifaces.map((i) => i.index));
+    for (const idx of this.done.keys()) if (!present.has(idx)) this.done.delete(idx);
+    const res: TcAttachResult = { attached: [], errors: [] };
+    for (const i of ifaces) {
+      if (this.done.get(i.index) === i.name) continue;
+      try {
+        await libbpf.tcAttach(this.target(i.index, i.name), this.progFd);
+        this.done.set(i.index, i.name);
+        res.attached.push(i.name);
+      } catch (e) {
+        // An interface that vanished between listing and attaching is not an error.
+        if (e instanceof BpfError && (e.code === 'ENODEV' || e.code === 'ENXIO')) continue;
+        res.errors.push(e as BpfError);
+      }
+    }
+    return res;
+  }
+}
+
+/** Removes our tc filter (handle/priority) from every interface; other filters stay. */
+export async function detachTcEverywhere(netns?: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const i of await libbpf.listInterfaces(netns)) {
+    if (i.loopback) continue;
+    const t: TcTarget = { netns, ifindex: i.index, ifname: i.name, direction: 'ingress', handle: abi.TC_HANDLE, priority: abi.TC_PRIORITY };
+    if (await libbpf.tcDetach(t)) out.push(i.name);
+  }
+  return out;
+}
+
+/** Kernel program names are cut at 15 characters. */
+function kernelName(name: string): string {
+  return name.slice(0, 15);
+}
+
+/** Attaches each cgroup program, atomically replacing a same-named one already there. */
+export function attachCgroup(cgroupPath: string, progs: readonly ProgramDesc[]): void {
+  for (const p of progs) {
+    const ids = libbpf.cgroupQuery(cgroupPath, p.expectedAttachType);
+    const mine = libbpf.progInfo(p.fd).id;
+    let replaced = false;
+    for (const id of ids) {
+      if (id === mine) {
+        replaced = true;
+        continue;
+      }
+      const fd = libbpf.progFdById(id);
+      try {
+        if (libbpf.progInfo(fd).name !== kernelName(p.name)) continue;
+        if (!replaced) {
+          libbpf.cgroupAttach(cgroupPath, p.fd, p.expectedAttachType, fd);
+          replaced = true;
+        } else {
+          libbpf.cgroupDetach(cgroupPath, fd, p.expectedAttachType); // duplicates of older runs
+        }
+      } finally {
+        libbpf.closeFd(fd);
+      }
+    }
+    if (!replaced) libbpf.cgroupAttach(cgroupPath, p.fd, p.expectedAttachType);
+  }
+}
+
+/** Detaches every program named like ours from the cgroup (works without loading anything). */
+export function detachCgroup(cgroupPath: string, names: readonly string[], attachTypes: readonly number[]): number {
+  const wanted = new Set(names.map(kernelName));
+  let n = 0;
+  for (const type of attachTypes) {
+    for (const id of libbpf.cgroupQuery(cgroupPath, type)) {
+      const fd = libbpf.progFdById(id);
+      try {
+        if (wanted.has(libbpf.progInfo(fd).name) && libbpf.cgroupDetach(cgroupPath, fd, type)) n++;
+      } finally {
+        libbpf.closeFd(fd);
+      }
+    }
+  }
+  return n;
+}
+
+/** sock_lb.bpf.c's programs and their attach types (enum bpf_attach_type), for cleanup. */
+export const SOCK_PROGRAMS: ReadonlyArray<{ name: string; attachType: number }> = [
+  { name: 'sock_connect4', attachType: 10 }, // BPF_CGROUP_INET4_CONNECT
+  { name: 'sock_sendmsg4', attachType: 14 }, // BPF_CGROUP_UDP4_SENDMSG
+  { name: 'sock_recvmsg4', attachType: 19 }, // BPF_CGROUP_UDP4_RECVMSG
+  { name: 'sock_getpeername4', attachType: 29 }, // BPF_CGROUP_INET4_GETPEERNAME
+];

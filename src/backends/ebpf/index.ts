@@ -1,0 +1,206 @@
+// The eBPF backend: render (pure) → diff against what the kernel holds → apply through the
+// addon, and keep tc_lb attached on every interface. Maps live pinned in bpffs, so a
+// restarted controller adopts them: it reads them back and reconciles by diff (no flush,
+// no gap for established or new flows).
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
+import type { ServiceTable, TableDiff } from '../../model/types.js';
+import type { Backend, BackendName, InspectRow, SyncOptions } from '../../proxier/backend.js';
+import { apply } from './apply.js';
+import { SOCK_PROGRAMS, TcAttacher, attachCgroup, detachCgroup, detachTcEverywhere } from './attach.js';
+import { SVC_F_EXTERNAL, protoName } from './abi.js';
+import { diff } from './diff.js';
+import { BpfError, REPO_ROOT, libbpf } from './libbpf.js';
+import { loadDataplane, type Dataplane, type Maps } from './loader.js';
+import { render, type FrontendInfo } from './render.js';
+import { emptyState, idsFromState, svcKeyId, type IdState, type MapState } from './state.js';
+
+export interface EbpfBackendOptions {
+  /** bpffs directory for maps and programs (default /sys/fs/bpf/bpfproxy). */
+  pinRoot?: string;
+  /** Directory with tc_lb.bpf.o and sock_lb.bpf.o (default <repo>/bpf/.output). */
+  bpfObjectDir?: string;
+  /** cgroup v2 directory: attach the socket LB there (clients in the node netns). */
+  cgroupPath?: string;
+  /** SNAT source for hairpin traffic (pod → own Service → itself); unset = no hairpin SNAT. */
+  hairpinAddress?: string;
+  /** Network namespace (/run/netns/NAME) whose interfaces get tc_lb; default: our own. */
+  netns?: string;
+  logger?: Logger;
+}
+
+export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/bpfproxy';
+
+/** Some frontends could not be programmed; each keeps its previous state. */
+export class EbpfSyncError extends Error {
+  override readonly name = 'EbpfSyncError';
+  constructor(readonly failures: Array<{ service: string; op: string; error: unknown }>) {
+    super(
+      'ebpf sync failed for ' +
+        failures.map((f) => `${f.service} (${f.op}: ${f.error instanceof Error ? f.error.message : String(f.error)})`).join('; '),
+    );
+  }
+}
+
+export async function readState(maps: Maps): Promise<MapState> {
+  const s = emptyState();
+  const [services, backends, revNat] = await Promise.all([maps.services.dump(), maps.backends.dump(), maps.revNat.dump()]);
+  for (const [key, value] of services) s.services.set(svcKeyId(key), { key, value });
+  for (const [k, v] of backends) s.backends.set(k.id, v);
+  for (const [k, v] of revNat) s.revNat.set(k.id, v);
+  return s;
+}
+
+export class EbpfBackend implements Backend {
+  readonly name: BackendName = 'ebpf';
+  readonly pinRoot: string;
+  private readonly objectDir: string;
+  private readonly log: Logger;
+  private dp?: Dataplane;
+  private loading?: Promise<Dataplane>;
+  private tc?: TcAttacher;
+  private current: MapState = emptyState();
+  private ids: IdState = idsFromState(emptyState());
+  private frontends = new Map<number, FrontendInfo>();
+  private lastSkipped = '';
+
+  constructor(private readonly opts: EbpfBackendOptions = {}) {
+    this.pinRoot = opts.pinRoot ?? DEFAULT_PIN_ROOT;
+    this.objectDir = opts.bpfObjectDir ?? path.join(REPO_ROOT, 'bpf/.output');
+    this.log = (opts.logger ?? pino({ level: 'silent' })).child({ backend: 'ebpf' });
+  }
+
+  /** Loads the programs (maps reused from bpffs when pinned) and adopts the tables. */
+  private async ensureLoaded(): Promise<Dataplane> {
+    if (this.dp) return this.dp;
+    this.loading ??= (async () => {
+      const dp = await loadDataplane({ pinRoot: this.pinRoot, objectDir: this.objectDir });
+      try {
+        this.current = await readState(dp.maps);
+        this.ids = idsFromState(this.current);
+        dp.maps.config.update({ id: 0 }, { hairpinAddr: this.opts.hairpinAddress ?? '0.0.0.0', flags: 0 });
+        this.pinPrograms(dp);
+        if (this.opts.cgroupPath) attachCgroup(this.opts.cgroupPath, dp.sock);
+      } catch (e) {
+        dp.close();
+        throw e;
+      }
+      this.tc = new TcAttacher(dp.tc.fd, this.opts.netns);
+      this.log.info(
+        { pinRoot: this.pinRoot, adopted: { services: this.current.services.size, backends: this.current.backends.size } },
+        'eBPF data plane loaded',
+      );
+      this.dp = dp;
+      return dp;
+    })();
+    try {
+      return await this.loading;
+    } finally {
+      this.loading = undefined;
+    }
+  }
+
+  /** Pinned programs let `bpftool prog show pinned` find what is attached. */
+  private pinPrograms(dp: Dataplane): void {
+    for (const p of [dp.tc, ...dp.sock]) {
+      const pin = path.join(this.pinRoot, `prog_${p.name}`);
+      rmSync(pin, { force: true });
+      libbpf.pin(p.fd, pin);
+    }
+  }
+
+  async sync(table: ServiceTable, _diff: TableDiff, opts: SyncOptions): Promise<void> {
+    const dp = await this.ensureLoaded();
+    // A full sync trusts the kernel, not our mirror (someone may have edited the maps).
+    if (opts.full) this.current = await readState(dp.maps);
+    const r = render(table, this.ids);
+    this.logSkipped(r.skipped);
+    const ops = diff(this.current, r.desired);
+    const res = await apply(dp.maps, ops, this.current);
+    this.ids = r.ids;
+    this.frontends = r.frontends;
+    if (ops.length) this.log.debug({ ops: ops.length, applied: res.applied, batchFallbacks: res.fallbacks }, 'maps synced');
+
+    const failures: Array<{ service: string; op: string; error: unknown }> = [];
+    for (const f of res.failures.values()) {
+      const info = r.frontends.get(f.svcId);
+      const service = info ? `${info.service} ${info.kind} ${info.vip}:${info.port}/${protoName(info.proto)}` : `svc_id ${f.svcId}`;
+      this.log.error({ service, op: f.op, err: f.error }, 'frontend not programmed; it keeps its previous state');
+      failures.push({ service, op: f.op, error: f.error });
+    }
+    const att = await this.tc!.ensure();
+    if (att.attached.length) this.log.info({ interfaces: att.attached }, 'tc_lb attached');
+    for (const e of att.errors) {
+      this.log.error({ op: e.op, err: e }, 'tc attach failed');
+      failures.push({ service: '(all)', op: e.op, error: e });
+    }
+    if (failures.length) throw new EbpfSyncError(failures);
+  }
+
+  private logSkipped(skipped: Array<{ service: string; reason: string }>): void {
+    const key = JSON.stringify(skipped);
+    if (key === this.lastSkipped) return;
+    this.lastSkipped = key;
+    for (const s of skipped) this.log.warn({ service: s.service, reason: s.reason }, 'service port skipped');
+  }
+
+  async inspect(): Promise<InspectRow[]> {
+    const dp = await this.ensureLoaded();
+    const state = await readState(dp.maps);
+    const rows: InspectRow[] = [];
+    for (const { key, value } of state.services.values()) {
+      if (key.slot !== 0) continue;
+      const info = this.frontends.get(value.svcId);
+      const backends: string[] = [];
+      for (let slot = 1; slot <= value.count; slot++) {
+        const s = state.services.get(svcKeyId({ ...key, slot }));
+        const b = s && state.backends.get(s.value.backendId);
+        backends.push(b ? `${b.ip}:${b.port}` : `(missing backend ${s?.value.backendId ?? '?'})`);
+      }
+      rows.push({
+        service: info?.service ?? `svc_id ${value.svcId}`,
+        protocol: protoName(key.proto),
+        frontend: `${key.vip}:${key.port}`,
+        kind: info?.kind ?? (value.flags & SVC_F_EXTERNAL ? 'ExternalIP' : 'ClusterIP'),
+        backends: backends.sort(),
+      });
+    }
+    return rows.sort((a, b) => a.service.localeCompare(b.service) || a.frontend.localeCompare(b.frontend) || a.protocol.localeCompare(b.protocol));
+  }
+
+  /** Detaches everything (tc on every interface, cgroup hooks) and removes the pin dir. */
+  async cleanup(): Promise<void> {
+    const detached = await detachTcEverywhere(this.opts.netns);
+    let cg = 0;
+    if (this.opts.cgroupPath) {
+      try {
+        cg = detachCgroup(this.opts.cgroupPath, SOCK_PROGRAMS.map((p) => p.name), SOCK_PROGRAMS.map((p) => p.attachType));
+      } catch (e) {
+        if (!(e instanceof BpfError && e.code === 'ENOENT')) throw e;
+      }
+    }
+    await this.close();
+    rmSync(this.pinRoot, { recursive: true, force: true });
+    this.current = emptyState();
+    this.ids = idsFromState(this.current);
+    this.log.info({ interfaces: detached, cgroupPrograms: cg, pinRoot: this.pinRoot }, 'eBPF data plane removed');
+  }
+
+  /** Closes our fds; pinned maps and attached programs keep working. */
+  async close(): Promise<void> {
+    this.dp?.close();
+    this.dp = undefined;
+    this.tc = undefined;
+  }
+}
+
+/** Factory used by src/backends/factory.ts. */
+export async function createEbpfBackend(cfg: {
+  pinRoot?: string;
+  cgroupPath?: string;
+  hairpinAddress?: string;
+  logger?: Logger;
+}): Promise<Backend> {
+  return new EbpfBackend({ pinRoot: cfg.pinRoot, cgroupPath: cfg.cgroupPath, hairpinAddress: cfg.hairpinAddress, logger: cfg.logger });
+}

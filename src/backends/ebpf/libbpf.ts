@@ -1,0 +1,183 @@
+// Typed wrapper over the native addon (build/Release/bpfproxy_native.node). Every kernel error
+// becomes a BpfError carrying the failed operation and errno.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import type { StructCodec } from './abi.js';
+
+export class BpfError extends Error {
+  override readonly name = 'BpfError';
+  constructor(
+    /** What failed, e.g. `map update` or `tc attach veth0 ingress in /run/netns/x`. */
+    readonly op: string,
+    readonly errno: number,
+    /** errno name, e.g. `E2BIG`, `ENOENT`. */
+    readonly code: string,
+    message?: string,
+    /** libbpf / verifier output for load failures. */
+    readonly log?: string,
+  ) {
+    super(message ?? `${op}: ${code}`);
+  }
+}
+
+export interface ProgramDesc { name: string; section: string; fd: number; type: number; expectedAttachType: number }
+export interface MapDesc { name: string; fd: number; type: number; keySize: number; valueSize: number; maxEntries: number }
+export interface LoadedObject { handle: number; programs: ProgramDesc[]; maps: MapDesc[] }
+export interface TestRunResult { retval: number; durationNs: number; dataOut: Buffer }
+export interface Interface { name: string; index: number; loopback: boolean; up: boolean }
+export interface TcTarget {
+  /** Network namespace to do the netlink calls in (e.g. /run/netns/node); default: the caller's. */
+  netns?: string;
+  ifname?: string;
+  ifindex?: number;
+  direction?: 'ingress' | 'egress';
+  handle: number;
+  priority: number;
+}
+export interface BatchResult { done: number; fallback: boolean }
+
+interface Native {
+  openLoad(path: string, pinRoot: string | null): Promise<LoadedObject>;
+  closeObject(handle: number): void;
+  objPin(fd: number, path: string): void;
+  objGet(path: string): number;
+  closeFd(fd: number): void;
+  progGetFdById(id: number): number;
+  progInfo(fd: number): { id: number; type: number; name: string; tag: string };
+  mapInfo(fd: number): { id: number; type: number; name: string; keySize: number; valueSize: number; maxEntries: number };
+  progTestRun(fd: number, data: Buffer, repeat: number, outSize: number, ctx: Buffer | null): Promise<TestRunResult>;
+  mapLookup(fd: number, key: Buffer, valueSize: number): Buffer | null;
+  mapUpdate(fd: number, key: Buffer, value: Buffer, flags: number): void;
+  mapDelete(fd: number, key: Buffer): boolean;
+  mapNextKey(fd: number, key: Buffer | null, keySize: number): Buffer | null;
+  mapDump(fd: number, keySize: number, valueSize: number, maxEntries: number): Promise<{ keys: Buffer; values: Buffer; count: number }>;
+  mapUpdateBatch(fd: number, keys: Buffer, values: Buffer, count: number, flags: number): Promise<BatchResult>;
+  mapDeleteBatch(fd: number, keys: Buffer, count: number): Promise<BatchResult>;
+  tcAttach(t: TcTarget & { progFd: number }): Promise<{ ifindex: number; progId: number }>;
+  tcDetach(t: TcTarget): Promise<boolean>;
+  tcQuery(t: TcTarget): Promise<number | null>;
+  listInterfaces(netns: string | null): Promise<Interface[]>;
+  cgroupAttach(path: string, progFd: number, attachType: number, replaceFd: number): void;
+  cgroupDetach(path: string, progFd: number, attachType: number): boolean;
+  cgroupQuery(path: string, attachType: number): number[];
+  abiLayout(): Record<string, { size: number; fields: Record<string, { offset: number; size: number }> }>;
+  abiConstants(): Record<string, number>;
+}
+
+/** Repo root: this file is src/backends/ebpf/libbpf.ts (or dist/backends/ebpf/libbpf.js). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const ADDON_PATH = path.join(REPO_ROOT, 'build/Release/bpfproxy_native.node');
+
+let native: Native | undefined;
+
+/** The raw addon (loaded on first use so that importing this module never needs a build). */
+export function addon(): Native {
+  if (!native) native = createRequire(import.meta.url)(ADDON_PATH) as Native;
+  return native;
+}
+
+export function addonAvailable(): boolean {
+  try {
+    addon();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function toBpfError(e: unknown): unknown {
+  if (e instanceof Error && typeof (e as { op?: unknown }).op === 'string') {
+    const x = e as Error & { op: string; errno: number; code: string; log?: string };
+    return new BpfError(x.op, x.errno, x.code, x.message, x.log);
+  }
+  return e;
+}
+
+function sync<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw toBpfError(e);
+  }
+}
+
+async function async<T>(p: () => Promise<T>): Promise<T> {
+  try {
+    return await p();
+  } catch (e) {
+    throw toBpfError(e);
+  }
+}
+
+export const BPF_ANY = 0;
+export const BPF_NOEXIST = 1;
+export const BPF_EXIST = 2;
+
+export const libbpf = {
+  openLoad: (file: string, pinRoot?: string) => async(() => addon().openLoad(file, pinRoot ?? null)),
+  closeObject: (handle: number) => sync(() => addon().closeObject(handle)),
+  pin: (fd: number, p: string) => sync(() => addon().objPin(fd, p)),
+  getPinned: (p: string) => sync(() => addon().objGet(p)),
+  closeFd: (fd: number) => sync(() => addon().closeFd(fd)),
+  progFdById: (id: number) => sync(() => addon().progGetFdById(id)),
+  progInfo: (fd: number) => sync(() => addon().progInfo(fd)),
+  mapInfo: (fd: number) => sync(() => addon().mapInfo(fd)),
+  testRun: (fd: number, data: Buffer, opts: { repeat?: number; outSize?: number; ctx?: Buffer } = {}) =>
+    async(() => addon().progTestRun(fd, data, opts.repeat ?? 1, opts.outSize ?? Math.max(data.length + 256, 256), opts.ctx ?? null)),
+  tcAttach: (t: TcTarget, progFd: number) => async(() => addon().tcAttach({ ...t, progFd })),
+  tcDetach: (t: TcTarget) => async(() => addon().tcDetach(t)),
+  tcQuery: (t: TcTarget) => async(() => addon().tcQuery(t)),
+  listInterfaces: (netns?: string) => async(() => addon().listInterfaces(netns ?? null)),
+  cgroupAttach: (cg: string, progFd: number, attachType: number, replaceFd = 0) =>
+    sync(() => addon().cgroupAttach(cg, progFd, attachType, replaceFd)),
+  cgroupDetach: (cg: string, progFd: number, attachType: number) => sync(() => addon().cgroupDetach(cg, progFd, attachType)),
+  cgroupQuery: (cg: string, attachType: number) => sync(() => addon().cgroupQuery(cg, attachType)),
+};
+
+/** A map opened by fd, with typed keys/values through the abi.ts codecs. */
+export class BpfMap<K, V> {
+  constructor(
+    readonly name: string,
+    readonly fd: number,
+    readonly key: StructCodec<K>,
+    readonly value: StructCodec<V>,
+    readonly maxEntries: number,
+  ) {}
+
+  lookup(k: K): V | undefined {
+    const b = sync(() => addon().mapLookup(this.fd, this.key.encode(k), this.value.size));
+    return b ? this.value.decode(b) : undefined;
+  }
+
+  update(k: K, v: V, flags = BPF_ANY): void {
+    sync(() => addon().mapUpdate(this.fd, this.key.encode(k), this.value.encode(v), flags));
+  }
+
+  delete(k: K): boolean {
+    return sync(() => addon().mapDelete(this.fd, this.key.encode(k)));
+  }
+
+  async dump(): Promise<Array<[K, V]>> {
+    const r = await async(() => addon().mapDump(this.fd, this.key.size, this.value.size, this.maxEntries));
+    const out: Array<[K, V]> = [];
+    for (let i = 0; i < r.count; i++) out.push([this.key.decode(r.keys, i * this.key.size), this.value.decode(r.values, i * this.value.size)]);
+    return out;
+  }
+
+  async updateBatch(entries: ReadonlyArray<readonly [K, V]>, flags = BPF_ANY): Promise<BatchResult> {
+    const keys = Buffer.alloc(entries.length * this.key.size);
+    const values = Buffer.alloc(entries.length * this.value.size);
+    entries.forEach(([k, v], i) => {
+      this.key.encode(k, keys, i * this.key.size);
+      this.value.encode(v, values, i * this.value.size);
+    });
+    return async(() => addon().mapUpdateBatch(this.fd, keys, values, entries.length, flags));
+  }
+
+  async deleteBatch(keysIn: readonly K[]): Promise<BatchResult> {
+    const keys = Buffer.alloc(keysIn.length * this.key.size);
+    keysIn.forEach((k, i) => this.key.encode(k, keys, i * this.key.size));
+    return async(() => addon().mapDeleteBatch(this.fd, keys, keysIn.length));
+  }
+}

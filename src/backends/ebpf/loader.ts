@@ -1,0 +1,93 @@
+// Loads the BPF objects with their maps pinned by name under the pin root (LIBBPF_PIN_BY_NAME:
+// an existing pinned map is reused, so a restarted controller adopts the live tables), and
+// gives typed handles on the maps.
+import { mkdirSync, statfsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import path from 'node:path';
+import * as abi from './abi.js';
+import { BpfMap, libbpf, type LoadedObject, type ProgramDesc } from './libbpf.js';
+
+const BPF_FS_MAGIC = 0xcafe4a11;
+export const BPFFS_ROOT = '/sys/fs/bpf';
+
+export interface Maps {
+  services: BpfMap<abi.SvcKey, abi.SvcValue>;
+  backends: BpfMap<abi.U32Key, abi.BackendValue>;
+  revNat: BpfMap<abi.U32Key, abi.RevNatValue>;
+  conntrack: BpfMap<abi.CtKey, abi.CtValue>;
+  affinity: BpfMap<abi.AffinityKey, abi.AffinityValue>;
+  config: BpfMap<abi.U32Key, abi.LbConfig>;
+  sockRev: BpfMap<abi.SockRevKey, abi.SockRevValue>;
+}
+
+function isBpffs(dir: string): boolean {
+  try {
+    return statfsSync(dir).type === BPF_FS_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
+/** Mounts bpffs at /sys/fs/bpf when it is not there yet (as Cilium does), then creates pinRoot. */
+export async function ensureBpffs(pinRoot: string): Promise<void> {
+  const abs = path.resolve(pinRoot);
+  if (!isBpffs(path.dirname(abs)) && !isBpffs(abs)) {
+    if (!abs.startsWith(BPFFS_ROOT + '/')) throw new Error(`pin root ${abs} is not on bpffs and not under ${BPFFS_ROOT}`);
+    mkdirSync(BPFFS_ROOT, { recursive: true });
+    await promisify(execFile)('mount', ['-t', 'bpf', 'bpf', BPFFS_ROOT]);
+  }
+  mkdirSync(abs, { recursive: true, mode: 0o700 });
+}
+
+function mapsOf(obj: LoadedObject): Maps {
+  const byName = new Map(obj.maps.map((m) => [m.name, m]));
+  const get = <K, V>(name: abi.MapName, k: abi.StructCodec<K>, v: abi.StructCodec<V>) => {
+    const m = byName.get(name);
+    if (!m) throw new Error(`BPF object has no map ${name}`);
+    if (m.keySize !== k.size || m.valueSize !== v.size)
+      throw new Error(`map ${name}: kernel sizes ${m.keySize}/${m.valueSize} ≠ codec ${k.size}/${v.size}`);
+    return new BpfMap<K, V>(name, m.fd, k, v, m.maxEntries);
+  };
+  return {
+    services: get('services', abi.svcKey, abi.svcValue),
+    backends: get('backends', abi.u32Key, abi.backendValue),
+    revNat: get('rev_nat', abi.u32Key, abi.revNatValue),
+    conntrack: get('conntrack', abi.ctKey, abi.ctValue),
+    affinity: get('affinity', abi.affinityKey, abi.affinityValue),
+    config: get('lb_config', abi.u32Key, abi.lbConfig),
+    sockRev: get('sock_rev', abi.sockRevKey, abi.sockRevValue),
+  };
+}
+
+export interface Dataplane {
+  maps: Maps;
+  tc: ProgramDesc;
+  /** cgroup programs (connect4, sendmsg4, recvmsg4, getpeername4). */
+  sock: ProgramDesc[];
+  objects: LoadedObject[];
+  close(): void;
+}
+
+export async function loadDataplane(opts: { pinRoot: string; objectDir: string }): Promise<Dataplane> {
+  await ensureBpffs(opts.pinRoot);
+  const tcObj = await libbpf.openLoad(path.join(opts.objectDir, 'tc_lb.bpf.o'), opts.pinRoot);
+  let sockObj: LoadedObject;
+  try {
+    sockObj = await libbpf.openLoad(path.join(opts.objectDir, 'sock_lb.bpf.o'), opts.pinRoot);
+  } catch (e) {
+    libbpf.closeObject(tcObj.handle);
+    throw e;
+  }
+  const tc = tcObj.programs.find((p) => p.name === 'tc_lb');
+  if (!tc) throw new Error('tc_lb.bpf.o has no program tc_lb');
+  return {
+    maps: mapsOf(tcObj),
+    tc,
+    sock: sockObj.programs,
+    objects: [tcObj, sockObj],
+    close() {
+      for (const o of [tcObj, sockObj]) libbpf.closeObject(o.handle);
+    },
+  };
+}
