@@ -47,8 +47,8 @@ export async function runCommand(opts: CliOptions, log: Logger): Promise<number>
     process.once('SIGINT', resolve);
   });
   log.info('stopping; the data plane stays programmed');
+  await proxier.stop(); // no sync starts after this; one in flight completes
   await source.stop();
-  await proxier.stop();
   await backend.close?.();
   for (const s of servers) s.close();
   return 0;

@@ -2,8 +2,8 @@
 // matrix prints). A backend that is not listed as unsupporting a case must pass it.
 export interface ConformanceBackend {
   name: string;
-  /** Extra `bpfproxy run` flags for this backend inside the test topology. */
-  args(runDir: string): string[];
+  /** Extra `bpfproxy run` flags for this backend on one node of the test topology. */
+  args(runId: string, node: string): string[];
   unsupported: Record<string, string>;
 }
 
@@ -15,7 +15,7 @@ export const BACKENDS: Record<string, ConformanceBackend> = {
   },
   ebpf: {
     name: 'ebpf',
-    args: (runDir) => ['--bpf-pin-root', `/sys/fs/bpf/${runDir}`],
+    args: (runId, node) => ['--cluster-cidr', '198.18.0.0/16', '--bpf-pin-root', `/sys/fs/bpf/${runId}-${node}`],
     unsupported: {},
   },
 };

@@ -10,10 +10,11 @@ import { requests } from '../harness/client.js';
 import { ManifestDir } from '../harness/manifests.js';
 import { newRunPrefix, sweepStaleNamespaces } from '../harness/netns.js';
 import { ProxyProcess } from '../harness/proxy-process.js';
+import { snapshotNode } from '../harness/snapshot.js';
 import { Topology } from '../harness/topology.js';
 import { BACKENDS } from './backends.js';
 import { CASES } from './cases/index.js';
-import { CLIENT, CLIENT_IP, NODE, PODS } from './fixtures.js';
+import { CLIENT, CLIENT_B, CLIENT_B_IP, CLIENT_IP, EXTERNAL, EXTERNAL_HOST, NODE, NODES, PODS } from './fixtures.js';
 import { type CaseResult, kernelLabel, writeResults } from './results.js';
 import type { ConformanceContext } from './types.js';
 import { statSync } from 'node:fs';
@@ -27,7 +28,8 @@ export function defineConformance(backendName: string): void {
     const prefix = newRunPrefix();
     const topo = new Topology(prefix);
     const results: CaseResult[] = [];
-    let proxy: ProxyProcess;
+    const proxies = new Map<string, ProxyProcess>();
+    const baseline = new Map<string, Record<string, string>>();
     let manifests: ManifestDir;
     let workDir = '';
 
@@ -42,18 +44,30 @@ export function defineConformance(backendName: string): void {
       workDir = await mkdtemp(join(tmpdir(), `${prefix}-`));
       manifests = new ManifestDir(join(workDir, 'manifests'));
       await manifests.init();
-      await topo.addNode(NODE, 1);
-      for (const p of PODS) await topo.addPod(p.name, NODE, p.ip);
+      for (const n of NODES) await topo.addNode(n.name, n.index);
+      await topo.connectNodes();
+      for (const p of PODS) await topo.addPod(p.name, p.node, p.ip);
       await topo.addPod(CLIENT, NODE, CLIENT_IP, false);
-      proxy = new ProxyProcess({ backend: backendName, netns: topo.node(NODE).ns, manifests: manifests.dir, nodeName: NODE, extraArgs: backend.args(prefix) });
-      await proxy.start();
+      await topo.addPod(CLIENT_B, NODES[1].name, CLIENT_B_IP, false);
+      await topo.addExternal(EXTERNAL, EXTERNAL_HOST, NODE);
+      // Each node runs its own proxy on the same manifests, as a DaemonSet would.
+      for (const n of NODES) {
+        const args = backend.args(prefix, n.name);
+        const pin = args.includes('--bpf-pin-root') ? args[args.indexOf('--bpf-pin-root') + 1] : undefined;
+        baseline.set(n.name, await snapshotNode(topo.node(n.name).ns, pin));
+        const p = new ProxyProcess({ backend: backendName, netns: topo.node(n.name).ns, manifests: manifests.dir, nodeName: n.name, extraArgs: backend.args(prefix, n.name) });
+        proxies.set(n.name, p);
+      }
+      await Promise.all([...proxies.values()].map((p) => p.start()));
     });
 
     afterAll(async () => {
       writeResults(backendName, results);
       try {
-        await proxy?.stop();
-        await proxy?.cleanup().catch(() => undefined);
+        for (const p of proxies.values()) {
+          await p.stop();
+          await p.cleanup().catch(() => undefined);
+        }
       } finally {
         await topo.destroy();
         if (workDir) await rm(workDir, { recursive: true, force: true });
@@ -69,9 +83,12 @@ export function defineConformance(backendName: string): void {
       }
       it(`${c.id}: ${c.title}`, async () => {
         const log: string[] = [];
+        const proxy = proxies.get(NODE)!;
         const ctx: ConformanceContext = {
           topo,
           proxy,
+          proxies,
+          baseline,
           manifests,
           backend: backendName,
           log,
@@ -89,8 +106,12 @@ export function defineConformance(backendName: string): void {
           results.push({ case: c.id, title: c.title, backend: backendName, kernel: kernelLabel(), status: 'pass', ms: Date.now() - t0 });
         } catch (e) {
           results.push({ case: c.id, title: c.title, backend: backendName, kernel: kernelLabel(), status: 'fail', reason: (e as Error).message.split('\n')[0], ms: Date.now() - t0 });
-          const inspect = await proxy.inspect().catch((x: Error) => x.message);
-          (e as Error).message += `\n--- requests (last 10)\n${log.slice(-10).join('\n')}\n--- bpfproxy inspect\n${inspect}\n--- bpfproxy log (last 15)\n${proxy.logs.slice(-15).join('\n')}`;
+          let report = `\n--- requests (last 10)\n${log.slice(-10).join('\n')}`;
+          for (const [node, p] of proxies) {
+            const inspect = await p.inspect().catch((x: Error) => x.message);
+            report += `\n--- ${node}: bpfproxy inspect\n${inspect}\n--- ${node}: bpfproxy log (last 10)\n${p.logs.slice(-10).join('\n')}`;
+          }
+          (e as Error).message += report;
           throw e;
         } finally {
           await manifests.clear();

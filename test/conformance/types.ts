@@ -7,13 +7,18 @@ import type { RequestOptions, RequestResult } from '../harness/client.js';
 
 export interface ConformanceContext {
   topo: Topology;
+  /** node-a's proxy (where the default client lives). */
   proxy: ProxyProcess;
+  /** Every node's proxy by node name. */
+  proxies: Map<string, ProxyProcess>;
   manifests: ManifestDir;
   backend: string;
   /** Requests from the client namespace (or `from`, a pod name) to `target`. */
   request(target: string, opts?: RequestOptions & { from?: string }): Promise<RequestResult[]>;
   /** Everything sent so far in this case (printed when the case fails). */
   log: string[];
+  /** Each node's state before its proxy first started (see harness/snapshot.ts). */
+  baseline: Map<string, Record<string, string>>;
   /** How long a change may take to show: one sync period plus file-watch latency. */
   syncDeadlineMs: number;
 }

@@ -2,8 +2,9 @@
 // (or UDP socket) each, so every request is a new flow for the load balancer.
 // Prints one JSON array: [{ ok, body?, error?, ms }].
 //   --target ip:port | [v6]:port   --proto tcp|udp   --count N   --timeout ms
-//   --interval ms   --path /   --bytes N (POST /echo with N bytes)   --local ip (bind source)
-import { request } from 'node:http';
+//   --interval ms   --path /   --bytes N (POST /echo with N bytes)
+//   --keep-alive: all requests over ONE TCP connection (an established flow)
+import { Agent, request } from 'node:http';
 import { createSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -36,12 +37,23 @@ function classify(e) {
   return e.code ?? e.message;
 }
 
+const keepAlive = v['keep-alive'] ? new Agent({ keepAlive: true, maxSockets: 1 }) : undefined;
+let sockets = 0;
+
 function tcpOnce() {
   return new Promise((resolve) => {
     const t0 = performance.now();
     const bytes = Number(v.bytes);
     const req = request(
-      { host, port, path: bytes > 0 ? '/echo' : v.path, method: bytes > 0 ? 'POST' : 'GET', agent: false, headers: { connection: 'close' }, timeout },
+      {
+        host,
+        port,
+        path: bytes > 0 ? '/echo' : v.path,
+        method: bytes > 0 ? 'POST' : 'GET',
+        agent: keepAlive ?? false,
+        headers: keepAlive ? {} : { connection: 'close' },
+        timeout,
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -49,6 +61,12 @@ function tcpOnce() {
         res.on('end', () => resolve({ ok: true, body, ms: performance.now() - t0 }));
       },
     );
+    req.on('socket', (s) => {
+      if (!s.bpfproxySeen) {
+        s.bpfproxySeen = true;
+        sockets++;
+      }
+    });
     req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'timeout' })));
     req.on('error', (e) => resolve({ ok: false, error: classify(e), ms: performance.now() - t0 }));
     req.end(bytes > 0 ? Buffer.alloc(bytes, 0x61) : undefined);
@@ -78,4 +96,7 @@ for (let i = 0; i < count; i++) {
   const gap = Number(v.interval);
   if (gap > 0 && i < count - 1) await new Promise((r) => setTimeout(r, gap));
 }
+keepAlive?.destroy();
+// With --keep-alive, `sockets` > 1 means the connection broke and was re-opened.
+if (keepAlive) results.forEach((r) => (r.sockets = sockets));
 process.stdout.write(JSON.stringify(results) + '\n');

@@ -7,6 +7,8 @@ export interface RequestResult {
   body?: string;
   error?: string;
   ms: number;
+  /** With keepAlive: how many TCP connections the run needed (1 = never broken). */
+  sockets?: number;
 }
 
 export interface RequestOptions {
@@ -16,6 +18,7 @@ export interface RequestOptions {
   intervalMs?: number;
   path?: string;
   bytes?: number;
+  keepAlive?: boolean;
 }
 
 export async function requests(ns: string, target: string, o: RequestOptions = {}): Promise<RequestResult[]> {
@@ -23,6 +26,7 @@ export async function requests(ns: string, target: string, o: RequestOptions = {
   if (o.intervalMs) args.push('--interval', String(o.intervalMs));
   if (o.path) args.push('--path', o.path);
   if (o.bytes) args.push('--bytes', String(o.bytes));
+  if (o.keepAlive) args.push('--keep-alive');
   const r = await nsRun(ns, process.execPath, args, { timeoutMs: 10_000 + (o.count ?? 1) * ((o.timeoutMs ?? 2000) + (o.intervalMs ?? 0)) });
   return JSON.parse(r.stdout) as RequestResult[];
 }

@@ -31,8 +31,9 @@ export class ProxyProcess {
     ];
   }
 
-  /** Starts `bpfproxy run` and waits for its first successful sync. */
+  /** Starts `bpfproxy run` and waits for its first successful sync (also on a restart). */
   async start(timeoutMs = 30_000): Promise<void> {
+    const before = this.syncs;
     const child = spawn(process.execPath, [BIN, 'run', '--manifests', this.opts.manifests, '--min-sync-period', '100ms', '--sync-period', '5s', ...this.args()], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -52,7 +53,7 @@ export class ProxyProcess {
       }
     });
     child.stderr!.on('data', (b: Buffer) => this.logs.push(b.toString()));
-    await this.waitForSyncs(1, timeoutMs);
+    await this.waitForSyncs(before + 1, timeoutMs);
   }
 
   /** Resolves once `n` syncs in total have completed. */

@@ -97,6 +97,39 @@ export class Topology {
     return pod;
   }
 
+  /** Routes every node's pod CIDR (198.18.<n>.0/24) via that node's underlay address on all other nodes. */
+  async connectNodes(): Promise<void> {
+    for (const a of this.nodes.values()) {
+      for (const b of this.nodes.values()) {
+        if (a === b) continue;
+        const cidr = b.gateway.replace(/\.1$/, '.0/24');
+        await ip(['-n', a.ns, 'route', 'replace', cidr, 'via', b.address]);
+      }
+    }
+  }
+
+  /**
+   * A host outside the cluster on the underlay (198.19.200.<host>), reaching the
+   * external/LoadBalancer range 198.19.250.0/24 through `viaNode`, like an upstream router would.
+   */
+  async addExternal(name: string, host: number, viaNode: string): Promise<PodHost> {
+    const node = this.node(viaNode);
+    const net = await this.ensureUnderlay();
+    const ns = this.nsName(name);
+    await createNetns(ns);
+    this.namespaces.push(ns);
+    const port = `${this.prefix}x${host}`;
+    await ip(['-n', net, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    await ip(['-n', net, 'link', 'set', port, 'master', 'br0', 'up']);
+    const addr = `198.19.200.${host}`;
+    await ip(['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0']);
+    await ip(['-n', ns, 'link', 'set', 'eth0', 'up']);
+    await ip(['-n', ns, 'route', 'add', '198.19.250.0/24', 'via', node.address]);
+    const host_: PodHost = { name, ns, node, ip: addr, hostIf: port };
+    this.pods.set(name, host_);
+    return host_;
+  }
+
   pod(name: string): PodHost {
     const p = this.pods.get(name);
     if (!p) throw new Error(`no pod ${name}`);

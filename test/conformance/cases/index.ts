@@ -1,6 +1,32 @@
 import type { ConformanceCase } from '../types.js';
+import { affinitySwitch, affinityTimeout } from './affinity.js';
 import { badEditKeepsService } from './bad-input.js';
 import { endpointChurn, noEndpoints, onlyReady, seed, udpClusterIP } from './clusterip-basic.js';
+import { cleanupLeavesNothing, establishedSurvivesChurn, restartNoLoss } from './resilience.js';
+import { internalLocal, otherProxy, terminatingFallback } from './selection.js';
+import { crossNode, distribution, hairpin, largeRequest, multiPort, sourceIP, tcpAndUdp } from './traffic.js';
 
-/** Every case, in the order the suite runs them. */
-export const CASES: ConformanceCase[] = [seed, onlyReady, endpointChurn, noEndpoints, udpClusterIP, badEditKeepsService];
+/** Every case, in the order the suite runs them (cleanup last: it restarts the proxy). */
+export const CASES: ConformanceCase[] = [
+  seed,
+  onlyReady,
+  endpointChurn,
+  noEndpoints,
+  udpClusterIP,
+  badEditKeepsService,
+  crossNode,
+  distribution,
+  multiPort,
+  tcpAndUdp,
+  sourceIP,
+  largeRequest,
+  hairpin,
+  terminatingFallback,
+  internalLocal,
+  otherProxy,
+  affinityTimeout,
+  affinitySwitch,
+  establishedSurvivesChurn,
+  restartNoLoss,
+  cleanupLeavesNothing,
+];

@@ -1,0 +1,61 @@
+// What must not break: established connections under churn, a proxy restart, and
+// a cleanup that leaves nothing behind.
+import { expect } from 'vitest';
+import { eventually, tally } from '../../harness/client.js';
+import { snapshotNode } from '../../harness/snapshot.js';
+import { ep, simpleService } from '../fixtures.js';
+import type { ConformanceCase } from '../types.js';
+
+export const establishedSurvivesChurn: ConformanceCase = {
+  id: 'established-survives-churn',
+  title: 'an established TCP connection keeps its backend while other endpoints come and go',
+  async run(ctx) {
+    const vip = '198.19.1.196:80';
+    const base = [ep('hostnames-a'), ep('hostnames-b')];
+    await ctx.manifests.write('svc.json', simpleService('steady', '198.19.1.196', 80, base));
+    await eventually(async () => expect(tally(await ctx.request(vip, { count: 4 })).errors.size).toBe(0), ctx.syncDeadlineMs);
+    const loop = ctx.request(vip, { keepAlive: true, count: 40, intervalMs: 100 });
+    await new Promise((r) => setTimeout(r, 1000));
+    await ctx.manifests.write('svc.json', simpleService('steady', '198.19.1.196', 80, [...base, ep('extra-e'), ep('hostnames-c')]));
+    await new Promise((r) => setTimeout(r, 1000));
+    await ctx.manifests.write('svc.json', simpleService('steady', '198.19.1.196', 80, base));
+    const results = await loop;
+    expect(results.filter((r) => !r.ok)).toEqual([]);
+    expect(new Set(results.map((r) => r.body)).size).toBe(1);
+    expect(results[0]?.sockets).toBe(1);
+  },
+};
+
+export const restartNoLoss: ConformanceCase = {
+  id: 'restart-no-loss',
+  title: 'restarting the proxy under a request loop loses no request',
+  async run(ctx) {
+    const vip = '198.19.1.197:80';
+    await ctx.manifests.write('svc.json', simpleService('restart', '198.19.1.197', 80, [ep('hostnames-a'), ep('hostnames-b'), ep('remote-f')]));
+    await eventually(async () => expect(tally(await ctx.request(vip, { count: 6 })).bodies.size).toBeGreaterThan(1), ctx.syncDeadlineMs);
+    const loop = ctx.request(vip, { count: 80, intervalMs: 50 });
+    await new Promise((r) => setTimeout(r, 500));
+    await ctx.proxy.stop();
+    await new Promise((r) => setTimeout(r, 500));
+    await ctx.proxy.start();
+    const results = await loop;
+    expect(results.filter((r) => !r.ok)).toEqual([]);
+  },
+};
+
+export const cleanupLeavesNothing: ConformanceCase = {
+  id: 'cleanup-leaves-nothing',
+  title: '--cleanup leaves nothing: rules, sets, links, tc/XDP programs and pins as before the proxy ran',
+  async run(ctx) {
+    const node = ctx.topo.node('node-a');
+    const pinRoot = ctx.proxy.opts.extraArgs?.[ctx.proxy.opts.extraArgs.indexOf('--bpf-pin-root') + 1];
+    const pin = ctx.proxy.opts.extraArgs?.includes('--bpf-pin-root') ? pinRoot : undefined;
+    await ctx.manifests.write('svc.json', simpleService('gone', '198.19.1.198', 80, [ep('hostnames-a')]));
+    await eventually(async () => expect(tally(await ctx.request('198.19.1.198:80')).bodies.has('hostnames-a')).toBe(true), ctx.syncDeadlineMs);
+    await ctx.proxy.stop();
+    await ctx.proxy.cleanup();
+    const after = await snapshotNode(node.ns, pin);
+    expect(after).toEqual(ctx.baseline.get('node-a'));
+    await ctx.proxy.start();
+  },
+};

@@ -1,0 +1,57 @@
+// Which endpoints a client may reach: terminating fallback, internalTrafficPolicy,
+// services meant for another proxy.
+import { expect } from 'vitest';
+import { eventually, tally } from '../../harness/client.js';
+import { endpointSlice, service } from '../../harness/manifests.js';
+import { CLIENT_B, ep, simpleService } from '../fixtures.js';
+import type { ConformanceCase } from '../types.js';
+
+export const terminatingFallback: ConformanceCase = {
+  id: 'terminating-fallback',
+  title: 'serving terminating endpoints are used only while no endpoint is ready',
+  async run(ctx) {
+    const terminating = { ready: false, serving: true, terminating: true };
+    await ctx.manifests.write('svc.json', simpleService('drain', '198.19.1.190', 80, [ep('hostnames-a', terminating), ep('hostnames-b', terminating)]));
+    await eventually(async () => {
+      const { bodies } = tally(await ctx.request('198.19.1.190:80', { count: 12 }));
+      expect([...bodies.keys()].sort()).toEqual(['hostnames-a', 'hostnames-b']);
+    }, ctx.syncDeadlineMs);
+    await ctx.manifests.write('svc.json', simpleService('drain', '198.19.1.190', 80, [ep('hostnames-a', terminating), ep('hostnames-b', terminating), ep('hostnames-c')]));
+    await eventually(async () => {
+      const { bodies } = tally(await ctx.request('198.19.1.190:80', { count: 12 }));
+      expect([...bodies.keys()]).toEqual(['hostnames-c']);
+    }, ctx.syncDeadlineMs);
+  },
+};
+
+export const internalLocal: ConformanceCase = {
+  id: 'internal-traffic-policy-local',
+  title: 'internalTrafficPolicy Local: each node sends ClusterIP traffic only to its own endpoints',
+  async run(ctx) {
+    await ctx.manifests.write('svc.json', [
+      service({ name: 'local', clusterIP: '198.19.1.191', ports: [{ port: 80, targetPort: 9376 }], internalTrafficPolicy: 'Local' }),
+      endpointSlice('local', [{ port: 9376 }], [ep('hostnames-a'), ep('remote-f')]),
+    ]);
+    await eventually(async () => {
+      expect([...tally(await ctx.request('198.19.1.191:80', { count: 10 })).bodies.keys()]).toEqual(['hostnames-a']);
+      expect([...tally(await ctx.request('198.19.1.191:80', { count: 10, from: CLIENT_B })).bodies.keys()]).toEqual(['remote-f']);
+    }, ctx.syncDeadlineMs);
+  },
+};
+
+export const otherProxy: ConformanceCase = {
+  id: 'service-proxy-name-ignored',
+  title: 'a Service labelled service.kubernetes.io/service-proxy-name is left to that proxy',
+  async run(ctx) {
+    const labels = { 'service.kubernetes.io/service-proxy-name': 'someone-else' };
+    await ctx.manifests.write('svc.json', [
+      service({ name: 'theirs', clusterIP: '198.19.1.192', ports: [{ port: 80, targetPort: 9376 }], labels }),
+      endpointSlice('theirs', [{ port: 9376 }], [ep('hostnames-a')]),
+      ...simpleService('ours', '198.19.1.193', 80, [ep('hostnames-b')]),
+    ]);
+    // Once ours is programmed, theirs has been considered in the same sync.
+    await eventually(async () => expect(tally(await ctx.request('198.19.1.193:80')).bodies.has('hostnames-b')).toBe(true), ctx.syncDeadlineMs);
+    const results = await ctx.request('198.19.1.192:80', { count: 2, timeoutMs: 800 });
+    expect(results.every((r) => !r.ok)).toBe(true);
+  },
+};

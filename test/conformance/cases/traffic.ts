@@ -1,0 +1,125 @@
+// Traffic shapes a user's Services see: across nodes, evenly spread, several ports,
+// TCP and UDP on one port, client source address, large bodies, hairpin.
+import { expect } from 'vitest';
+import { eventually, tally } from '../../harness/client.js';
+import { endpointSlice, service } from '../../harness/manifests.js';
+import { CLIENT_B, CLIENT_B_IP, CLIENT_IP, ep, simpleService } from '../fixtures.js';
+import type { ConformanceCase } from '../types.js';
+
+export const crossNode: ConformanceCase = {
+  id: 'cross-node-endpoints',
+  title: 'endpoints on both nodes answer clients on either node',
+  async run(ctx) {
+    await ctx.manifests.write('svc.json', simpleService('spread', '198.19.1.183', 80, [ep('hostnames-a'), ep('remote-f')]));
+    for (const from of [undefined, CLIENT_B]) {
+      await eventually(async () => {
+        const { bodies, errors } = tally(await ctx.request('198.19.1.183:80', { count: 16, from }));
+        expect([...bodies.keys()].sort()).toEqual(['hostnames-a', 'remote-f']);
+        expect(errors.size).toBe(0);
+      }, ctx.syncDeadlineMs);
+    }
+  },
+};
+
+export const distribution: ConformanceCase = {
+  id: 'even-distribution',
+  title: 'roughly even distribution over 300 new connections (each pod 60..140)',
+  async run(ctx) {
+    await ctx.manifests.write('svc.json', simpleService('even', '198.19.1.184', 80, [ep('hostnames-a'), ep('hostnames-b'), ep('hostnames-c')]));
+    await eventually(async () => expect(tally(await ctx.request('198.19.1.184:80', { count: 10 })).errors.size).toBe(0), ctx.syncDeadlineMs);
+    const { bodies } = tally(await ctx.request('198.19.1.184:80', { count: 300 }));
+    for (const pod of ['hostnames-a', 'hostnames-b', 'hostnames-c']) {
+      expect(bodies.get(pod) ?? 0).toBeGreaterThanOrEqual(60);
+      expect(bodies.get(pod) ?? 0).toBeLessThanOrEqual(140);
+    }
+  },
+};
+
+export const multiPort: ConformanceCase = {
+  id: 'multiport-named',
+  title: 'multiport Service with a named targetPort: each port reaches its endpoints; other ports do not',
+  async run(ctx) {
+    await ctx.manifests.write('svc.json', [
+      service({
+        name: 'multi',
+        clusterIP: '198.19.1.185',
+        ports: [
+          { name: 'http', port: 80, targetPort: 'web' },
+          { name: 'alt', port: 8080, targetPort: 9376 },
+        ],
+      }),
+      // The slice names ports after the Service ports and carries the resolved numbers.
+      endpointSlice('multi', [{ name: 'http', port: 9376 }, { name: 'alt', port: 9376 }], [ep('hostnames-a'), ep('hostnames-b')]),
+    ]);
+    for (const target of ['198.19.1.185:80', '198.19.1.185:8080']) {
+      await eventually(async () => {
+        const { bodies } = tally(await ctx.request(target, { count: 12 }));
+        expect([...bodies.keys()].sort()).toEqual(['hostnames-a', 'hostnames-b']);
+      }, ctx.syncDeadlineMs);
+    }
+    const [other] = await ctx.request('198.19.1.185:81', { timeoutMs: 1000 });
+    expect(other?.ok).toBe(false);
+  },
+};
+
+export const tcpAndUdp: ConformanceCase = {
+  id: 'same-port-tcp-udp',
+  title: 'the same port number on TCP and UDP reaches the endpoints over both protocols',
+  async run(ctx) {
+    await ctx.manifests.write('svc.json', [
+      service({
+        name: 'dns',
+        clusterIP: '198.19.1.186',
+        ports: [
+          { name: 'dns-tcp', port: 53, targetPort: 9376, protocol: 'TCP' },
+          { name: 'dns-udp', port: 53, targetPort: 9376, protocol: 'UDP' },
+        ],
+      }),
+      endpointSlice('dns', [{ name: 'dns-tcp', port: 9376, protocol: 'TCP' }, { name: 'dns-udp', port: 9376, protocol: 'UDP' }], [ep('hostnames-c')]),
+    ]);
+    await eventually(async () => {
+      expect(tally(await ctx.request('198.19.1.186:53', { count: 3 })).bodies.get('hostnames-c')).toBe(3);
+      expect(tally(await ctx.request('198.19.1.186:53', { proto: 'udp', count: 3, timeoutMs: 1000 })).bodies.get('hostnames-c')).toBe(3);
+    }, ctx.syncDeadlineMs + 3000);
+  },
+};
+
+export const sourceIP: ConformanceCase = {
+  id: 'pod-source-ip-preserved',
+  title: "a pod client's source IP reaches the backend unchanged (same node and across nodes)",
+  async run(ctx) {
+    await ctx.manifests.write('svc.json', simpleService('whoami', '198.19.1.187', 80, [ep('hostnames-a')]));
+    await eventually(async () => {
+      const [r] = await ctx.request('198.19.1.187:80', { path: '/clientip' });
+      expect(r?.body).toBe(CLIENT_IP);
+    }, ctx.syncDeadlineMs);
+    await eventually(async () => {
+      const [r] = await ctx.request('198.19.1.187:80', { path: '/clientip', from: CLIENT_B });
+      expect(r?.body).toBe(CLIENT_B_IP);
+    }, ctx.syncDeadlineMs);
+  },
+};
+
+export const largeRequest: ConformanceCase = {
+  id: 'large-request',
+  title: 'a 3000-byte request body arrives whole (segmentation and checksums after NAT)',
+  async run(ctx) {
+    await ctx.manifests.write('svc.json', simpleService('big', '198.19.1.188', 80, [ep('hostnames-b')]));
+    await eventually(async () => {
+      const results = await ctx.request('198.19.1.188:80', { bytes: 3000, count: 3 });
+      expect(results.map((r) => r.body)).toEqual(Array(3).fill('hostnames-b 3000'));
+    }, ctx.syncDeadlineMs);
+  },
+};
+
+export const hairpin: ConformanceCase = {
+  id: 'hairpin',
+  title: 'hairpin: a pod reaches itself through its own Service',
+  async run(ctx) {
+    await ctx.manifests.write('svc.json', simpleService('self', '198.19.1.189', 80, [ep('hostnames-a')]));
+    await eventually(async () => {
+      const { bodies } = tally(await ctx.request('198.19.1.189:80', { from: 'hostnames-a', count: 3 }));
+      expect(bodies.get('hostnames-a')).toBe(3);
+    }, ctx.syncDeadlineMs);
+  },
+};
