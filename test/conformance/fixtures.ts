@@ -40,3 +40,10 @@ export function simpleService(name: string, vip: string, port: number, endpoints
     endpointSlice(name, [{ port: 9376, protocol }], endpoints),
   ];
 }
+
+/** The IPv6 address of a fixture pod (see harness/topology.ts podIPv6). */
+export function ep6(pod: string, extra: Partial<EndpointSpec> = {}): EndpointSpec {
+  const e = ep(pod, extra);
+  const [, , n, h] = e.ip.split('.');
+  return { ...e, ip: `2001:db8:18:${n}::${h}` };
+}

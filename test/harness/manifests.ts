@@ -41,6 +41,7 @@ export function service(s: ServiceSpec): object {
       type: s.type ?? 'ClusterIP',
       clusterIP: s.clusterIP,
       clusterIPs: [s.clusterIP],
+      ipFamilies: [s.clusterIP.includes(':') ? 'IPv6' : 'IPv4'],
       selector: { app: s.name },
       ports: s.ports.map((p) => ({ ...(p.name ? { name: p.name } : {}), port: p.port, targetPort: p.targetPort, protocol: p.protocol ?? 'TCP', ...(p.nodePort ? { nodePort: p.nodePort } : {}) })),
       ...(s.sessionAffinity ? { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: s.sessionAffinity.timeoutSeconds } } } : {}),
@@ -53,11 +54,12 @@ export function service(s: ServiceSpec): object {
 
 /** One EndpointSlice for a service; ports are `{name, port, protocol}` as the controller writes them. */
 export function endpointSlice(svc: string, ports: Array<{ name?: string; port: number; protocol?: string }>, endpoints: EndpointSpec[], namespace = 'default', sliceName = `${svc}-abc12`): object {
+  const v6 = endpoints.length > 0 && endpoints.every((e) => e.ip.includes(':'));
   return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
     metadata: { name: sliceName, namespace, labels: { 'kubernetes.io/service-name': svc, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' } },
-    addressType: 'IPv4',
+    addressType: v6 ? 'IPv6' : 'IPv4',
     ports: ports.map((p) => ({ name: p.name ?? '', port: p.port, protocol: p.protocol ?? 'TCP' })),
     endpoints: endpoints.map((e) => ({
       addresses: [e.ip],

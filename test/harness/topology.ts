@@ -3,13 +3,20 @@
 // veth carries the node's pod-gateway address), pods running the hostname server, and
 // client namespaces attached like pods. Nodes sit on an underlay: a bridge in a `net`
 // namespace (198.19.200.0/24, router .254) that is every node's default route, as in a
-// real cluster. Only 198.18.0.0/15 addresses are used.
+// real cluster. Only 198.18.0.0/15 and 2001:db8::/32 addresses are used. Every pod is
+// dual-stack: 198.18.<n>.<h> and 2001:db8:18:<n>::<h>; the v6 underlay is 2001:db8:19:200::/64.
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createNetns, deleteNetns, ip, nsRun, spawnInNetns } from './netns.js';
 
 const POD_SERVER = fileURLToPath(new URL('./pod-server.mjs', import.meta.url));
 const UNDERLAY_ROUTER = '198.19.200.254';
+
+/** A pod's IPv6 twin: 198.18.<n>.<h> → 2001:db8:18:<n>::<h>. */
+export function podIPv6(ipv4: string): string {
+  const [, , n, h] = ipv4.split('.');
+  return `2001:db8:18:${n}::${h}`;
+}
 export const CLIENT_SCRIPT = fileURLToPath(new URL('./client.mjs', import.meta.url));
 
 export interface NodeHost {
@@ -19,6 +26,8 @@ export interface NodeHost {
   gateway: string;
   /** The node's own address on its underlay interface eth0, 198.19.200.<n>. */
   address: string;
+  gateway6: string;
+  address6: string;
 }
 
 export interface PodHost {
@@ -26,6 +35,7 @@ export interface PodHost {
   ns: string;
   node: NodeHost;
   ip: string;
+  ip6: string;
   /** Node-side veth name. */
   hostIf: string;
   server?: ChildProcess;
@@ -49,14 +59,22 @@ export class Topology {
     const ns = this.nsName(name);
     await createNetns(ns);
     this.namespaces.push(ns);
-    const node: NodeHost = { name, ns, gateway: `198.18.${index}.1`, address: `198.19.200.${index}` };
-    await nsRun(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    const node: NodeHost = {
+      name,
+      ns,
+      gateway: `198.18.${index}.1`,
+      address: `198.19.200.${index}`,
+      gateway6: `2001:db8:18:${index}::1`,
+      address6: `2001:db8:19:200::${index}`,
+    };
+    await nsRun(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
     const net = await this.ensureUnderlay();
     const port = `${this.prefix}n${index}`;
     await ip(['-n', net, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
     await ip(['-n', net, 'link', 'set', port, 'master', 'br0', 'up']);
     await ip(['-n', ns, 'addr', 'add', `${node.address}/24`, 'dev', 'eth0']);
     await ip(['-n', ns, 'link', 'set', 'eth0', 'up']);
+    await ip(['-n', ns, 'addr', 'add', `${node.address6}/64`, 'dev', 'eth0', 'nodad']);
     await ip(['-n', ns, 'route', 'add', 'default', 'via', UNDERLAY_ROUTER]);
     this.nodes.set(name, node);
     return node;
@@ -70,6 +88,7 @@ export class Topology {
     this.namespaces.unshift(ns); // deleted last
     await ip(['-n', ns, 'link', 'add', 'br0', 'type', 'bridge']);
     await ip(['-n', ns, 'addr', 'add', `${UNDERLAY_ROUTER}/24`, 'dev', 'br0']);
+    await ip(['-n', ns, 'addr', 'add', '2001:db8:19:200::fe/64', 'dev', 'br0', 'nodad']);
     await ip(['-n', ns, 'link', 'set', 'br0', 'up']);
     this.underlay = ns;
     return ns;
@@ -87,11 +106,17 @@ export class Topology {
     await ip(['-n', node.ns, 'link', 'set', hostIf, 'up']);
     await ip(['-n', node.ns, 'addr', 'add', `${node.gateway}/32`, 'dev', hostIf]);
     await ip(['-n', node.ns, 'route', 'add', `${podIP}/32`, 'dev', hostIf, 'src', node.gateway]);
+    const ip6 = podIPv6(podIP);
+    await ip(['-n', node.ns, 'addr', 'add', `${node.gateway6}/128`, 'dev', hostIf, 'nodad']);
+    await ip(['-n', node.ns, 'route', 'add', `${ip6}/128`, 'dev', hostIf]);
     await ip(['-n', ns, 'addr', 'add', `${podIP}/32`, 'dev', 'eth0']);
+    await ip(['-n', ns, 'addr', 'add', `${ip6}/128`, 'dev', 'eth0', 'nodad']);
     await ip(['-n', ns, 'link', 'set', 'eth0', 'up']);
     await ip(['-n', ns, 'route', 'add', `${node.gateway}/32`, 'dev', 'eth0', 'scope', 'link']);
     await ip(['-n', ns, 'route', 'add', 'default', 'via', node.gateway, 'dev', 'eth0']);
-    const pod: PodHost = { name, ns, node, ip: podIP, hostIf };
+    await ip(['-n', ns, '-6', 'route', 'add', `${node.gateway6}/128`, 'dev', 'eth0']);
+    await ip(['-n', ns, '-6', 'route', 'add', 'default', 'via', node.gateway6, 'dev', 'eth0']);
+    const pod: PodHost = { name, ns, node, ip: podIP, ip6, hostIf };
     if (serve) pod.server = await spawnInNetns(ns, process.execPath, [POD_SERVER, '--name', name], 'ready');
     this.pods.set(name, pod);
     return pod;
@@ -104,6 +129,7 @@ export class Topology {
         if (a === b) continue;
         const cidr = b.gateway.replace(/\.1$/, '.0/24');
         await ip(['-n', a.ns, 'route', 'replace', cidr, 'via', b.address]);
+        await ip(['-n', a.ns, 'route', 'replace', b.gateway6.replace(/::1$/, '::/64'), 'via', b.address6]);
       }
     }
   }
@@ -125,7 +151,7 @@ export class Topology {
     await ip(['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0']);
     await ip(['-n', ns, 'link', 'set', 'eth0', 'up']);
     await ip(['-n', ns, 'route', 'add', '198.19.250.0/24', 'via', node.address]);
-    const host_: PodHost = { name, ns, node, ip: addr, hostIf: port };
+    const host_: PodHost = { name, ns, node, ip: addr, ip6: `2001:db8:19:200::${host}`, hostIf: port };
     this.pods.set(name, host_);
     return host_;
   }

@@ -2,6 +2,7 @@ import type { ConformanceCase } from '../types.js';
 import { affinitySwitch, affinityTimeout } from './affinity.js';
 import { badEditKeepsService } from './bad-input.js';
 import { endpointChurn, noEndpoints, onlyReady, seed, udpClusterIP } from './clusterip-basic.js';
+import { ipv6ClusterIP } from './ipv6.js';
 import { cleanupLeavesNothing, establishedSurvivesChurn, restartNoLoss } from './resilience.js';
 import { internalLocal, otherProxy, terminatingFallback } from './selection.js';
 import { crossNode, distribution, hairpin, largeRequest, multiPort, sourceIP, tcpAndUdp } from './traffic.js';
@@ -24,6 +25,7 @@ export const CASES: ConformanceCase[] = [
   terminatingFallback,
   internalLocal,
   otherProxy,
+  ipv6ClusterIP,
   affinityTimeout,
   affinitySwitch,
   establishedSurvivesChurn,
