@@ -90,6 +90,7 @@ export function defineConformance(backendName: string): void {
           proxies,
           baseline,
           manifests,
+          tamper: () => backend.tamper(topo.node(NODE).ns, prefix, NODE),
           backend: backendName,
           log,
           syncDeadlineMs: 6000,

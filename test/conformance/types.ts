@@ -19,6 +19,8 @@ export interface ConformanceContext {
   log: string[];
   /** Each node's state before its proxy first started (see harness/snapshot.ts). */
   baseline: Map<string, Record<string, string>>;
+  /** Deletes some of what the backend programmed on node-a behind its back (backend-specific). */
+  tamper(): Promise<void>;
   /** How long a change may take to show: one sync period plus file-watch latency. */
   syncDeadlineMs: number;
 }

@@ -3,7 +3,7 @@
 // Prints one JSON array: [{ ok, body?, error?, ms }].
 //   --target ip:port | [v6]:port   --proto tcp|udp   --count N   --timeout ms
 //   --interval ms   --path /   --bytes N (POST /echo with N bytes)
-//   --keep-alive: all requests over ONE TCP connection (an established flow)
+//   --keep-alive: all requests over ONE TCP connection, or (udp) ONE socket: one flow
 import { Agent, request } from 'node:http';
 import { createSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
@@ -90,13 +90,42 @@ function udpOnce() {
   });
 }
 
+// One UDP socket for every datagram: the same 5-tuple, i.e. one conntrack flow.
+let udpFlow;
+let udpConnected = false;
+function udpFlowOnce() {
+  if (!udpFlow) {
+    udpFlow = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
+    udpFlow.connect(port, host, () => (udpConnected = true));
+  }
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const done = (r) => {
+      clearTimeout(timer);
+      udpFlow.off('message', onMsg);
+      udpFlow.off('error', onErr);
+      resolve({ ...r, ms: performance.now() - t0 });
+    };
+    const onMsg = (msg) => done({ ok: true, body: msg.toString() });
+    const onErr = (e) => done({ ok: false, error: classify(e) });
+    const timer = setTimeout(() => done({ ok: false, error: 'timeout' }), timeout);
+    udpFlow.on('message', onMsg);
+    udpFlow.on('error', onErr);
+    const send = () => udpFlow.send('hello');
+    if (udpConnected) send();
+    else udpFlow.once('connect', send);
+  });
+}
+
 const results = [];
 for (let i = 0; i < count; i++) {
-  results.push(await (v.proto === 'udp' ? udpOnce() : tcpOnce()));
+  const once = v.proto === 'udp' ? (v['keep-alive'] ? udpFlowOnce : udpOnce) : tcpOnce;
+  results.push(await once());
   const gap = Number(v.interval);
   if (gap > 0 && i < count - 1) await new Promise((r) => setTimeout(r, gap));
 }
 keepAlive?.destroy();
+udpFlow?.close();
 // With --keep-alive, `sockets` > 1 means the connection broke and was re-opened.
 if (keepAlive) results.forEach((r) => (r.sockets = sockets));
 process.stdout.write(JSON.stringify(results) + '\n');

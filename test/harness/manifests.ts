@@ -21,6 +21,8 @@ export interface ServiceSpec {
   externalIPs?: string[];
   externalTrafficPolicy?: 'Cluster' | 'Local';
   internalTrafficPolicy?: 'Cluster' | 'Local';
+  /** For type LoadBalancer: the ingress IP the (imaginary) cloud assigned. */
+  loadBalancerIP?: string;
 }
 
 export interface EndpointSpec {
@@ -49,6 +51,7 @@ export function service(s: ServiceSpec): object {
       ...(s.externalTrafficPolicy ? { externalTrafficPolicy: s.externalTrafficPolicy } : {}),
       ...(s.internalTrafficPolicy ? { internalTrafficPolicy: s.internalTrafficPolicy } : {}),
     },
+    ...(s.loadBalancerIP ? { status: { loadBalancer: { ingress: [{ ip: s.loadBalancerIP }] } } } : {}),
   };
 }
 

@@ -2,6 +2,8 @@ import type { ConformanceCase } from '../types.js';
 import { affinitySwitch, affinityTimeout } from './affinity.js';
 import { badEditKeepsService } from './bad-input.js';
 import { endpointChurn, noEndpoints, onlyReady, seed, udpClusterIP } from './clusterip-basic.js';
+import { externalIPs, externalLocal, loadBalancer, nodePort } from './external.js';
+import { restoredAfterTamper, udpRepin } from './recovery.js';
 import { ipv6ClusterIP } from './ipv6.js';
 import { cleanupLeavesNothing, establishedSurvivesChurn, restartNoLoss } from './resilience.js';
 import { internalLocal, otherProxy, terminatingFallback } from './selection.js';
@@ -26,6 +28,12 @@ export const CASES: ConformanceCase[] = [
   internalLocal,
   otherProxy,
   ipv6ClusterIP,
+  nodePort,
+  externalIPs,
+  loadBalancer,
+  externalLocal,
+  udpRepin,
+  restoredAfterTamper,
   affinityTimeout,
   affinitySwitch,
   establishedSurvivesChurn,

@@ -1,0 +1,92 @@
+// Traffic from outside the cluster: NodePort on either node, externalIPs, LoadBalancer
+// ingress IPs, and externalTrafficPolicy Local vs Cluster. The external client is
+// 198.19.200.100 on the underlay; it routes 198.19.250.0/24 via node-a.
+import { expect } from 'vitest';
+import { eventually, tally } from '../../harness/client.js';
+import { endpointSlice, service } from '../../harness/manifests.js';
+import { EXTERNAL, ep } from '../fixtures.js';
+import type { ConformanceCase } from '../types.js';
+
+const NODE_A = '198.19.200.1';
+const NODE_B = '198.19.200.2';
+const EXT_IP = '198.19.200.100';
+
+export const nodePort: ConformanceCase = {
+  id: 'nodeport-both-nodes',
+  title: 'NodePort from an external client to either node reaches pods on both nodes (SNAT, eTP Cluster)',
+  async run(ctx) {
+    await ctx.manifests.write('svc.json', [
+      service({ name: 'np', type: 'NodePort', clusterIP: '198.19.1.200', ports: [{ port: 80, targetPort: 9376, nodePort: 30080 }] }),
+      endpointSlice('np', [{ port: 9376 }], [ep('hostnames-a'), ep('remote-f')]),
+    ]);
+    for (const node of [NODE_A, NODE_B]) {
+      await eventually(async () => {
+        const { bodies, errors } = tally(await ctx.request(`${node}:30080`, { from: EXTERNAL, count: 16 }));
+        expect([...bodies.keys()].sort()).toEqual(['hostnames-a', 'remote-f']);
+        expect(errors.size).toBe(0);
+      }, ctx.syncDeadlineMs);
+      // Cluster policy: the backend sees a node address, not the client (so replies return via the node).
+      const [r] = await ctx.request(`${node}:30080`, { from: EXTERNAL, path: '/clientip' });
+      expect(r?.body).not.toBe(EXT_IP);
+    }
+  },
+};
+
+export const externalIPs: ConformanceCase = {
+  id: 'external-ips',
+  title: 'externalIPs: 198.19.250.10:80 from the external client reaches the endpoints',
+  async run(ctx) {
+    await ctx.manifests.write('svc.json', [
+      service({ name: 'extip', clusterIP: '198.19.1.201', externalIPs: ['198.19.250.10'], ports: [{ port: 80, targetPort: 9376 }] }),
+      endpointSlice('extip', [{ port: 9376 }], [ep('hostnames-b'), ep('remote-g')]),
+    ]);
+    await eventually(async () => {
+      const { bodies, errors } = tally(await ctx.request('198.19.250.10:80', { from: EXTERNAL, count: 16 }));
+      expect([...bodies.keys()].sort()).toEqual(['hostnames-b', 'remote-g']);
+      expect(errors.size).toBe(0);
+    }, ctx.syncDeadlineMs);
+  },
+};
+
+export const loadBalancer: ConformanceCase = {
+  id: 'loadbalancer-ingress-ip',
+  title: 'LoadBalancer: the ingress IP 198.19.250.20:80 reaches the endpoints',
+  async run(ctx) {
+    await ctx.manifests.write('svc.json', [
+      service({ name: 'lb', type: 'LoadBalancer', clusterIP: '198.19.1.202', loadBalancerIP: '198.19.250.20', ports: [{ port: 80, targetPort: 9376, nodePort: 30082 }] }),
+      endpointSlice('lb', [{ port: 9376 }], [ep('hostnames-c'), ep('remote-f')]),
+    ]);
+    await eventually(async () => {
+      const { bodies, errors } = tally(await ctx.request('198.19.250.20:80', { from: EXTERNAL, count: 16 }));
+      expect([...bodies.keys()].sort()).toEqual(['hostnames-c', 'remote-f']);
+      expect(errors.size).toBe(0);
+    }, ctx.syncDeadlineMs);
+  },
+};
+
+export const externalLocal: ConformanceCase = {
+  id: 'external-traffic-policy-local',
+  title: 'externalTrafficPolicy Local: each node serves only its own endpoints with the client IP preserved; a node with none drops',
+  async run(ctx) {
+    await ctx.manifests.write('svc.json', [
+      service({ name: 'loc', type: 'NodePort', clusterIP: '198.19.1.203', externalTrafficPolicy: 'Local', ports: [{ port: 80, targetPort: 9376, nodePort: 30083 }] }),
+      endpointSlice('loc', [{ port: 9376 }], [ep('hostnames-a'), ep('remote-f')]),
+      service({ name: 'loc1', type: 'NodePort', clusterIP: '198.19.1.204', externalTrafficPolicy: 'Local', ports: [{ port: 80, targetPort: 9376, nodePort: 30084 }] }),
+      endpointSlice('loc1', [{ port: 9376 }], [ep('hostnames-a')]),
+    ]);
+    for (const [node, pod] of [
+      [NODE_A, 'hostnames-a'],
+      [NODE_B, 'remote-f'],
+    ] as const) {
+      await eventually(async () => {
+        const { bodies } = tally(await ctx.request(`${node}:30083`, { from: EXTERNAL, count: 10 }));
+        expect([...bodies.keys()]).toEqual([pod]);
+        const [r] = await ctx.request(`${node}:30083`, { from: EXTERNAL, path: '/clientip' });
+        expect(r?.body).toBe(EXT_IP);
+      }, ctx.syncDeadlineMs);
+    }
+    await eventually(async () => expect(tally(await ctx.request(`${NODE_A}:30084`, { from: EXTERNAL })).bodies.has('hostnames-a')).toBe(true), ctx.syncDeadlineMs);
+    const results = await ctx.request(`${NODE_B}:30084`, { from: EXTERNAL, count: 2, timeoutMs: 800 });
+    expect(results.every((r) => !r.ok)).toBe(true);
+  },
+};
