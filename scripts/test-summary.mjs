@@ -10,5 +10,7 @@ try {
   process.exit(1);
 }
 const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
-process.exit(r.numFailedTests > 0 || r.numTotalTests === 0 ? 1 : 0);
+// A file whose setup (beforeAll) failed fails no single test but must fail the run.
+const failed = r.numFailedTests + (r.numFailedTestSuites ?? 0);
+console.log(`tests: ${r.numPassedTests} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(failed > 0 || r.numTotalTests === 0 ? 1 : 0);

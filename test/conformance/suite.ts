@@ -62,6 +62,12 @@ export function defineConformance(backendName: string): void {
     });
 
     afterAll(async () => {
+      // Cases that never ran (setup failed) are failures in the matrix, not blanks.
+      for (const c of CASES) {
+        if (!results.some((r) => r.case === c.id)) {
+          results.push({ case: c.id, title: c.title, backend: backendName, kernel: kernelLabel(), status: 'fail', reason: 'not run: suite setup failed', ms: 0 });
+        }
+      }
       writeResults(backendName, results);
       try {
         for (const p of proxies.values()) {
