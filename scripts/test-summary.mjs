@@ -11,6 +11,7 @@ try {
 }
 const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
 // A file whose setup (beforeAll) failed fails no single test but must fail the run.
-const failed = r.numFailedTests + (r.numFailedTestSuites ?? 0);
+const brokenFiles = (r.testResults ?? []).filter((f) => f.status === 'failed' && !(f.assertionResults ?? []).some((a) => a.status === 'failed')).length;
+const failed = r.numFailedTests + brokenFiles;
 console.log(`tests: ${r.numPassedTests} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 || r.numTotalTests === 0 ? 1 : 0);
