@@ -8,7 +8,7 @@ import { afterAll, beforeAll, it } from 'vitest';
 import { describeKernel } from '../kernel-required.js';
 import { requests } from '../harness/client.js';
 import { ManifestDir } from '../harness/manifests.js';
-import { newRunPrefix, sweepStaleNamespaces } from '../harness/netns.js';
+import { newRunPrefix } from '../harness/netns.js';
 import { ProxyProcess } from '../harness/proxy-process.js';
 import { snapshotNode } from '../harness/snapshot.js';
 import { Topology } from '../harness/topology.js';
@@ -17,9 +17,7 @@ import { CASES } from './cases/index.js';
 import { CLIENT, CLIENT_B, CLIENT_B_IP, CLIENT_IP, EXTERNAL, EXTERNAL_HOST, NODE, NODES, PODS } from './fixtures.js';
 import { type CaseResult, kernelLabel, writeResults } from './results.js';
 import type { ConformanceContext } from './types.js';
-import { statSync } from 'node:fs';
 
-const STALE_AFTER_MS = 30 * 60_000;
 
 export function defineConformance(backendName: string): void {
   const backend = BACKENDS[backendName];
@@ -34,13 +32,6 @@ export function defineConformance(backendName: string): void {
     let workDir = '';
 
     beforeAll(async () => {
-      await sweepStaleNamespaces(prefix, (name) => {
-        try {
-          return Date.now() - statSync(`/run/netns/${name}`).mtimeMs > STALE_AFTER_MS;
-        } catch {
-          return false;
-        }
-      });
       workDir = await mkdtemp(join(tmpdir(), `${prefix}-`));
       manifests = new ManifestDir(join(workDir, 'manifests'));
       await manifests.init();

@@ -51,22 +51,6 @@ export function listNetns(): string[] {
   }
 }
 
-/**
- * Deletes namespaces of earlier runs that died before their teardown. Only names that
- * look like ours (prefix + 5 hex chars) and are not this run's are touched; a run is
- * considered dead once its namespaces are older than `minAgeMs` (parallel runs survive).
- */
-export async function sweepStaleNamespaces(currentPrefix: string, isStale: (name: string) => boolean): Promise<string[]> {
-  const swept: string[] = [];
-  for (const name of listNetns()) {
-    if (!/^bpt[0-9a-f]{5}-/.test(name) || name.startsWith(currentPrefix + '-')) continue;
-    if (!isStale(name)) continue;
-    await deleteNetns(name);
-    swept.push(name);
-  }
-  return swept;
-}
-
 /** Starts a long-running process inside a netns; resolves once it prints `readyLine`. */
 export function spawnInNetns(ns: string, cmd: string, args: string[], readyLine: string | RegExp, timeoutMs = 15_000): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
