@@ -20,8 +20,10 @@ ts:
 
 native: build/Release/bpfproxy_native.node
 
+# Build against the running node's own headers (<prefix>/include/node): no download.
+NODEDIR ?= $(shell node -p "require('path').resolve(process.execPath, '../..')")
 build/Release/bpfproxy_native.node: binding.gyp $(wildcard native/*.cc native/*.h) bpf/include/abi.h
-	node-gyp rebuild --loglevel=warn
+	node-gyp rebuild --loglevel=warn --nodedir=$(NODEDIR)
 
 ## demo: the seed example end to end in throwaway network namespaces
 demo: setup

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, it } from 'vitest';
 import { describeKernel } from '../kernel-required.js';
 import { requests } from '../harness/client.js';
-import { ManifestDir } from '../harness/manifests.js';
+import { ManifestDir, node } from '../harness/manifests.js';
 import { newRunPrefix } from '../harness/netns.js';
 import { ProxyProcess } from '../harness/proxy-process.js';
 import { snapshotNode } from '../harness/snapshot.js';
@@ -18,6 +18,8 @@ import { CLIENT, CLIENT_B, CLIENT_B_IP, CLIENT_IP, EXTERNAL, EXTERNAL_HOST, NODE
 import { type CaseResult, kernelLabel, writeResults } from './results.js';
 import type { ConformanceContext } from './types.js';
 
+
+const NODES_FILE = 'nodes.json';
 
 export function defineConformance(backendName: string): void {
   const backend = BACKENDS[backendName];
@@ -37,6 +39,7 @@ export function defineConformance(backendName: string): void {
       await manifests.init();
       for (const n of NODES) await topo.addNode(n.name, n.index);
       await topo.connectNodes();
+      await manifests.write(NODES_FILE, NODES.map((n) => node(n.name, topo.node(n.name).address, `198.18.${n.index}.0/24`)));
       for (const p of PODS) await topo.addPod(p.name, p.node, p.ip);
       await topo.addPod(CLIENT, NODE, CLIENT_IP, false);
       await topo.addPod(CLIENT_B, NODES[1].name, CLIENT_B_IP, false);
@@ -112,7 +115,7 @@ export function defineConformance(backendName: string): void {
           (e as Error).message += report;
           throw e;
         } finally {
-          await manifests.clear();
+          await manifests.clear([NODES_FILE]);
         }
       });
     }

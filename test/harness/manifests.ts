@@ -73,6 +73,17 @@ export function endpointSlice(svc: string, ports: Array<{ name?: string; port: n
   };
 }
 
+/** A Node with its underlay address and pod CIDR, as the kubelet would report it. */
+export function node(name: string, address: string, podCIDR: string): object {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name },
+    spec: { podCIDR, podCIDRs: [podCIDR] },
+    status: { addresses: [{ type: 'InternalIP', address }, { type: 'Hostname', address: name }] },
+  };
+}
+
 /** A manifests directory a test owns: write/replace named files atomically. */
 export class ManifestDir {
   constructor(readonly dir: string) {}
@@ -93,7 +104,8 @@ export class ManifestDir {
     await rm(join(this.dir, file), { force: true });
   }
 
-  async clear(): Promise<void> {
-    for (const f of await readdir(this.dir)) await rm(join(this.dir, f), { force: true, recursive: true });
+  /** Removes every file but those in `keep` (e.g. the Node objects that outlive cases). */
+  async clear(keep: string[] = []): Promise<void> {
+    for (const f of await readdir(this.dir)) if (!keep.includes(f)) await rm(join(this.dir, f), { force: true, recursive: true });
   }
 }

@@ -6,7 +6,7 @@ import { endianness } from 'node:os';
 if (endianness() !== 'LE') throw new Error('bpfproxy ABI codecs assume a little-endian host');
 
 /** How a field is stored: host-order integers, network-order port, IPv4 address, zero padding. */
-export type FieldKind = 'u8' | 'u16' | 'u32' | 'u64' | 'be16' | 'ip4' | 'pad';
+export type FieldKind = 'u8' | 'u16' | 'u32' | 'u64' | 'be16' | 'ip4' | 'str' | 'pad';
 
 export interface FieldSpec {
   /** Field name in abi.h. */
@@ -27,9 +27,10 @@ export interface StructCodec<T> {
   decode(buf: Buffer, at?: number): T;
 }
 
-const KIND_SIZE: Record<Exclude<FieldKind, 'pad'>, number> = { u8: 1, u16: 2, u32: 4, u64: 8, be16: 2, ip4: 4 };
+const KIND_SIZE: Record<Exclude<FieldKind, 'pad' | 'str'>, number> = { u8: 1, u16: 2, u32: 4, u64: 8, be16: 2, ip4: 4 };
 
-type Spec = [c: string, offset: number, kind: FieldKind, propOrPadSize?: string | number];
+/** [C name, offset, kind, size (pad/str fields) or TS property name when not camelCase(C name)] */
+type Spec = [c: string, offset: number, kind: FieldKind, sizeOrProp?: number | string];
 
 export function ip4ToBytes(ip: string, buf: Buffer, at: number): void {
   const parts = ip.split('.');
@@ -50,11 +51,11 @@ function snakeToCamel(s: string): string {
 }
 
 function defineStruct<T>(name: string, size: number, specs: Spec[]): StructCodec<T> {
-  const fields: FieldSpec[] = specs.map(([c, offset, kind, extra]) =>
-    kind === 'pad'
-      ? { c, offset, size: extra as number, kind }
-      : { c, prop: (extra as string | undefined) ?? snakeToCamel(c), offset, size: KIND_SIZE[kind], kind },
-  );
+  const fields: FieldSpec[] = specs.map(([c, offset, kind, extra]) => {
+    if (kind === 'pad') return { c, offset, size: extra as number, kind };
+    const prop = typeof extra === 'string' ? extra : snakeToCamel(c);
+    return { c, prop, offset, size: kind === 'str' ? (extra as number) : KIND_SIZE[kind], kind };
+  });
   return {
     name,
     size,
@@ -74,6 +75,12 @@ function defineStruct<T>(name: string, size: number, specs: Spec[]): StructCodec
           case 'u64': buf.writeBigUInt64LE(BigInt(x as bigint | number), o); break;
           case 'be16': buf.writeUInt16BE(x as number, o); break;
           case 'ip4': ip4ToBytes(x as string, buf, o); break;
+          case 'str': {
+            const b = Buffer.from(x as string, 'utf8');
+            if (b.length >= f.size) throw new Error(`${name}.${f.c}: ${b.length} bytes do not fit in ${f.size - 1}`);
+            b.copy(buf, o);
+            break;
+          }
         }
       }
       return buf;
@@ -90,6 +97,12 @@ function defineStruct<T>(name: string, size: number, specs: Spec[]): StructCodec
           case 'u64': out[f.prop!] = buf.readBigUInt64LE(o); break;
           case 'be16': out[f.prop!] = buf.readUInt16BE(o); break;
           case 'ip4': out[f.prop!] = bytesToIp4(buf, o); break;
+          case 'str': {
+            const raw = buf.subarray(o, o + f.size);
+            const nul = raw.indexOf(0);
+            out[f.prop!] = raw.subarray(0, nul < 0 ? raw.length : nul).toString('utf8');
+            break;
+          }
         }
       }
       return out as T;
@@ -102,16 +115,27 @@ export const PROTO_TCP = 6;
 export const PROTO_UDP = 17;
 export const SVC_F_AFFINITY = 1 << 0;
 export const SVC_F_EXTERNAL = 1 << 1;
+export const SVC_F_NODEPORT = 1 << 2;
+export const SVC_F_DROP_EMPTY = 1 << 3;
+/** externalTrafficPolicy Cluster: SNAT every external flow, not only those to remote backends. */
+export const SVC_F_SNAT_ALL = 1 << 4;
 export const BE_F_ACTIVE = 1 << 0;
 export const BE_F_TERMINATING = 1 << 1;
+export const BE_F_REMOTE = 1 << 2;
 export const CT_DIR_FORWARD = 0;
 export const CT_DIR_REPLY = 1;
 export const CT_F_HAIRPIN = 1 << 0;
 export const CT_F_SEEN_REPLY = 1 << 1;
+export const CT_F_FIB = 1 << 2;
+export const SVC_KIND_CLUSTER_IP = 1;
+export const SVC_KIND_EXTERNAL_IP = 2;
+export const SVC_KIND_LOAD_BALANCER = 3;
+export const SVC_KIND_NODE_PORT = 4;
+export const SVC_NAME_LEN = 248;
 export const TC_HANDLE = 0xb9f1;
 export const TC_PRIORITY = 0xb9f;
 
-export const MAP_NAMES = ['services', 'backends', 'rev_nat', 'conntrack', 'affinity', 'lb_config', 'sock_rev'] as const;
+export const MAP_NAMES = ['services', 'backends', 'rev_nat', 'conntrack', 'affinity', 'lb_config', 'sock_rev', 'svc_meta'] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 
 // ---- structs ----
@@ -126,9 +150,10 @@ export interface CtValue {
 }
 export interface AffinityKey { svcId: number; client: string }
 export interface AffinityValue { lastUsed: bigint; backendId: number }
-export interface LbConfig { hairpinAddr: string; flags: number }
+export interface LbConfig { hairpinAddr: string; snatAddr: string; flags: number }
 export interface SockRevKey { cookie: bigint; addr: string; port: number }
 export interface SockRevValue { vip: string; port: number; svcId: number }
+export interface SvcMeta { name: string; kind: number }
 export interface U32Key { id: number }
 
 export const svcKey = defineStruct<SvcKey>('svc_key', 12, [
@@ -160,8 +185,8 @@ export const affinityKey = defineStruct<AffinityKey>('affinity_key', 8, [
 export const affinityValue = defineStruct<AffinityValue>('affinity_value', 16, [
   ['last_used', 0, 'u64'], ['backend_id', 8, 'u32'], ['pad0', 12, 'pad', 4],
 ]);
-export const lbConfig = defineStruct<LbConfig>('lb_config', 8, [
-  ['hairpin_addr', 0, 'ip4'], ['flags', 4, 'u32'],
+export const lbConfig = defineStruct<LbConfig>('lb_config', 16, [
+  ['hairpin_addr', 0, 'ip4'], ['snat_addr', 4, 'ip4'], ['flags', 8, 'u32'], ['pad0', 12, 'pad', 4],
 ]);
 export const sockRevKey = defineStruct<SockRevKey>('sock_rev_key', 16, [
   ['cookie', 0, 'u64'], ['addr', 8, 'ip4'], ['port', 12, 'be16'], ['pad0', 14, 'pad', 2],
@@ -169,13 +194,16 @@ export const sockRevKey = defineStruct<SockRevKey>('sock_rev_key', 16, [
 export const sockRevValue = defineStruct<SockRevValue>('sock_rev_value', 16, [
   ['vip', 0, 'ip4'], ['port', 4, 'be16'], ['pad0', 6, 'pad', 2], ['svc_id', 8, 'u32'], ['pad1', 12, 'pad', 4],
 ]);
+export const svcMeta = defineStruct<SvcMeta>('svc_meta', 256, [
+  ['name', 0, 'str', 248], ['kind', 248, 'u32'], ['pad0', 252, 'pad', 4],
+]);
 /** backends / rev_nat / lb_config keys: a host-order __u32. */
 export const u32Key = defineStruct<U32Key>('u32', 4, [['id', 0, 'u32']]);
 
 /** Every abi.h struct codec, by C name (what abi.test.ts walks). */
 export const STRUCTS: readonly StructCodec<unknown>[] = [
   svcKey, svcValue, backendValue, revNatValue, ctKey, ctValue, affinityKey, affinityValue, lbConfig,
-  sockRevKey, sockRevValue,
+  sockRevKey, sockRevValue, svcMeta,
 ] as StructCodec<unknown>[];
 
 export function protoNumber(p: string): number | undefined {

@@ -2,7 +2,7 @@
 // A failing operation (map full, …) fails only its frontend: that frontend's later ops are
 // skipped and the ops it already applied in this run are undone, so it keeps its previous
 // state while every other frontend is still programmed. `state` mirrors the kernel after.
-import type { BackendValue, RevNatValue, SvcKey, SvcValue, U32Key } from './abi.js';
+import type { BackendValue, RevNatValue, SvcKey, SvcMeta, SvcValue, U32Key } from './abi.js';
 import type { BatchResult } from './libbpf.js';
 import type { Op } from './diff.js';
 import { PHASES } from './diff.js';
@@ -19,11 +19,27 @@ export interface ApplyMaps {
   services: MapLike<SvcKey, SvcValue>;
   backends: MapLike<U32Key, BackendValue>;
   revNat: MapLike<U32Key, RevNatValue>;
+  meta: MapLike<U32Key, SvcMeta>;
+}
+
+type IdOp = Extract<Op, { map: 'backends' | 'rev_nat' | 'svc_meta' }>;
+type IdValue = BackendValue | RevNatValue | SvcMeta;
+
+/** The kernel map an id-keyed op writes. */
+function idMap(maps: ApplyMaps, op: IdOp): MapLike<U32Key, IdValue> {
+  const m = op.map === 'backends' ? maps.backends : op.map === 'rev_nat' ? maps.revNat : maps.meta;
+  return m as MapLike<U32Key, IdValue>;
+}
+
+/** The mirror of that map. */
+function idMirror(state: MapState, op: IdOp): Map<number, IdValue> {
+  const s = op.map === 'backends' ? state.backends : op.map === 'rev_nat' ? state.revNat : state.meta;
+  return s as Map<number, IdValue>;
 }
 
 export interface ApplyFailure {
   svcId: number;
-  /** e.g. `upsert slot 0 services 198.19.1.175:80/TCP#0`. */
+  /** e.g. `upsert slots services 198.19.1.175:80/TCP#2`. */
   op: string;
   error: unknown;
 }
@@ -49,7 +65,7 @@ function execOne(maps: ApplyMaps, state: MapState, op: Op): Undo {
     if (op.kind === 'upsert') maps.services.update(op.key, op.value);
     else maps.services.delete(op.key);
   } else {
-    const m = (op.map === 'backends' ? maps.backends : maps.revNat) as MapLike<U32Key, BackendValue | RevNatValue>;
+    const m = idMap(maps, op);
     if (op.kind === 'upsert') m.update({ id: op.id }, op.value);
     else m.delete({ id: op.id });
   }
@@ -66,10 +82,10 @@ async function execBatch(maps: ApplyMaps, ops: Op[]): Promise<BatchResult> {
       ? maps.services.updateBatch(o.map((x) => [x.key, (x as Extract<Op, { kind: 'upsert' }>).value as SvcValue] as const))
       : maps.services.deleteBatch(o.map((x) => x.key));
   }
-  const m = (first.map === 'backends' ? maps.backends : maps.revNat) as MapLike<U32Key, BackendValue | RevNatValue>;
-  const o = ops as Extract<Op, { map: 'backends' | 'rev_nat' }>[];
+  const m = idMap(maps, first);
+  const o = ops as IdOp[];
   return first.kind === 'upsert'
-    ? m.updateBatch(o.map((x) => [{ id: x.id }, (x as Extract<Op, { kind: 'upsert' }>).value as BackendValue | RevNatValue] as const))
+    ? m.updateBatch(o.map((x) => [{ id: x.id }, (x as Extract<IdOp, { kind: 'upsert' }>).value] as const))
     : m.deleteBatch(o.map((x) => ({ id: x.id })));
 }
 
@@ -136,7 +152,7 @@ function mirror(state: MapState, op: Op): void {
     if (op.kind === 'upsert') state.services.set(op.keyId, { key: op.key, value: op.value });
     else state.services.delete(op.keyId);
   } else {
-    const s = (op.map === 'backends' ? state.backends : state.revNat) as Map<number, unknown>;
+    const s = idMirror(state, op);
     if (op.kind === 'upsert') s.set(op.id, op.value);
     else s.delete(op.id);
   }
@@ -153,8 +169,8 @@ function undoFor(maps: ApplyMaps, state: MapState, op: Op): Undo {
       else state.services.delete(op.keyId);
     };
   }
-  const m = (op.map === 'backends' ? maps.backends : maps.revNat) as MapLike<U32Key, BackendValue | RevNatValue>;
-  const s = (op.map === 'backends' ? state.backends : state.revNat) as Map<number, BackendValue | RevNatValue>;
+  const m = idMap(maps, op);
+  const s = idMirror(state, op);
   const prev = s.get(op.id);
   return () => {
     if (prev) {

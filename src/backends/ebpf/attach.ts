@@ -1,6 +1,8 @@
 // Where the programs hook in: tc ingress on every non-loopback interface of the node netns,
 // cgroup v2 sock_addr hooks for clients in the node netns. Both are idempotent and replace
 // a previous controller's program in place (no window without a program).
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import * as abi from './abi.js';
 import { BpfError, libbpf, type ProgramDesc, type TcTarget } from './libbpf.js';
 
@@ -41,13 +43,33 @@ export class TcAttacher {
   }
 }
 
-/** Removes our tc filter (handle/priority) from every interface; other filters stay. */
+/** Whether an interface's clsact qdisc holds no filter at all (iproute2 lists them; the
+ * libbpf we build against cannot). */
+async function clsactEmpty(ifname: string, netns?: string): Promise<boolean> {
+  const run = promisify(execFile);
+  const prefix = netns ? ['nsenter', `--net=${netns}`] : [];
+  for (const dir of ['ingress', 'egress']) {
+    const argv = [...prefix, 'tc', 'filter', 'show', 'dev', ifname, dir];
+    const { stdout } = await run(argv[0]!, argv.slice(1));
+    if (stdout.trim() !== '') return false;
+  }
+  return true;
+}
+
+/** Removes our tc filter (handle/priority) from every interface, and the clsact qdisc
+ * when nothing else uses it; other filters stay. */
 export async function detachTcEverywhere(netns?: string): Promise<string[]> {
   const out: string[] = [];
   for (const i of await libbpf.listInterfaces(netns)) {
     if (i.loopback) continue;
     const t: TcTarget = { netns, ifindex: i.index, ifname: i.name, direction: 'ingress', handle: abi.TC_HANDLE, priority: abi.TC_PRIORITY };
-    if (await libbpf.tcDetach(t)) out.push(i.name);
+    if (!(await libbpf.tcDetach(t))) continue;
+    out.push(i.name);
+    try {
+      if (await clsactEmpty(i.name, netns)) await libbpf.tcHookDestroy({ netns, ifindex: i.index, ifname: i.name });
+    } catch {
+      // no iproute2 or the interface went away: an empty clsact is harmless
+    }
   }
   return out;
 }

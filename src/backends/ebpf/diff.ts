@@ -1,11 +1,11 @@
 // Pure: current map contents vs desired → operations in an order that keeps every lookup
 // the data path can make valid at every instant:
-//   1 backends (new/changed)  2 rev_nat  3 slots ≥ 1  4 slot 0 (count last: new slots are
+//   1 backends (new/changed)  2 rev_nat + svc_meta  3 slots ≥ 1  4 slot 0 (count last: new slots are
 //   written before they are counted)
 //   5 slot 0 of removed frontends  6 stale slots ≥ 1 (count already shrunk)
-//   7 backends nobody lists  8 rev_nat of removed frontends
+//   7 backends nobody lists  8 rev_nat + svc_meta of removed frontends
 // Every op names the frontend (svc_id) it belongs to, so a failure can be confined to it.
-import type { BackendValue, RevNatValue, SvcKey, SvcValue } from './abi.js';
+import type { BackendValue, RevNatValue, SvcKey, SvcMeta, SvcValue } from './abi.js';
 import type { MapState } from './state.js';
 
 export type Op =
@@ -13,12 +13,16 @@ export type Op =
   | { phase: number; svcId: number; map: 'backends'; kind: 'delete'; id: number }
   | { phase: number; svcId: number; map: 'rev_nat'; kind: 'upsert'; id: number; value: RevNatValue }
   | { phase: number; svcId: number; map: 'rev_nat'; kind: 'delete'; id: number }
+  | { phase: number; svcId: number; map: 'svc_meta'; kind: 'upsert'; id: number; value: SvcMeta }
+  | { phase: number; svcId: number; map: 'svc_meta'; kind: 'delete'; id: number }
   | { phase: number; svcId: number; map: 'services'; kind: 'upsert'; keyId: string; key: SvcKey; value: SvcValue }
   | { phase: number; svcId: number; map: 'services'; kind: 'delete'; keyId: string; key: SvcKey };
 
 export const PHASES = [
   'upsert backends', 'upsert rev_nat', 'upsert slots', 'upsert slot 0',
   'delete slot 0', 'delete slots', 'delete backends', 'delete rev_nat',
+  // svc_meta is never read by the data path: after everything else, in its own phases.
+  'upsert svc_meta', 'delete svc_meta',
 ] as const;
 
 function same<T extends object>(a: T, b: T): boolean {
@@ -36,6 +40,10 @@ export function diff(current: MapState, desired: MapState): Op[] {
     const cur = current.revNat.get(id);
     if (!cur || !same(cur, value)) ops.push({ phase: 1, svcId: id, map: 'rev_nat', kind: 'upsert', id, value });
   }
+  for (const [id, value] of desired.meta) {
+    const cur = current.meta.get(id);
+    if (!cur || !same(cur, value)) ops.push({ phase: 8, svcId: id, map: 'svc_meta', kind: 'upsert', id, value });
+  }
   for (const [keyId, { key, value }] of desired.services) {
     const cur = current.services.get(keyId);
     if (!cur || !same(cur.value, value))
@@ -50,6 +58,9 @@ export function diff(current: MapState, desired: MapState): Op[] {
   }
   for (const id of current.revNat.keys()) {
     if (!desired.revNat.has(id)) ops.push({ phase: 7, svcId: id, map: 'rev_nat', kind: 'delete', id });
+  }
+  for (const id of current.meta.keys()) {
+    if (!desired.meta.has(id)) ops.push({ phase: 9, svcId: id, map: 'svc_meta', kind: 'delete', id });
   }
   // Stable sort keeps the insertion order within a phase (slots ascending, etc.).
   return ops.sort((a, b) => a.phase - b.phase);

@@ -3,6 +3,7 @@
 // restarted controller adopts them: it reads them back and reconciles by diff (no flush,
 // no gap for established or new flows).
 import { rmSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { ServiceTable, TableDiff } from '../../model/types.js';
@@ -12,8 +13,8 @@ import { SOCK_PROGRAMS, TcAttacher, attachCgroup, detachCgroup, detachTcEverywhe
 import { SVC_F_EXTERNAL, protoName } from './abi.js';
 import { diff } from './diff.js';
 import { BpfError, REPO_ROOT, libbpf } from './libbpf.js';
-import { loadDataplane, type Dataplane, type Maps } from './loader.js';
-import { render, type FrontendInfo } from './render.js';
+import { loadDataplane, openPinnedMaps, type Dataplane, type Maps } from './loader.js';
+import { kindName, render } from './render.js';
 import { emptyState, idsFromState, svcKeyId, type IdState, type MapState } from './state.js';
 
 export interface EbpfBackendOptions {
@@ -23,10 +24,17 @@ export interface EbpfBackendOptions {
   bpfObjectDir?: string;
   /** cgroup v2 directory: attach the socket LB there (clients in the node netns). */
   cgroupPath?: string;
-  /** SNAT source for hairpin traffic (pod → own Service → itself); unset = no hairpin SNAT. */
+  /** SNAT source for hairpin traffic (pod → own Service → itself); default: the node's
+   * first IPv4 address in the table (what kube-proxy's masquerade shows the pod). */
   hairpinAddress?: string;
+  /** SNAT source for external/LB IP traffic to endpoints on other nodes; default: the node's
+   * first IPv4 address in the table (NodePort traffic uses the node port's own address). */
+  snatAddress?: string;
   /** Network namespace (/run/netns/NAME) whose interfaces get tc_lb; default: our own. */
   netns?: string;
+  /** How often to look for new interfaces between syncs (a new client pod's veth must get
+   * tc_lb before it sends, not at the next sync); 0 = only at sync. Default 1000 ms. */
+  interfacePollMs?: number;
   logger?: Logger;
 }
 
@@ -43,12 +51,15 @@ export class EbpfSyncError extends Error {
   }
 }
 
-export async function readState(maps: Maps): Promise<MapState> {
+export async function readState(maps: Pick<Maps, 'services' | 'backends' | 'meta'> & Partial<Pick<Maps, 'revNat'>>): Promise<MapState> {
   const s = emptyState();
-  const [services, backends, revNat] = await Promise.all([maps.services.dump(), maps.backends.dump(), maps.revNat.dump()]);
+  const [services, backends, revNat, meta] = await Promise.all([
+    maps.services.dump(), maps.backends.dump(), maps.revNat?.dump() ?? [], maps.meta.dump(),
+  ]);
   for (const [key, value] of services) s.services.set(svcKeyId(key), { key, value });
   for (const [k, v] of backends) s.backends.set(k.id, v);
   for (const [k, v] of revNat) s.revNat.set(k.id, v);
+  for (const [k, v] of meta) s.meta.set(k.id, v);
   return s;
 }
 
@@ -60,10 +71,13 @@ export class EbpfBackend implements Backend {
   private dp?: Dataplane;
   private loading?: Promise<Dataplane>;
   private tc?: TcAttacher;
+  private poll?: NodeJS.Timeout;
+  private polling = false;
   private current: MapState = emptyState();
   private ids: IdState = idsFromState(emptyState());
-  private frontends = new Map<number, FrontendInfo>();
   private lastSkipped = '';
+  /** What the last sync did (tests and debug logs). */
+  lastSync = { ops: 0, applied: 0, failed: 0, attached: [] as string[] };
 
   constructor(private readonly opts: EbpfBackendOptions = {}) {
     this.pinRoot = opts.pinRoot ?? DEFAULT_PIN_ROOT;
@@ -79,7 +93,6 @@ export class EbpfBackend implements Backend {
       try {
         this.current = await readState(dp.maps);
         this.ids = idsFromState(this.current);
-        dp.maps.config.update({ id: 0 }, { hairpinAddr: this.opts.hairpinAddress ?? '0.0.0.0', flags: 0 });
         this.pinPrograms(dp);
         if (this.opts.cgroupPath) attachCgroup(this.opts.cgroupPath, dp.sock);
       } catch (e) {
@@ -87,6 +100,11 @@ export class EbpfBackend implements Backend {
         throw e;
       }
       this.tc = new TcAttacher(dp.tc.fd, this.opts.netns);
+      const pollMs = this.opts.interfacePollMs ?? 1000;
+      if (pollMs > 0) {
+        this.poll = setInterval(() => void this.pollInterfaces(), pollMs);
+        this.poll.unref();
+      }
       this.log.info(
         { pinRoot: this.pinRoot, adopted: { services: this.current.services.size, backends: this.current.backends.size } },
         'eBPF data plane loaded',
@@ -114,12 +132,12 @@ export class EbpfBackend implements Backend {
     const dp = await this.ensureLoaded();
     // A full sync trusts the kernel, not our mirror (someone may have edited the maps).
     if (opts.full) this.current = await readState(dp.maps);
+    this.writeConfig(dp, table);
     const r = render(table, this.ids);
     this.logSkipped(r.skipped);
     const ops = diff(this.current, r.desired);
     const res = await apply(dp.maps, ops, this.current);
     this.ids = r.ids;
-    this.frontends = r.frontends;
     if (ops.length) this.log.debug({ ops: ops.length, applied: res.applied, batchFallbacks: res.fallbacks }, 'maps synced');
 
     const failures: Array<{ service: string; op: string; error: unknown }> = [];
@@ -130,12 +148,38 @@ export class EbpfBackend implements Backend {
       failures.push({ service, op: f.op, error: f.error });
     }
     const att = await this.tc!.ensure();
+    this.lastSync = { ops: ops.length, applied: res.applied, failed: res.failures.size, attached: att.attached };
     if (att.attached.length) this.log.info({ interfaces: att.attached }, 'tc_lb attached');
     for (const e of att.errors) {
       this.log.error({ op: e.op, err: e }, 'tc attach failed');
       failures.push({ service: '(all)', op: e.op, error: e });
     }
     if (failures.length) throw new EbpfSyncError(failures);
+  }
+
+  private writeConfig(dp: Dataplane, table: ServiceTable): void {
+    const nodeIP = table.nodes.get(table.nodeName)?.addresses.find((a) => isIPv4(a));
+    const want = {
+      hairpinAddr: this.opts.hairpinAddress ?? nodeIP ?? '0.0.0.0',
+      snatAddr: this.opts.snatAddress ?? nodeIP ?? '0.0.0.0',
+      flags: 0,
+    };
+    const cur = dp.maps.config.lookup({ id: 0 });
+    if (!cur || cur.hairpinAddr !== want.hairpinAddr || cur.snatAddr !== want.snatAddr) dp.maps.config.update({ id: 0 }, want);
+  }
+
+  private async pollInterfaces(): Promise<void> {
+    if (this.polling || !this.tc) return;
+    this.polling = true;
+    try {
+      const att = await this.tc.ensure();
+      if (att.attached.length) this.log.info({ interfaces: att.attached }, 'tc_lb attached');
+      for (const e of att.errors) this.log.error({ op: e.op, err: e }, 'tc attach failed');
+    } catch (e) {
+      this.log.warn({ err: e }, 'interface scan failed');
+    } finally {
+      this.polling = false;
+    }
   }
 
   private logSkipped(skipped: Array<{ service: string; reason: string }>): void {
@@ -145,28 +189,17 @@ export class EbpfBackend implements Backend {
     for (const s of skipped) this.log.warn({ service: s.service, reason: s.reason }, 'service port skipped');
   }
 
+  /** Reads the kernel maps back. Without a loaded data plane (e.g. `bpfproxy inspect` in
+   * its own process) it only opens the pinned maps: inspecting never changes anything. */
   async inspect(): Promise<InspectRow[]> {
-    const dp = await this.ensureLoaded();
-    const state = await readState(dp.maps);
-    const rows: InspectRow[] = [];
-    for (const { key, value } of state.services.values()) {
-      if (key.slot !== 0) continue;
-      const info = this.frontends.get(value.svcId);
-      const backends: string[] = [];
-      for (let slot = 1; slot <= value.count; slot++) {
-        const s = state.services.get(svcKeyId({ ...key, slot }));
-        const b = s && state.backends.get(s.value.backendId);
-        backends.push(b ? `${b.ip}:${b.port}` : `(missing backend ${s?.value.backendId ?? '?'})`);
-      }
-      rows.push({
-        service: info?.service ?? `svc_id ${value.svcId}`,
-        protocol: protoName(key.proto),
-        frontend: `${key.vip}:${key.port}`,
-        kind: info?.kind ?? (value.flags & SVC_F_EXTERNAL ? 'ExternalIP' : 'ClusterIP'),
-        backends: backends.sort(),
-      });
+    if (this.dp) return inspectRows(await readState(this.dp.maps));
+    const pinned = openPinnedMaps(this.pinRoot);
+    if (!pinned) return [];
+    try {
+      return inspectRows(await readState(pinned.maps));
+    } finally {
+      pinned.close();
     }
-    return rows.sort((a, b) => a.service.localeCompare(b.service) || a.frontend.localeCompare(b.frontend) || a.protocol.localeCompare(b.protocol));
   }
 
   /** Detaches everything (tc on every interface, cgroup hooks) and removes the pin dir. */
@@ -189,6 +222,8 @@ export class EbpfBackend implements Backend {
 
   /** Closes our fds; pinned maps and attached programs keep working. */
   async close(): Promise<void> {
+    clearInterval(this.poll);
+    this.poll = undefined;
     this.dp?.close();
     this.dp = undefined;
     this.tc = undefined;
@@ -200,7 +235,30 @@ export async function createEbpfBackend(cfg: {
   pinRoot?: string;
   cgroupPath?: string;
   hairpinAddress?: string;
+  snatAddress?: string;
   logger?: Logger;
 }): Promise<Backend> {
-  return new EbpfBackend({ pinRoot: cfg.pinRoot, cgroupPath: cfg.cgroupPath, hairpinAddress: cfg.hairpinAddress, logger: cfg.logger });
+  return new EbpfBackend({ pinRoot: cfg.pinRoot, cgroupPath: cfg.cgroupPath, hairpinAddress: cfg.hairpinAddress, snatAddress: cfg.snatAddress, logger: cfg.logger });
+}
+
+export function inspectRows(state: MapState): InspectRow[] {
+  const rows: InspectRow[] = [];
+  for (const { key, value } of state.services.values()) {
+    if (key.slot !== 0) continue;
+    const meta = state.meta.get(value.svcId);
+    const backends: string[] = [];
+    for (let slot = 1; slot <= value.count; slot++) {
+      const s = state.services.get(svcKeyId({ ...key, slot }));
+      const b = s && state.backends.get(s.value.backendId);
+      backends.push(b ? `${b.ip}:${b.port}` : `(missing backend ${s?.value.backendId ?? '?'})`);
+    }
+    rows.push({
+      service: meta?.name ?? `svc_id ${value.svcId}`,
+      protocol: protoName(key.proto),
+      frontend: `${key.vip}:${key.port}`,
+      kind: (meta && kindName(meta.kind)) ?? (value.flags & SVC_F_EXTERNAL ? 'ExternalIP' : 'ClusterIP'),
+      backends: backends.sort(),
+    });
+  }
+  return rows.sort((a, b) => a.service.localeCompare(b.service) || a.frontend.localeCompare(b.frontend) || a.protocol.localeCompare(b.protocol));
 }

@@ -57,6 +57,7 @@ interface Native {
   tcAttach(t: TcTarget & { progFd: number }): Promise<{ ifindex: number; progId: number }>;
   tcDetach(t: TcTarget): Promise<boolean>;
   tcQuery(t: TcTarget): Promise<number | null>;
+  tcHookDestroy(t: Pick<TcTarget, 'netns' | 'ifname' | 'ifindex'>): Promise<boolean>;
   listInterfaces(netns: string | null): Promise<Interface[]>;
   cgroupAttach(path: string, progFd: number, attachType: number, replaceFd: number): void;
   cgroupDetach(path: string, progFd: number, attachType: number): boolean;
@@ -128,6 +129,8 @@ export const libbpf = {
   tcAttach: (t: TcTarget, progFd: number) => async(() => addon().tcAttach({ ...t, progFd })),
   tcDetach: (t: TcTarget) => async(() => addon().tcDetach(t)),
   tcQuery: (t: TcTarget) => async(() => addon().tcQuery(t)),
+  /** Removes the clsact qdisc of an interface (and every filter on it). */
+  tcHookDestroy: (t: Pick<TcTarget, 'netns' | 'ifname' | 'ifindex'>) => async(() => addon().tcHookDestroy(t)),
   listInterfaces: (netns?: string) => async(() => addon().listInterfaces(netns ?? null)),
   cgroupAttach: (cg: string, progFd: number, attachType: number, replaceFd = 0) =>
     sync(() => addon().cgroupAttach(cg, progFd, attachType, replaceFd)),

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import * as abi from './abi.js';
-import { BpfMap, libbpf, type LoadedObject, type ProgramDesc } from './libbpf.js';
+import { BpfError, BpfMap, libbpf, type LoadedObject, type ProgramDesc } from './libbpf.js';
 
 const BPF_FS_MAGIC = 0xcafe4a11;
 export const BPFFS_ROOT = '/sys/fs/bpf';
@@ -19,6 +19,7 @@ export interface Maps {
   affinity: BpfMap<abi.AffinityKey, abi.AffinityValue>;
   config: BpfMap<abi.U32Key, abi.LbConfig>;
   sockRev: BpfMap<abi.SockRevKey, abi.SockRevValue>;
+  meta: BpfMap<abi.U32Key, abi.SvcMeta>;
 }
 
 function isBpffs(dir: string): boolean {
@@ -57,6 +58,7 @@ function mapsOf(obj: LoadedObject): Maps {
     affinity: get('affinity', abi.affinityKey, abi.affinityValue),
     config: get('lb_config', abi.u32Key, abi.lbConfig),
     sockRev: get('sock_rev', abi.sockRevKey, abi.sockRevValue),
+    meta: get('svc_meta', abi.u32Key, abi.svcMeta),
   };
 }
 
@@ -90,4 +92,33 @@ export async function loadDataplane(opts: { pinRoot: string; objectDir: string }
       for (const o of [tcObj, sockObj]) libbpf.closeObject(o.handle);
     },
   };
+}
+
+/** Read-only view for `bpfproxy inspect` from another process: opens the pinned maps
+ * without loading or attaching anything. Undefined when nothing is pinned. */
+export function openPinnedMaps(pinRoot: string): { maps: Pick<Maps, 'services' | 'backends' | 'meta'>; close(): void } | undefined {
+  const open = <K, V>(name: abi.MapName, k: abi.StructCodec<K>, v: abi.StructCodec<V>): BpfMap<K, V> | undefined => {
+    let fd: number;
+    try {
+      fd = libbpf.getPinned(path.join(pinRoot, name));
+    } catch (e) {
+      if (e instanceof BpfError && e.code === 'ENOENT') return undefined;
+      throw e;
+    }
+    const info = libbpf.mapInfo(fd);
+    if (info.keySize !== k.size || info.valueSize !== v.size) {
+      libbpf.closeFd(fd);
+      throw new Error(`pinned map ${name}: sizes ${info.keySize}/${info.valueSize} ≠ codec ${k.size}/${v.size}`);
+    }
+    return new BpfMap<K, V>(name, fd, k, v, info.maxEntries);
+  };
+  const services = open('services', abi.svcKey, abi.svcValue);
+  const backends = open('backends', abi.u32Key, abi.backendValue);
+  const meta = open('svc_meta', abi.u32Key, abi.svcMeta);
+  const close = () => [services, backends, meta].forEach((m) => m && libbpf.closeFd(m.fd));
+  if (!services || !backends || !meta) {
+    close();
+    return undefined;
+  }
+  return { maps: { services, backends, meta }, close };
 }

@@ -1,6 +1,6 @@
 // The three LB tables as plain data: what render() wants and what the kernel holds. Both
 // sides use the same shape so diff() can compare them entry by entry.
-import type { BackendValue, RevNatValue, SvcKey, SvcValue } from './abi.js';
+import type { BackendValue, RevNatValue, SvcKey, SvcMeta, SvcValue } from './abi.js';
 import { protoName } from './abi.js';
 
 export interface MapState {
@@ -10,14 +10,16 @@ export interface MapState {
   backends: Map<number, BackendValue>;
   /** svc_id → frontend. */
   revNat: Map<number, RevNatValue>;
+  /** svc_id → service name and kind (control plane only). */
+  meta: Map<number, SvcMeta>;
 }
 
 export function emptyState(): MapState {
-  return { services: new Map(), backends: new Map(), revNat: new Map() };
+  return { services: new Map(), backends: new Map(), revNat: new Map(), meta: new Map() };
 }
 
 export function cloneState(s: MapState): MapState {
-  return { services: new Map(s.services), backends: new Map(s.backends), revNat: new Map(s.revNat) };
+  return { services: new Map(s.services), backends: new Map(s.backends), revNat: new Map(s.revNat), meta: new Map(s.meta) };
 }
 
 /** `vip:port/PROTO#slot`, stable and readable (used in logs and as the map key). */

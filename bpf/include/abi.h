@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * THE shared ABI between the BPF programs, the native addon and the TypeScript codecs
+ * (src/backends/ebpf/abi.ts). Every struct has explicit padding so that C (clang -target bpf,
+ * x86-64 g++) and TS agree byte for byte; test/backends/ebpf/abi.test.ts checks sizeof/offsetof
+ * of every field through the addon, so the three cannot drift silently.
+ *
+ * Byte order: fields typed __be* hold network byte order (as on the wire); all other integer
+ * fields are host order (little endian on every platform we target).
+ * IPv4 only for now: an IPv6 data plane needs separate 16-byte-address maps (see report).
+ */
+#ifndef BPFPROXY_ABI_H
+#define BPFPROXY_ABI_H
+
+#include <linux/types.h>
+
+/* ---- map names (pinned as <pin root>/<name>, at most 15 chars) ---- */
+#define BPFPROXY_MAP_SERVICES  "services"
+#define BPFPROXY_MAP_BACKENDS  "backends"
+#define BPFPROXY_MAP_REV_NAT   "rev_nat"
+#define BPFPROXY_MAP_CT        "conntrack"
+#define BPFPROXY_MAP_AFFINITY  "affinity"
+#define BPFPROXY_MAP_CONFIG    "lb_config"
+#define BPFPROXY_MAP_SOCK_REV  "sock_rev"
+#define BPFPROXY_MAP_SVC_META  "svc_meta"
+
+/* ---- map sizes ---- */
+#define BPFPROXY_SERVICES_MAX  262144 /* frontends x (1 + slots) */
+#define BPFPROXY_BACKENDS_MAX  262144
+#define BPFPROXY_REV_NAT_MAX   65536
+#define BPFPROXY_CT_MAX        524288 /* two entries (forward + reply) per flow */
+#define BPFPROXY_AFFINITY_MAX  131072
+#define BPFPROXY_SOCK_REV_MAX  131072
+#define BPFPROXY_SVC_META_MAX  65536
+
+/* IP protocol numbers used in keys (IPPROTO_*) */
+#define BPFPROXY_PROTO_TCP 6
+#define BPFPROXY_PROTO_UDP 17
+
+/* services: slot 0 holds the service, slot i (1..count) holds the i-th backend. */
+struct svc_key {
+	__be32 vip;     /* frontend address (ClusterIP, external IP, LB IP) */
+	__be16 dport;   /* frontend port */
+	__u8 proto;     /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 pad0;      /* must be 0 */
+	__u16 slot;     /* 0 = service entry, 1..count = backend slot */
+	__u16 pad1;     /* must be 0 */
+};
+
+#define SVC_F_AFFINITY  (1 << 0) /* ClientIP session affinity (affinity_timeout seconds) */
+#define SVC_F_EXTERNAL  (1 << 1) /* external frontend (NodePort, external IP, LB IP): remote backends need SNAT */
+#define SVC_F_NODEPORT  (1 << 2) /* frontend is a node address + node port (SNAT source = that address) */
+#define SVC_F_DROP_EMPTY (1 << 3) /* count 0 because a Local policy left no endpoints here: drop, not reject */
+#define SVC_F_SNAT_ALL  (1 << 4) /* externalTrafficPolicy Cluster: SNAT every new flow, local backends too (kube-proxy masquerades it) */
+
+struct svc_value {
+	__u32 backend_id;       /* slot >= 1: key into backends; slot 0: 0 */
+	__u32 svc_id;           /* id of this frontend: key into rev_nat, affinity, conntrack */
+	__u16 count;            /* slot 0: number of backend slots (0 = no endpoints → reject) */
+	__u16 flags;            /* slot 0: SVC_F_* */
+	__u32 affinity_timeout; /* slot 0: ClientIP affinity timeout in seconds */
+};
+
+#define BE_F_ACTIVE      (1 << 0) /* referenced by a slot (new flows may pick it) */
+#define BE_F_TERMINATING (1 << 1) /* endpoint is terminating: only established flows */
+#define BE_F_REMOTE      (1 << 2) /* endpoint on another node: external clients are SNATed so replies come back here */
+
+/* backends: backend_id (__u32, host order) → backend. Ids are per frontend and never reused,
+ * so a deleted id means "this endpoint left the service": established flows to it are reset. */
+struct backend_value {
+	__be32 ip;      /* endpoint (pod) address */
+	__be16 port;    /* endpoint port (targetPort) */
+	__u8 proto;     /* IPPROTO_* */
+	__u8 flags;     /* BE_F_* */
+	__u32 svc_id;   /* owning frontend (lets a restarted controller rebuild its id allocation) */
+};
+
+/* rev_nat: svc_id (__u32) → the frontend that replies must appear to come from. */
+struct rev_nat_value {
+	__be32 vip;     /* frontend address */
+	__be16 port;    /* frontend port */
+	__u16 pad0;     /* must be 0 */
+};
+
+#define CT_DIR_FORWARD 0 /* client → frontend, as seen before DNAT */
+#define CT_DIR_REPLY   1 /* backend → client (or hairpin address), as seen before reverse NAT */
+
+/* conntrack: one entry per direction, keyed by the tuple exactly as it arrives at tc ingress. */
+struct ct_key {
+	__be32 saddr;   /* source address */
+	__be32 daddr;   /* destination address */
+	__be16 sport;   /* source port */
+	__be16 dport;   /* destination port */
+	__u8 proto;     /* IPPROTO_* */
+	__u8 dir;       /* CT_DIR_* */
+	__u16 pad0;     /* must be 0 */
+};
+
+#define CT_F_HAIRPIN   (1 << 0) /* source was SNATed (hairpin or external → remote backend) */
+#define CT_F_SEEN_REPLY (1 << 1) /* a reply went through (reply entries only set it) */
+#define CT_F_FIB       (1 << 2) /* forward rewritten packets via FIB lookup + redirect (always on replies; on
+			  * forward entries when the rewrite gives them a node-local source) */
+
+struct ct_value {
+	__u64 created;    /* bpf_ktime_get_ns() at creation */
+	__u64 last_seen;  /* bpf_ktime_get_ns() of the last packet */
+	__u32 backend_id; /* forward: chosen backend (validated on every packet) */
+	__u32 svc_id;     /* frontend id (rev_nat key) */
+	__be32 nat_addr;  /* forward: backend ip; reply: frontend vip */
+	__be32 orig_addr; /* forward: SNAT source or 0; reply: client address to restore after SNAT, or 0 */
+	__be16 nat_port;  /* forward: backend port; reply: frontend port */
+	__u16 flags;      /* CT_F_* */
+	__u32 pad0;       /* must be 0 */
+};
+
+/* affinity: ClientIP session affinity per frontend. */
+struct affinity_key {
+	__u32 svc_id;     /* frontend id */
+	__be32 client;    /* client address */
+};
+
+struct affinity_value {
+	__u64 last_used;  /* bpf_ktime_get_ns() of the last new flow that used it */
+	__u32 backend_id; /* backend chosen for this client */
+	__u32 pad0;       /* must be 0 */
+};
+
+/* lb_config: ARRAY with one entry (key 0). */
+struct lb_config {
+	__be32 hairpin_addr; /* SNAT source for pod → own Service → itself; 0 = hairpin disabled */
+	__be32 snat_addr;    /* SNAT source for external frontends → remote backends (node address); 0 = none */
+	__u32 flags;         /* reserved, 0 */
+	__u32 pad0;          /* must be 0 */
+};
+
+/* sock_rev: socket LB reverse translation for recvmsg (unconnected UDP). */
+struct sock_rev_key {
+	__u64 cookie;   /* bpf_get_socket_cookie() */
+	__be32 addr;    /* backend address the socket talked to */
+	__be16 port;    /* backend port */
+	__u16 pad0;     /* must be 0 */
+};
+
+struct sock_rev_value {
+	__be32 vip;     /* frontend address the application used */
+	__be16 port;    /* frontend port */
+	__u16 pad0;     /* must be 0 */
+	__u32 svc_id;   /* frontend id */
+	__u32 pad1;     /* must be 0 */
+};
+
+/* svc_meta: svc_id (__u32) → what the frontend is, for `bpfproxy inspect` and bpftool.
+ * Control-plane only: no program reads it. */
+#define BPFPROXY_SVC_NAME_LEN 248
+#define SVC_KIND_CLUSTER_IP    1
+#define SVC_KIND_EXTERNAL_IP   2
+#define SVC_KIND_LOAD_BALANCER 3
+#define SVC_KIND_NODE_PORT     4
+
+struct svc_meta {
+	char name[BPFPROXY_SVC_NAME_LEN]; /* ServicePortName ("ns/name" or "ns/name:port"), NUL padded */
+	__u32 kind;                       /* SVC_KIND_* */
+	__u32 pad0;                       /* must be 0 */
+};
+
+/* tc attach parameters the loader uses (one filter per interface, replaced in place). */
+#define BPFPROXY_TC_HANDLE   0xb9f1
+#define BPFPROXY_TC_PRIORITY 0xb9f
+
+#endif /* BPFPROXY_ABI_H */

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Conntrack in an LRU hash: one forward entry (client → frontend, before DNAT) and one reply
+ * entry (backend → client or hairpin address, before reverse NAT) per flow. */
+#ifndef BPFPROXY_CONNTRACK_H
+#define BPFPROXY_CONNTRACK_H
+
+#include "maps.h"
+#include "parse.h"
+
+static __always_inline void ct_key_of(struct ct_key *k, const struct pkt4 *p, __u8 dir)
+{
+	k->saddr = p->saddr;
+	k->daddr = p->daddr;
+	k->sport = p->sport;
+	k->dport = p->dport;
+	k->proto = p->proto;
+	k->dir = dir;
+	k->pad0 = 0;
+}
+
+/* A forward entry is usable while its backend id still exists with the same address: ids
+ * are never reused, so "missing" means the endpoint left the service. */
+static __always_inline struct backend_value *ct_backend(const struct ct_value *ct)
+{
+	__u32 id = ct->backend_id;
+	struct backend_value *be = bpf_map_lookup_elem(&backends, &id);
+
+	if (!be || be->ip != ct->nat_addr || be->port != ct->nat_port)
+		return 0;
+	return be;
+}
+
+/* Record both directions of a new flow. With SNAT the backend replies to `snat`, and the
+ * reply entry remembers the client to restore. */
+static __always_inline int ct_create(const struct pkt4 *p, __u32 svc_id, __u32 backend_id,
+				     const struct backend_value *be, __be32 snat, __u16 flags, __u64 now)
+{
+	struct ct_key fk = {}, rk = {};
+	struct ct_value fv = {}, rv = {};
+
+	ct_key_of(&fk, p, CT_DIR_FORWARD);
+	fv.created = now;
+	fv.last_seen = now;
+	fv.backend_id = backend_id;
+	fv.svc_id = svc_id;
+	fv.nat_addr = be->ip;
+	fv.nat_port = be->port;
+	fv.orig_addr = snat;
+	fv.flags = flags | (snat ? CT_F_HAIRPIN : 0);
+
+	rk.saddr = be->ip;
+	rk.daddr = snat ? snat : p->saddr;
+	rk.sport = be->port;
+	rk.dport = p->sport;
+	rk.proto = p->proto;
+	rk.dir = CT_DIR_REPLY;
+	rv.created = now;
+	rv.last_seen = now;
+	rv.backend_id = backend_id;
+	rv.svc_id = svc_id;
+	rv.nat_addr = p->daddr;
+	rv.nat_port = p->dport;
+	rv.orig_addr = snat ? p->saddr : 0;
+	/* Replies always leave through the FIB: after reverse NAT their source is the frontend,
+	 * which no route points back to over the backend's interface (rp_filter would drop them). */
+	rv.flags = fv.flags | CT_F_FIB;
+
+	/* Reply entry first: once the forward entry exists, replies may already flow. */
+	if (bpf_map_update_elem(&conntrack, &rk, &rv, BPF_ANY) < 0)
+		return -1;
+	return bpf_map_update_elem(&conntrack, &fk, &fv, BPF_ANY);
+}
+
+static __always_inline void ct_delete_flow(const struct pkt4 *p, const struct ct_value *fwd)
+{
+	struct ct_key fk = {}, rk = {};
+
+	ct_key_of(&fk, p, CT_DIR_FORWARD);
+	rk.saddr = fwd->nat_addr;
+	rk.daddr = fwd->orig_addr ? fwd->orig_addr : p->saddr;
+	rk.sport = fwd->nat_port;
+	rk.dport = p->sport;
+	rk.proto = p->proto;
+	rk.dir = CT_DIR_REPLY;
+	bpf_map_delete_elem(&conntrack, &rk);
+	bpf_map_delete_elem(&conntrack, &fk);
+}
+
+#endif

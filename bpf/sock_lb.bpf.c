@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Socket-level LB for clients in the node netns (cgroup v2 sock_addr hooks): translate the
+ * frontend to a backend at connect()/sendmsg() time, so those packets never need NAT, and
+ * translate the peer back to the frontend at recvmsg()/getpeername().
+ */
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include "lib/maps.h"
+#include "lib/lb.h"
+
+#define SOCK_PASS 1
+#define ECONNREFUSED 111
+
+static __always_inline __u8 sock_proto(struct bpf_sock_addr *ctx)
+{
+	__u32 proto = ctx->protocol;
+
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP)
+		return proto;
+	return 0;
+}
+
+static __always_inline int translate(struct bpf_sock_addr *ctx)
+{
+	__u8 proto = sock_proto(ctx);
+	__be32 vip = ctx->user_ip4;
+	__be16 port = (__be16)ctx->user_port;
+	struct sock_rev_key rk = {};
+	struct sock_rev_value rv = {};
+	struct backend_value *be;
+	struct svc_value *svc;
+	__u32 id;
+
+	if (!proto)
+		return SOCK_PASS;
+	svc = lb_lookup_service(vip, port, proto);
+	if (!svc)
+		return SOCK_PASS;
+	if (svc->count == 0) {
+		/* No endpoints: fail the syscall at once with ECONNREFUSED (not EPERM). */
+		bpf_set_retval(-ECONNREFUSED);
+		return 0;
+	}
+	/* The node is one client for ClientIP affinity (its source address is not known yet). */
+	id = lb_select(vip, port, proto, svc, 0, bpf_ktime_get_ns());
+	be = id ? lb_backend(id) : 0;
+	if (!be)
+		return SOCK_PASS;
+
+	rk.cookie = bpf_get_socket_cookie(ctx);
+	rk.addr = be->ip;
+	rk.port = be->port;
+	rv.vip = vip;
+	rv.port = port;
+	rv.svc_id = svc->svc_id;
+	bpf_map_update_elem(&sock_rev, &rk, &rv, BPF_ANY);
+
+	ctx->user_ip4 = be->ip;
+	ctx->user_port = (__u32)be->port;
+	return SOCK_PASS;
+}
+
+static __always_inline int untranslate(struct bpf_sock_addr *ctx)
+{
+	struct sock_rev_key rk = {};
+	struct sock_rev_value *rv;
+
+	rk.cookie = bpf_get_socket_cookie(ctx);
+	rk.addr = ctx->user_ip4;
+	rk.port = (__be16)ctx->user_port;
+	rv = bpf_map_lookup_elem(&sock_rev, &rk);
+	if (rv) {
+		ctx->user_ip4 = rv->vip;
+		ctx->user_port = (__u32)rv->port;
+	}
+	return SOCK_PASS;
+}
+
+SEC("cgroup/connect4")
+int sock_connect4(struct bpf_sock_addr *ctx)
+{
+	return translate(ctx);
+}
+
+SEC("cgroup/sendmsg4")
+int sock_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return translate(ctx);
+}
+
+SEC("cgroup/recvmsg4")
+int sock_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	return untranslate(ctx);
+}
+
+SEC("cgroup/getpeername4")
+int sock_getpeername4(struct bpf_sock_addr *ctx)
+{
+	return untranslate(ctx);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

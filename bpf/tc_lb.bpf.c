@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tc ingress load balancer (every non-loopback interface of the node netns).
+ *   reply of a tracked flow  → reverse NAT (source back to VIP:port, hairpin undone)
+ *   tracked forward flow     → same backend while it exists (deleted: UDP re-picks, TCP RST)
+ *   new flow to a frontend   → pick a backend (random / ClientIP affinity), track, DNAT
+ *   frontend without backends→ TCP RST / ICMP port unreachable, sent back out at once
+ *                              (dropped when a Local traffic policy left none on this node)
+ *   SNAT of new flows          → hairpin, and external frontends to backends on other nodes
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include "lib/maps.h"
+#include "lib/parse.h"
+#include "lib/csum.h"
+#include "lib/nat.h"
+#include "lib/conntrack.h"
+#include "lib/lb.h"
+#include "lib/reject.h"
+#include "lib/fib.h"
+
+#ifdef BPFPROXY_BENCH_NEW_FLOW
+/* bench_tc_lb_new.bpf.c only: every BPF_PROG_TEST_RUN repetition is a new flow (the
+ * conntrack key gets a fresh source port; the packet itself is left alone). */
+static __u32 bench_flow;
+#define BENCH_NEW_FLOW(p) ((p)->sport = (__be16)(++bench_flow | 0x8000))
+#else
+#define BENCH_NEW_FLOW(p) ((void)0)
+#endif
+
+static __always_inline int handle_reply(struct __sk_buff *skb, struct pkt4 *p, struct ct_value *ct, __u64 now)
+{
+	__u32 id = ct->svc_id;
+	struct rev_nat_value *rn = bpf_map_lookup_elem(&rev_nat, &id);
+	__be32 vip = ct->nat_addr;
+	__be16 vport = ct->nat_port;
+	__be32 client = ct->orig_addr;
+
+	/* rev_nat is authoritative; the copy in the entry covers a frontend deleted mid-flow. */
+	if (rn) {
+		vip = rn->vip;
+		vport = rn->port;
+	}
+	ct->last_seen = now;
+	ct->flags |= CT_F_SEEN_REPLY;
+	if (nat_src(skb, p, vip, vport) < 0)
+		return TC_ACT_SHOT;
+	if (client && nat_dst(skb, p, client, p->dport) < 0)
+		return TC_ACT_SHOT;
+	return (ct->flags & CT_F_FIB) ? fib_redirect(skb, p) : TC_ACT_OK;
+}
+
+static __always_inline int forward(struct __sk_buff *skb, struct pkt4 *p, __be32 snat, __be32 addr, __be16 port,
+				   __u16 ct_flags)
+{
+	if (snat && nat_src(skb, p, snat, p->sport) < 0)
+		return TC_ACT_SHOT;
+	if (nat_dst(skb, p, addr, port) < 0)
+		return TC_ACT_SHOT;
+	return (ct_flags & CT_F_FIB) ? fib_redirect(skb, p) : TC_ACT_OK;
+}
+
+SEC("tc")
+int tc_lb(struct __sk_buff *skb)
+{
+	struct pkt4 p = {};
+	struct ct_key key = {};
+	struct ct_value *ct;
+	struct svc_value *svc;
+	struct backend_value *be;
+	__be32 snat;
+	__u16 ct_flags;
+	__u64 now;
+	__u32 id;
+
+	if (parse_ipv4(skb, &p) < 0)
+		return TC_ACT_OK;
+	BENCH_NEW_FLOW(&p);
+	now = bpf_ktime_get_ns();
+
+	ct_key_of(&key, &p, CT_DIR_REPLY);
+	ct = bpf_map_lookup_elem(&conntrack, &key);
+	if (ct)
+		return handle_reply(skb, &p, ct, now);
+
+	key.dir = CT_DIR_FORWARD;
+	ct = bpf_map_lookup_elem(&conntrack, &key);
+	if (ct) {
+		be = ct_backend(ct);
+		/* A SYN re-balances only when the old backend no longer takes new flows
+		 * (keeps SYN retransmits on one backend, moves reused tuples off terminating pods). */
+		if (be && !((p.tcp_flags & PKT_TCP_SYN) && !(p.tcp_flags & PKT_TCP_ACK) &&
+			    !(be->flags & BE_F_ACTIVE))) {
+			ct->last_seen = now;
+			return forward(skb, &p, ct->orig_addr, ct->nat_addr, ct->nat_port, ct->flags);
+		}
+		/* Backend gone: a TCP segment of that flow can only be answered with a reset;
+		 * UDP (and a fresh SYN) starts over as a new flow. */
+		if (!be && p.proto == IPPROTO_TCP && !((p.tcp_flags & PKT_TCP_SYN) && !(p.tcp_flags & PKT_TCP_ACK))) {
+			ct_delete_flow(&p, ct);
+			return reject_tcp(skb, &p);
+		}
+		ct_delete_flow(&p, ct);
+	}
+
+	svc = lb_lookup_service(p.daddr, p.dport, p.proto);
+	if (!svc)
+		return TC_ACT_OK;
+	if (svc->count == 0)
+		return (svc->flags & SVC_F_DROP_EMPTY) ? TC_ACT_SHOT : reject(skb, &p);
+
+	id = lb_select(p.daddr, p.dport, p.proto, svc, p.saddr, now);
+	be = id ? lb_backend(id) : 0;
+	if (!be)
+		return TC_ACT_SHOT; /* slot without backend: transient, the client retransmits */
+
+	snat = lb_snat_addr(svc, p.daddr, be, p.saddr);
+	/* Possibly node-local sources after the rewrite: a NodePort's address (on replies) and
+	 * any SNAT address (on forwarded packets): route those flows ourselves. */
+	ct_flags = ((svc->flags & SVC_F_NODEPORT) || snat) ? CT_F_FIB : 0;
+	if (ct_create(&p, svc->svc_id, id, be, snat, ct_flags, now) < 0)
+		return TC_ACT_SHOT;
+	return forward(skb, &p, snat, be->ip, be->port, ct_flags);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

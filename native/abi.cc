@@ -1,0 +1,90 @@
+// sizeof/offsetof of every abi.h struct, compiled from the same header the BPF programs use;
+// test/backends/ebpf/abi.test.ts checks the TS codecs against this.
+#include <cstddef>
+
+#include "../bpf/include/abi.h"
+#include "common.h"
+
+namespace bpfproxy {
+
+namespace {
+
+#define FIELD(S, f)                                                         \
+  do {                                                                      \
+    auto fo = Napi::Object::New(env);                                       \
+    fo.Set("offset", (uint32_t)offsetof(struct S, f));                      \
+    fo.Set("size", (uint32_t)sizeof(((struct S*)nullptr)->f));              \
+    fields.Set(#f, fo);                                                     \
+  } while (0)
+
+#define STRUCT(S, BODY)                                                     \
+  do {                                                                      \
+    auto so = Napi::Object::New(env);                                       \
+    auto fields = Napi::Object::New(env);                                   \
+    BODY;                                                                   \
+    so.Set("size", (uint32_t)sizeof(struct S));                             \
+    so.Set("fields", fields);                                               \
+    out.Set(#S, so);                                                        \
+  } while (0)
+
+Napi::Value AbiLayout(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  auto out = Napi::Object::New(env);
+  STRUCT(svc_key, { FIELD(svc_key, vip); FIELD(svc_key, dport); FIELD(svc_key, proto); FIELD(svc_key, pad0);
+                    FIELD(svc_key, slot); FIELD(svc_key, pad1); });
+  STRUCT(svc_value, { FIELD(svc_value, backend_id); FIELD(svc_value, svc_id); FIELD(svc_value, count);
+                      FIELD(svc_value, flags); FIELD(svc_value, affinity_timeout); });
+  STRUCT(backend_value, { FIELD(backend_value, ip); FIELD(backend_value, port); FIELD(backend_value, proto);
+                          FIELD(backend_value, flags); FIELD(backend_value, svc_id); });
+  STRUCT(rev_nat_value, { FIELD(rev_nat_value, vip); FIELD(rev_nat_value, port); FIELD(rev_nat_value, pad0); });
+  STRUCT(ct_key, { FIELD(ct_key, saddr); FIELD(ct_key, daddr); FIELD(ct_key, sport); FIELD(ct_key, dport);
+                   FIELD(ct_key, proto); FIELD(ct_key, dir); FIELD(ct_key, pad0); });
+  STRUCT(ct_value, { FIELD(ct_value, created); FIELD(ct_value, last_seen); FIELD(ct_value, backend_id);
+                     FIELD(ct_value, svc_id); FIELD(ct_value, nat_addr); FIELD(ct_value, orig_addr);
+                     FIELD(ct_value, nat_port); FIELD(ct_value, flags); FIELD(ct_value, pad0); });
+  STRUCT(affinity_key, { FIELD(affinity_key, svc_id); FIELD(affinity_key, client); });
+  STRUCT(affinity_value, { FIELD(affinity_value, last_used); FIELD(affinity_value, backend_id);
+                           FIELD(affinity_value, pad0); });
+  STRUCT(lb_config, { FIELD(lb_config, hairpin_addr); FIELD(lb_config, snat_addr); FIELD(lb_config, flags);
+                      FIELD(lb_config, pad0); });
+  STRUCT(sock_rev_key, { FIELD(sock_rev_key, cookie); FIELD(sock_rev_key, addr); FIELD(sock_rev_key, port);
+                         FIELD(sock_rev_key, pad0); });
+  STRUCT(sock_rev_value, { FIELD(sock_rev_value, vip); FIELD(sock_rev_value, port); FIELD(sock_rev_value, pad0);
+                           FIELD(sock_rev_value, svc_id); FIELD(sock_rev_value, pad1); });
+  STRUCT(svc_meta, { FIELD(svc_meta, name); FIELD(svc_meta, kind); FIELD(svc_meta, pad0); });
+  return out;
+}
+
+Napi::Value AbiConstants(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  auto o = Napi::Object::New(env);
+  o.Set("SVC_F_AFFINITY", SVC_F_AFFINITY);
+  o.Set("SVC_F_EXTERNAL", SVC_F_EXTERNAL);
+  o.Set("BE_F_ACTIVE", BE_F_ACTIVE);
+  o.Set("BE_F_TERMINATING", BE_F_TERMINATING);
+  o.Set("BE_F_REMOTE", BE_F_REMOTE);
+  o.Set("SVC_F_NODEPORT", SVC_F_NODEPORT);
+  o.Set("SVC_F_DROP_EMPTY", SVC_F_DROP_EMPTY);
+  o.Set("SVC_F_SNAT_ALL", SVC_F_SNAT_ALL);
+  o.Set("SVC_KIND_NODE_PORT", SVC_KIND_NODE_PORT);
+  o.Set("CT_DIR_FORWARD", CT_DIR_FORWARD);
+  o.Set("CT_DIR_REPLY", CT_DIR_REPLY);
+  o.Set("CT_F_HAIRPIN", CT_F_HAIRPIN);
+  o.Set("CT_F_SEEN_REPLY", CT_F_SEEN_REPLY);
+  o.Set("CT_F_FIB", CT_F_FIB);
+  o.Set("SVC_KIND_CLUSTER_IP", SVC_KIND_CLUSTER_IP);
+  o.Set("SVC_KIND_EXTERNAL_IP", SVC_KIND_EXTERNAL_IP);
+  o.Set("SVC_KIND_LOAD_BALANCER", SVC_KIND_LOAD_BALANCER);
+  o.Set("BPFPROXY_TC_HANDLE", BPFPROXY_TC_HANDLE);
+  o.Set("BPFPROXY_TC_PRIORITY", BPFPROXY_TC_PRIORITY);
+  return o;
+}
+
+}  // namespace
+
+void InitAbi(Napi::Env env, Napi::Object exports) {
+  exports.Set("abiLayout", Napi::Function::New(env, AbiLayout));
+  exports.Set("abiConstants", Napi::Function::New(env, AbiConstants));
+}
+
+}  // namespace bpfproxy

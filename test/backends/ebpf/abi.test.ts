@@ -1,0 +1,72 @@
+// C and TS must agree on every struct: sizes and field offsets come from the addon, which
+// compiles bpf/include/abi.h; the codecs in src/backends/ebpf/abi.ts must match them exactly.
+import { describe, expect, it } from 'vitest';
+import * as abi from '../../../src/backends/ebpf/abi.js';
+import { addon, addonAvailable } from '../../../src/backends/ebpf/libbpf.js';
+import { kernelRequired } from '../../kernel-required.js';
+
+const haveAddon = addonAvailable();
+// The addon is a build product, not a kernel feature: required in CI, skipped locally if absent.
+const d = haveAddon || kernelRequired ? describe : describe.skip;
+
+d('abi.h ↔ abi.ts layout', () => {
+  const layout = haveAddon ? addon().abiLayout() : {};
+  const structs = abi.STRUCTS.filter((s) => s.name !== 'u32');
+
+  it('the addon knows every struct the codecs define, and vice versa', () => {
+    expect(Object.keys(layout).sort()).toEqual(structs.map((s) => s.name).sort());
+  });
+
+  for (const codec of structs) {
+    it(`${codec.name}: size and every field offset/size`, () => {
+      const c = layout[codec.name]!;
+      expect(codec.size).toBe(c.size);
+      const ts = Object.fromEntries(codec.fields.map((f) => [f.c, { offset: f.offset, size: f.size }]));
+      expect(ts).toEqual(c.fields);
+    });
+  }
+
+  it('constants match', () => {
+    const k = addon().abiConstants();
+    expect(k).toMatchObject({
+      SVC_F_AFFINITY: abi.SVC_F_AFFINITY, SVC_F_EXTERNAL: abi.SVC_F_EXTERNAL,
+      BE_F_ACTIVE: abi.BE_F_ACTIVE, BE_F_TERMINATING: abi.BE_F_TERMINATING, BE_F_REMOTE: abi.BE_F_REMOTE,
+      SVC_F_NODEPORT: abi.SVC_F_NODEPORT, SVC_F_DROP_EMPTY: abi.SVC_F_DROP_EMPTY, SVC_F_SNAT_ALL: abi.SVC_F_SNAT_ALL, SVC_KIND_NODE_PORT: abi.SVC_KIND_NODE_PORT,
+      CT_DIR_FORWARD: abi.CT_DIR_FORWARD, CT_DIR_REPLY: abi.CT_DIR_REPLY,
+      CT_F_HAIRPIN: abi.CT_F_HAIRPIN, CT_F_SEEN_REPLY: abi.CT_F_SEEN_REPLY, CT_F_FIB: abi.CT_F_FIB,
+      SVC_KIND_CLUSTER_IP: abi.SVC_KIND_CLUSTER_IP, SVC_KIND_EXTERNAL_IP: abi.SVC_KIND_EXTERNAL_IP,
+      SVC_KIND_LOAD_BALANCER: abi.SVC_KIND_LOAD_BALANCER, BPFPROXY_TC_HANDLE: abi.TC_HANDLE, BPFPROXY_TC_PRIORITY: abi.TC_PRIORITY,
+    });
+  });
+});
+
+describe('abi codecs', () => {
+  it('round-trips values and writes network order where abi.h says __be', () => {
+    const k = abi.svcKey.encode({ vip: '198.19.1.175', port: 80, proto: 6, slot: 3 });
+    expect([...k]).toEqual([198, 19, 1, 175, 0, 80, 6, 0, 3, 0, 0, 0]);
+    expect(abi.svcKey.decode(k)).toEqual({ vip: '198.19.1.175', port: 80, proto: 6, slot: 3 });
+    const ct: abi.CtValue = {
+      created: 1n, lastSeen: 2n ** 63n, backendId: 0xffffffff, svcId: 5, natAddr: '1.2.3.4',
+      origAddr: '0.0.0.0', natPort: 65535, flags: 3,
+    };
+    expect(abi.ctValue.decode(abi.ctValue.encode(ct))).toEqual(ct);
+  });
+
+  it('encodes into a shared buffer at an offset and zeroes padding', () => {
+    const buf = Buffer.alloc(32, 0xff);
+    abi.revNatValue.encode({ vip: '10.0.0.1', port: 443 }, buf, 8);
+    expect([...buf.subarray(8, 16)]).toEqual([10, 0, 0, 1, 1, 187, 0, 0]);
+    expect(buf[7]).toBe(0xff);
+  });
+
+  it('strings are NUL padded and must leave room for the NUL', () => {
+    const b = abi.svcMeta.encode({ name: 'default/hostnames', kind: abi.SVC_KIND_CLUSTER_IP });
+    expect(b.length).toBe(256);
+    expect(abi.svcMeta.decode(b)).toEqual({ name: 'default/hostnames', kind: 1 });
+    expect(() => abi.svcMeta.encode({ name: 'x'.repeat(248), kind: 1 })).toThrow(/fit/);
+  });
+
+  it('rejects malformed addresses', () => {
+    expect(() => abi.svcKey.encode({ vip: '2001:db8::1', port: 1, proto: 6, slot: 0 })).toThrow(/IPv4/);
+  });
+});

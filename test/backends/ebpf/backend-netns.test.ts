@@ -1,0 +1,238 @@
+// EbpfBackend end to end in network namespaces: node netns + 3 hostname pods + a client.
+// The backend runs in this (root netns) process; its tc attach calls enter the node netns
+// through the addon's setns-on-a-throwaway-thread (option `netns`).
+import { mkdirSync, rmdirSync, existsSync } from 'node:fs';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import * as abi from '../../../src/backends/ebpf/abi.js';
+import { EbpfBackend } from '../../../src/backends/ebpf/index.js';
+import { libbpf } from '../../../src/backends/ebpf/libbpf.js';
+import type { ServiceTable } from '../../../src/model/types.js';
+import { describeKernel } from '../../kernel-required.js';
+import { buildMissingReason, OBJECT_DIR } from './fixtures.js';
+import { ep, svc, table } from './table.js';
+import { KeepAlive, MiniTopology, TCP_CLIENT, UDP_CLIENT, sh } from './topology.js';
+
+const VIP = '198.19.1.175';
+const URL_ = `http://${VIP}:80/`;
+const NODE_IP = '198.19.200.1';
+const PODS = { p1: '198.18.1.11', p2: '198.18.1.12', p3: '198.18.1.13' } as const;
+const CGROUP_V2 = '/sys/fs/cgroup/unified';
+const missing = buildMissingReason();
+const noDiff = { added: [], updated: [], removed: [] };
+
+/** The node knows its address: the default SNAT/hairpin source. */
+function withNode(t: ServiceTable): ServiceTable {
+  return { ...t, nodes: new Map([['node-a', { name: 'node-a', addresses: [NODE_IP], podCIDRs: ['198.18.1.0/24'] }]]) };
+}
+
+function hostnames(ips: string[], extra: Parameters<typeof svc>[1] = {}): ServiceTable {
+  return withNode(table(
+    svc('hostnames', { endpoints: ips.map((ip) => ep(ip)), ...extra }),
+    svc('hostnames-udp', { protocol: 'UDP', endpoints: ips.map((ip) => ep(ip)) }),
+  ));
+}
+
+describeKernel('EbpfBackend in a netns topology', () => {
+  const topo = new MiniTopology();
+  const pinRoot = `/sys/fs/bpf/${topo.prefix}`;
+  const cgroup = `${CGROUP_V2}/${topo.prefix}`;
+  let backend: EbpfBackend;
+  const make = () =>
+    new EbpfBackend({ pinRoot, bpfObjectDir: OBJECT_DIR, netns: topo.nodeNsPath, cgroupPath: existsSync(CGROUP_V2) ? cgroup : undefined });
+
+  beforeAll(async () => {
+    if (missing) throw new Error(missing);
+    if (existsSync(CGROUP_V2)) mkdirSync(cgroup);
+    await topo.createNode();
+    await sh('ip', ['-n', topo.nodeNs, 'addr', 'add', `${NODE_IP}/32`, 'dev', 'lo']);
+    for (const [name, ip] of Object.entries(PODS)) await topo.addHost(name, ip, true);
+    await topo.addHost('client', '198.18.1.100', false);
+    backend = make();
+    await backend.sync(hostnames(Object.values(PODS)), noDiff, { full: true });
+  });
+
+  afterAll(async () => {
+    try {
+      await backend?.cleanup();
+    } finally {
+      await topo.destroy();
+      if (existsSync(cgroup)) rmdirSync(cgroup);
+    }
+  });
+
+  async function curlMany(from: string, n: number): Promise<Map<string, number>> {
+    const seen = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      const r = await topo.curl(from, URL_);
+      const key = r.code === 0 ? r.out : `curl:${r.code}`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+    }
+    return seen;
+  }
+
+  /** Runs curl from a process in the node netns that sits in our cgroup (socket LB). */
+  async function curlFromNode(url: string) {
+    const t0 = Date.now();
+    const r = await sh('sh', ['-c', `echo $$ > ${cgroup}/cgroup.procs && exec nsenter --net=${topo.nodeNsPath} curl -sS --max-time 3 ${url}`]);
+    return { out: r.stdout.trim(), err: r.stderr.trim(), code: r.code, ms: Date.now() - t0 };
+  }
+
+  const tcProgId = (ifname: string) =>
+    libbpf.tcQuery({ netns: topo.nodeNsPath, ifname, direction: 'ingress', handle: abi.TC_HANDLE, priority: abi.TC_PRIORITY });
+  const tcProgIds = async () => Promise.all([...topo.hosts.values()].map((h) => tcProgId(h.hostIf)));
+
+  it('attaches tc_lb on every non-loopback interface of the node netns', async () => {
+    const ids = await tcProgIds();
+    expect(ids.every((id) => id !== null && id > 0)).toBe(true);
+  });
+
+  it('30 requests to the VIP from the client reach all three pods', async () => {
+    const seen = await curlMany('client', 30);
+    expect([...seen.keys()].sort()).toEqual(['p1', 'p2', 'p3']);
+  });
+
+  it('UDP to the VIP is answered by a pod, with the VIP as source (connected socket accepts it)', async () => {
+    const r = await sh('ip', ['netns', 'exec', `${topo.prefix}-client`, process.execPath, UDP_CLIENT, VIP, '80']);
+    expect(r.stdout.trim()).toMatch(/^ANSWER p[123]$/);
+  });
+
+  it('inspect() reads the kernel maps back, also from a fresh instance that loads nothing', async () => {
+    const want = { service: 'default/hostnames', protocol: 'TCP', frontend: `${VIP}:80`, kind: 'ClusterIP', backends: Object.values(PODS).map((ip) => `${ip}:9376`) };
+    expect(await backend.inspect()).toContainEqual(want);
+    const viewer = new EbpfBackend({ pinRoot, interfacePollMs: 0 });
+    expect(await viewer.inspect()).toContainEqual(want);
+    await viewer.close();
+    expect(await new EbpfBackend({ pinRoot: `${pinRoot}-none` }).inspect()).toEqual([]);
+  });
+
+  it('hairpin: a pod reaching its own Service lands on itself (SNAT to the node address by default)', async () => {
+    await backend.sync(hostnames([PODS.p1]), noDiff, { full: false });
+    const r = await topo.curl('p1', URL_);
+    expect(r).toMatchObject({ out: 'p1', code: 0 });
+    await backend.sync(hostnames(Object.values(PODS)), noDiff, { full: false });
+  });
+
+  it('socket LB: a client in the node netns (in the cgroup) reaches the pods through the VIP', async () => {
+    if (!existsSync(CGROUP_V2)) return;
+    const r = await curlFromNode(URL_);
+    expect(r.code).toBe(0);
+    expect(['p1', 'p2', 'p3']).toContain(r.out);
+  });
+
+  it('socket LB for UDP: sendto() the VIP reaches a pod, recvfrom() reports the VIP as the source', async () => {
+    if (!existsSync(CGROUP_V2)) return;
+    const r = await sh('sh', ['-c', `echo $$ > ${cgroup}/cgroup.procs && exec nsenter --net=${topo.nodeNsPath} ${process.execPath} ${UDP_CLIENT} --unconnected ${VIP} 80`]);
+    expect(r.stdout.trim()).toMatch(new RegExp(`^ANSWER p[123] FROM ${VIP.replace(/\./g, '\\.')}:80$`));
+  });
+
+  it('a restarted controller adopts the pinned maps: nothing to rewrite, no traffic gap', async () => {
+    const conn = new KeepAlive(`${topo.prefix}-client`, VIP, 80);
+    try {
+      const first = await conn.line();
+      expect(first).toMatch(/^BODY p[123]$/);
+      // New connections keep flowing while the controller goes away and comes back.
+      const progIdsBefore = await tcProgIds();
+      const during = curlMany('client', 20);
+      await backend.close();
+      backend = make();
+      await backend.sync(hostnames(Object.values(PODS)), noDiff, { full: true });
+      expect(backend.lastSync).toMatchObject({ ops: 0, failed: 0 });
+      // The new program replaced the old one in place on every interface.
+      const after = await tcProgIds();
+      expect(new Set(after).size).toBe(1);
+      expect(after[0]).not.toBe(progIdsBefore[0]);
+      const seen = await during;
+      expect([...seen.keys()].every((k) => /^p[123]$/.test(k)), JSON.stringify([...seen])).toBe(true);
+      expect(await conn.next()).toBe(first);
+    } finally {
+      conn.close();
+    }
+    expect((await backend.inspect()).find((r) => r.protocol === 'TCP')!.backends).toHaveLength(3);
+  });
+
+  it('ClientIP affinity: every connection of the client goes to one pod', async () => {
+    await backend.sync(hostnames(Object.values(PODS), { sessionAffinity: { type: 'ClientIP', timeoutSeconds: 60 } }), noDiff, { full: false });
+    const seen = await curlMany('client', 10);
+    expect(seen.size).toBe(1);
+    await backend.sync(hostnames(Object.values(PODS)), noDiff, { full: false });
+  });
+
+  it('an established connection stays on its pod while that pod terminates, and is reset once the pod is gone', async () => {
+    const conn = new KeepAlive(`${topo.prefix}-client`, VIP, 80);
+    try {
+      const first = await conn.line();
+      expect(first).toMatch(/^BODY p[123]$/);
+      const pod = first.slice(5) as keyof typeof PODS;
+      const others = Object.entries(PODS).filter(([n]) => n !== pod).map(([, ip]) => ip);
+      // The pod is terminating: no new flows, but this connection keeps going to it.
+      const terminating = ep(PODS[pod], { ready: false, serving: true, terminating: true });
+      await backend.sync(withNode(table(svc('hostnames', { endpoints: [...others.map((ip) => ep(ip)), terminating] }))), noDiff, { full: false });
+      expect(await conn.next()).toBe(`BODY ${pod}`);
+      for (let i = 0; i < 5; i++) expect((await topo.curl('client', URL_)).out).not.toBe(pod);
+      // The endpoint is deleted: the next segment of the flow is answered with a RST at once.
+      await backend.sync(withNode(table(svc('hostnames', { endpoints: others.map((ip) => ep(ip)) }))), noDiff, { full: false });
+      expect(await conn.next()).toBe('ERROR ECONNRESET');
+    } finally {
+      conn.close();
+      await backend.sync(hostnames(Object.values(PODS)), noDiff, { full: false });
+    }
+  });
+
+  it('a new veth gets tc_lb within the interface poll period, without a sync', async () => {
+    const h = await topo.addHost('c2', '198.18.1.101', false);
+    let id: number | null = null;
+    for (let i = 0; i < 30 && !id; i++) {
+      id = await tcProgId(h.hostIf);
+      if (!id) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(id).toBeGreaterThan(0);
+    expect((await topo.curl('c2', URL_)).out).toMatch(/^p[123]$/);
+  });
+
+  it('a pod added later gets tc_lb on its new veth at the next sync', async () => {
+    await topo.addHost('p4', '198.18.1.14', true);
+    await backend.sync(hostnames(['198.18.1.14']), noDiff, { full: false });
+    expect(await topo.curl('client', URL_)).toMatchObject({ out: 'p4', code: 0 });
+    await backend.sync(hostnames(Object.values(PODS)), noDiff, { full: false });
+  });
+
+  it('NodePort: the node address + node port reaches the pods', async () => {
+    const t = table(svc('hostnames', { nodePort: 30080, endpoints: Object.values(PODS).map((ip) => ep(ip)) }));
+    await backend.sync(withNode(t), noDiff, { full: false });
+    const seen = new Set<string>();
+    for (let i = 0; i < 15; i++) seen.add((await topo.curl('client', `http://${NODE_IP}:30080/`)).out);
+    expect([...seen].sort()).toEqual(['p1', 'p2', 'p3']);
+    expect(await backend.inspect()).toContainEqual(expect.objectContaining({ frontend: `${NODE_IP}:30080`, kind: 'NodePort', service: 'default/hostnames' }));
+    await backend.sync(hostnames(Object.values(PODS)), noDiff, { full: false });
+  });
+
+  it('scaled to 0: TCP is refused at once, UDP gets port unreachable, the node client gets ECONNREFUSED', async () => {
+    await backend.sync(hostnames([]), noDiff, { full: false });
+    const t0 = Date.now();
+    const r = await sh('ip', ['netns', 'exec', `${topo.prefix}-client`, process.execPath, TCP_CLIENT, VIP, '80']);
+    expect(r.stdout.trim()).toBe('ECONNREFUSED'); // a RST, not "no route" and not a timeout
+    expect(Date.now() - t0).toBeLessThan(1500);
+    const u = await sh('ip', ['netns', 'exec', `${topo.prefix}-client`, process.execPath, UDP_CLIENT, VIP, '80']);
+    expect(u.stdout.trim()).toBe('ECONNREFUSED');
+    if (existsSync(CGROUP_V2)) {
+      const n = await sh('sh', ['-c', `echo $$ > ${cgroup}/cgroup.procs && exec nsenter --net=${topo.nodeNsPath} ${process.execPath} ${TCP_CLIENT} ${VIP} 80`]);
+      expect(n.stdout.trim()).toBe('ECONNREFUSED'); // connect() failed by sock_connect4
+    }
+  });
+
+  it('scaled back up: served again', async () => {
+    await backend.sync(hostnames([PODS.p2]), noDiff, { full: false });
+    expect(await topo.curl('client', URL_)).toMatchObject({ out: 'p2', code: 0 });
+  });
+
+  it('cleanup() detaches everything and removes the pin dir', async () => {
+    await backend.cleanup();
+    expect((await tcProgIds()).every((id) => id === null)).toBe(true);
+    const qdiscs = await sh('ip', ['netns', 'exec', topo.nodeNs, 'tc', 'qdisc', 'show']);
+    expect(qdiscs.stdout).not.toMatch(/clsact/);
+    expect(existsSync(pinRoot)).toBe(false);
+    if (existsSync(CGROUP_V2)) for (const t of [10, 14, 19, 29]) expect(libbpf.cgroupQuery(cgroup, t)).toEqual([]);
+    const r = await topo.curl('client', URL_, 1);
+    expect(r.code).not.toBe(0);
+  });
+}, { btf: true });

@@ -1,0 +1,142 @@
+// diff + apply against in-memory maps that check, after every single write, that every
+// lookup the data path can make is valid: slot 0 never counts a missing slot, a slot
+// never names a missing backend, a frontend always has its rev_nat entry.
+import { describe, expect, it } from 'vitest';
+import type { BackendValue, RevNatValue, SvcKey, SvcMeta, SvcValue, U32Key } from '../../../src/backends/ebpf/abi.js';
+import { apply, type ApplyMaps, type MapLike } from '../../../src/backends/ebpf/apply.js';
+import { diff, PHASES } from '../../../src/backends/ebpf/diff.js';
+import { render } from '../../../src/backends/ebpf/render.js';
+import { cloneState, emptyIds, emptyState, svcKeyId, type MapState } from '../../../src/backends/ebpf/state.js';
+import { BpfError } from '../../../src/backends/ebpf/libbpf.js';
+import { ep, svc, table } from './table.js';
+
+class FakeKernel {
+  state = emptyState();
+  writes = 0;
+  failOn?: (map: string, key: unknown) => boolean;
+  violations: string[] = [];
+
+  private check() {
+    for (const { key, value } of this.state.services.values()) {
+      if (key.slot !== 0) continue;
+      for (let i = 1; i <= value.count; i++) {
+        const s = this.state.services.get(svcKeyId({ ...key, slot: i }));
+        if (!s) this.violations.push(`after write ${this.writes}: ${svcKeyId(key)} counts missing slot ${i}`);
+        else if (!this.state.backends.has(s.value.backendId)) this.violations.push(`slot ${svcKeyId(s.key)} → missing backend ${s.value.backendId}`);
+      }
+      if (!this.state.revNat.has(value.svcId)) this.violations.push(`${svcKeyId(key)} without rev_nat ${value.svcId}`);
+    }
+  }
+
+  private map<K, V>(name: string, get: () => Map<unknown, unknown>, id: (k: K) => unknown, entry: (k: K, v: V) => unknown): MapLike<K, V> {
+    const update = (k: K, v: V) => {
+      if (this.failOn?.(name, k)) throw new BpfError(`map update ${name}`, 7, 'E2BIG');
+      get().set(id(k), entry(k, v));
+      this.writes++;
+      this.check();
+    };
+    const del = (k: K) => {
+      const had = get().delete(id(k));
+      this.writes++;
+      this.check();
+      return had;
+    };
+    return {
+      update,
+      delete: del,
+      updateBatch: async (entries) => {
+        for (const [k, v] of entries) update(k, v);
+        return { done: entries.length, fallback: false };
+      },
+      deleteBatch: async (keys) => {
+        keys.forEach(del);
+        return { done: keys.length, fallback: false };
+      },
+    };
+  }
+
+  maps(): ApplyMaps {
+    return {
+      services: this.map<SvcKey, SvcValue>('services', () => this.state.services, svcKeyId, (key, value) => ({ key, value })),
+      backends: this.map<U32Key, BackendValue>('backends', () => this.state.backends, (k) => k.id, (_k, v) => v),
+      revNat: this.map<U32Key, RevNatValue>('rev_nat', () => this.state.revNat, (k) => k.id, (_k, v) => v),
+      meta: this.map<U32Key, SvcMeta>('svc_meta', () => this.state.meta, (k) => k.id, (_k, v) => v),
+    };
+  }
+}
+
+async function syncTo(k: FakeKernel, mirror: MapState, t: ReturnType<typeof table>, ids = emptyIds(), batchMin = 16) {
+  const r = render(t, ids);
+  const ops = diff(mirror, r.desired);
+  const res = await apply(k.maps(), ops, mirror, { batchMin });
+  return { r, ops, res };
+}
+
+const eps = (...n: number[]) => n.map((i) => ep(`198.18.1.${i}`));
+
+describe('ebpf diff', () => {
+  it('orders writes: backends, rev_nat, slots, slot 0; then deletions from slot 0 down to backends', () => {
+    const cur = render(table(svc('a', { endpoints: eps(1, 2, 3) }), svc('gone', { clusterIPs: ['198.19.1.9'], endpoints: eps(4) })), emptyIds());
+    const next = render(table(svc('a', { endpoints: eps(3, 5) })), cur.ids);
+    const ops = diff(cur.desired, next.desired);
+    const phases = ops.map((o) => o.phase);
+    expect(phases).toEqual([...phases].sort((a, b) => a - b));
+    expect(ops.map((o) => `${PHASES[o.phase]}:${o.map}`)).toEqual([
+      'upsert backends:backends',
+      'upsert slots:services', 'upsert slots:services',
+      'upsert slot 0:services',
+      'delete slot 0:services',
+      'delete slots:services', 'delete slots:services',
+      'delete backends:backends', 'delete backends:backends', 'delete backends:backends',
+      'delete rev_nat:rev_nat',
+      'delete svc_meta:svc_meta',
+    ]);
+  });
+
+  it('is empty when nothing changed', () => {
+    const r = render(table(svc('a', { endpoints: eps(1, 2) })), emptyIds());
+    expect(diff(cloneState(r.desired), r.desired)).toEqual([]);
+  });
+});
+
+describe('ebpf apply', () => {
+  it('keeps every data-path lookup valid through grow, shrink, replace and removal (per-op and batched)', async () => {
+    for (const batchMin of [1_000_000, 1]) {
+      const k = new FakeKernel();
+      const mirror = emptyState();
+      let ids = emptyIds();
+      const steps = [
+        table(svc('a', { endpoints: eps(1, 2, 3) }), svc('b', { clusterIPs: ['198.19.1.9'], endpoints: eps(7) })),
+        table(svc('a', { endpoints: eps(1, 2, 3, 4, 5, 6) }), svc('b', { clusterIPs: ['198.19.1.9'] })),
+        table(svc('a', { endpoints: eps(6) }), svc('b', { clusterIPs: ['198.19.1.9'], endpoints: eps(8, 9) })),
+        table(svc('a', { endpoints: eps(10, 11) })),
+        table(),
+      ];
+      for (const t of steps) {
+        const { r, res } = await syncTo(k, mirror, t, ids, batchMin);
+        ids = r.ids;
+        expect(res.failures.size).toBe(0);
+        expect(k.state).toEqual(r.desired);
+        expect(mirror).toEqual(k.state);
+      }
+      expect(k.violations).toEqual([]);
+    }
+  });
+
+  it('a map-full failure fails only its frontend, which keeps its previous state', async () => {
+    const k = new FakeKernel();
+    const mirror = emptyState();
+    const first = await syncTo(k, mirror, table(svc('a', { endpoints: eps(1) }), svc('b', { clusterIPs: ['198.19.1.9'], endpoints: eps(5) })));
+    const before = cloneState(k.state);
+    // Slot 2 of frontend a cannot be written (map full).
+    k.failOn = (map, key) => map === 'services' && (key as SvcKey).vip === '198.19.1.175' && (key as SvcKey).slot === 2;
+    const { res } = await syncTo(k, mirror, table(svc('a', { endpoints: eps(1, 2) }), svc('b', { clusterIPs: ['198.19.1.9'], endpoints: eps(5, 6) })), first.r.ids);
+    expect([...res.failures.values()].map((f) => f.op)).toEqual([expect.stringMatching(/upsert slots services 198\.19\.1\.175:80\/TCP#2/)]);
+    const aKeys = (s: MapState) => [...s.services.keys()].filter((x) => x.startsWith('198.19.1.175')).sort();
+    expect(aKeys(k.state)).toEqual(aKeys(before));
+    expect(k.state.services.get('198.19.1.175:80/TCP#0')).toEqual(before.services.get('198.19.1.175:80/TCP#0'));
+    expect(k.state.services.get('198.19.1.9:80/TCP#0')!.value.count).toBe(2);
+    expect(mirror).toEqual(k.state);
+    expect(k.violations).toEqual([]);
+  });
+});

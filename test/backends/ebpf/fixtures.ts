@@ -1,0 +1,66 @@
+// Shared setup for tests that load the real BPF objects: a per-run pin root, the loaded
+// data plane, and helpers to seed/clear the maps.
+import { randomBytes } from 'node:crypto';
+import { existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import * as abi from '../../../src/backends/ebpf/abi.js';
+import { REPO_ROOT, addonAvailable } from '../../../src/backends/ebpf/libbpf.js';
+import { loadDataplane, type Dataplane, type Maps } from '../../../src/backends/ebpf/loader.js';
+
+export const OBJECT_DIR = path.join(REPO_ROOT, 'bpf/.output');
+
+/** Why the BPF object/addon tests cannot run beyond the generic kernel checks. */
+export function buildMissingReason(): string | undefined {
+  if (!addonAvailable()) return 'native addon not built (npx node-gyp rebuild)';
+  if (!existsSync(path.join(OBJECT_DIR, 'tc_lb.bpf.o'))) return 'BPF objects not built (make -C bpf)';
+  return undefined;
+}
+
+export function newPinRoot(): string {
+  return `/sys/fs/bpf/bpt${randomBytes(3).toString('hex').slice(0, 5)}`;
+}
+
+export async function openTestDataplane(): Promise<{ dp: Dataplane; pinRoot: string; dispose: () => void }> {
+  const pinRoot = newPinRoot();
+  const dp = await loadDataplane({ pinRoot, objectDir: OBJECT_DIR });
+  return {
+    dp,
+    pinRoot,
+    dispose: () => {
+      dp.close();
+      rmSync(pinRoot, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface SeedBackend { id: number; ip: string; port: number; flags?: number }
+export interface SeedService {
+  vip: string;
+  port: number;
+  proto: number;
+  svcId: number;
+  backends: SeedBackend[];
+  flags?: number;
+  affinityTimeout?: number;
+}
+
+export function seedService(maps: Maps, s: SeedService): void {
+  for (const b of s.backends)
+    maps.backends.update({ id: b.id }, { ip: b.ip, port: b.port, proto: s.proto, flags: b.flags ?? abi.BE_F_ACTIVE, svcId: s.svcId });
+  maps.revNat.update({ id: s.svcId }, { vip: s.vip, port: s.port });
+  s.backends.forEach((b, i) =>
+    maps.services.update({ vip: s.vip, port: s.port, proto: s.proto, slot: i + 1 }, { backendId: b.id, svcId: s.svcId, count: 0, flags: 0, affinityTimeout: 0 }),
+  );
+  maps.services.update(
+    { vip: s.vip, port: s.port, proto: s.proto, slot: 0 },
+    { backendId: 0, svcId: s.svcId, count: s.backends.length, flags: s.flags ?? 0, affinityTimeout: s.affinityTimeout ?? 0 },
+  );
+}
+
+export async function clearMaps(maps: Maps): Promise<void> {
+  for (const m of [maps.services, maps.backends, maps.revNat, maps.conntrack, maps.affinity, maps.sockRev, maps.meta] as const) {
+    const entries = await (m as { dump(): Promise<Array<[unknown, unknown]>> }).dump();
+    for (const [k] of entries) (m as { delete(k: unknown): boolean }).delete(k);
+  }
+  maps.config.update({ id: 0 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', flags: 0 });
+}

@@ -1,0 +1,295 @@
+// tc_lb through BPF_PROG_TEST_RUN: packet in + map contents → verdict + rewritten packet,
+// with every checksum recomputed independently in TS.
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import * as abi from '../../../src/backends/ebpf/abi.js';
+import { libbpf } from '../../../src/backends/ebpf/libbpf.js';
+import type { Dataplane } from '../../../src/backends/ebpf/loader.js';
+import { describeKernel } from '../../kernel-required.js';
+import { buildMissingReason, clearMaps, openTestDataplane, seedService } from './fixtures.js';
+import {
+  CLIENT_MAC, ICMP, NODE_MAC, TCP, TCP_ACK, TCP_PSH, TCP_RST, TCP_SYN, UDP,
+  buildPacket, checksumsValid, parsePacket, type PacketSpec,
+} from './packets.js';
+
+const TC_ACT_OK = 0;
+const TC_ACT_SHOT = 2;
+const TC_ACT_REDIRECT = 7;
+
+const VIP = '198.19.1.175';
+const CLIENT = '198.18.1.100';
+const B1 = '198.18.1.11';
+const B2 = '198.18.1.12';
+const B3 = '198.18.1.13';
+const HAIRPIN = '198.19.255.254';
+const NODE_IP = '198.19.200.1';
+const EXT = '198.19.250.7';
+const EXTERNAL_IP = '198.19.250.1';
+const REMOTE_POD = '198.18.2.11';
+
+const missing = buildMissingReason();
+
+describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
+  let dp: Dataplane;
+  let dispose: () => void;
+
+  beforeAll(async () => {
+    if (missing) throw new Error(missing);
+    ({ dp, dispose } = await openTestDataplane());
+  });
+  afterAll(() => dispose?.());
+  beforeEach(async () => clearMaps(dp.maps));
+
+  async function run(spec: PacketSpec) {
+    const r = await libbpf.testRun(dp.tc.fd, buildPacket(spec));
+    return { retval: r.retval, out: r.dataOut, p: parsePacket(r.dataOut) };
+  }
+
+  function expectValidChecksums(buf: Buffer) {
+    expect(checksumsValid(buf)).toEqual({ ip: true, l4: true });
+  }
+
+  const svc = (backends: { id: number; ip: string }[], extra: Partial<Parameters<typeof seedService>[1]> = {}) =>
+    seedService(dp.maps, { vip: VIP, port: 80, proto: TCP, svcId: 7, backends: backends.map((b) => ({ ...b, port: 9376 })), ...extra });
+
+  const syn = (sport = 40000, extra: Partial<PacketSpec> = {}): PacketSpec => ({
+    saddr: CLIENT, daddr: VIP, proto: TCP, sport, dport: 80, flags: TCP_SYN, seq: 5000, ...extra,
+  });
+
+  // Table-driven fixtures: map contents, then packets in order; each expected output is the
+  // exact frame (built from scratch, so its checksums are computed independently).
+  interface Step { in: PacketSpec; verdict: number; out: PacketSpec | 'unchanged' }
+  interface Fixture { name: string; services: Array<Parameters<typeof seedService>[1]>; hairpin?: string; snat?: string; steps: Step[] }
+  const tcpSvc = (backends: string[]) => ({ vip: VIP, port: 80, proto: TCP, svcId: 7, backends: backends.map((ip, i) => ({ id: i + 1, ip, port: 9376 })) });
+  const udpSvc = (backends: string[]) => ({ vip: VIP, port: 53, proto: UDP, svcId: 9, backends: backends.map((ip, i) => ({ id: 100 + i, ip, port: 5353 })) });
+  const nodePortSvc = (backends: Array<{ id: number; ip: string; port: number; flags?: number }>) =>
+    ({ vip: NODE_IP, port: 30080, proto: TCP, svcId: 11, flags: abi.SVC_F_EXTERNAL | abi.SVC_F_NODEPORT, backends });
+  const ext2np: PacketSpec = { saddr: EXT, daddr: NODE_IP, proto: TCP, sport: 50000, dport: 30080, flags: TCP_SYN, seq: 5000 };
+  const c2v: PacketSpec = { saddr: CLIENT, daddr: VIP, proto: TCP, sport: 40000, dport: 80, flags: TCP_SYN, seq: 5000 };
+  const fixtures: Fixture[] = [
+    {
+      name: 'traffic that is not for a frontend passes unchanged',
+      services: [tcpSvc([B1])],
+      steps: [
+        { in: { ...c2v, daddr: B2 }, verdict: TC_ACT_OK, out: 'unchanged' },
+        { in: { ...c2v, dport: 81 }, verdict: TC_ACT_OK, out: 'unchanged' },
+        { in: { ...c2v, proto: UDP }, verdict: TC_ACT_OK, out: 'unchanged' },
+      ],
+    },
+    {
+      name: 'TCP: SYN DNATed to the backend, SYN-ACK reverse-NATed, data follows the flow',
+      services: [tcpSvc([B1])],
+      steps: [
+        { in: c2v, verdict: TC_ACT_OK, out: { ...c2v, daddr: B1, dport: 9376 } },
+        {
+          in: { saddr: B1, daddr: CLIENT, proto: TCP, sport: 9376, dport: 40000, flags: TCP_SYN | TCP_ACK, seq: 1, ack: 5001, srcMac: NODE_MAC, dstMac: CLIENT_MAC },
+          verdict: TC_ACT_OK,
+          out: { saddr: VIP, daddr: CLIENT, proto: TCP, sport: 80, dport: 40000, flags: TCP_SYN | TCP_ACK, seq: 1, ack: 5001, srcMac: NODE_MAC, dstMac: CLIENT_MAC },
+        },
+        {
+          in: { ...c2v, flags: TCP_ACK | TCP_PSH, seq: 5001, ack: 2, payload: Buffer.from('GET / HTTP/1.1\r\n\r\n') },
+          verdict: TC_ACT_OK,
+          out: { ...c2v, daddr: B1, dport: 9376, flags: TCP_ACK | TCP_PSH, seq: 5001, ack: 2, payload: Buffer.from('GET / HTTP/1.1\r\n\r\n') },
+        },
+      ],
+    },
+    {
+      name: 'UDP: DNAT with a real checksum and with checksum 0 (none), reply reverse-NATed',
+      services: [udpSvc([B3])],
+      steps: [
+        { in: { saddr: CLIENT, daddr: VIP, proto: UDP, sport: 1111, dport: 53, payload: Buffer.from('query') }, verdict: TC_ACT_OK, out: { saddr: CLIENT, daddr: B3, proto: UDP, sport: 1111, dport: 5353, payload: Buffer.from('query') } },
+        {
+          in: { saddr: CLIENT, daddr: VIP, proto: UDP, sport: 2222, dport: 53, payload: Buffer.from('q'), udpNoChecksum: true },
+          verdict: TC_ACT_OK,
+          out: { saddr: CLIENT, daddr: B3, proto: UDP, sport: 2222, dport: 5353, payload: Buffer.from('q'), udpNoChecksum: true },
+        },
+        { in: { saddr: B3, daddr: CLIENT, proto: UDP, sport: 5353, dport: 1111, payload: Buffer.from('answer') }, verdict: TC_ACT_OK, out: { saddr: VIP, daddr: CLIENT, proto: UDP, sport: 53, dport: 1111, payload: Buffer.from('answer') } },
+      ],
+    },
+    {
+      name: 'hairpin: source SNATed to the hairpin address, undone on the reply',
+      services: [tcpSvc([B1])],
+      hairpin: HAIRPIN,
+      steps: [
+        { in: { ...c2v, saddr: B1 }, verdict: TC_ACT_OK, out: { ...c2v, saddr: HAIRPIN, daddr: B1, dport: 9376 } },
+        {
+          in: { saddr: B1, daddr: HAIRPIN, proto: TCP, sport: 9376, dport: 40000, flags: TCP_SYN | TCP_ACK, seq: 9, ack: 5001 },
+          verdict: TC_ACT_OK,
+          out: { saddr: VIP, daddr: B1, proto: TCP, sport: 80, dport: 40000, flags: TCP_SYN | TCP_ACK, seq: 9, ack: 5001 },
+        },
+      ],
+    },
+    {
+      name: 'NodePort to an endpoint on another node: SNAT to the node port address, undone on the reply',
+      services: [nodePortSvc([{ id: 21, ip: REMOTE_POD, port: 9376, flags: abi.BE_F_ACTIVE | abi.BE_F_REMOTE }])],
+      steps: [
+        { in: ext2np, verdict: TC_ACT_OK, out: { ...ext2np, saddr: NODE_IP, daddr: REMOTE_POD, dport: 9376 } },
+        {
+          in: { saddr: REMOTE_POD, daddr: NODE_IP, proto: TCP, sport: 9376, dport: 50000, flags: TCP_SYN | TCP_ACK, seq: 3, ack: 5001 },
+          verdict: TC_ACT_OK,
+          out: { saddr: NODE_IP, daddr: EXT, proto: TCP, sport: 30080, dport: 50000, flags: TCP_SYN | TCP_ACK, seq: 3, ack: 5001 },
+        },
+      ],
+    },
+    {
+      name: 'NodePort under externalTrafficPolicy Cluster SNATs a local endpoint too, undone on the reply',
+      services: [{ ...nodePortSvc([{ id: 24, ip: B1, port: 9376 }]), flags: abi.SVC_F_EXTERNAL | abi.SVC_F_NODEPORT | abi.SVC_F_SNAT_ALL }],
+      steps: [
+        { in: ext2np, verdict: TC_ACT_OK, out: { ...ext2np, saddr: NODE_IP, daddr: B1, dport: 9376 } },
+        {
+          in: { saddr: B1, daddr: NODE_IP, proto: TCP, sport: 9376, dport: 50000, flags: TCP_SYN | TCP_ACK, seq: 3, ack: 5001 },
+          verdict: TC_ACT_OK,
+          out: { saddr: NODE_IP, daddr: EXT, proto: TCP, sport: 30080, dport: 50000, flags: TCP_SYN | TCP_ACK, seq: 3, ack: 5001 },
+        },
+      ],
+    },
+    {
+      name: 'NodePort to a local endpoint keeps the client source address',
+      services: [nodePortSvc([{ id: 22, ip: B1, port: 9376 }])],
+      steps: [{ in: ext2np, verdict: TC_ACT_OK, out: { ...ext2np, daddr: B1, dport: 9376 } }],
+    },
+    {
+      name: 'external IP to an endpoint on another node: SNAT to lb_config.snat_addr',
+      services: [{ vip: EXTERNAL_IP, port: 80, proto: TCP, svcId: 12, flags: abi.SVC_F_EXTERNAL, backends: [{ id: 23, ip: REMOTE_POD, port: 9376, flags: abi.BE_F_ACTIVE | abi.BE_F_REMOTE }] }],
+      snat: NODE_IP,
+      steps: [
+        { in: { ...ext2np, daddr: EXTERNAL_IP, dport: 80 }, verdict: TC_ACT_OK, out: { ...ext2np, saddr: NODE_IP, daddr: REMOTE_POD, dport: 9376 } },
+        {
+          in: { saddr: REMOTE_POD, daddr: NODE_IP, proto: TCP, sport: 9376, dport: 50000, flags: TCP_ACK, seq: 3, ack: 5001 },
+          verdict: TC_ACT_OK,
+          out: { saddr: EXTERNAL_IP, daddr: EXT, proto: TCP, sport: 80, dport: 50000, flags: TCP_ACK, seq: 3, ack: 5001 },
+        },
+      ],
+    },
+    {
+      name: 'a Local policy with no endpoint on this node drops instead of rejecting',
+      services: [{ ...nodePortSvc([]), flags: abi.SVC_F_EXTERNAL | abi.SVC_F_NODEPORT | abi.SVC_F_DROP_EMPTY }],
+      steps: [{ in: ext2np, verdict: TC_ACT_SHOT, out: 'unchanged' }],
+    },
+  ];
+
+  for (const f of fixtures) {
+    it(`fixture: ${f.name}`, async () => {
+      for (const s of f.services) seedService(dp.maps, s);
+      if (f.hairpin || f.snat) dp.maps.config.update({ id: 0 }, { hairpinAddr: f.hairpin ?? '0.0.0.0', snatAddr: f.snat ?? '0.0.0.0', flags: 0 });
+      for (const [i, step] of f.steps.entries()) {
+        const input = buildPacket(step.in);
+        const r = await libbpf.testRun(dp.tc.fd, input);
+        expect(r.retval, `step ${i} verdict`).toBe(step.verdict);
+        const want = step.out === 'unchanged' ? input : buildPacket(step.out);
+        expect(r.dataOut.toString('hex'), `step ${i} frame`).toBe(want.toString('hex'));
+        expectValidChecksums(r.dataOut);
+      }
+    });
+  }
+
+  it('records both conntrack directions of a new flow', async () => {
+    svc([{ id: 1, ip: B1 }]);
+    await run(syn());
+    const fwd = dp.maps.conntrack.lookup({ saddr: CLIENT, daddr: VIP, sport: 40000, dport: 80, proto: TCP, dir: abi.CT_DIR_FORWARD });
+    expect(fwd).toMatchObject({ backendId: 1, svcId: 7, natAddr: B1, natPort: 9376, origAddr: '0.0.0.0' });
+    const rev = dp.maps.conntrack.lookup({ saddr: B1, daddr: CLIENT, sport: 9376, dport: 40000, proto: TCP, dir: abi.CT_DIR_REPLY });
+    expect(rev).toMatchObject({ svcId: 7, natAddr: VIP, natPort: 80, flags: abi.CT_F_FIB });
+  });
+
+  it('rejects a SYN to a frontend without endpoints with an RST sent back out', async () => {
+    svc([]);
+    const { retval, out, p } = await run(syn(40001, { seq: 0xfffffff0 }));
+    expect(retval).toBe(TC_ACT_REDIRECT);
+    expect(out.length).toBe(54);
+    expect(p).toMatchObject({
+      srcMac: NODE_MAC, dstMac: CLIENT_MAC, saddr: VIP, daddr: CLIENT, sport: 80, dport: 40001,
+      flags: TCP_RST | TCP_ACK, ack: 0xfffffff1, totLen: 40,
+    });
+    expectValidChecksums(out);
+  });
+
+  it('rejects UDP to a frontend without endpoints with ICMP port unreachable', async () => {
+    seedService(dp.maps, { vip: VIP, port: 53, proto: UDP, svcId: 9, backends: [] });
+    const input = buildPacket({ saddr: CLIENT, daddr: VIP, proto: UDP, sport: 1111, dport: 53, payload: Buffer.from('x'.repeat(100)) });
+    const r = await libbpf.testRun(dp.tc.fd, input);
+    const p = parsePacket(r.dataOut);
+    expect(r.retval).toBe(TC_ACT_REDIRECT);
+    expect(p).toMatchObject({ saddr: VIP, daddr: CLIENT, proto: ICMP, icmpType: 3, icmpCode: 3, totLen: 56 });
+    expect(p.inner!.equals(input.subarray(14, 14 + 28))).toBe(true);
+    expectValidChecksums(r.dataOut);
+  });
+
+  it('keeps an established flow on its backend when the slots change', async () => {
+    svc([{ id: 1, ip: B1 }]);
+    await run(syn());
+    // Endpoint 1 leaves the slots (still listed, e.g. terminating); only 2 takes new flows.
+    dp.maps.backends.update({ id: 1 }, { ip: B1, port: 9376, proto: TCP, flags: abi.BE_F_TERMINATING, svcId: 7 });
+    svc([{ id: 2, ip: B2 }]);
+    const est = await run(syn(40000, { flags: TCP_ACK | TCP_PSH, seq: 5001, ack: 77, payload: Buffer.from('GET /') }));
+    expect(est.p.daddr).toBe(B1);
+    expectValidChecksums(est.out);
+    const fresh = await run(syn(40002));
+    expect(fresh.p.daddr).toBe(B2);
+  });
+
+  it('resets an established TCP flow whose backend was deleted', async () => {
+    svc([{ id: 1, ip: B1 }]);
+    await run(syn());
+    dp.maps.backends.delete({ id: 1 });
+    svc([{ id: 2, ip: B2 }]);
+    const { retval, out, p } = await run(syn(40000, { flags: TCP_ACK | TCP_PSH, seq: 5001, ack: 123456, payload: Buffer.from('abc') }));
+    expect(retval).toBe(TC_ACT_REDIRECT);
+    expect(p).toMatchObject({ saddr: VIP, daddr: CLIENT, sport: 80, dport: 40000, flags: TCP_RST, seq: 123456 });
+    expectValidChecksums(out);
+    expect(dp.maps.conntrack.lookup({ saddr: CLIENT, daddr: VIP, sport: 40000, dport: 80, proto: TCP, dir: abi.CT_DIR_FORWARD })).toBeUndefined();
+  });
+
+  it('moves a UDP flow whose backend was deleted to a live one', async () => {
+    seedService(dp.maps, { vip: VIP, port: 53, proto: UDP, svcId: 9, backends: [{ id: 1, ip: B1, port: 53 }] });
+    const pkt: PacketSpec = { saddr: CLIENT, daddr: VIP, proto: UDP, sport: 3333, dport: 53 };
+    expect((await run(pkt)).p.daddr).toBe(B1);
+    dp.maps.backends.delete({ id: 1 });
+    seedService(dp.maps, { vip: VIP, port: 53, proto: UDP, svcId: 9, backends: [{ id: 2, ip: B2, port: 53 }] });
+    const r = await run(pkt);
+    expect(r.retval).toBe(TC_ACT_OK);
+    expect(r.p.daddr).toBe(B2);
+    const reply = await run({ saddr: B2, daddr: CLIENT, proto: UDP, sport: 53, dport: 3333 });
+    expect(reply.p).toMatchObject({ saddr: VIP, sport: 53 });
+  });
+
+  it('spreads new flows over all slots', async () => {
+    svc([{ id: 1, ip: B1 }, { id: 2, ip: B2 }, { id: 3, ip: B3 }]);
+    const seen = new Map<string, number>();
+    for (let i = 0; i < 90; i++) {
+      const { p } = await run(syn(41000 + i));
+      seen.set(p.daddr, (seen.get(p.daddr) ?? 0) + 1);
+    }
+    expect([...seen.keys()].sort()).toEqual([B1, B2, B3]);
+  });
+
+  it('ClientIP affinity sends every new flow of a client to one backend', async () => {
+    svc([{ id: 1, ip: B1 }, { id: 2, ip: B2 }, { id: 3, ip: B3 }], { flags: abi.SVC_F_AFFINITY, affinityTimeout: 10800 });
+    const seen = new Set<string>();
+    for (let i = 0; i < 30; i++) seen.add((await run(syn(42000 + i))).p.daddr);
+    expect(seen.size).toBe(1);
+    const other = await run(syn(42000, { saddr: '198.18.1.101' }));
+    expect([B1, B2, B3]).toContain(other.p.daddr);
+  });
+
+  it('ClientIP affinity expires after its timeout', async () => {
+    svc([{ id: 1, ip: B1 }, { id: 2, ip: B2 }, { id: 3, ip: B3 }], { flags: abi.SVC_F_AFFINITY, affinityTimeout: 1 });
+    const first = (await run(syn(43000))).p.daddr;
+    const ak = { svcId: 7, client: CLIENT };
+    const v = dp.maps.affinity.lookup(ak)!;
+    // Age the entry by two seconds instead of sleeping.
+    dp.maps.affinity.update(ak, { ...v, lastUsed: v.lastUsed - 2_000_000_000n });
+    const seen = new Set<string>([first]);
+    for (let i = 1; i < 40 && seen.size < 2; i++) {
+      const e = dp.maps.affinity.lookup(ak)!;
+      dp.maps.affinity.update(ak, { ...e, lastUsed: e.lastUsed - 2_000_000_000n });
+      seen.add((await run(syn(43000 + i))).p.daddr);
+    }
+    expect(seen.size).toBeGreaterThan(1);
+  });
+
+  it('drops (client retransmits) when slot 0 counts a slot that is not written yet', async () => {
+    dp.maps.services.update({ vip: VIP, port: 80, proto: TCP, slot: 0 }, { backendId: 0, svcId: 7, count: 1, flags: 0, affinityTimeout: 0 });
+    const r = await run(syn());
+    expect(r.retval).toBe(TC_ACT_SHOT);
+  });
+}, { btf: true });
