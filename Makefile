@@ -44,8 +44,10 @@ conformance: setup
 vm-test:
 	scripts/vm/run.sh $(CMD)
 
+## bench: performance, as ratios from one run (see bench/*.ts)
 bench: setup
-	tsx bench/run.ts
+	tsx bench/ebpf-prog.ts
+	tsx bench/iptables-sync.ts
 
 clean: bpf-clean
 	rm -rf dist build .conformance

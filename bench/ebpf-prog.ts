@@ -1,6 +1,6 @@
 // ns/packet of tc_lb through BPF_PROG_TEST_RUN, next to a pass-through program (the cost of
-// the test-run loop itself). Run as root after `make -C bpf` and `npx node-gyp rebuild`:
-//   npx vite-node bench/ebpf-prog.ts [--repeat 100000] [--rounds 5]
+// the test-run loop itself). Run as root after `make build`:
+//   npx tsx bench/ebpf-prog.ts [--repeat 100000] [--rounds 5]   (or: make bench)
 // Pins under a per-run /sys/fs/bpf/bpt<random> and removes it at the end.
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
