@@ -48,6 +48,7 @@ vm-test:
 bench: setup
 	tsx bench/ebpf-prog.ts
 	tsx bench/iptables-sync.ts
+	tsx bench/dataplane.ts
 
 clean: bpf-clean
 	rm -rf dist build .conformance
