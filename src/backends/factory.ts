@@ -9,6 +9,10 @@ export const BACKEND_NAMES: readonly BackendName[] = ['ebpf', 'iptables', 'ipvs'
 export interface BackendConfig {
   clusterCIDRs: string[];
   masqueradeAll: boolean;
+  /** iptables: --nodeport-addresses CIDRs (empty: every local address). */
+  nodePortAddresses?: string[];
+  /** iptables: --iptables-mode (nft or legacy binaries; default the system's iptables). */
+  iptablesMode?: 'nft' | 'legacy';
   /** ebpf: bpffs directory holding maps and programs. */
   pinRoot: string;
   /** ebpf: cgroup v2 directory for socket-level LB of host-network clients (unset: no socket LB). */
@@ -25,7 +29,7 @@ export async function createBackend(name: BackendName, cfg: BackendConfig): Prom
   switch (name) {
     case 'iptables': {
       const { IptablesBackend } = await import('./iptables/index.js');
-      return new IptablesBackend({ clusterCIDRs: cfg.clusterCIDRs, masqueradeAll: cfg.masqueradeAll, logger: cfg.logger, metrics: cfg.metrics });
+      return new IptablesBackend({ clusterCIDRs: cfg.clusterCIDRs, masqueradeAll: cfg.masqueradeAll, nodePortAddresses: cfg.nodePortAddresses, mode: cfg.iptablesMode, logger: cfg.logger, metrics: cfg.metrics });
     }
     case 'ebpf': {
       const mod = (await import('./ebpf/index.js')) as { createEbpfBackend(cfg: BackendConfig): Promise<Backend> };

@@ -3,12 +3,14 @@
 import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
 import { BACKEND_NAMES, type BackendConfig, parseBackendName } from '../backends/factory.js';
+import { requireCIDR } from '../model/validate.js';
 import { parseDuration } from '../util/duration.js';
 import { createLogger } from '../util/logger.js';
 import { reexecInNetns } from './netns.js';
 import { runCommand } from './run.js';
 import { inspectCommand } from './inspect.js';
 import { renderCommand } from './render.js';
+import { traceCommand } from './trace.js';
 
 const HELP = `bpfproxy — Kubernetes Service proxy (eBPF, iptables or IPVS data plane)
 
@@ -17,6 +19,8 @@ Usage:
   bpfproxy inspect --backend=B [--netns NAME]      what is programmed, read back from the kernel
   bpfproxy render  --backend=B --manifests DIR     what B would program, without touching the kernel
   bpfproxy run     --backend=B --cleanup           remove everything B programmed, then exit
+  bpfproxy trace   --backend=iptables --src IP --dst IP:PORT [--proto tcp|udp] [--json] [--netns NAME]
+                                                   follow one new connection through the live ruleset
 
 Options:
   --backend NAME              ${BACKEND_NAMES.join(' | ')} (default ebpf)
@@ -27,6 +31,8 @@ Options:
   --sync-period DUR           full resync at least every DUR (default 30s)
   --cluster-cidr CIDRS        pod CIDRs (comma-separated, one per family); ClusterIP traffic from outside is masqueraded
   --masquerade-all            masquerade all Service traffic
+  --nodeport-addresses CIDRS  NodePorts only on node addresses inside these CIDRs (default: all)
+  --iptables-mode nft|legacy  iptables: use iptables-nft or iptables-legacy (default: the system's iptables)
   --service-proxy-name NAME   only proxy Services labelled service.kubernetes.io/service-proxy-name=NAME
   --healthz-bind-address A    host:port for /healthz (default 0.0.0.0:10256; "" disables)
   --metrics-bind-address A    host:port for /metrics (default 127.0.0.1:10249; "" disables)
@@ -73,10 +79,21 @@ function parse(argv: string[]) {
       'hairpin-address': { type: 'string' },
       'ipvs-scheduler': { type: 'string', default: 'rr' },
       cleanup: { type: 'boolean', default: false },
+      'nodeport-addresses': { type: 'string', default: '' },
+      'iptables-mode': { type: 'string' },
+      src: { type: 'string' },
+      dst: { type: 'string' },
+      proto: { type: 'string' },
+      json: { type: 'boolean', default: false },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
+}
+
+function parseIptablesMode(v: string | undefined): 'nft' | 'legacy' | undefined {
+  if (v === undefined || v === 'nft' || v === 'legacy') return v;
+  throw new Error(`--iptables-mode: want nft or legacy, got ${JSON.stringify(v)}`);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -111,6 +128,8 @@ export async function main(argv: string[]): Promise<number> {
       backendConfig: {
         clusterCIDRs: v['cluster-cidr'].split(',').filter((s) => s !== ''),
         masqueradeAll: v['masquerade-all'],
+        nodePortAddresses: v['nodeport-addresses'].split(',').filter((s) => s !== '').map((c) => requireCIDR(c, '--nodeport-addresses')),
+        iptablesMode: parseIptablesMode(v['iptables-mode']),
         pinRoot: v['bpf-pin-root'],
         cgroupPath: v['cgroup-path'],
         hairpinAddress: v['hairpin-address'],
@@ -130,6 +149,8 @@ export async function main(argv: string[]): Promise<number> {
       return inspectCommand(opts, log);
     case 'render':
       return renderCommand(opts, log);
+    case 'trace':
+      return traceCommand(opts, { src: v.src, dst: v.dst, proto: v.proto, json: v.json });
     default:
       process.stderr.write(`bpfproxy: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`);
       return 2;

@@ -45,6 +45,17 @@ export function createMetrics(registry = new Registry()) {
       help: 'Cumulative proxy iptables restore failures',
       registers: [registry],
     }),
+    iptablesPartialRestoreFailures: new Counter({
+      name: 'kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total',
+      help: 'Cumulative proxy iptables partial restore failures',
+      registers: [registry],
+    }),
+    iptablesRulesLastSync: new Gauge({
+      name: 'kubeproxy_sync_proxy_rules_iptables_last',
+      help: 'Number of iptables rules written by the proxy in the last sync',
+      labelNames: ['table', 'family'],
+      registers: [registry],
+    }),
     inputProblems: new Counter({
       name: 'bpfproxy_input_problems_total',
       help: 'Input objects skipped because a field was invalid',

@@ -1,15 +1,21 @@
-// --backend=iptables: kube-proxy's iptables mode. Each sync renders the whole ruleset
-// per family and applies it with one iptables-restore --noflush per family (atomic per
-// table: on failure the previous rules stay in force).
+// --backend=iptables: kube-proxy's iptables mode. The first sync (and every one the
+// proxier marks full, or after a failed restore, or when the canary chain vanished)
+// rewrites everything; other syncs rewrite the shared chains plus only the changed
+// services' chains. One iptables-restore --noflush per family: atomic per table, so on
+// failure the previous rules stay in force.
 import type { Logger } from 'pino';
 import { ipFamily } from '../../model/validate.js';
-import type { IPFamily, ServiceTable, TableDiff } from '../../model/types.js';
+import type { IPFamily, ServicePortEntry, ServiceTable, TableDiff } from '../../model/types.js';
 import type { Backend, InspectRow, SyncOptions } from '../../proxier/backend.js';
 import type { Metrics } from '../../metrics/metrics.js';
-import { IptablesCli, IptablesRestoreError } from './iptables-cli.js';
+import { cleanStaleUdpFlows } from './conntrack.js';
+import { IptablesCli, type IptablesMode, IptablesRestoreError } from './iptables-cli.js';
 import { inspectFromSave } from './inspect.js';
 import { JUMP_RULES } from './jump-rules.js';
-import { FILTER_CHAINS, NAT_CHAINS, renderRuleset } from './render.js';
+import { nodePortIPs } from './node-addresses.js';
+import { CANARY_CHAIN, FILTER_CHAINS, NAT_CHAINS, PER_SERVICE_CHAIN, renderRuleset } from './render.js';
+import type { IptablesRenderOptions } from './render-service.js';
+import { FamilySyncState, type SyncPlan } from './sync-plan.js';
 import { parseSave } from './rule-tokens.js';
 
 export interface IptablesBackendOptions {
@@ -17,69 +23,153 @@ export interface IptablesBackendOptions {
   /** --cluster-cidr, one per family at most (e.g. 198.18.0.0/16,2001:db8:18::/48). */
   clusterCIDRs?: string[];
   masqueradeAll?: boolean;
+  /** --nodeport-addresses: CIDRs of node addresses NodePorts answer on (default: all local addresses). */
+  nodePortAddresses?: string[];
+  /** --iptables-mode: iptables-nft or iptables-legacy binaries (default: the system's `iptables`). */
+  mode?: IptablesMode;
   logger?: Logger;
   metrics?: Metrics;
 }
 
-const PER_SERVICE_CHAIN = /^KUBE-(SVC|SEP|EXT|FW|SVL)-/;
+/** What the last sync did in one family (logged; read by the bench). */
+export interface SyncStats {
+  family: IPFamily;
+  full: boolean;
+  reason?: string;
+  rulesWritten: number;
+  chainsWritten: number;
+  servicesRewritten: number;
+  staleChains: number;
+  conntrackFilters: number;
+}
 
 export class IptablesBackend implements Backend {
   readonly name = 'iptables' as const;
   private readonly clis: IptablesCli[];
+  private readonly states = new Map<IPFamily, FamilySyncState>();
+  private lastTable: ServiceTable | undefined;
+  private readonly warnedSctp = new Set<string>();
+  lastSync: SyncStats[] = [];
 
   constructor(private readonly opts: IptablesBackendOptions = {}) {
-    this.clis = (opts.families ?? [4, 6]).map((f) => new IptablesCli(f));
+    this.clis = (opts.families ?? [4, 6]).map((f) => new IptablesCli(f, opts.mode));
+    for (const cli of this.clis) this.states.set(cli.family, new FamilySyncState(this.renderOpts(cli.family)));
   }
 
   /** What would be applied for `table` (render subcommand); no kernel access. */
   render(table: ServiceTable): string {
     return this.clis
       .map((cli) => {
-        const r = renderRuleset(table, this.renderOpts(cli.family));
+        const r = renderRuleset(table, { ...this.renderOpts(cli.family), nodePortIPs: this.nodePortIPs(cli.family) });
         return `# IPv${cli.family}: ${cli.family === 4 ? 'iptables' : 'ip6tables'}-restore --noflush\n${r.filter}${r.nat}`;
       })
       .join('\n');
   }
 
-  async sync(table: ServiceTable, _diff: TableDiff, _opts: SyncOptions): Promise<void> {
+  async sync(table: ServiceTable, diff: TableDiff, opts: SyncOptions): Promise<void> {
     for (const svc of table.services.values()) {
-      if (svc.protocol === 'SCTP') this.opts.logger?.warn({ service: svc.key }, 'SCTP service skipped: this backend does not program SCTP');
+      if (svc.protocol !== 'SCTP' || this.warnedSctp.has(svc.key)) continue;
+      this.warnedSctp.add(svc.key);
+      this.opts.logger?.warn({ service: svc.key }, 'SCTP service skipped: this backend does not program SCTP');
     }
+    const stats: SyncStats[] = [];
+    const plans = new Map<IPFamily, SyncPlan>();
     for (const cli of this.clis) {
-      const existing = parseSave(await cli.save('nat')).chains.filter((c) => PER_SERVICE_CHAIN.test(c));
-      const r = renderRuleset(table, this.renderOpts(cli.family), existing);
-      try {
-        await cli.restore(r.filter + r.nat);
-      } catch (e) {
-        this.opts.metrics?.iptablesRestoreFailures.inc();
-        if (e instanceof IptablesRestoreError) this.opts.logger?.error({ family: cli.family, line: e.line, rule: e.rule }, e.message);
-        throw e;
-      }
-      for (const j of JUMP_RULES) await cli.ensureJump(j);
+      const plan = await this.syncFamily(cli, table, diff, opts);
+      plans.set(cli.family, plan);
+      stats.push({
+        family: cli.family,
+        full: plan.full,
+        reason: plan.reason,
+        rulesWritten: plan.rulesWritten,
+        chainsWritten: plan.chainsWritten,
+        servicesRewritten: plan.rewritten.length,
+        staleChains: plan.stale.length,
+        conntrackFilters: 0,
+      });
     }
+    // After the rules are in: flush UDP flows whose NAT binding no longer matches them.
+    const removed = [...diff.removed].map((k) => this.lastTable?.services.get(k)).filter((s): s is ServicePortEntry => s !== undefined);
+    if (this.udpAffected(table, diff, [...plans.values()].some((p) => p.full))) {
+      for (const st of stats) {
+        try {
+          st.conntrackFilters = await cleanStaleUdpFlows(table, removed, st.family);
+        } catch (e) {
+          this.opts.logger?.warn({ err: e, family: st.family }, 'UDP conntrack cleanup failed; stale flows expire on their own');
+        }
+      }
+    }
+    this.lastTable = table;
+    this.lastSync = stats;
+    for (const st of stats) this.opts.logger?.debug(st, 'iptables sync');
+  }
+
+  private async syncFamily(cli: IptablesCli, table: ServiceTable, diff: TableDiff, opts: SyncOptions): Promise<SyncPlan> {
+    const state = this.states.get(cli.family)!;
+    let reason = opts.full ? 'full sync requested' : state.fullReason(table);
+    if (reason === undefined && !(await this.canaryPresent(cli))) reason = `${CANARY_CHAIN} is gone: rules were flushed behind our back`;
+    if (reason !== undefined && !opts.full) this.opts.logger?.info({ family: cli.family, reason }, 'full iptables sync');
+    // A full sync also deletes chains left by earlier runs, so it reads what exists.
+    const existing = reason !== undefined ? parseSave(await cli.save('nat')).chains.filter((c) => PER_SERVICE_CHAIN.test(c)) : undefined;
+    const plan = state.plan({ table, diff, full: reason !== undefined, fullReason: reason, existingChains: existing, nodePortIPs: this.nodePortIPs(cli.family) });
+    try {
+      await cli.restore(plan.text);
+    } catch (e) {
+      // The kernel may now differ from the cache (or the input was bad): rebuild from scratch next time.
+      state.invalidate();
+      this.opts.metrics?.iptablesRestoreFailures.inc();
+      if (!plan.full) this.opts.metrics?.iptablesPartialRestoreFailures.inc();
+      if (e instanceof IptablesRestoreError) this.opts.logger?.error({ family: cli.family, line: e.line, rule: e.rule, full: plan.full }, e.message);
+      throw e;
+    }
+    state.commit(plan);
+    this.opts.metrics?.iptablesRulesLastSync.set({ table: 'filter', family: `IPv${cli.family}` }, plan.filterRules);
+    this.opts.metrics?.iptablesRulesLastSync.set({ table: 'nat', family: `IPv${cli.family}` }, plan.natRules);
+    // Jump rules live in built-in chains; kube-proxy ensures them on full syncs only.
+    if (plan.full) for (const j of JUMP_RULES) await cli.ensureJump(j);
+    return plan;
+  }
+
+  private async canaryPresent(cli: IptablesCli): Promise<boolean> {
+    const present = await Promise.all((['mangle', 'nat', 'filter'] as const).map((t) => cli.chainExists(t, CANARY_CHAIN)));
+    return present.every(Boolean);
+  }
+
+  /** Whether a UDP service was touched (or a full sync with UDP services): then stale flows are looked for. */
+  private udpAffected(table: ServiceTable, diff: TableDiff, full: boolean): boolean {
+    const isUdp = (s: ServicePortEntry | undefined) => s?.protocol === 'UDP';
+    if (full) return [...table.services.values()].some(isUdp);
+    return [...diff.added, ...diff.updated, ...diff.removed].some((k) => isUdp(table.services.get(k)) || isUdp(this.lastTable?.services.get(k)));
   }
 
   async cleanup(): Promise<void> {
     for (const cli of this.clis) {
       for (const j of JUMP_RULES) await cli.deleteJump(j);
-      const lines: string[] = [];
-      for (const [table, base] of [['filter', FILTER_CHAINS], ['nat', NAT_CHAINS]] as const) {
-        const present = parseSave(await cli.save(table)).chains.filter((c) => base.includes(c) || PER_SERVICE_CHAIN.test(c));
+      let lines: string[] = [];
+      for (const [table, base] of [['filter', FILTER_CHAINS], ['nat', NAT_CHAINS], ['mangle', [] as string[]]] as const) {
+        const owned = (c: string) => base.includes(c) || c === CANARY_CHAIN || PER_SERVICE_CHAIN.test(c);
+        const present = parseSave(await cli.save(table)).chains.filter(owned);
         if (present.length === 0) continue;
         // Declaring a chain in --noflush mode flushes it; then all can be deleted.
-        lines.push(`*${table}`, ...present.map((c) => `:${c} - [0:0]`), ...present.map((c) => `-X ${c}`), 'COMMIT');
+        // (concat, not push(...): a large cluster has 100k+ chains, too many for spread arguments)
+        lines = lines.concat([`*${table}`], present.map((c) => `:${c} - [0:0]`), present.map((c) => `-X ${c}`), ['COMMIT']);
       }
       if (lines.length > 0) await cli.restore(lines.join('\n') + '\n');
+      this.states.get(cli.family)!.invalidate();
     }
   }
 
   async inspect(): Promise<InspectRow[]> {
     const rows: InspectRow[] = [];
-    for (const cli of this.clis) rows.push(...inspectFromSave(await cli.save('nat'), await cli.save('filter')));
+    for (const cli of this.clis) for (const r of inspectFromSave(await cli.save('nat'), await cli.save('filter'))) rows.push(r);
     return rows;
   }
 
-  private renderOpts(family: IPFamily) {
+  private nodePortIPs(family: IPFamily): string[] | undefined {
+    return this.opts.nodePortAddresses?.length ? nodePortIPs(this.opts.nodePortAddresses, family) : undefined;
+  }
+
+  private renderOpts(family: IPFamily): IptablesRenderOptions {
     return {
       family,
       clusterCIDR: this.opts.clusterCIDRs?.find((c) => ipFamily(c.split('/')[0]!) === family),

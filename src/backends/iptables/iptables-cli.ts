@@ -15,11 +15,19 @@ export class IptablesRestoreError extends Error {
   }
 }
 
+/** Which iptables flavour: the system default (`iptables` alternative), or one named explicitly. */
+export type IptablesMode = 'nft' | 'legacy';
+
 export class IptablesCli {
-  constructor(readonly family: IPFamily) {}
+  constructor(
+    readonly family: IPFamily,
+    /** Must match what the node uses (kube-proxy's wrapper picks the flavour holding rules). */
+    readonly mode?: IptablesMode,
+  ) {}
 
   private bin(tool: 'iptables' | 'iptables-save' | 'iptables-restore'): string {
-    return this.family === 4 ? tool : tool.replace('iptables', 'ip6tables');
+    const base = this.family === 4 ? 'iptables' : 'ip6tables';
+    return tool.replace('iptables', this.mode ? `${base}-${this.mode}` : base);
   }
 
   /** One atomic transaction per table; --noflush leaves chains we do not declare alone. */
@@ -34,7 +42,13 @@ export class IptablesCli {
     }
   }
 
-  async save(table: 'filter' | 'nat'): Promise<string> {
+  /** Whether `chain` exists in `table` (the canary check: cheap, lists one empty chain). */
+  async chainExists(table: 'filter' | 'nat' | 'mangle', chain: string): Promise<boolean> {
+    const r = await run(this.bin('iptables'), ['-w', '5', '-t', table, '-S', chain], { allowFailure: true, timeoutMs: 30_000 });
+    return r.code === 0;
+  }
+
+  async save(table: 'filter' | 'nat' | 'mangle'): Promise<string> {
     const r = await run(this.bin('iptables-save'), ['-t', table], { timeoutMs: 60_000 });
     return r.stdout;
   }

@@ -8,6 +8,8 @@ export interface JumpRule {
   args: string[];
 }
 
+import { quote } from './render-service.js';
+
 const NEW = ['-m', 'conntrack', '--ctstate', 'NEW'];
 
 export const JUMP_RULES: JumpRule[] = [
@@ -24,3 +26,14 @@ export const JUMP_RULES: JumpRule[] = [
   { table: 'nat', from: 'PREROUTING', to: 'KUBE-SERVICES', args: ['-m', 'comment', '--comment', 'kubernetes service portals'] },
   { table: 'nat', from: 'POSTROUTING', to: 'KUBE-POSTROUTING', args: ['-m', 'comment', '--comment', 'kubernetes postrouting rules'] },
 ];
+
+/** The jump rules as iptables-restore text (for the tracer in tests: render + jumps = a whole ruleset). */
+export function jumpRulesText(): string {
+  const out: string[] = [];
+  for (const table of ['filter', 'nat'] as const) {
+    out.push(`*${table}`);
+    for (const j of JUMP_RULES.filter((r) => r.table === table)) out.push(`-A ${j.from} ${j.args.map(quote).join(' ')} -j ${j.to}`);
+    out.push('COMMIT');
+  }
+  return out.join('\n') + '\n';
+}

@@ -1,131 +1,30 @@
 // ServiceTable → iptables-restore input, laid out as kube-proxy's iptables mode does.
-// Pure: no kernel, no exec. Applying is apply.ts; reading back is inspect.ts.
+// Pure: no kernel, no exec. Per-service rules come from render-service.ts; this file
+// adds the fixed chains and assembles full or partial restore inputs.
 import { ipFamily } from '../../model/validate.js';
-import { selectEndpoints } from '../../model/select-endpoints.js';
-import { servicePortNameString } from '../../model/service-port-name.js';
-import type { Endpoint, IPFamily, ServicePortEntry, ServiceTable } from '../../model/types.js';
-import { endpointChain, servicePortChain } from './chain-names.js';
+import type { IPFamily, ServiceTable } from '../../model/types.js';
+import { type IptablesRenderOptions, type ServiceRules, renderServiceRules } from './render-service.js';
 
-export interface IptablesRenderOptions {
-  family: IPFamily;
-  /** --cluster-cidr: traffic to a ClusterIP from outside it is masqueraded. */
-  clusterCIDR?: string;
-  /** --masquerade-all: masquerade all ClusterIP traffic. */
-  masqueradeAll?: boolean;
-  /** The masquerade mark (kube-proxy: 1 << 14). */
-  masqueradeMark?: string;
-}
-
-/** The rules of one service port, kept apart so partial syncs can rewrite only its chains. */
-export interface ServiceRules {
-  key: string;
-  /** Rules appended to nat KUBE-SERVICES (the ClusterIP dispatch). */
-  natServices: string[];
-  /** Rules appended to filter KUBE-SERVICES (REJECT when there are no endpoints). */
-  filterServices: string[];
-  /** Per-service nat chains with their rules (KUBE-SVC-…, KUBE-SEP-…). */
-  natChains: Map<string, string[]>;
-}
+export { probability, renderServiceRules } from './render-service.js';
+export type { IptablesRenderOptions, ServiceRules } from './render-service.js';
 
 export interface RenderedRuleset {
   filter: string;
   nat: string;
-  /** Every KUBE-SVC/KUBE-SEP chain this ruleset defines (for stale-chain cleanup). */
+  /** Every per-service nat chain this ruleset defines (for stale-chain cleanup). */
   natChains: Set<string>;
 }
 
 /** Chains this proxy owns in each table besides the per-service ones. */
 export const FILTER_CHAINS = ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD', 'KUBE-NODEPORTS', 'KUBE-PROXY-FIREWALL'];
 export const NAT_CHAINS = ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ'];
+/** Empty chain whose disappearance tells us someone flushed our rules (kube-proxy's canary). */
+export const CANARY_CHAIN = 'KUBE-PROXY-CANARY';
+export const PER_SERVICE_CHAIN = /^KUBE-(SVC|SEP|EXT|FW|SVL)-/;
 
+/** kube-proxy drops per-endpoint comments above this many endpoints (large cluster mode). */
+export const LARGE_CLUSTER_ENDPOINTS = 1000;
 const DEFAULT_MARK = '0x4000';
-
-/** `%0.10f` of 1/(n-i): the chance that rule i of n picks its endpoint given rules before it did not. */
-export function probability(n: number, i: number): string {
-  return (1 / (n - i)).toFixed(10);
-}
-
-function quote(s: string): string {
-  return /[\s"]/.test(s) ? `"${s.replace(/"/g, '\\"')}"` : s;
-}
-
-function hostPort(ip: string, port: number): string {
-  return ipFamily(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`;
-}
-
-function hostMask(fam: IPFamily): string {
-  return fam === 4 ? '/32' : '/128';
-}
-
-export function renderServiceRules(svc: ServicePortEntry, table: ServiceTable, opts: IptablesRenderOptions): ServiceRules | undefined {
-  if (svc.protocol === 'SCTP') return undefined; // iptables could, but the test kernels lack SCTP: skipped (logged by the backend)
-  const vips = svc.clusterIPs.filter((ip) => ipFamily(ip) === opts.family);
-  if (vips.length === 0) return undefined;
-  const spn = servicePortNameString(svc.name);
-  const proto = svc.protocol.toLowerCase();
-  const sel = selectEndpoints(svc, table.nodeName);
-  const endpoints = sel.internal.filter((e) => ipFamily(e.ip) === opts.family);
-  const out: ServiceRules = { key: svc.key, natServices: [], filterServices: [], natChains: new Map() };
-  const mask = hostMask(opts.family);
-
-  if (endpoints.length === 0) {
-    // No usable endpoint: refuse at once rather than let clients time out.
-    for (const vip of vips) {
-      out.filterServices.push(
-        `-A KUBE-SERVICES -m comment --comment ${quote(`${spn} has no endpoints`)} -m ${proto} -p ${proto} -d ${vip}${mask} --dport ${svc.port} -j REJECT`,
-      );
-    }
-    return out;
-  }
-
-  const svcChain = servicePortChain('KUBE-SVC-', svc.name);
-  const svcRules: string[] = [];
-  for (const vip of vips) {
-    out.natServices.push(
-      `-A KUBE-SERVICES -m comment --comment ${quote(`${spn} cluster IP`)} -m ${proto} -p ${proto} -d ${vip}${mask} --dport ${svc.port} -j ${svcChain}`,
-    );
-    const masq = masqueradeMatch(opts);
-    if (masq !== undefined) {
-      svcRules.push(
-        `-A ${svcChain} -m comment --comment ${quote(`${spn} cluster IP`)} -m ${proto} -p ${proto} -d ${vip}${mask} --dport ${svc.port}${masq} -j KUBE-MARK-MASQ`,
-      );
-    }
-  }
-  const affinity = svc.sessionAffinity.type === 'ClientIP' ? svc.sessionAffinity.timeoutSeconds : undefined;
-  const seps = endpoints.map((ep) => ({ ep, chain: endpointChain(svc.name, hostPort(ep.ip, ep.port)) }));
-  if (affinity !== undefined) {
-    // A client seen recently goes back to the endpoint it used (xt_recent per SEP chain).
-    for (const { ep, chain } of seps) {
-      svcRules.push(
-        `-A ${svcChain} -m comment --comment ${quote(`${spn} -> ${hostPort(ep.ip, ep.port)}`)} -m recent --name ${chain} --rcheck --seconds ${affinity} --reap -j ${chain}`,
-      );
-    }
-  }
-  seps.forEach(({ ep, chain }, i) => {
-    const comment = `-m comment --comment ${quote(`${spn} -> ${hostPort(ep.ip, ep.port)}`)}`;
-    const stat = i < seps.length - 1 ? ` -m statistic --mode random --probability ${probability(seps.length, i)}` : '';
-    svcRules.push(`-A ${svcChain} ${comment}${stat} -j ${chain}`);
-  });
-  out.natChains.set(svcChain, svcRules);
-  for (const { ep, chain } of seps) out.natChains.set(chain, sepRules(chain, spn, proto, ep, opts.family, affinity !== undefined));
-  return out;
-}
-
-function masqueradeMatch(opts: IptablesRenderOptions): string | undefined {
-  if (opts.masqueradeAll) return '';
-  if (opts.clusterCIDR) return ` ! -s ${opts.clusterCIDR}`;
-  return undefined;
-}
-
-function sepRules(chain: string, spn: string, proto: string, ep: Endpoint, fam: IPFamily, affinity: boolean): string[] {
-  const comment = `-m comment --comment ${quote(spn)}`;
-  const recent = affinity ? ` -m recent --name ${chain} --set` : '';
-  return [
-    // Hairpin: a pod reaching itself through the Service must be SNATed or it would answer itself directly.
-    `-A ${chain} ${comment} -s ${ep.ip}${hostMask(fam)} -j KUBE-MARK-MASQ`,
-    `-A ${chain} ${comment}${recent} -m ${proto} -p ${proto} -j DNAT --to-destination ${hostPort(ep.ip, ep.port)}`,
-  ];
-}
 
 /** Rules of the chains every ruleset has, independent of services. */
 function fixedRules(mark: string): { filter: string[]; nat: string[] } {
@@ -146,36 +45,99 @@ function fixedRules(mark: string): { filter: string[]; nat: string[] } {
 }
 
 /**
- * The whole ruleset for one family. `staleChains` are KUBE-SVC/SEP chains that exist in
- * the kernel but not in `table`: they are flushed and deleted in the same transaction.
+ * The tail of nat KUBE-SERVICES: anything addressed to the node goes on to KUBE-NODEPORTS.
+ * Loopback is excluded (we do not set route_localnet: kube-proxy's
+ * --iptables-localhost-nodeports=false); --nodeport-addresses lists the addresses instead.
  */
-export function renderRuleset(table: ServiceTable, opts: IptablesRenderOptions, staleChains: Iterable<string> = []): RenderedRuleset {
+function nodePortsJump(opts: IptablesRenderOptions): string[] {
+  const c = '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain"';
+  if (opts.nodePortIPs === undefined) {
+    const notLoopback = opts.family === 4 ? '! -d 127.0.0.0/8' : '! -d ::1/128';
+    return [`-A KUBE-SERVICES ${c} -m addrtype --dst-type LOCAL ${notLoopback} -j KUBE-NODEPORTS`];
+  }
+  const mask = opts.family === 4 ? '/32' : '/128';
+  return opts.nodePortIPs.map((ip) => `-A KUBE-SERVICES ${c} -d ${ip}${mask} -j KUBE-NODEPORTS`);
+}
+
+/** Endpoints of every service in one family: above LARGE_CLUSTER_ENDPOINTS, comments are dropped. */
+export function countEndpoints(table: ServiceTable, family: IPFamily): number {
+  let n = 0;
+  for (const s of table.services.values()) for (const e of s.endpoints) if (ipFamily(e.ip) === family) n++;
+  return n;
+}
+
+/** Per-service rules for every service of the table (sorted by key), in one family. */
+export function renderAllServices(table: ServiceTable, opts: IptablesRenderOptions): ServiceRules[] {
+  return [...table.services.values()]
+    .sort((a, b) => (a.key < b.key ? -1 : 1))
+    .map((s) => renderServiceRules(s, table.nodeName, opts))
+    .filter((r): r is ServiceRules => r !== undefined);
+}
+
+export interface AssembleInput {
+  /** Every service's rules (the shared chains are always rewritten whole). */
+  all: Iterable<ServiceRules>;
+  /** Services whose own chains are (re)written: all of them on a full sync, the changed ones otherwise. */
+  rewrite: Iterable<ServiceRules>;
+  /** Per-service chains to flush and delete in the same transaction. */
+  stale: Iterable<string>;
+  /** Declare KUBE-PROXY-CANARY in mangle, nat and filter. */
+  canary?: boolean;
+}
+
+export interface Assembled {
+  /** Sections in restore order: filter, nat, then mangle when the canary is declared. */
+  text: string;
+  filter: string;
+  nat: string;
+  /** `-A` lines written (kube-proxy's sync_proxy_rules_iptables_last), per table and in all. */
+  filterRules: number;
+  natRules: number;
+  rulesWritten: number;
+}
+
+/** One iptables-restore --noflush input. */
+export function assemble(input: AssembleInput, opts: IptablesRenderOptions): Assembled {
   const mark = opts.masqueradeMark ?? DEFAULT_MARK;
   const fixed = fixedRules(mark);
-  const perService = [...table.services.values()]
-    .sort((a, b) => (a.key < b.key ? -1 : 1))
-    .map((s) => renderServiceRules(s, table, opts))
-    .filter((r): r is ServiceRules => r !== undefined);
+  const canary = input.canary ? [`:${CANARY_CHAIN} - [0:0]`] : [];
+  const all = [...input.all];
+  const rewrite = [...input.rewrite];
+  const stale = [...input.stale].sort();
 
-  const natChains = new Set<string>();
-  for (const r of perService) for (const c of r.natChains.keys()) natChains.add(c);
-  const stale = [...staleChains].filter((c) => !natChains.has(c)).sort();
-
-  const filter = ['*filter', ...FILTER_CHAINS.map((c) => `:${c} - [0:0]`)];
-  for (const r of perService) filter.push(...r.filterServices);
+  const filter = ['*filter', ...FILTER_CHAINS.map((c) => `:${c} - [0:0]`), ...canary];
+  for (const r of all) filter.push(...r.filter);
   filter.push(...fixed.filter, 'COMMIT');
 
-  const nat = ['*nat', ...NAT_CHAINS.map((c) => `:${c} - [0:0]`)];
-  for (const r of perService) for (const c of r.natChains.keys()) nat.push(`:${c} - [0:0]`);
+  const nat = ['*nat', ...NAT_CHAINS.map((c) => `:${c} - [0:0]`), ...canary];
+  for (const r of rewrite) for (const c of r.natChains.keys()) nat.push(`:${c} - [0:0]`);
   for (const c of stale) nat.push(`:${c} - [0:0]`);
   nat.push(...fixed.nat);
-  for (const r of perService) nat.push(...r.natServices);
-  nat.push(
-    '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS',
-  );
-  for (const r of perService) for (const rules of r.natChains.values()) nat.push(...rules);
+  for (const r of all) nat.push(...r.natShared.filter((l) => l.startsWith('-A KUBE-SERVICES ')));
+  nat.push(...nodePortsJump(opts));
+  for (const r of all) nat.push(...r.natShared.filter((l) => l.startsWith('-A KUBE-NODEPORTS ')));
+  for (const r of rewrite) for (const rules of r.natChains.values()) nat.push(...rules);
   for (const c of stale) nat.push(`-X ${c}`);
   nat.push('COMMIT');
 
-  return { filter: filter.join('\n') + '\n', nat: nat.join('\n') + '\n', natChains };
+  const filterText = filter.join('\n') + '\n';
+  const natText = nat.join('\n') + '\n';
+  const mangle = input.canary ? `*mangle\n:${CANARY_CHAIN} - [0:0]\nCOMMIT\n` : '';
+  const filterRules = filter.filter((l) => l.startsWith('-A ')).length;
+  const natRules = nat.filter((l) => l.startsWith('-A ')).length;
+  return { text: filterText + natText + mangle, filter: filterText, nat: natText, filterRules, natRules, rulesWritten: filterRules + natRules };
+}
+
+/**
+ * The whole ruleset for one family. `staleChains` are per-service chains that exist in
+ * the kernel but not in `table`: they are flushed and deleted in the same transaction.
+ */
+export function renderRuleset(table: ServiceTable, renderOpts: IptablesRenderOptions, staleChains: Iterable<string> = []): RenderedRuleset {
+  const opts = { ...renderOpts, largeCluster: renderOpts.largeCluster ?? countEndpoints(table, renderOpts.family) > LARGE_CLUSTER_ENDPOINTS };
+  const all = renderAllServices(table, opts);
+  const natChains = new Set<string>();
+  for (const r of all) for (const c of r.natChains.keys()) natChains.add(c);
+  const stale = [...staleChains].filter((c) => !natChains.has(c));
+  const a = assemble({ all, rewrite: all, stale }, opts);
+  return { filter: a.filter, nat: a.nat, natChains };
 }
