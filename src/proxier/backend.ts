@@ -17,8 +17,14 @@ export interface InspectRow {
 }
 
 export interface SyncOptions {
-  /** True on the first sync and every sync-period: rewrite everything, not only the diff. */
+  /** True on the first sync and every full-sync period (1 h): rewrite everything, not only the diff. */
   full: boolean;
+  /**
+   * True when a sync-period has passed since the kernel was last checked: the backend
+   * should look for state changed behind its back (iptables: the canary and the shared
+   * chains; ebpf: re-read the maps) even when nothing changed in the table.
+   */
+  verify?: boolean;
 }
 
 export interface Backend {

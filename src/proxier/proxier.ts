@@ -14,15 +14,22 @@ import { BoundedFrequencyRunner } from './bounded-frequency-runner.js';
 export interface ProxierOptions {
   nodeName: string;
   minSyncPeriodMs: number;
+  /** Periodic sync: at least this often, and the kernel is checked for drift (SyncOptions.verify). */
   syncPeriodMs: number;
+  /** Full rewrite at least this often (kube-proxy: 1 h); default FULL_SYNC_PERIOD_MS. */
+  fullSyncPeriodMs?: number;
   serviceProxyName?: string;
 }
+
+/** kube-proxy rewrites everything hourly; between, periodic syncs are partial. */
+export const FULL_SYNC_PERIOD_MS = 3_600_000;
 
 export class Proxier {
   private readonly runner: BoundedFrequencyRunner;
   private applied: ServiceTable | undefined;
   private lastGood: LastGood | undefined;
   private lastFull = 0;
+  private lastVerify = 0;
   private syncedGeneration = -1;
   private reportedProblems = new Set<string>();
   /** Number of successful syncs (logged; tests wait on it). */
@@ -63,7 +70,9 @@ export class Proxier {
 
   private async syncProxyRules(): Promise<void> {
     const now = Date.now();
-    const full = this.applied === undefined || now - this.lastFull >= this.opts.syncPeriodMs;
+    const full = this.applied === undefined || now - this.lastFull >= (this.opts.fullSyncPeriodMs ?? FULL_SYNC_PERIOD_MS);
+    // The runner fires at least every syncPeriod; such a run checks the kernel even if nothing changed.
+    const verify = full || now - this.lastVerify >= this.opts.syncPeriodMs - this.opts.minSyncPeriodMs;
     const generation = this.store.generation;
     const { table, problems, lastGood } = buildServiceTable(this.store.snapshot(), {
       nodeName: this.opts.nodeName,
@@ -72,11 +81,11 @@ export class Proxier {
     });
     this.report(problems);
     const diff = diffTables(this.applied, table);
-    if (!full && isEmptyDiff(diff) && generation === this.syncedGeneration) return;
+    if (!full && !verify && isEmptyDiff(diff) && generation === this.syncedGeneration) return;
     const end = (full ? this.metrics.syncFullDuration : this.metrics.syncPartialDuration).startTimer();
     const endAll = this.metrics.syncDuration.startTimer();
     try {
-      await this.backend.sync(table, diff, { full });
+      await this.backend.sync(table, diff, { full, verify });
     } catch (e) {
       this.metrics.syncFailures.inc({ backend: this.backend.name });
       this.log.error({ err: e, full }, 'sync failed; previous state kept, will retry');
@@ -88,12 +97,13 @@ export class Proxier {
     this.lastGood = lastGood;
     this.syncedGeneration = generation;
     if (full) this.lastFull = now;
+    if (verify) this.lastVerify = now;
     this.syncCount++;
     this.lastSyncAt = Date.now();
     this.metrics.lastSync.setToCurrentTime();
     this.metrics.serviceCount.set(table.services.size);
     this.log.info(
-      { sync: this.syncCount, full, services: table.services.size, added: diff.added.length, updated: diff.updated.length, removed: diff.removed.length, seconds },
+      { sync: this.syncCount, full, verify, services: table.services.size, added: diff.added.length, updated: diff.updated.length, removed: diff.removed.length, seconds },
       'synced',
     );
   }

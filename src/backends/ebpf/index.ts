@@ -130,8 +130,8 @@ export class EbpfBackend implements Backend {
 
   async sync(table: ServiceTable, _diff: TableDiff, opts: SyncOptions): Promise<void> {
     const dp = await this.ensureLoaded();
-    // A full sync trusts the kernel, not our mirror (someone may have edited the maps).
-    if (opts.full) this.current = await readState(dp.maps);
+    // A full or periodic sync trusts the kernel, not our mirror (someone may have edited the maps).
+    if (opts.full || opts.verify) this.current = await readState(dp.maps);
     this.writeConfig(dp, table);
     const r = render(table, this.ids);
     this.logSkipped(r.skipped);
