@@ -8,9 +8,9 @@
 import { fileURLToPath } from 'node:url';
 import { IptablesBackend } from '../src/backends/iptables/index.js';
 import type { IptablesMode } from '../src/backends/iptables/iptables-cli.js';
-import { servicePortKey } from '../src/model/service-port-name.js';
 import type { Endpoint, ServicePortEntry, ServiceTable } from '../src/model/types.js';
 import { run } from '../src/util/exec.js';
+import { endpoint, servicePort, serviceTable } from '../test/fixtures/service-table.js';
 import { createNetns, deleteNetns, newRunPrefix, nsRun } from '../test/harness/netns.js';
 
 const ENDPOINTS = 10;
@@ -18,30 +18,15 @@ const ENDPOINTS = 10;
 function endpoints(i: number, shift = 0): Endpoint[] {
   return Array.from({ length: ENDPOINTS }, (_, j) => {
     const n = (i * ENDPOINTS + j + shift) % 65_000;
-    return { ip: `198.18.${(n >> 8) & 255}.${n & 255}`, port: 8080, ready: true, serving: true, terminating: false, nodeName: 'node-a' };
+    return endpoint(`198.18.${(n >> 8) & 255}.${n & 255}`, 8080);
   });
 }
 
 function service(i: number, eps = endpoints(i)): ServicePortEntry {
-  const name = { namespace: 'bench', name: `svc-${i}`, port: 'http', protocol: 'TCP' as const };
-  return {
-    key: servicePortKey(name),
-    name,
-    clusterIPs: [`198.19.${i >> 8}.${i & 255}`],
-    port: 80,
-    protocol: 'TCP',
-    nodePort: 0,
-    externalIPs: [],
-    loadBalancerIPs: [],
-    sessionAffinity: { type: 'None' },
-    externalTrafficPolicy: 'Cluster',
-    internalTrafficPolicy: 'Cluster',
-    healthCheckNodePort: 0,
-    endpoints: eps,
-  };
+  return servicePort({ namespace: 'bench', name: `svc-${i}`, port: 'http' }, { clusterIPs: [`198.19.${i >> 8}.${i & 255}`], endpoints: eps });
 }
 
-const tableOf = (svcs: ServicePortEntry[]): ServiceTable => ({ services: new Map(svcs.map((s) => [s.key, s])), nodeName: 'node-a', nodes: new Map() });
+const tableOf = (svcs: ServicePortEntry[]): ServiceTable => serviceTable(svcs);
 
 async function timed<T>(f: () => Promise<T>): Promise<number> {
   const t = process.hrtime.bigint();

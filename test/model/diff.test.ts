@@ -1,23 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { diffTables, isEmptyDiff } from '../../src/model/diff.js';
 import type { ServicePortEntry, ServiceTable } from '../../src/model/types.js';
+import { endpoint, servicePort } from '../fixtures/service-table.js';
 
 function entry(key: string, endpoints: string[]): ServicePortEntry {
-  return {
-    key,
-    name: { namespace: 'default', name: key, port: '', protocol: 'TCP' },
-    clusterIPs: ['198.19.1.1'],
-    port: 80,
-    protocol: 'TCP',
-    nodePort: 0,
-    externalIPs: [],
-    loadBalancerIPs: [],
-    sessionAffinity: { type: 'None' },
-    externalTrafficPolicy: 'Cluster',
-    internalTrafficPolicy: 'Cluster',
-    healthCheckNodePort: 0,
-    endpoints: endpoints.map((ip) => ({ ip, port: 9376, ready: true, serving: true, terminating: false })),
-  };
+  return { ...servicePort({ name: key }, { clusterIPs: ['198.19.1.1'], endpoints: endpoints.map((ip) => endpoint(ip)) }), key };
 }
 const table = (...e: ServicePortEntry[]): ServiceTable => ({ services: new Map(e.map((x) => [x.key, x])), nodeName: 'n', nodes: new Map() });
 

@@ -1,30 +1,15 @@
-// Small ServiceTable builders for the pure render/diff tests.
+// Small ServiceTable builders for the pure render/diff tests (defaults: port 9376 endpoints on node-a).
 import type { Endpoint, ServicePortEntry, ServiceTable } from '../../../src/model/types.js';
+import { endpoint, servicePort, serviceTable } from '../../fixtures/service-table.js';
 
 export function ep(ip: string, extra: Partial<Endpoint> = {}): Endpoint {
-  return { ip, port: 9376, ready: true, serving: true, terminating: false, nodeName: 'node-a', ...extra };
+  return endpoint(ip, 9376, extra);
 }
 
 export function svc(name: string, extra: Partial<ServicePortEntry> = {}): ServicePortEntry {
-  const protocol = extra.protocol ?? 'TCP';
-  return {
-    key: `default/${name}/${protocol.toLowerCase()}`,
-    name: { namespace: 'default', name, port: '', protocol },
-    clusterIPs: ['198.19.1.175'],
-    port: 80,
-    protocol,
-    nodePort: 0,
-    externalIPs: [],
-    loadBalancerIPs: [],
-    sessionAffinity: { type: 'None' },
-    externalTrafficPolicy: 'Cluster',
-    internalTrafficPolicy: 'Cluster',
-    healthCheckNodePort: 0,
-    endpoints: [],
-    ...extra,
-  };
+  return servicePort({ name }, extra);
 }
 
 export function table(...entries: ServicePortEntry[]): ServiceTable {
-  return { services: new Map(entries.map((e) => [e.key, e])), nodeName: 'node-a', nodes: new Map() };
+  return serviceTable(entries);
 }
