@@ -10,7 +10,8 @@ import { requests } from '../harness/client.js';
 import { ManifestDir, node } from '../harness/manifests.js';
 import { newRunPrefix } from '../harness/netns.js';
 import { ProxyProcess } from '../harness/proxy-process.js';
-import { snapshotNode } from '../harness/snapshot.js';
+import { createCgroup, removeCgroup } from '../harness/cgroup.js';
+import { argValue, snapshotNode } from '../harness/snapshot.js';
 import { Topology } from '../harness/topology.js';
 import { BACKENDS } from './backends.js';
 import { CASES } from './cases/index.js';
@@ -30,6 +31,7 @@ export function defineConformance(backendName: string): void {
     const results: CaseResult[] = [];
     const proxies = new Map<string, ProxyProcess>();
     const baseline = new Map<string, Record<string, string>>();
+    const cgroups = new Map<string, string>();
     let manifests: ManifestDir;
     let workDir = '';
 
@@ -46,10 +48,10 @@ export function defineConformance(backendName: string): void {
       await topo.addExternal(EXTERNAL, EXTERNAL_HOST, NODE);
       // Each node runs its own proxy on the same manifests, as a DaemonSet would.
       for (const n of NODES) {
-        const args = backend.args(prefix, n.name);
-        const pin = args.includes('--bpf-pin-root') ? args[args.indexOf('--bpf-pin-root') + 1] : undefined;
-        baseline.set(n.name, await snapshotNode(topo.node(n.name).ns, pin));
-        const p = new ProxyProcess({ backend: backendName, netns: topo.node(n.name).ns, manifests: manifests.dir, nodeName: n.name, extraArgs: backend.args(prefix, n.name) });
+        if (backend.nodeCgroup) cgroups.set(n.name, createCgroup(`${prefix}-${n.name}`));
+        const args = backend.args(prefix, n.name, cgroups.get(n.name));
+        baseline.set(n.name, await snapshotNode(topo.node(n.name).ns, argValue(args, '--bpf-pin-root'), argValue(args, '--cgroup-path')));
+        const p = new ProxyProcess({ backend: backendName, netns: topo.node(n.name).ns, manifests: manifests.dir, nodeName: n.name, extraArgs: args });
         proxies.set(n.name, p);
       }
       await Promise.all([...proxies.values()].map((p) => p.start()));
@@ -70,6 +72,7 @@ export function defineConformance(backendName: string): void {
         }
       } finally {
         await topo.destroy();
+        for (const cg of cgroups.values()) await removeCgroup(cg);
         if (workDir) await rm(workDir, { recursive: true, force: true });
       }
     });
@@ -95,8 +98,9 @@ export function defineConformance(backendName: string): void {
           log,
           syncDeadlineMs: 6000,
           async request(target, opts = {}) {
-            const from = opts.from ? topo.pod(opts.from).ns : topo.pod(CLIENT).ns;
-            const r = await requests(from, target, opts);
+            const fromNode = opts.from !== undefined && topo.nodes.has(opts.from);
+            const from = fromNode ? topo.node(opts.from!).ns : topo.pod(opts.from ?? CLIENT).ns;
+            const r = await requests(from, target, { ...opts, cgroup: fromNode ? cgroups.get(opts.from!) : undefined });
             log.push(`${opts.from ?? CLIENT} → ${target} ${opts.proto ?? 'tcp'}: ${r.map((x) => (x.ok ? x.body : `!${x.error}`)).join(' ')}`);
             return r;
           },

@@ -13,7 +13,7 @@ export interface ConformanceContext {
   proxies: Map<string, ProxyProcess>;
   manifests: ManifestDir;
   backend: string;
-  /** Requests from the client namespace (or `from`, a pod name) to `target`. */
+  /** Requests from the client namespace (or `from`: a pod name, or a node name for a client in the node's own namespace). */
   request(target: string, opts?: RequestOptions & { from?: string }): Promise<RequestResult[]>;
   /** Everything sent so far in this case (printed when the case fails). */
   log: string[];

@@ -1,4 +1,5 @@
 // Runs the client driver inside a namespace and returns its results.
+import { run } from '../../src/util/exec.js';
 import { nsRun } from './netns.js';
 import { CLIENT_SCRIPT } from './topology.js';
 
@@ -21,13 +22,17 @@ export interface RequestOptions {
   keepAlive?: boolean;
 }
 
-export async function requests(ns: string, target: string, o: RequestOptions = {}): Promise<RequestResult[]> {
+/** Requests from namespace `ns`; with `cgroup`, the client process first joins that cgroup. */
+export async function requests(ns: string, target: string, o: RequestOptions & { cgroup?: string } = {}): Promise<RequestResult[]> {
   const args = [CLIENT_SCRIPT, '--target', target, '--proto', o.proto ?? 'tcp', '--count', String(o.count ?? 1), '--timeout', String(o.timeoutMs ?? 2000)];
   if (o.intervalMs) args.push('--interval', String(o.intervalMs));
   if (o.path) args.push('--path', o.path);
   if (o.bytes) args.push('--bytes', String(o.bytes));
   if (o.keepAlive) args.push('--keep-alive');
-  const r = await nsRun(ns, process.execPath, args, { timeoutMs: 10_000 + (o.count ?? 1) * ((o.timeoutMs ?? 2000) + (o.intervalMs ?? 0)) });
+  const timeoutMs = 10_000 + (o.count ?? 1) * ((o.timeoutMs ?? 2000) + (o.intervalMs ?? 0));
+  const r = o.cgroup
+    ? await run('sh', ['-c', `echo $$ > "$0/cgroup.procs" && ns="$1" && shift && exec ip netns exec "$ns" "$@"`, o.cgroup, ns, process.execPath, ...args], { timeoutMs })
+    : await nsRun(ns, process.execPath, args, { timeoutMs });
   return JSON.parse(r.stdout) as RequestResult[];
 }
 

@@ -1,6 +1,7 @@
 // What a backend may leave in a node namespace: rules, sets, links, tc filters, pinned
 // objects. Compared before start and after `--cleanup` to prove cleanup leaves nothing.
 import { existsSync, readdirSync } from 'node:fs';
+import { run } from '../../src/util/exec.js';
 import { nsRun } from './netns.js';
 
 async function out(ns: string, cmd: string, args: string[]): Promise<string> {
@@ -8,7 +9,13 @@ async function out(ns: string, cmd: string, args: string[]): Promise<string> {
   return r.code === 0 ? r.stdout : `(${cmd} unavailable)`;
 }
 
-export async function snapshotNode(ns: string, pinRoot?: string): Promise<Record<string, string>> {
+/** Reads a flag's value from a bpfproxy argument list. */
+export function argValue(args: readonly string[] | undefined, flag: string): string | undefined {
+  const i = args?.indexOf(flag) ?? -1;
+  return i >= 0 ? args![i + 1] : undefined;
+}
+
+export async function snapshotNode(ns: string, pinRoot?: string, cgroup?: string): Promise<Record<string, string>> {
   const snap: Record<string, string> = {};
   for (const tool of ['iptables-save', 'ip6tables-save']) {
     // Rules and user-defined chains are what a backend adds. Built-in chains appear once
@@ -30,5 +37,6 @@ export async function snapshotNode(ns: string, pinRoot?: string): Promise<Record
     if (/prog\/xdp|xdp/.test(x)) snap[`xdp ${dev}`] = 'attached';
   }
   if (pinRoot) snap.bpffs = existsSync(pinRoot) ? readdirSync(pinRoot).join(' ') : '(absent)';
+  if (cgroup) snap.cgroup = (await run('bpftool', ['cgroup', 'show', cgroup], { allowFailure: true })).stdout;
   return snap;
 }

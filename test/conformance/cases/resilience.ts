@@ -2,7 +2,7 @@
 // a cleanup that leaves nothing behind.
 import { expect } from 'vitest';
 import { eventually, tally } from '../../harness/client.js';
-import { snapshotNode } from '../../harness/snapshot.js';
+import { argValue, snapshotNode } from '../../harness/snapshot.js';
 import { ep, simpleService } from '../fixtures.js';
 import type { ConformanceCase } from '../types.js';
 
@@ -48,13 +48,12 @@ export const cleanupLeavesNothing: ConformanceCase = {
   title: '--cleanup leaves nothing: rules, sets, links, tc/XDP programs and pins as before the proxy ran',
   async run(ctx) {
     const node = ctx.topo.node('node-a');
-    const pinRoot = ctx.proxy.opts.extraArgs?.[ctx.proxy.opts.extraArgs.indexOf('--bpf-pin-root') + 1];
-    const pin = ctx.proxy.opts.extraArgs?.includes('--bpf-pin-root') ? pinRoot : undefined;
+    const args = ctx.proxy.opts.extraArgs;
     await ctx.manifests.write('svc.json', simpleService('gone', '198.19.1.198', 80, [ep('hostnames-a')]));
     await eventually(async () => expect(tally(await ctx.request('198.19.1.198:80')).bodies.has('hostnames-a')).toBe(true), ctx.syncDeadlineMs);
     await ctx.proxy.stop();
     await ctx.proxy.cleanup();
-    const after = await snapshotNode(node.ns, pin);
+    const after = await snapshotNode(node.ns, argValue(args, '--bpf-pin-root'), argValue(args, '--cgroup-path'));
     expect(after).toEqual(ctx.baseline.get('node-a'));
     await ctx.proxy.start();
   },

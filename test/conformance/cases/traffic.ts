@@ -123,3 +123,24 @@ export const hairpin: ConformanceCase = {
     }, ctx.syncDeadlineMs);
   },
 };
+
+export const nodeLocalClient: ConformanceCase = {
+  id: 'node-local-client',
+  title: "a client in the node's own network namespace reaches a ClusterIP (TCP and UDP)",
+  async run(ctx) {
+    await ctx.manifests.write('svc.json', [
+      service({ name: 'fromnode', clusterIP: '198.19.1.207', ports: [{ name: 'http', port: 80, targetPort: 9376 }, { name: 'dns', port: 53, targetPort: 9376, protocol: 'UDP' }] }),
+      endpointSlice('fromnode', [{ name: 'http', port: 9376 }, { name: 'dns', port: 9376, protocol: 'UDP' }], [ep('hostnames-a'), ep('remote-f')]),
+    ]);
+    await eventually(async () => {
+      const { bodies, errors } = tally(await ctx.request('198.19.1.207:80', { from: 'node-a', count: 12 }));
+      expect([...bodies.keys()].sort()).toEqual(['hostnames-a', 'remote-f']);
+      expect(errors.size).toBe(0);
+    }, ctx.syncDeadlineMs);
+    await eventually(async () => {
+      const { bodies } = tally(await ctx.request('198.19.1.207:53', { from: 'node-a', proto: 'udp', count: 6, timeoutMs: 1000 }));
+      expect(bodies.size).toBeGreaterThan(0);
+      expect([...bodies.keys()].every((b) => b === 'hostnames-a' || b === 'remote-f')).toBe(true);
+    }, ctx.syncDeadlineMs);
+  },
+};
