@@ -65,7 +65,8 @@ mount -t devtmpfs devtmpfs $R/dev
 mkdir -p $R/dev/pts $R/dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts $R/dev/pts
 mount -t tmpfs -o mode=1777 shm $R/dev/shm
-mount -t tmpfs -o mode=1777 tmp $R/tmp
+# /tmp stays the host's, seen through the overlay (writes land in the tmpfs upper layer):
+# a checkout under /tmp (CI clones anywhere) must be visible in the guest.
 mount -t tmpfs -o mode=0755 run $R/run
 mount -t cgroup2 cgroup2 $R/sys/fs/cgroup
 mount -t bpf bpf $R/sys/fs/bpf

@@ -9,7 +9,8 @@
 # stdout; we exit with its exit code (124: timed out, 125: the guest failed to boot/run).
 # Writes inside the guest are discarded, except under $BPFPROXY_VM_RW_DIR (a host directory
 # shared read-write at the same path) and $BPFPROXY_VM_JOBDIR (the job share, deleted
-# afterwards). The guest's /tmp and /run are fresh tmpfs: don't start it from under them.
+# afterwards). The guest's /run is a fresh tmpfs: don't start it from under /run. /tmp is
+# the host's, copy-on-write.
 #
 # Environment:
 #   BPFPROXY_VM_TIMEOUT  seconds before the guest is killed (default 1800)
@@ -53,8 +54,8 @@ echo "$nonce" >"$jobdir/nonce"
     [[ -n "${!name+x}" ]] && printf 'export %s=%q\n' "$name" "${!name}"
   done
   printf 'export BPFPROXY_IN_GUEST=1 BPFPROXY_VM_JOBDIR=%q\n' "$guest_jobdir"
-  # cwd exists in the guest because the host root is shared (but not if it is under /tmp
-  # or /run, which the guest mounts fresh).
+  # cwd exists in the guest because the host root is shared (but not under /run, which
+  # the guest mounts fresh).
   printf 'cd %q || exit 125\n' "$PWD"
   printf 'exec'
   printf ' %q' "$@"
