@@ -13,7 +13,7 @@ const VM_DIR = path.join(REPO_ROOT, 'scripts/vm');
 export const inGuest = process.env.BPFPROXY_IN_GUEST === '1';
 
 export interface GuestOptions {
-  /** Working directory of the command (default: process.cwd()). Not under /tmp or /run. */
+  /** Working directory of the command (default: process.cwd()). Not under /run (fresh in the guest). */
   cwd?: string;
   /** Extra environment; run.sh forwards PATH, HOME, CI, BPFPROXY_*, VITEST_* and a few more. */
   env?: Record<string, string | undefined>;
