@@ -35,8 +35,17 @@ export async function createBackend(name: BackendName, cfg: BackendConfig): Prom
       const mod = (await import('./ebpf/index.js')) as { createEbpfBackend(cfg: BackendConfig): Promise<Backend> };
       return mod.createEbpfBackend(cfg);
     }
-    case 'ipvs':
-      throw new Error('--backend=ipvs is not implemented yet');
+    case 'ipvs': {
+      const { IpvsBackend } = await import('./ipvs/index.js');
+      return new IpvsBackend({
+        scheduler: cfg.ipvsScheduler,
+        clusterCIDRs: cfg.clusterCIDRs,
+        masqueradeAll: cfg.masqueradeAll,
+        nodePortAddresses: cfg.nodePortAddresses,
+        logger: cfg.logger,
+        metrics: cfg.metrics,
+      });
+    }
   }
 }
 

@@ -20,8 +20,11 @@ export async function renderCommand(opts: CliOptions, log: Logger): Promise<numb
       process.stdout.write(renderText(table));
       return 0;
     }
-    default:
-      process.stderr.write(`bpfproxy render: backend ${opts.backend} cannot render yet\n`);
-      return 2;
+    case 'ipvs': {
+      const { IpvsBackend } = await import('../backends/ipvs/index.js');
+      const c = opts.backendConfig;
+      process.stdout.write(new IpvsBackend({ scheduler: c.ipvsScheduler, clusterCIDRs: c.clusterCIDRs, masqueradeAll: c.masqueradeAll, nodePortAddresses: c.nodePortAddresses }).render(table));
+      return 0;
+    }
   }
 }

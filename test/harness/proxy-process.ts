@@ -32,7 +32,7 @@ export class ProxyProcess {
   }
 
   /** Starts `bpfproxy run` and waits for its first successful sync (also on a restart). */
-  async start(timeoutMs = 30_000): Promise<void> {
+  async start(timeoutMs = process.env.BPFPROXY_IN_GUEST === '1' ? 90_000 : 30_000): Promise<void> {
     const before = this.syncs;
     const child = spawn(process.execPath, [BIN, 'run', '--manifests', this.opts.manifests, '--min-sync-period', '100ms', '--sync-period', '5s', ...this.args()], {
       stdio: ['ignore', 'pipe', 'pipe'],

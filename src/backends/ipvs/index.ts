@@ -1,0 +1,288 @@
+// --backend=ipvs: kube-proxy's IPVS mode. VIPs live on the dummy device kube-ipvs0, each
+// frontend (ClusterIP, NodePort on every node address, externalIP, LoadBalancer IP) is an
+// IPVS virtual server with masqueraded real servers, and a few fixed iptables rules match
+// ipsets for masquerade/hairpin/reject. Each sync reads the kernel's state and applies only
+// the difference (plan.ts): nothing is flushed and rebuilt, so traffic never sees a gap.
+import { BlockList } from 'node:net';
+import type { Logger } from 'pino';
+import type { Metrics } from '../../metrics/metrics.js';
+import type { IPFamily, ServiceTable, TableDiff } from '../../model/types.js';
+import type { Backend, InspectRow, SyncOptions } from '../../proxier/backend.js';
+import { IptablesCli } from '../iptables/iptables-cli.js';
+import { type DesiredService, desiredState } from './desired.js';
+import { inspectRows } from './inspect.js';
+import { allSetNames, entryKey } from './ipsets.js';
+import { FILTER_CHAINS, IPVS_JUMP_RULES, NAT_CHAINS, ourRules, renderChainRemoval, renderIptables, tablesOf, withMissingJumps } from './iptables-rules.js';
+import { deleteServiceLine } from './ipvsadm.js';
+import { diffVirtualServer } from './ipvs-diff.js';
+import * as k from './kernel.js';
+import { type KernelState, type ServiceStep, type SyncPlan, owned, planSync } from './plan.js';
+import { renderPlanText } from './render-text.js';
+import { type VirtualServer, familyOf, vsKey } from './types.js';
+
+/** Schedulers the kernel ships (ip_vs_<name>); anything else is refused at start. */
+export const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'sh', 'dh', 'sed', 'nq', 'mh', 'fo', 'ovf'];
+
+export interface IpvsBackendOptions {
+  scheduler?: string;
+  /** --cluster-cidr, one per family at most. */
+  clusterCIDRs?: string[];
+  masqueradeAll?: boolean;
+  /** --nodeport-addresses: NodePorts only on node addresses inside these CIDRs (empty: all). */
+  nodePortAddresses?: string[];
+  families?: IPFamily[];
+  logger?: Logger;
+  metrics?: Metrics;
+}
+
+export class IpvsBackend implements Backend {
+  readonly name = 'ipvs' as const;
+  readonly scheduler: string;
+  /** Services that could not be programmed in the last sync → the error (also logged). */
+  readonly failures = new Map<string, string>();
+  private readonly lastApplied = new Map<string, DesiredService>();
+  private readonly clis: IptablesCli[];
+  private readonly appliedRules = new Map<IPFamily, { text: string; saved: string }>();
+  private schedulerReady = false;
+
+  constructor(private readonly opts: IpvsBackendOptions = {}) {
+    this.scheduler = opts.scheduler ?? 'rr';
+    if (!SCHEDULERS.includes(this.scheduler)) throw new Error(`--ipvs-scheduler: want one of ${SCHEDULERS.join(', ')}, got ${JSON.stringify(this.scheduler)}`);
+    this.clis = (opts.families ?? [4, 6]).map((f) => new IptablesCli(f));
+  }
+
+  /** What a sync would program on an empty node (`bpfproxy render`); no kernel access. */
+  render(table: ServiceTable, nodeIPs: string[] = table.nodes.get(table.nodeName)?.addresses ?? []): string {
+    const desired = desiredState(table, { scheduler: this.scheduler, nodeIPs });
+    const empty: KernelState = { virtualServers: new Map(), bound: new Set(), otherAddresses: new Map(), sets: new Map() };
+    const plan = planSync({ desired, current: empty, lastApplied: new Map() });
+    return renderPlanText(plan, this.clis.map((c) => ({ family: c.family, text: renderIptables(this.ruleOpts(c.family)) })));
+  }
+
+  /**
+   * The proxier's diff is not needed: every sync plans the whole table against the kernel's
+   * current state (three reads), which also repairs what was changed behind our back.
+   */
+  async sync(table: ServiceTable, _diff: TableDiff, opts: SyncOptions): Promise<void> {
+    const t0 = performance.now();
+    const ms: Record<string, number> = {};
+    const lap = (name: string) => (ms[name] = Math.round(performance.now() - t0));
+    await this.ensureModule();
+    const schedulerError = await this.checkScheduler(opts.full);
+    const state = await k.readKernelState();
+    lap('read');
+    await this.ensureBase(state);
+    const nodeIPs = filterByCIDRs(state.addresses.nodeIPs, this.opts.nodePortAddresses ?? []);
+    const desired = desiredState(table, { scheduler: this.scheduler, nodeIPs });
+    const plan = planSync({ desired, current: state, lastApplied: this.lastApplied, schedulerError });
+    lap('plan');
+
+    // Additions first (a frontend is in the sets before it answers), removals last.
+    await k.restoreSets({ add: plan.addEntries });
+    const failedSteps = await this.applySteps(plan.steps, state);
+    lap('services');
+    await this.deleteVirtualServers(plan.deleteVirtualServers);
+    for (const a of plan.deleteAddresses) await k.unbindAddress(a);
+    await k.restoreSets({ del: plan.deleteEntries });
+    await this.undoFailedSteps(failedSteps, plan, desired);
+    lap('removals');
+
+    this.recordOutcome(table, desired, plan, failedSteps);
+    // IPv6 rules only once an IPv6 frontend exists (saves iptables runs on IPv4-only nodes);
+    // once written they are kept up to date.
+    const v6 = desired.some((d) => d.virtualServers.some((v) => familyOf(v.ip) === 6));
+    for (const cli of this.clis) if (cli.family === 4 || v6 || this.appliedRules.has(cli.family)) await this.syncRules(cli, opts.full);
+    lap('iptables');
+    this.opts.logger?.debug({ ms, steps: plan.steps.length, removed: plan.deleteVirtualServers.length, failed: this.failures.size }, 'ipvs sync');
+  }
+
+  async cleanup(): Promise<void> {
+    const addresses = await k.readAddresses();
+    const sets = await k.readSets();
+    const vss = await k.readVirtualServers().catch(() => new Map<string, VirtualServer>());
+    const state = { bound: addresses.bound, otherAddresses: addresses.others, sets };
+    await this.deleteVirtualServers([...vss.values()].filter((vs) => owned(vs, state)).map((vs) => deleteServiceLine(vs)));
+    if (addresses.dummyExists) await k.deleteDummy();
+    for (const cli of this.clis) {
+      for (const j of IPVS_JUMP_RULES) await cli.deleteJump(j).catch(() => undefined);
+      const filter = await chainsIn(cli, 'filter', FILTER_CHAINS);
+      const nat = await chainsIn(cli, 'nat', NAT_CHAINS);
+      const text = renderChainRemoval({ filter, nat });
+      if (text) await cli.restore(text);
+    }
+    // Sets last: iptables rules referencing them are gone now.
+    const ours = new Set(allSetNames());
+    await k.destroySets([...sets.keys()].filter((s) => ours.has(s)));
+    this.lastApplied.clear();
+    this.appliedRules.clear();
+  }
+
+  async inspect(): Promise<InspectRow[]> {
+    const addresses = await k.readAddresses();
+    return inspectRows(await k.readVirtualServers(), await k.readSets(), addresses.bound, addresses.others);
+  }
+
+  /** ip_vs loaded and the sysctls masquerade needs (cheap when done: no process spawned). */
+  private async ensureModule(): Promise<void> {
+    if (!(await k.ipvsLoaded())) await k.modprobe('ip_vs');
+    await k.setSysctls();
+  }
+
+  /** kube-ipvs0 up, and every set there (the iptables rules reference all of them). */
+  private async ensureBase(state: Awaited<ReturnType<typeof k.readKernelState>>): Promise<void> {
+    if (!state.addresses.dummyExists || !state.addresses.dummyUp) await k.ensureDummy(state.addresses.dummyExists);
+    const families = new Set(this.clis.map((c) => c.family));
+    const missing = allSetNames().filter((s) => !state.sets.has(s) && families.has(s.startsWith('KUBE-6-') ? 6 : 4));
+    if (missing.length > 0) {
+      await k.restoreSets({ create: missing });
+      for (const s of missing) state.sets.set(s, new Map());
+    }
+  }
+
+  /** Loads ip_vs_<scheduler>; the error names the module (services needing it then fail). */
+  private async checkScheduler(full: boolean): Promise<string | undefined> {
+    if (this.schedulerReady) return undefined;
+    try {
+      await k.modprobe(`ip_vs_${this.scheduler}`);
+      this.schedulerReady = true;
+      return undefined;
+    } catch (e) {
+      if (full) this.opts.logger?.error({ scheduler: this.scheduler }, (e as Error).message);
+      return `IPVS scheduler ${this.scheduler} is unavailable (${(e as Error).message})`;
+    }
+  }
+
+  /**
+   * Applies every step in one `ipvsadm -R` when possible. If that fails, the state is read
+   * again and each service is applied on its own, so one bad service cannot block the
+   * others; a service that still fails is rolled back to what it was. Returns the failures.
+   */
+  private async applySteps(steps: ServiceStep[], before: KernelState): Promise<Map<ServiceStep, string>> {
+    const failed = new Map<ServiceStep, string>();
+    const bindOk: ServiceStep[] = [];
+    for (const s of steps) {
+      try {
+        for (const a of s.addAddresses) await k.bindAddress(a);
+        bindOk.push(s);
+      } catch (e) {
+        failed.set(s, (e as Error).message);
+      }
+    }
+    const all = bindOk.flatMap((s) => s.ipvs);
+    try {
+      await k.applyIpvs(all);
+      return failed;
+    } catch (e) {
+      if (bindOk.length === 1) {
+        failed.set(bindOk[0]!, (e as Error).message);
+        await this.rollback(bindOk[0]!, before);
+        return failed;
+      }
+    }
+    for (const s of bindOk) {
+      const now = await k.readVirtualServers();
+      const lines = s.service.virtualServers.flatMap((v) => {
+        const key = vsKey(v.protocol, v.ip, v.port);
+        return diffVirtualServer(v, now.get(key));
+      });
+      try {
+        await k.applyIpvs(lines);
+      } catch (e) {
+        failed.set(s, (e as Error).message);
+        await this.rollback(s, before);
+      }
+    }
+    return failed;
+  }
+
+  /** Puts a service's virtual servers back as they were before this sync (best effort). */
+  private async rollback(step: ServiceStep, before: KernelState): Promise<void> {
+    const now = await k.readVirtualServers();
+    const lines = step.service.virtualServers.flatMap((v) => {
+      const key = vsKey(v.protocol, v.ip, v.port);
+      return diffVirtualServer(before.virtualServers.get(key), now.get(key), { graceful: false });
+    });
+    await k.applyIpvs(lines).catch((e: Error) => this.opts.logger?.error({ service: step.service.label }, `rollback failed: ${e.message}`));
+  }
+
+  /** Addresses and set members added only for services that then failed are taken back. */
+  private async undoFailedSteps(failed: Map<ServiceStep, string>, plan: SyncPlan, desired: DesiredService[]): Promise<void> {
+    if (failed.size === 0) return;
+    const failedKeys = new Set([...failed.keys()].map((s) => s.service.key));
+    const ok = desired.filter((d) => !failedKeys.has(d.key) && !plan.failed.some((f) => f.key === d.key));
+    const neededAddr = new Set(ok.flatMap((d) => d.bound));
+    const neededEntries = new Set(ok.flatMap((d) => d.sets.map(entryKey)));
+    for (const s of failed.keys()) for (const a of s.addAddresses) if (!neededAddr.has(a)) await k.unbindAddress(a);
+    const added = new Set(plan.addEntries.map(entryKey));
+    const undo = [...failed.keys()].flatMap((s) => s.service.sets).filter((e) => added.has(entryKey(e)) && !neededEntries.has(entryKey(e)));
+    await k.restoreSets({ del: undo });
+  }
+
+  private async deleteVirtualServers(lines: string[]): Promise<void> {
+    try {
+      await k.applyIpvs(lines);
+    } catch {
+      // One at a time, so that one that cannot be deleted does not keep the rest.
+      for (const l of lines) await k.applyIpvs([l]).catch((e: Error) => this.opts.logger?.error({ line: l }, e.message));
+    }
+  }
+
+  private recordOutcome(table: ServiceTable, desired: DesiredService[], plan: SyncPlan, failedSteps: Map<ServiceStep, string>): void {
+    const failures = new Map<string, { label: string; error: string }>();
+    for (const f of plan.failed) failures.set(f.key, { label: f.label, error: f.error });
+    for (const [s, error] of failedSteps) failures.set(s.service.key, { label: s.service.label, error: `service ${s.service.label}: ${error}` });
+    for (const d of desired) if (!failures.has(d.key)) this.lastApplied.set(d.key, d);
+    for (const key of this.lastApplied.keys()) if (!table.services.has(key)) this.lastApplied.delete(key);
+    this.failures.clear();
+    for (const [key, f] of failures) {
+      this.failures.set(key, f.error);
+      this.opts.logger?.error({ service: f.label }, `${f.error}; service left as it was`);
+    }
+  }
+
+  /**
+   * Our chains in one iptables-restore per family, plus the jumps from the built-in chains
+   * that are missing (inserted in the same transaction). A partial sync with unchanged rules
+   * costs nothing; a full sync reads iptables-save once per family and rewrites only if our
+   * part of it differs from what it was right after our last write (someone flushed it).
+   */
+  private async syncRules(cli: IptablesCli, full: boolean): Promise<void> {
+    const text = renderIptables(this.ruleOpts(cli.family));
+    const last = this.appliedRules.get(cli.family);
+    if (last?.text === text && !full) return;
+    const saved = await k.iptablesSave(cli.family);
+    if (last?.text === text && ourRules(saved) === last.saved) return;
+    try {
+      await cli.restore(withMissingJumps(text, tablesOf(saved)));
+    } catch (e) {
+      this.opts.metrics?.iptablesRestoreFailures.inc();
+      throw e;
+    }
+    this.appliedRules.set(cli.family, { text, saved: ourRules(await k.iptablesSave(cli.family)) });
+  }
+
+  private ruleOpts(family: IPFamily) {
+    return {
+      family,
+      clusterCIDR: this.opts.clusterCIDRs?.find((c) => familyOf(c.split('/')[0]!) === family),
+      masqueradeAll: this.opts.masqueradeAll,
+    };
+  }
+}
+
+/** Addresses inside any of `cidrs` (all of them when no CIDR is given). */
+export function filterByCIDRs(ips: string[], cidrs: string[]): string[] {
+  if (cidrs.length === 0) return ips;
+  const list = new BlockList();
+  for (const c of cidrs) {
+    const [base, bits] = c.split('/');
+    const fam = familyOf(base!);
+    list.addSubnet(base!, Number(bits ?? (fam === 4 ? 32 : 128)), fam === 4 ? 'ipv4' : 'ipv6');
+  }
+  return ips.filter((ip) => list.check(ip, familyOf(ip) === 4 ? 'ipv4' : 'ipv6'));
+}
+
+async function chainsIn(cli: IptablesCli, table: 'filter' | 'nat', ours: string[]): Promise<string[]> {
+  const save = await cli.save(table).catch(() => '');
+  return ours.filter((c) => new RegExp(`^:${c} `, 'm').test(save));
+}

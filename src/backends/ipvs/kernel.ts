@@ -1,0 +1,187 @@
+// Everything the IPVS backend runs: ipvsadm, ip, ipset, modprobe and the IPVS sysctls.
+// Reading returns the parsed state (plan.ts's KernelState); writing reports failures as
+// errors that say which tool failed and what it printed. All in the caller's netns.
+import { readFile, writeFile } from 'node:fs/promises';
+import { release } from 'node:os';
+import { ExecError, run } from '../../util/exec.js';
+import { type SetContents, type SetEntry, parseIpsetSave, renderIpsetRestore } from './ipsets.js';
+import { parseIpvsList } from './ipvsadm.js';
+import type { KernelState } from './plan.js';
+import { canonicalIP, familyOf } from './types.js';
+
+export const DUMMY = 'kube-ipvs0';
+const TIMEOUT = { timeoutMs: 60_000 };
+
+/** The IPVS sysctls (per netns) masquerade mode needs, and why. */
+export const IPVS_SYSCTLS: Record<string, string> = {
+  // Let IPVS keep conntrack entries so iptables MASQUERADE (hairpin, --cluster-cidr) applies.
+  'net/ipv4/vs/conntrack': '1',
+  // A packet for a deleted real server drops its stale connection instead of black-holing.
+  'net/ipv4/vs/expire_nodest_conn': '1',
+  // Persistence (ClientIP affinity) templates of a weight-0 (draining) server expire.
+  'net/ipv4/vs/expire_quiescent_template': '1',
+};
+
+export class ToolError extends Error {}
+
+function toolError(what: string, e: unknown): ToolError {
+  const detail = e instanceof ExecError ? (e.stderr.trim() || e.stdout.trim() || e.message).split('\n').slice(0, 3).join('; ') : (e as Error).message;
+  return new ToolError(`${what}: ${detail}`);
+}
+
+/** ip_vs is loaded (its /proc entry exists) — saves a modprobe per sync. */
+export async function ipvsLoaded(): Promise<boolean> {
+  return readFile('/proc/net/ip_vs', 'utf8').then(
+    () => true,
+    () => false,
+  );
+}
+
+export async function modprobe(module: string): Promise<void> {
+  try {
+    await run('modprobe', [module], TIMEOUT);
+  } catch (e) {
+    // Built into the kernel: modprobe fails on some systems, but the code is there.
+    const builtin = await readFile(`/lib/modules/${release()}/modules.builtin`, 'utf8').catch(() => '');
+    if (new RegExp(`/${module}\\.ko(\\.[a-z]+)?$`, 'm').test(builtin)) return;
+    throw toolError(`modprobe ${module} failed`, e);
+  }
+}
+
+export async function setSysctls(values: Record<string, string> = IPVS_SYSCTLS): Promise<void> {
+  for (const [key, value] of Object.entries(values)) {
+    const path = `/proc/sys/${key}`;
+    const now = (await readFile(path, 'utf8').catch(() => '')).trim();
+    if (now === value) continue;
+    try {
+      await writeFile(path, value);
+    } catch (e) {
+      throw new ToolError(`cannot set ${key.replaceAll('/', '.')}=${value}: ${(e as Error).message}`);
+    }
+  }
+}
+
+export async function readVirtualServers() {
+  try {
+    return parseIpvsList((await run('ipvsadm', ['-Ln', '--exact'], TIMEOUT)).stdout);
+  } catch (e) {
+    throw toolError('ipvsadm -Ln failed', e);
+  }
+}
+
+/** `ipvsadm -R` with only the given lines. It exits 0 even when a line failed, so stderr counts too. */
+export async function applyIpvs(lines: string[]): Promise<void> {
+  if (lines.length === 0) return;
+  let r;
+  try {
+    r = await run('ipvsadm', ['-R'], { input: lines.join('\n') + '\n', allowFailure: true, ...TIMEOUT });
+  } catch (e) {
+    throw toolError('ipvsadm -R failed', e);
+  }
+  if (r.code !== 0 || r.stderr.trim() !== '') {
+    throw new ToolError(`ipvsadm -R failed (${r.stderr.trim().split('\n').join('; ') || `exit ${r.code}`}) applying: ${lines.join(' | ')}`);
+  }
+}
+
+interface IpAddrJson {
+  ifname: string;
+  flags?: string[];
+  addr_info?: Array<{ family: string; local: string; scope?: string }>;
+}
+
+export interface Addresses {
+  dummyExists: boolean;
+  dummyUp: boolean;
+  bound: Set<string>;
+  /** Every other interface's addresses → interface. */
+  others: Map<string, string>;
+  /** Addresses NodePorts answer on: others minus loopback and IPv6 link-local. */
+  nodeIPs: string[];
+}
+
+export async function readAddresses(): Promise<Addresses> {
+  let list: IpAddrJson[];
+  try {
+    list = JSON.parse((await run('ip', ['-j', 'addr', 'show'], TIMEOUT)).stdout || '[]') as IpAddrJson[];
+  } catch (e) {
+    throw toolError('ip addr show failed', e);
+  }
+  const out: Addresses = { dummyExists: false, dummyUp: false, bound: new Set(), others: new Map(), nodeIPs: [] };
+  for (const link of list) {
+    if (link.ifname === DUMMY) {
+      out.dummyExists = true;
+      out.dummyUp = link.flags?.includes('UP') ?? false;
+    }
+    for (const a of link.addr_info ?? []) {
+      const ip = canonicalIP(a.local);
+      if (link.ifname === DUMMY) out.bound.add(ip);
+      else {
+        if (!out.others.has(ip)) out.others.set(ip, link.ifname);
+        if (a.scope === 'global' && !out.nodeIPs.includes(ip)) out.nodeIPs.push(ip);
+      }
+    }
+  }
+  out.nodeIPs.sort();
+  return out;
+}
+
+/** kube-ipvs0: a dummy device whose only job is to make the VIPs local addresses. */
+export async function ensureDummy(exists: boolean): Promise<void> {
+  // Up, so IPv6 addresses on it are usable (IPv4 would work on a down device too).
+  const cmds = [...(exists ? [] : [`link add ${DUMMY} type dummy`]), `link set ${DUMMY} up`];
+  try {
+    await run('ip', ['-batch', '-'], { input: cmds.join('\n') + '\n', ...TIMEOUT });
+  } catch (e) {
+    throw toolError(`cannot create ${DUMMY}`, e);
+  }
+}
+
+export async function deleteDummy(): Promise<void> {
+  await run('ip', ['link', 'del', DUMMY], { allowFailure: true, ...TIMEOUT });
+}
+
+function addrArgs(op: 'add' | 'del', ip: string): string[] {
+  return familyOf(ip) === 4 ? ['addr', op, `${ip}/32`, 'dev', DUMMY] : ['addr', op, `${ip}/128`, 'dev', DUMMY, ...(op === 'add' ? ['nodad'] : [])];
+}
+
+export async function bindAddress(ip: string): Promise<void> {
+  const r = await run('ip', addrArgs('add', ip), { allowFailure: true, ...TIMEOUT });
+  // Already there (another service bound it meanwhile): fine.
+  if (r.code !== 0 && !/File exists/.test(r.stderr)) throw new ToolError(`cannot bind ${ip} to ${DUMMY}: ${r.stderr.trim()}`);
+}
+
+export async function unbindAddress(ip: string): Promise<void> {
+  const r = await run('ip', addrArgs('del', ip), { allowFailure: true, ...TIMEOUT });
+  if (r.code !== 0 && !/Cannot assign requested address|not found/i.test(r.stderr)) throw new ToolError(`cannot unbind ${ip} from ${DUMMY}: ${r.stderr.trim()}`);
+}
+
+export async function readSets(): Promise<SetContents> {
+  // `ipset save` with no sets prints nothing; with no ipset module it fails (treated as empty).
+  const r = await run('ipset', ['save'], { allowFailure: true, ...TIMEOUT });
+  return parseIpsetSave(r.code === 0 ? r.stdout : '');
+}
+
+export async function restoreSets(opts: { create?: string[]; add?: SetEntry[]; del?: SetEntry[] }): Promise<void> {
+  const text = renderIpsetRestore(opts);
+  if (!text) return;
+  try {
+    await run('ipset', ['restore', '-exist'], { input: text, ...TIMEOUT });
+  } catch (e) {
+    throw toolError('ipset restore failed', e);
+  }
+}
+
+export async function destroySets(present: Iterable<string>): Promise<void> {
+  for (const name of present) await run('ipset', ['destroy', name], { allowFailure: true, ...TIMEOUT });
+}
+
+export async function readKernelState(): Promise<KernelState & { addresses: Addresses }> {
+  const [virtualServers, addresses, sets] = [await readVirtualServers(), await readAddresses(), await readSets()];
+  return { virtualServers, bound: addresses.bound, otherAddresses: addresses.others, sets, addresses };
+}
+
+/** iptables-save of every table of one family (one process instead of one per table). */
+export async function iptablesSave(family: 4 | 6): Promise<string> {
+  const r = await run(family === 4 ? 'iptables-save' : 'ip6tables-save', [], { allowFailure: true, ...TIMEOUT });
+  return r.code === 0 ? r.stdout : '';
+}
