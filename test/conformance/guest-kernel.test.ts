@@ -1,0 +1,127 @@
+// The conformance suite in a second kernel: Debian's 6.1 under qemu (test/vm/guest.ts).
+// IPVS only exists there (this host kernel has no IPVS and no dummy driver); ebpf and
+// iptables run there too, so the matrix shows every backend on both kernels.
+//
+// On the host this boots ONE guest that runs ONE vitest over the backends' suite files
+// (test/conformance/<backend>.test.ts, which inside the guest are plain
+// defineConformance calls) plus the IPVS backend's kernel tests, then reports each case
+// from the results JSON the guest wrote into .conformance/ (shared read-write), so the
+// matrix gets "<backend> (guest 6.1…)" columns and this run shows every case.
+//   BPFPROXY_GUEST_BACKENDS=ipvs,iptables,ebpf (default) picks the backends.
+//   BPFPROXY_VM_VERBOSE=1 streams the guest's output.
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { describeKernel, kernelRequired, kernelUnavailableReason } from '../kernel-required.js';
+import { REPO_ROOT, guestUnavailableReason, inGuest, runInGuest } from '../vm/guest.js';
+import { BACKENDS } from './backends.js';
+import { CASES } from './cases/index.js';
+import { type CaseResult, RESULTS_DIR } from './results.js';
+
+const GUEST_BACKENDS = (process.env.BPFPROXY_GUEST_BACKENDS ?? 'ipvs,iptables,ebpf').split(',').filter(Boolean);
+const IPVS_KERNEL_TESTS = 'test/backends/ipvs/kernel.test.ts';
+const VITEST_JSON = join(RESULTS_DIR, 'guest-vitest.json');
+/** Boot + vitest start (15–35 s under TCG) + about 3–4 min per backend suite. */
+const GUEST_TIMEOUT_S = 600 + 300 * GUEST_BACKENDS.length;
+
+/**
+ * Before vitest: load the modules a node has loaded long before its proxy starts (each costs
+ * ~0.5 s under TCG and would land in the first sync of a proxy under test), and read the
+ * CLI's code once so the proxies' starts find it in the guest's page cache. ip_vs_ovf stays
+ * out: the IPVS kernel tests hide it to play "scheduler module missing".
+ */
+const WARM_UP = [
+  'modprobe -a ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sh ip_vs_dh ip_vs_sed ip_vs_nq ip_vs_mh',
+  'ip_set ip_set_hash_ip ip_set_hash_ipport ip_set_hash_ipportip ip_set_bitmap_port xt_set xt_comment xt_mark',
+  'xt_addrtype xt_conntrack xt_MASQUERADE xt_statistic xt_recent nft_compat nft_chain_nat nf_reject_ipv4 nf_reject_ipv6',
+  'ipt_REJECT ip6t_REJECT sch_ingress cls_bpf dummy veth bridge 2>/dev/null; node bin/bpfproxy.js --help >/dev/null',
+].join(' ');
+
+interface VitestJson {
+  testResults: Array<{ name: string; assertionResults: Array<{ fullName: string; status: string; failureMessages: string[] }> }>;
+}
+
+function hostRunner(): void {
+  let run: { code: number; output: string; ms: number } | undefined;
+  const results = new Map<string, CaseResult[]>();
+  let vitestJson: VitestJson | undefined;
+
+  beforeAll(async () => {
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    for (const f of readdirSync(RESULTS_DIR)) if (/^results-.*-guest_/.test(f) || f === 'guest-vitest.json') rmSync(join(RESULTS_DIR, f));
+    const files = GUEST_BACKENDS.map((b) => `test/conformance/${b}.test.ts`);
+    if (GUEST_BACKENDS.includes('ipvs')) files.push(IPVS_KERNEL_TESTS);
+    const vitest = ['node_modules/.bin/vitest', 'run', ...files, '--fileParallelism=false', '--reporter=default', '--reporter=json', `--outputFile.json=${VITEST_JSON}`];
+    const t0 = Date.now();
+    const r = await runInGuest(['bash', '-c', `${WARM_UP}; exec "$@"`, 'warm-up', ...vitest], {
+      cwd: REPO_ROOT,
+      env: { BPFPROXY_VM_RW_DIR: RESULTS_DIR, NO_COLOR: '1' },
+      timeoutSec: GUEST_TIMEOUT_S,
+      onOutput: process.env.BPFPROXY_VM_VERBOSE === '1' ? (s) => process.stdout.write(s) : undefined,
+    });
+    run = { ...r, ms: Date.now() - t0 };
+    for (const b of GUEST_BACKENDS) {
+      const file = readdirSync(RESULTS_DIR).find((f) => f.startsWith(`results-${b}-guest_`) && f.endsWith('.json'));
+      results.set(b, file ? (JSON.parse(readFileSync(join(RESULTS_DIR, file), 'utf8')) as CaseResult[]) : []);
+    }
+    if (existsSync(VITEST_JSON)) vitestJson = JSON.parse(readFileSync(VITEST_JSON, 'utf8')) as VitestJson;
+    console.log(`guest run (${GUEST_BACKENDS.join(', ')}): exit ${r.code} after ${(run.ms / 1000).toFixed(1)} s`);
+  }, (GUEST_TIMEOUT_S + 120) * 1000);
+
+  const tail = () => run?.output.split('\n').slice(-60).join('\n') ?? '(guest did not run)';
+
+  for (const backend of GUEST_BACKENDS) {
+    describe(`${backend} in the guest kernel`, () => {
+      for (const c of CASES) {
+        const reason = BACKENDS[backend]!.unsupported[c.id];
+        if (reason) {
+          it.skip(`${c.id}: ${c.title} (not on ${backend}: ${reason})`, () => undefined);
+          continue;
+        }
+        it(`${c.id}: ${c.title}`, () => {
+          const r = results.get(backend)?.find((x) => x.case === c.id);
+          if (!r) throw new Error(`no result from the guest for ${backend}/${c.id}; guest output (tail):\n${tail()}`);
+          if (r.status !== 'pass') {
+            const failure = vitestJson?.testResults
+              .filter((f) => f.name.endsWith(`${backend}.test.ts`))
+              .flatMap((f) => f.assertionResults)
+              .find((a) => a.fullName.includes(`${c.id}:`));
+            throw new Error(`${c.id} on ${backend} (${r.kernel}): ${r.status}: ${r.reason ?? ''}\n${failure?.failureMessages.join('\n').slice(0, 4000) ?? ''}`);
+          }
+        });
+      }
+    });
+  }
+
+  if (GUEST_BACKENDS.includes('ipvs')) {
+    it(`IPVS backend kernel tests (${IPVS_KERNEL_TESTS}) pass in the guest`, () => {
+      const file = vitestJson?.testResults.find((f) => f.name.endsWith(IPVS_KERNEL_TESTS));
+      if (!file) throw new Error(`no results for ${IPVS_KERNEL_TESTS}; guest output (tail):\n${tail()}`);
+      const bad = file.assertionResults.filter((a) => a.status === 'failed');
+      expect(bad.map((a) => `${a.fullName}: ${a.failureMessages.join('\n').slice(0, 2000)}`)).toEqual([]);
+      expect(file.assertionResults.filter((a) => a.status === 'passed').length).toBeGreaterThan(0);
+    });
+  }
+
+  it('the guest vitest run exits 0', () => {
+    expect(run?.code, tail()).toBe(0);
+  });
+}
+
+const TITLE = 'conformance in the guest kernel (Debian 6.1 under qemu)';
+if (inGuest) {
+  describe.skip(`${TITLE} (skipped: this is the guest; the suites themselves run here)`, () => {
+    it('boots the guest', () => undefined);
+  });
+} else {
+  // Root for qemu's setup and the namespaces; then the guest artefacts (installs qemu once).
+  const reason = kernelUnavailableReason() ?? guestUnavailableReason();
+  if (reason === undefined) describeKernel(TITLE, hostRunner);
+  else if (kernelRequired) {
+    describe(TITLE, () => {
+      it('guest prerequisites', () => {
+        throw new Error(`guest-kernel conformance required (CI/BPFPROXY_REQUIRE_KERNEL) but the guest cannot run: ${reason}`);
+      });
+    });
+  } else describe.skip(`${TITLE} (skipped: ${reason})`, hostRunner);
+}
