@@ -35,6 +35,7 @@ demo: setup
 # timing-sensitive network tests. One closing line sums both.
 GUEST_TESTS = test/conformance/guest-kernel.test.ts test/vm/guest.test.ts
 test: setup
+	@scripts/vm/install.sh >/dev/null || echo "make test: could not install the guest-kernel packages (the guest tests will say why)"
 	@vitest run $(foreach f,$(GUEST_TESTS),--exclude $(f)) --reporter=default --reporter=json --outputFile=.vitest-results.json; a=$$?; \
 	  vitest run $(GUEST_TESTS) --reporter=default --reporter=json --outputFile=.vitest-guest-results.json; b=$$?; \
 	  node scripts/test-summary.mjs .vitest-results.json .vitest-guest-results.json; s=$$?; \

@@ -8,19 +8,29 @@ set -euo pipefail
 
 PKGS=(qemu-system-x86 linux-image-amd64 busybox-static)
 
-missing=()
-for p in "${PKGS[@]}"; do
-  # dpkg-query prints "install ok installed" only for fully configured packages.
-  if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" != "install ok installed" ]]; then
-    missing+=("$p")
-  fi
-done
+find_missing() {
+  missing=()
+  for p in "${PKGS[@]}"; do
+    # dpkg-query prints "install ok installed" only for fully configured packages.
+    if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" != "install ok installed" ]]; then
+      missing+=("$p")
+    fi
+  done
+}
+find_missing
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 if [[ $EUID -ne 0 ]]; then
   echo "install.sh: need root to apt-get install ${missing[*]}" >&2
   exit 1
 fi
+
+# Test files that need the guest call this at collection time, possibly in parallel:
+# one installs, the others wait for it and then find nothing missing.
+exec 9>/var/lock/bpfproxy-vm-install.lock
+flock 9
+find_missing
+[[ ${#missing[@]} -eq 0 ]] && exit 0
 
 export DEBIAN_FRONTEND=noninteractive
 apt_install() {
