@@ -38,7 +38,8 @@ export const BACKENDS: Record<string, ConformanceBackend> = {
       }
     },
     unsupported: {
-      'ipv6-clusterip': 'not implemented: the eBPF data plane is IPv4-only so far (IPv6 needs 16-byte-address service/backend/conntrack maps); IPv6 services are skipped with a logged reason',
+      // IPv6 needs 16-byte-address service/backend/conntrack maps; until then IPv6 services are skipped with a logged reason.
+      'ipv6-clusterip': 'not implemented: the eBPF data plane is IPv4-only so far',
     },
   },
   ipvs: {

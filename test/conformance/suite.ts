@@ -64,7 +64,9 @@ export function defineConformance(backendName: string): void {
           results.push({ case: c.id, title: c.title, backend: backendName, kernel: kernelLabel(), status: 'fail', reason: 'not run: suite setup failed', ms: 0 });
         }
       }
-      writeResults(backendName, results);
+      // In the suite's order (skips were recorded when the cases were defined).
+      const order = (id: string) => CASES.findIndex((c) => c.id === id);
+      writeResults(backendName, results.sort((a, b) => order(a.case) - order(b.case)));
       try {
         for (const p of proxies.values()) {
           await p.stop();
