@@ -61,8 +61,10 @@ export const endpointChurn: ConformanceCase = {
 
 export const noEndpoints: ConformanceCase = {
   id: 'no-endpoints-refused',
-  title: 'no endpoints → connection refused at once (not a timeout)',
+  title: 'scaled to zero endpoints → connection refused at once (not a timeout)',
   async run(ctx) {
+    await ctx.manifests.write('svc.json', simpleService('empty', '198.19.1.178', 80, [ep('hostnames-a')]));
+    await eventually(async () => expect(tally(await ctx.request('198.19.1.178:80')).bodies.has('hostnames-a')).toBe(true), ctx.syncDeadlineMs);
     await ctx.manifests.write('svc.json', simpleService('empty', '198.19.1.178', 80, []));
     await eventually(async () => {
       const [r] = await ctx.request('198.19.1.178:80', { timeoutMs: 3000 });
