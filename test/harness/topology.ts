@@ -67,7 +67,10 @@ export class Topology {
       gateway6: `2001:db8:18:${index}::1`,
       address6: `2001:db8:19:200::${index}`,
     };
-    await nsRun(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+    // No ICMP redirects: a node that forwards a packet back out of the underlay (an LB IP
+    // before its rules exist) would tell the sender to use the router directly, and the
+    // sender would cache that for 5 minutes, bypassing the node once the rules are there.
+    await nsRun(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1', 'net.ipv4.conf.all.send_redirects=0', 'net.ipv4.conf.default.send_redirects=0']);
     const net = await this.ensureUnderlay();
     const port = `${this.prefix}n${index}`;
     await ip(['-n', net, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
@@ -148,6 +151,8 @@ export class Topology {
     await ip(['-n', net, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
     await ip(['-n', net, 'link', 'set', port, 'master', 'br0', 'up']);
     const addr = `198.19.200.${host}`;
+    // Like an upstream router, it ignores ICMP redirects (see addNode).
+    await nsRun(ns, 'sysctl', ['-qw', 'net.ipv4.conf.all.accept_redirects=0', 'net.ipv4.conf.eth0.accept_redirects=0', 'net.ipv6.conf.all.accept_redirects=0', 'net.ipv6.conf.eth0.accept_redirects=0']);
     await ip(['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0']);
     await ip(['-n', ns, 'link', 'set', 'eth0', 'up']);
     await ip(['-n', ns, 'route', 'add', '198.19.250.0/24', 'via', node.address]);

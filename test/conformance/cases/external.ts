@@ -50,8 +50,12 @@ export const externalIPs: ConformanceCase = {
 
 export const loadBalancer: ConformanceCase = {
   id: 'loadbalancer-ingress-ip',
-  title: 'LoadBalancer: the ingress IP 198.19.250.20:80 reaches the endpoints',
+  title: 'LoadBalancer: the ingress IP 198.19.250.20:80 reaches the endpoints (also after it was tried before its Service existed)',
   async run(ctx) {
+    // Clients may try an LB IP before the proxy programs it: node-a then just routes the
+    // packets (they time out). Nothing of that may stick once the Service is programmed.
+    const early = await ctx.request('198.19.250.20:80', { from: EXTERNAL, count: 2, timeoutMs: 1500 });
+    expect(early.some((r) => r.ok)).toBe(false);
     await ctx.manifests.write('svc.json', [
       service({ name: 'lb', type: 'LoadBalancer', clusterIP: '198.19.1.202', loadBalancerIP: '198.19.250.20', ports: [{ port: 80, targetPort: 9376, nodePort: 30082 }] }),
       endpointSlice('lb', [{ port: 9376 }], [ep('hostnames-c'), ep('remote-f')]),
