@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <memory>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -49,30 +50,53 @@ int ResolveIfindex(TcTarget& t) {
   return 0;
 }
 
+bpf_tc_hook HookOf(const TcTarget& t, bpf_tc_attach_point point) {
+  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = t.ifindex, .attach_point = point);
+  return hook;
+}
+
+bpf_tc_attach_point Direction(const TcTarget& t) { return t.ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS; }
+
+// One tc step on the libuv pool: joins the target's netns, resolves the interface name
+// there, then runs `step` (0 or -errno; it names what failed in `op`). With `found`, a
+// missing interface is "nothing attached" (*found = false) instead of an error.
+using TcStep = std::function<int(TcTarget&, std::string& op)>;
+Napi::Promise RunTc(Napi::Env env, std::shared_ptr<TcTarget> t, std::shared_ptr<bool> found, TcStep step,
+                    FnWorker::Done done) {
+  return FnWorker::Run(
+      env,
+      [t, found, step](FnWorker& w) {
+        std::string op;
+        int rc = InNetns(t->netns, [&]() -> int {
+          int err = ResolveIfindex(*t);
+          if (found && (err == -ENODEV || err == -ENXIO)) return *found = false, 0;
+          if (err) return op = "if_nametoindex", err;
+          return step(*t, op);
+        }, &op);
+        if (rc) w.Fail(op + " " + Where(*t), rc);
+      },
+      std::move(done));
+}
+
+Napi::Value Found(Napi::Env env, const std::shared_ptr<bool>& found) { return Napi::Boolean::New(env, *found); }
+
 // tcAttach({netns?, ifname|ifindex, direction, handle, priority, progFd}) → Promise<{ifindex, progId}>
 // Idempotent: clsact is created when missing, an existing filter at handle/priority is replaced.
 Napi::Value TcAttach(const Napi::CallbackInfo& info) {
   auto t = std::make_shared<TcTarget>(ParseTc(info[0].As<Napi::Object>()));
   auto prog_id = std::make_shared<uint32_t>(0);
-  return FnWorker::Run(
-      info.Env(),
-      [t, prog_id](FnWorker& w) {
-        std::string op;
-        int rc = InNetns(t->netns, [&]() -> int {
-          int err = ResolveIfindex(*t);
-          if (err) return op = "if_nametoindex", err;
-          LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = t->ifindex,
-                      .attach_point = t->ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
-          err = bpf_tc_hook_create(&hook);
-          if (err && err != -EEXIST) return op = "tc hook create", err;
-          LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = t->prog_fd, .flags = BPF_TC_F_REPLACE,
-                      .handle = t->handle, .priority = t->priority);
-          err = bpf_tc_attach(&hook, &opts);
-          if (err) return op = "tc attach", err;
-          *prog_id = opts.prog_id;
-          return 0;
-        }, &op);
-        if (rc) w.Fail(op + " " + Where(*t), rc);
+  return RunTc(
+      info.Env(), t, nullptr,
+      [prog_id](TcTarget& t, std::string& op) -> int {
+        auto hook = HookOf(t, Direction(t));
+        int err = bpf_tc_hook_create(&hook);
+        if (err && err != -EEXIST) return op = "tc hook create", err;
+        LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = t.prog_fd, .flags = BPF_TC_F_REPLACE,
+                    .handle = t.handle, .priority = t.priority);
+        err = bpf_tc_attach(&hook, &opts);
+        if (err) return op = "tc attach", err;
+        *prog_id = opts.prog_id;
+        return 0;
       },
       [t, prog_id](Napi::Env env) -> Napi::Value {
         auto o = Napi::Object::New(env);
@@ -86,26 +110,18 @@ Napi::Value TcAttach(const Napi::CallbackInfo& info) {
 Napi::Value TcDetach(const Napi::CallbackInfo& info) {
   auto t = std::make_shared<TcTarget>(ParseTc(info[0].As<Napi::Object>()));
   auto found = std::make_shared<bool>(true);
-  return FnWorker::Run(
-      info.Env(),
-      [t, found](FnWorker& w) {
-        std::string op;
-        int rc = InNetns(t->netns, [&]() -> int {
-          int err = ResolveIfindex(*t);
-          if (err == -ENODEV || err == -ENXIO) return *found = false, 0;
-          if (err) return op = "if_nametoindex", err;
-          LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = t->ifindex,
-                      .attach_point = t->ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
-          LIBBPF_OPTS(bpf_tc_opts, opts, .handle = t->handle, .priority = t->priority);
-          err = bpf_tc_detach(&hook, &opts);
-          // No clsact qdisc (EINVAL) or no such filter (ENOENT): nothing attached.
-          if (err == -ENOENT || err == -EINVAL) return *found = false, 0;
-          if (err) return op = "tc detach", err;
-          return 0;
-        }, &op);
-        if (rc) w.Fail(op + " " + Where(*t), rc);
+  return RunTc(
+      info.Env(), t, found,
+      [found](TcTarget& t, std::string& op) -> int {
+        auto hook = HookOf(t, Direction(t));
+        LIBBPF_OPTS(bpf_tc_opts, opts, .handle = t.handle, .priority = t.priority);
+        int err = bpf_tc_detach(&hook, &opts);
+        // No clsact qdisc (EINVAL) or no such filter (ENOENT): nothing attached.
+        if (err == -ENOENT || err == -EINVAL) return *found = false, 0;
+        if (err) return op = "tc detach", err;
+        return 0;
       },
-      [found](Napi::Env env) -> Napi::Value { return Napi::Boolean::New(env, *found); });
+      [found](Napi::Env env) { return Found(env, found); });
 }
 
 // tcHookDestroy({netns?, ifname|ifindex}) → Promise<boolean>: removes the clsact qdisc (and
@@ -116,47 +132,32 @@ Napi::Value TcHookDestroy(const Napi::CallbackInfo& info) {
   o.Set("priority", 0);
   auto t = std::make_shared<TcTarget>(ParseTc(o));
   auto found = std::make_shared<bool>(true);
-  return FnWorker::Run(
-      info.Env(),
-      [t, found](FnWorker& w) {
-        std::string op;
-        int rc = InNetns(t->netns, [&]() -> int {
-          int err = ResolveIfindex(*t);
-          if (err == -ENODEV || err == -ENXIO) return *found = false, 0;
-          if (err) return op = "if_nametoindex", err;
-          LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = t->ifindex,
-                      .attach_point = (bpf_tc_attach_point)(BPF_TC_INGRESS | BPF_TC_EGRESS));
-          err = bpf_tc_hook_destroy(&hook);
-          if (err == -ENOENT || err == -EINVAL) return *found = false, 0;
-          if (err) return op = "tc hook destroy", err;
-          return 0;
-        }, &op);
-        if (rc) w.Fail(op + " " + Where(*t), rc);
+  return RunTc(
+      info.Env(), t, found,
+      [found](TcTarget& t, std::string& op) -> int {
+        auto hook = HookOf(t, (bpf_tc_attach_point)(BPF_TC_INGRESS | BPF_TC_EGRESS));
+        int err = bpf_tc_hook_destroy(&hook);
+        if (err == -ENOENT || err == -EINVAL) return *found = false, 0;
+        if (err) return op = "tc hook destroy", err;
+        return 0;
       },
-      [found](Napi::Env env) -> Napi::Value { return Napi::Boolean::New(env, *found); });
+      [found](Napi::Env env) { return Found(env, found); });
 }
 
 // tcQuery({...}) → Promise<number|null>: id of the program at handle/priority.
 Napi::Value TcQuery(const Napi::CallbackInfo& info) {
   auto t = std::make_shared<TcTarget>(ParseTc(info[0].As<Napi::Object>()));
   auto id = std::make_shared<int64_t>(-1);
-  return FnWorker::Run(
-      info.Env(),
-      [t, id](FnWorker& w) {
-        std::string op;
-        int rc = InNetns(t->netns, [&]() -> int {
-          int err = ResolveIfindex(*t);
-          if (err) return op = "if_nametoindex", err;
-          LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = t->ifindex,
-                      .attach_point = t->ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
-          LIBBPF_OPTS(bpf_tc_opts, opts, .handle = t->handle, .priority = t->priority);
-          err = bpf_tc_query(&hook, &opts);
-          if (err == -ENOENT || err == -EINVAL) return 0;
-          if (err) return op = "tc query", err;
-          *id = opts.prog_id;
-          return 0;
-        }, &op);
-        if (rc) w.Fail(op + " " + Where(*t), rc);
+  return RunTc(
+      info.Env(), t, nullptr,
+      [id](TcTarget& t, std::string& op) -> int {
+        auto hook = HookOf(t, Direction(t));
+        LIBBPF_OPTS(bpf_tc_opts, opts, .handle = t.handle, .priority = t.priority);
+        int err = bpf_tc_query(&hook, &opts);
+        if (err == -ENOENT || err == -EINVAL) return 0;
+        if (err) return op = "tc query", err;
+        *id = opts.prog_id;
+        return 0;
       },
       [id](Napi::Env env) -> Napi::Value { return *id < 0 ? env.Null() : Napi::Number::New(env, (double)*id); });
 }

@@ -87,6 +87,11 @@ describeKernel('native libbpf addon', () => {
     expect(await libbpf.tcDetach(t)).toBe(false);
     expect(await libbpf.tcQuery(t)).toBeNull();
     await expect(libbpf.tcAttach({ ...t, ifname: 'bpt-nope' }, dp.tc.fd)).rejects.toMatchObject({ name: 'BpfError', code: 'ENODEV' });
+    // Detach paths: a vanished interface or qdisc means "nothing attached", not an error.
+    expect(await libbpf.tcDetach({ ...t, ifname: 'bpt-nope' })).toBe(false);
+    expect(await libbpf.tcHookDestroy({ netns: path, ifname: 'bptlib0' })).toBe(true);
+    expect(await libbpf.tcHookDestroy({ netns: path, ifname: 'bptlib0' })).toBe(false);
+    expect(await libbpf.tcHookDestroy({ netns: path, ifname: 'bpt-nope' })).toBe(false);
   });
 
   it('BPF_PROG_TEST_RUN reports retval, output and duration', async () => {
