@@ -266,6 +266,6 @@ exec /usr/sbin/ipvsadm "$@"
 }
 
 // Only in the guest: this machine's kernel has no IPVS, and the guest's root namespace is
-// throwaway (test/conformance/ipvs.test.ts boots the guest and runs this file there).
+// throwaway (test/conformance/guest-kernel.test.ts boots the guest and runs this file there).
 if (inGuest) describe('ipvs backend (guest kernel)', kernelSuite);
-else describe.skip('ipvs backend (guest kernel) (skipped: runs inside the guest via test/conformance/ipvs.test.ts)', kernelSuite);
+else describe.skip('ipvs backend (guest kernel) (skipped: runs inside the guest via test/conformance/guest-kernel.test.ts)', kernelSuite);
