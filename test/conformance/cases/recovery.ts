@@ -13,12 +13,17 @@ export const udpRepin: ConformanceCase = {
     await ctx.manifests.write('svc.json', simpleService('udpflow', '198.19.1.205', 53, [ep('hostnames-a'), ep('hostnames-b')], 'UDP'));
     await eventually(async () => expect(tally(await ctx.request(vip, { proto: 'udp', count: 6, timeoutMs: 800 })).bodies.size).toBe(2), ctx.syncDeadlineMs);
     // One flow for the whole run: it answers from one pod; remove that pod midway.
-    const loop = ctx.request(vip, { proto: 'udp', keepAlive: true, count: 30, intervalMs: 200, timeoutMs: 400 });
-    await new Promise((r) => setTimeout(r, 1200));
+    const loop = ctx.request(vip, { proto: 'udp', keepAlive: true, count: 40, intervalMs: 200, timeoutMs: 400 });
+    await new Promise((r) => setTimeout(r, 2000));
     // Whichever of a/b serves the flow, it goes away: only extra-e remains.
     await ctx.manifests.write('svc.json', simpleService('udpflow', '198.19.1.205', 53, [ep('extra-e')], 'UDP'));
     const results = await loop;
-    expect(new Set(results.slice(0, 4).map((r) => r.body)).size).toBe(1); // one flow, one backend
+    // Until the change, one flow means one backend (how many answers came first depends on
+    // how fast the client started: slow under qemu); afterwards only extra-e answers.
+    const firstE = results.findIndex((r) => r.body === 'extra-e');
+    const before = results.slice(0, firstE < 0 ? results.length : firstE).filter((r) => r.ok);
+    expect(before.length).toBeGreaterThan(0);
+    expect(new Set(before.map((r) => r.body)).size).toBe(1);
     expect(results.slice(-10).every((r) => r.ok && r.body === 'extra-e')).toBe(true);
   },
 };
@@ -30,12 +35,16 @@ export const restoredAfterTamper: ConformanceCase = {
     const vip = '198.19.1.206:80';
     await ctx.manifests.write('svc.json', simpleService('tamper', '198.19.1.206', 80, [ep('hostnames-a')]));
     await eventually(async () => expect(tally(await ctx.request(vip)).bodies.has('hostnames-a')).toBe(true), ctx.syncDeadlineMs);
-    const syncs = ctx.proxy.syncs;
-    await ctx.tamper();
-    // The tampering must break the service, or this case proves nothing — unless a sync
-    // already repaired it in between.
-    const [broken] = await ctx.request(vip, { timeoutMs: 500 });
-    if (broken?.ok) expect(ctx.proxy.syncs).toBeGreaterThan(syncs);
+    // The tampering must break the service, or this case proves nothing. A sync already in
+    // flight (a verify pass takes 1–2 s under qemu) can repair it before the probe and
+    // before its "synced" line is seen, so tamper again until the probe fails.
+    let broken = false;
+    for (let i = 0; i < 5 && !broken; i++) {
+      await ctx.tamper();
+      const [probe] = await ctx.request(vip, { timeoutMs: 500 });
+      broken = probe?.ok !== true;
+    }
+    expect(broken, 'the tampering never broke the service').toBe(true);
     // Restored within one full sync period (5 s in the suite) plus slack.
     await eventually(async () => expect(tally(await ctx.request(vip, { count: 3 })).bodies.get('hostnames-a')).toBe(3), 12_000);
   },
