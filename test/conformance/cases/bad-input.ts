@@ -2,9 +2,10 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { eventually, tally } from '../../harness/client.js';
+import { tally } from '../../harness/client.js';
 import { service } from '../../harness/manifests.js';
 import { ep, simpleService } from '../fixtures.js';
+import { untilAnsweredBy } from '../answered.js';
 import type { ConformanceCase } from '../types.js';
 
 export const badEditKeepsService: ConformanceCase = {
@@ -13,9 +14,7 @@ export const badEditKeepsService: ConformanceCase = {
   async run(ctx) {
     const target = '198.19.1.181:80';
     await ctx.manifests.write('svc.json', simpleService('steady', '198.19.1.181', 80, [ep('hostnames-a')]));
-    await eventually(async () => {
-      expect(tally(await ctx.request(target)).bodies.has('hostnames-a')).toBe(true);
-    }, ctx.syncDeadlineMs);
+    await untilAnsweredBy(ctx, target, 'hostnames-a');
     const syncs = ctx.proxy.syncs;
     // A half-written file, and a second file with an invalid Service next to a valid one.
     await writeFile(join(ctx.manifests.dir, 'svc.json'), '{"apiVersion": "v1", "kind": "List", "items": [');
@@ -24,9 +23,7 @@ export const badEditKeepsService: ConformanceCase = {
       ...simpleService('fresh', '198.19.1.182', 80, [ep('hostnames-b')]),
     ]);
     await ctx.proxy.waitForSyncs(syncs + 1, ctx.syncDeadlineMs);
-    await eventually(async () => {
-      expect(tally(await ctx.request('198.19.1.182:80')).bodies.has('hostnames-b')).toBe(true);
-    }, ctx.syncDeadlineMs);
+    await untilAnsweredBy(ctx, '198.19.1.182:80', 'hostnames-b');
     const { bodies, errors } = tally(await ctx.request(target, { count: 5 }));
     expect(errors.size).toBe(0);
     expect(bodies.get('hostnames-a')).toBe(5);

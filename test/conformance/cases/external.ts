@@ -5,6 +5,7 @@ import { expect } from 'vitest';
 import { eventually, tally } from '../../harness/client.js';
 import { endpointSlice, service } from '../../harness/manifests.js';
 import { EXTERNAL, ep } from '../fixtures.js';
+import { untilAnsweredBy } from '../answered.js';
 import type { ConformanceCase } from '../types.js';
 
 const NODE_A = '198.19.200.1';
@@ -89,7 +90,7 @@ export const externalLocal: ConformanceCase = {
         expect(r?.body).toBe(EXT_IP);
       }, ctx.syncDeadlineMs);
     }
-    await eventually(async () => expect(tally(await ctx.request(`${NODE_A}:30084`, { from: EXTERNAL })).bodies.has('hostnames-a')).toBe(true), ctx.syncDeadlineMs);
+    await untilAnsweredBy(ctx, `${NODE_A}:30084`, 'hostnames-a', EXTERNAL);
     const results = await ctx.request(`${NODE_B}:30084`, { from: EXTERNAL, count: 2, timeoutMs: 800 });
     expect(results.every((r) => !r.ok)).toBe(true);
   },

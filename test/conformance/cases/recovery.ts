@@ -3,6 +3,7 @@
 import { expect } from 'vitest';
 import { eventually, tally } from '../../harness/client.js';
 import { ep, simpleService } from '../fixtures.js';
+import { untilAnsweredBy } from '../answered.js';
 import type { ConformanceCase } from '../types.js';
 
 export const udpRepin: ConformanceCase = {
@@ -34,7 +35,7 @@ export const restoredAfterTamper: ConformanceCase = {
   async run(ctx) {
     const vip = '198.19.1.206:80';
     await ctx.manifests.write('svc.json', simpleService('tamper', '198.19.1.206', 80, [ep('hostnames-a')]));
-    await eventually(async () => expect(tally(await ctx.request(vip)).bodies.has('hostnames-a')).toBe(true), ctx.syncDeadlineMs);
+    await untilAnsweredBy(ctx, vip, 'hostnames-a');
     // The tampering must break the service, or this case proves nothing. A sync already in
     // flight (a verify pass takes 1–2 s under qemu) can repair it before the probe and
     // before its "synced" line is seen, so tamper again until the probe fails.

@@ -4,6 +4,7 @@ import { expect } from 'vitest';
 import { eventually, tally } from '../../harness/client.js';
 import { argValue, snapshotNode } from '../../harness/snapshot.js';
 import { ep, simpleService } from '../fixtures.js';
+import { untilAnsweredBy } from '../answered.js';
 import type { ConformanceCase } from '../types.js';
 
 export const establishedSurvivesChurn: ConformanceCase = {
@@ -50,7 +51,7 @@ export const cleanupLeavesNothing: ConformanceCase = {
     const node = ctx.topo.node('node-a');
     const args = ctx.proxy.opts.extraArgs;
     await ctx.manifests.write('svc.json', simpleService('gone', '198.19.1.198', 80, [ep('hostnames-a')]));
-    await eventually(async () => expect(tally(await ctx.request('198.19.1.198:80')).bodies.has('hostnames-a')).toBe(true), ctx.syncDeadlineMs);
+    await untilAnsweredBy(ctx, '198.19.1.198:80', 'hostnames-a');
     await ctx.proxy.stop();
     await ctx.proxy.cleanup();
     const after = await snapshotNode(node.ns, argValue(args, '--bpf-pin-root'), argValue(args, '--cgroup-path'));

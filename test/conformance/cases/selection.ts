@@ -4,6 +4,7 @@ import { expect } from 'vitest';
 import { eventually, tally } from '../../harness/client.js';
 import { endpointSlice, service } from '../../harness/manifests.js';
 import { CLIENT_B, ep, simpleService } from '../fixtures.js';
+import { untilAnsweredBy } from '../answered.js';
 import type { ConformanceCase } from '../types.js';
 
 export const terminatingFallback: ConformanceCase = {
@@ -50,7 +51,7 @@ export const otherProxy: ConformanceCase = {
       ...simpleService('ours', '198.19.1.193', 80, [ep('hostnames-b')]),
     ]);
     // Once ours is programmed, theirs has been considered in the same sync.
-    await eventually(async () => expect(tally(await ctx.request('198.19.1.193:80')).bodies.has('hostnames-b')).toBe(true), ctx.syncDeadlineMs);
+    await untilAnsweredBy(ctx, '198.19.1.193:80', 'hostnames-b');
     const results = await ctx.request('198.19.1.192:80', { count: 2, timeoutMs: 800 });
     expect(results.every((r) => !r.ok)).toBe(true);
   },
