@@ -1,4 +1,4 @@
-# bpfproxy — make demo | make test | make conformance [BACKEND=…] | make vm-test CMD="…"
+# bpfproxy — make demo | make test | make conformance [BACKEND=…] | make fresh-check | make vm-test CMD="…"
 BACKEND ?= ebpf
 # `make conformance` runs every backend unless BACKEND is given explicitly.
 CONFORMANCE_BACKEND := $(if $(filter command line environment,$(origin BACKEND)),$(BACKEND),all)
@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 include bpf/bpf.mk
 
-.PHONY: setup build ts native demo test conformance vm-test bench clean
+.PHONY: setup build ts native demo test conformance vm-test bench fresh-check clean
 
 ## setup: install Debian packages and npm dependencies, then build everything
 setup:
@@ -50,6 +50,10 @@ CONFORMANCE_RUN = $(if $(filter all,$(CONFORMANCE_BACKEND)),vitest run test/conf
 conformance: setup
 	@rm -rf .conformance
 	$(CONFORMANCE_RUN) ; rc=$$?; tsx scripts/conformance-matrix.ts $(if $(filter all,$(CONFORMANCE_BACKEND)),--write); s=$$?; [ $$rc -eq 0 ] && [ $$s -eq 0 ]
+
+## fresh-check: `make demo` in a minimal Debian 12 root (debootstrap minbase, cached), on this kernel
+fresh-check:
+	@scripts/fresh-check.sh
 
 ## vm-test: run CMD inside Debian's kernel under qemu (IPVS, dummy; see README)
 vm-test:

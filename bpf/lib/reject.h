@@ -4,8 +4,8 @@
 #ifndef BPFPROXY_REJECT_H
 #define BPFPROXY_REJECT_H
 
-#include <linux/icmp.h>
 #include "parse.h"
+#include "icmp.h"
 #include "csum.h"
 
 struct pseudo_hdr4 {
@@ -29,7 +29,7 @@ struct icmp_frame {
 	__u16 pad;
 	struct ethhdr eth;
 	struct iphdr ip;
-	struct icmphdr icmp;
+	struct icmp4_hdr icmp;
 	struct iphdr orig_ip;   /* the rejected packet's IP header ... */
 	__u8 orig_l4[8];        /* ... and its first 8 L4 bytes (RFC 792) */
 };
@@ -123,8 +123,8 @@ static __always_inline int reject_udp(struct __sk_buff *skb, const struct pkt4 *
 	if (bpf_skb_load_bytes(skb, IP_OFF, &f.orig_ip, sizeof(f.orig_ip) + sizeof(f.orig_l4)) < 0)
 		return TC_ACT_SHOT;
 	reply_ip(&f.ip, p, IPPROTO_ICMP, FRAME_LEN(f) - sizeof(f.eth));
-	f.icmp.type = ICMP_DEST_UNREACH;
-	f.icmp.code = ICMP_PORT_UNREACH;
+	f.icmp.type = ICMP4_DEST_UNREACH;
+	f.icmp.code = ICMP4_PORT_UNREACH;
 	f.icmp.checksum = csum_fold32(csum_buf(&f.icmp, sizeof(f.icmp) + sizeof(f.orig_ip) + sizeof(f.orig_l4), 0));
 
 	if (bpf_skb_change_tail(skb, FRAME_LEN(f), 0) < 0)
