@@ -37,6 +37,8 @@ if [ "${1:-}" = "--inside" ]; then
   }
   trap cleanup_mounts EXIT
   mnt() { local dst=${*: -1}; mkdir -p "$dst"; mount "$@"; mounted+=("$dst"); }
+  # The root is a mount point of its own, as on a machine: `ip netns exec` remounts "/".
+  mnt --bind "$root" "$root"
   mnt -t proc proc "$root/proc"
   mnt -t sysfs sysfs "$root/sys"
   mnt -t bpf bpf "$root/sys/fs/bpf"

@@ -22,7 +22,7 @@ fi
 stamp=node_modules/.bpfproxy-lock-stamp
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  npm ci --no-audit --no-fund --update-notifier=false --loglevel=error
   cp package-lock.json "$stamp"
 fi
 
