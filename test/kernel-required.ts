@@ -32,3 +32,17 @@ export function describeKernel(name: string, fn: Fn, extra: { btf?: boolean } = 
     describe.skip(`${name} (skipped: ${reason})`, fn);
   }
 }
+
+/**
+ * it() for a test with a prerequisite of its own beyond describeKernel's (a cgroup v2
+ * mount, a kernel feature): `missing` is why it cannot run, or undefined. Locally a skip
+ * that names the reason; in CI a failure, like every other kernel test that would skip.
+ */
+export function itNeeds(missing: string | undefined, name: string, fn: () => Promise<void> | void, timeoutMs?: number): void {
+  if (missing === undefined) it(name, fn, timeoutMs);
+  else if (kernelRequired) {
+    it(name, () => {
+      throw new Error(`required but cannot run: ${missing}`);
+    });
+  } else it.skip(`${name} (skipped: ${missing})`, fn);
+}
