@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { IPFamily, ServiceTable, TableDiff } from '../../model/types.js';
 import type { Backend, InspectRow, SyncOptions } from '../../proxier/backend.js';
+import { toolRuns } from '../../util/exec.js';
 import { IptablesCli } from '../iptables/iptables-cli.js';
 import { type DesiredService, desiredState } from './desired.js';
 import { inspectRows } from './inspect.js';
@@ -65,6 +66,7 @@ export class IpvsBackend implements Backend {
    */
   async sync(table: ServiceTable, _diff: TableDiff, opts: SyncOptions): Promise<void> {
     const t0 = performance.now();
+    const tools0 = toolRuns();
     const ms: Record<string, number> = {};
     const lap = (name: string) => (ms[name] = Math.round(performance.now() - t0));
     await this.ensureModule();
@@ -82,7 +84,7 @@ export class IpvsBackend implements Backend {
     const failedSteps = await this.applySteps(plan.steps, state);
     lap('services');
     await this.deleteVirtualServers(plan.deleteVirtualServers);
-    for (const a of plan.deleteAddresses) await k.unbindAddress(a);
+    throwIfAny(await k.changeAddresses('del', plan.deleteAddresses));
     await k.restoreSets({ del: plan.deleteEntries });
     await this.undoFailedSteps(failedSteps, plan, desired);
     lap('removals');
@@ -93,7 +95,7 @@ export class IpvsBackend implements Backend {
     const v6 = desired.some((d) => d.virtualServers.some((v) => familyOf(v.ip) === 6));
     for (const cli of this.clis) if (cli.family === 4 || v6 || this.appliedRules.has(cli.family)) await this.syncRules(cli, opts.full);
     lap('iptables');
-    this.opts.logger?.debug({ ms, steps: plan.steps.length, removed: plan.deleteVirtualServers.length, failed: this.failures.size }, 'ipvs sync');
+    this.opts.logger?.debug({ ms, tools: toolRuns() - tools0, steps: plan.steps.length, removed: plan.deleteVirtualServers.length, failed: this.failures.size }, 'ipvs sync');
   }
 
   async cleanup(): Promise<void> {
@@ -118,8 +120,8 @@ export class IpvsBackend implements Backend {
   }
 
   async inspect(): Promise<InspectRow[]> {
-    const addresses = await k.readAddresses();
-    return inspectRows(await k.readVirtualServers(), await k.readSets(), addresses.bound, addresses.others);
+    const s = await k.readKernelState();
+    return inspectRows(s.virtualServers, s.sets, s.bound, s.otherAddresses);
   }
 
   /** ip_vs loaded and the sysctls masquerade needs (cheap when done: no process spawned). */
@@ -159,14 +161,12 @@ export class IpvsBackend implements Backend {
    */
   private async applySteps(steps: ServiceStep[], before: KernelState): Promise<Map<ServiceStep, string>> {
     const failed = new Map<ServiceStep, string>();
+    const bindErrors = await k.changeAddresses('add', [...new Set(steps.flatMap((s) => s.addAddresses))]);
     const bindOk: ServiceStep[] = [];
     for (const s of steps) {
-      try {
-        for (const a of s.addAddresses) await k.bindAddress(a);
-        bindOk.push(s);
-      } catch (e) {
-        failed.set(s, (e as Error).message);
-      }
+      const error = s.addAddresses.map((a) => bindErrors.get(a)).find((e) => e !== undefined);
+      if (error) failed.set(s, error);
+      else bindOk.push(s);
     }
     const all = bindOk.flatMap((s) => s.ipvs);
     try {
@@ -212,7 +212,7 @@ export class IpvsBackend implements Backend {
     const ok = desired.filter((d) => !failedKeys.has(d.key) && !plan.failed.some((f) => f.key === d.key));
     const neededAddr = new Set(ok.flatMap((d) => d.bound));
     const neededEntries = new Set(ok.flatMap((d) => d.sets.map(entryKey)));
-    for (const s of failed.keys()) for (const a of s.addAddresses) if (!neededAddr.has(a)) await k.unbindAddress(a);
+    throwIfAny(await k.changeAddresses('del', [...new Set([...failed.keys()].flatMap((s) => s.addAddresses))].filter((a) => !neededAddr.has(a))));
     const added = new Set(plan.addEntries.map(entryKey));
     const undo = [...failed.keys()].flatMap((s) => s.service.sets).filter((e) => added.has(entryKey(e)) && !neededEntries.has(entryKey(e)));
     await k.restoreSets({ del: undo });
@@ -268,6 +268,10 @@ export class IpvsBackend implements Backend {
       masqueradeAll: this.opts.masqueradeAll,
     };
   }
+}
+
+function throwIfAny(failed: Map<string, string>): void {
+  if (failed.size > 0) throw new k.ToolError([...failed.values()].join('; '));
 }
 
 /** Addresses inside any of `cidrs` (all of them when no CIDR is given). */

@@ -144,15 +144,30 @@ function addrArgs(op: 'add' | 'del', ip: string): string[] {
   return familyOf(ip) === 4 ? ['addr', op, `${ip}/32`, 'dev', DUMMY] : ['addr', op, `${ip}/128`, 'dev', DUMMY, ...(op === 'add' ? ['nodad'] : [])];
 }
 
-export async function bindAddress(ip: string): Promise<void> {
-  const r = await run('ip', addrArgs('add', ip), { allowFailure: true, ...TIMEOUT });
-  // Already there (another service bound it meanwhile): fine.
-  if (r.code !== 0 && !/File exists/.test(r.stderr)) throw new ToolError(`cannot bind ${ip} to ${DUMMY}: ${r.stderr.trim()}`);
+/** What `ip addr add|del` may answer that still leaves the address as wanted. */
+const HARMLESS = { add: /File exists|already assigned/i, del: /Cannot assign requested address|not found/i };
+
+async function addrOne(op: 'add' | 'del', ip: string): Promise<void> {
+  const r = await run('ip', addrArgs(op, ip), { allowFailure: true, ...TIMEOUT });
+  if (r.code !== 0 && !HARMLESS[op].test(r.stderr)) {
+    throw new ToolError(op === 'add' ? `cannot bind ${ip} to ${DUMMY}: ${r.stderr.trim()}` : `cannot unbind ${ip} from ${DUMMY}: ${r.stderr.trim()}`);
+  }
 }
 
-export async function unbindAddress(ip: string): Promise<void> {
-  const r = await run('ip', addrArgs('del', ip), { allowFailure: true, ...TIMEOUT });
-  if (r.code !== 0 && !/Cannot assign requested address|not found/i.test(r.stderr)) throw new ToolError(`cannot unbind ${ip} from ${DUMMY}: ${r.stderr.trim()}`);
+/**
+ * Binds (or unbinds) addresses on kube-ipvs0 in one `ip -batch` run. Only when that run
+ * reports an error is each address retried on its own, so the failure names its address
+ * and the others are unaffected. Returns address → error for those that failed.
+ */
+export async function changeAddresses(op: 'add' | 'del', ips: string[]): Promise<Map<string, string>> {
+  const failed = new Map<string, string>();
+  if (ips.length === 0) return failed;
+  const input = ips.map((ip) => addrArgs(op, ip).join(' ')).join('\n') + '\n';
+  const r = await run('ip', ['-force', '-batch', '-'], { input, allowFailure: true, ...TIMEOUT });
+  const errors = r.stderr.split('\n').filter((l) => l.trim() !== '' && !/^Command failed/.test(l));
+  if (r.code === 0 || errors.every((l) => HARMLESS[op].test(l))) return failed;
+  for (const ip of ips) await addrOne(op, ip).catch((e: Error) => failed.set(ip, e.message));
+  return failed;
 }
 
 export async function readSets(): Promise<SetContents> {
@@ -175,8 +190,9 @@ export async function destroySets(present: Iterable<string>): Promise<void> {
   for (const name of present) await run('ipset', ['destroy', name], { allowFailure: true, ...TIMEOUT });
 }
 
+/** The three reads, run at once (each is a process start; under qemu TCG each costs ~0.5 s). */
 export async function readKernelState(): Promise<KernelState & { addresses: Addresses }> {
-  const [virtualServers, addresses, sets] = [await readVirtualServers(), await readAddresses(), await readSets()];
+  const [virtualServers, addresses, sets] = await Promise.all([readVirtualServers(), readAddresses(), readSets()]);
   return { virtualServers, bound: addresses.bound, otherAddresses: addresses.others, sets, addresses };
 }
 
