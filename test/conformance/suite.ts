@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, it } from 'vitest';
 import { describeKernel } from '../kernel-required.js';
-import { requests } from '../harness/client.js';
+import { RequestLoop, requests } from '../harness/client.js';
 import { ManifestDir, node } from '../harness/manifests.js';
 import { newRunPrefix } from '../harness/netns.js';
 import { ProxyProcess } from '../harness/proxy-process.js';
@@ -21,6 +21,9 @@ import type { ConformanceContext } from './types.js';
 
 
 const NODES_FILE = 'nodes.json';
+/** One sync period (5 s) plus file-watch latency; in the qemu guest a sync itself takes
+ * seconds (every tool start costs 0.3–0.7 s there), so one more sync's worth. */
+const SYNC_DEADLINE_MS = process.env.BPFPROXY_IN_GUEST === '1' ? 15_000 : 6000;
 
 export function defineConformance(backendName: string): void {
   const backend = BACKENDS[backendName];
@@ -88,7 +91,12 @@ export function defineConformance(backendName: string): void {
       }
       it(`${c.id}: ${c.title}`, async () => {
         const log: string[] = [];
+        const loops: RequestLoop[] = [];
         const proxy = proxies.get(NODE)!;
+        const client = (from?: string) => {
+          const fromNode = from !== undefined && topo.nodes.has(from);
+          return { ns: fromNode ? topo.node(from).ns : topo.pod(from ?? CLIENT).ns, cgroup: fromNode ? cgroups.get(from) : undefined };
+        };
         const ctx: ConformanceContext = {
           topo,
           proxy,
@@ -98,13 +106,18 @@ export function defineConformance(backendName: string): void {
           tamper: () => backend.tamper(topo.node(NODE).ns, prefix, NODE),
           backend: backendName,
           log,
-          syncDeadlineMs: 6000,
+          syncDeadlineMs: SYNC_DEADLINE_MS,
           async request(target, opts = {}) {
-            const fromNode = opts.from !== undefined && topo.nodes.has(opts.from);
-            const from = fromNode ? topo.node(opts.from!).ns : topo.pod(opts.from ?? CLIENT).ns;
-            const r = await requests(from, target, { ...opts, cgroup: fromNode ? cgroups.get(opts.from!) : undefined });
+            const { ns, cgroup } = client(opts.from);
+            const r = await requests(ns, target, { ...opts, cgroup });
             log.push(`${opts.from ?? CLIENT} → ${target} ${opts.proto ?? 'tcp'}: ${r.map((x) => (x.ok ? x.body : `!${x.error}`)).join(' ')}`);
             return r;
+          },
+          requestLoop(target, opts = {}) {
+            const { ns, cgroup } = client(opts.from);
+            const loop = new RequestLoop(ns, target, { ...opts, cgroup });
+            loops.push(loop);
+            return loop;
           },
         };
         const t0 = Date.now();
@@ -121,6 +134,7 @@ export function defineConformance(backendName: string): void {
           (e as Error).message += report;
           throw e;
         } finally {
+          for (const l of loops) await l.stop().catch(() => undefined);
           await manifests.clear([NODES_FILE]);
         }
       });

@@ -3,7 +3,7 @@
 import type { ProxyProcess } from '../harness/proxy-process.js';
 import type { ManifestDir } from '../harness/manifests.js';
 import type { Topology } from '../harness/topology.js';
-import type { RequestOptions, RequestResult } from '../harness/client.js';
+import type { RequestLoop, RequestOptions, RequestResult } from '../harness/client.js';
 
 export interface ConformanceContext {
   topo: Topology;
@@ -15,13 +15,16 @@ export interface ConformanceContext {
   backend: string;
   /** Requests from the client namespace (or `from`: a pod name, or a node name for a client in the node's own namespace). */
   request(target: string, opts?: RequestOptions & { from?: string }): Promise<RequestResult[]>;
+  /** The same requests as a loop in the background (`count` is its bound); stopped when the case ends. */
+  requestLoop(target: string, opts?: RequestOptions & { from?: string }): RequestLoop;
   /** Everything sent so far in this case (printed when the case fails). */
   log: string[];
   /** Each node's state before its proxy first started (see harness/snapshot.ts). */
   baseline: Map<string, Record<string, string>>;
   /** Deletes some of what the backend programmed on node-a behind its back (backend-specific). */
   tamper(): Promise<void>;
-  /** How long a change may take to show: one sync period plus file-watch latency. */
+  /** How long a change may take to show: one sync period plus file-watch latency, plus
+   * (in the qemu guest, where every tool start costs ~0.5 s) a sync's own duration. */
   syncDeadlineMs: number;
 }
 

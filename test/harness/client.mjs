@@ -4,6 +4,9 @@
 //   --target ip:port | [v6]:port   --proto tcp|udp   --count N   --timeout ms
 //   --interval ms   --path /   --bytes N (POST /echo with N bytes)
 //   --keep-alive: all requests over ONE TCP connection, or (udp) ONE socket: one flow
+//   --progress FILE: append one JSON line per finished request (a test waits on it while
+//     the loop runs)   --stop-file FILE: stop before the next request once FILE exists
+import { appendFileSync, existsSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
@@ -19,6 +22,8 @@ const { values: v } = parseArgs({
     path: { type: 'string', default: '/' },
     bytes: { type: 'string', default: '0' },
     'keep-alive': { type: 'boolean', default: false },
+    progress: { type: 'string' },
+    'stop-file': { type: 'string' },
   },
 });
 const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(v.target ?? '');
@@ -119,8 +124,11 @@ function udpFlowOnce() {
 
 const results = [];
 for (let i = 0; i < count; i++) {
+  if (v['stop-file'] && existsSync(v['stop-file'])) break;
   const once = v.proto === 'udp' ? (v['keep-alive'] ? udpFlowOnce : udpOnce) : tcpOnce;
-  results.push(await once());
+  const r = await once();
+  results.push(r);
+  if (v.progress) appendFileSync(v.progress, JSON.stringify(r) + '\n');
   const gap = Number(v.interval);
   if (gap > 0 && i < count - 1) await new Promise((r) => setTimeout(r, gap));
 }

@@ -1,4 +1,7 @@
 // Runs the client driver inside a namespace and returns its results.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { run } from '../../src/util/exec.js';
 import { nsRun } from './netns.js';
 import { CLIENT_SCRIPT } from './topology.js';
@@ -22,9 +25,15 @@ export interface RequestOptions {
   keepAlive?: boolean;
 }
 
+type ClientOptions = RequestOptions & { cgroup?: string };
+
 /** Requests from namespace `ns`; with `cgroup`, the client process first joins that cgroup. */
-export async function requests(ns: string, target: string, o: RequestOptions & { cgroup?: string } = {}): Promise<RequestResult[]> {
-  const args = [CLIENT_SCRIPT, '--target', target, '--proto', o.proto ?? 'tcp', '--count', String(o.count ?? 1), '--timeout', String(o.timeoutMs ?? 2000)];
+export async function requests(ns: string, target: string, o: ClientOptions = {}): Promise<RequestResult[]> {
+  return runClient(ns, target, o, []);
+}
+
+async function runClient(ns: string, target: string, o: ClientOptions, extra: string[]): Promise<RequestResult[]> {
+  const args = [CLIENT_SCRIPT, '--target', target, '--proto', o.proto ?? 'tcp', '--count', String(o.count ?? 1), '--timeout', String(o.timeoutMs ?? 2000), ...extra];
   if (o.intervalMs) args.push('--interval', String(o.intervalMs));
   if (o.path) args.push('--path', o.path);
   if (o.bytes) args.push('--bytes', String(o.bytes));
@@ -34,6 +43,59 @@ export async function requests(ns: string, target: string, o: RequestOptions & {
     ? await run('sh', ['-c', `echo $$ > "$0/cgroup.procs" && ns="$1" && shift && exec ip netns exec "$ns" "$@"`, o.cgroup, ns, process.execPath, ...args], { timeoutMs })
     : await nsRun(ns, process.execPath, args, { timeoutMs });
   return JSON.parse(r.stdout) as RequestResult[];
+}
+
+/**
+ * A request loop running in the background (at most `count` requests), for cases that
+ * change something while traffic flows. The test synchronises on what the loop has seen
+ * (`untilMoreAnswers`), never on elapsed time, and ends it with `stop()`.
+ */
+export class RequestLoop {
+  private readonly dir = mkdtempSync(join(tmpdir(), 'bpfproxy-loop-'));
+  private readonly progress = join(this.dir, 'progress');
+  private finished = false;
+  private readonly done: Promise<RequestResult[]>;
+  private stopped: Promise<RequestResult[]> | undefined;
+
+  constructor(ns: string, target: string, o: ClientOptions) {
+    writeFileSync(this.progress, '');
+    this.done = runClient(ns, target, o, ['--progress', this.progress, '--stop-file', join(this.dir, 'stop')]).finally(() => {
+      this.finished = true;
+    });
+    this.done.catch(() => undefined); // observed through stop()
+  }
+
+  /** Requests finished so far, in order. */
+  seen(): RequestResult[] {
+    return readFileSync(this.progress, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as RequestResult);
+  }
+
+  /** Waits until `k` more requests than now are answered; fails if the loop ends first or the deadline passes. */
+  async untilMoreAnswers(k: number, timeoutMs: number): Promise<void> {
+    const answered = () => this.seen().filter((r) => r.ok).length;
+    const n = answered() + k;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const ok = answered();
+      if (ok >= n) return;
+      if (this.finished) throw new Error(`the request loop ended after ${ok} answers, before ${n}`);
+      if (Date.now() >= deadline) throw new Error(`the request loop had ${ok} answers after ${timeoutMs} ms, wanted ${n}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Ends the loop after its current request and returns every result (idempotent). */
+  stop(): Promise<RequestResult[]> {
+    this.stopped ??= (async () => {
+      writeFileSync(join(this.dir, 'stop'), '');
+      try {
+        return await this.done;
+      } finally {
+        rmSync(this.dir, { recursive: true, force: true });
+      }
+    })();
+    return this.stopped;
+  }
 }
 
 /** Counts answers by body (hostname) and failures by error kind. */

@@ -3,7 +3,7 @@
 import { expect } from 'vitest';
 import { eventually, tally } from '../../harness/client.js';
 import { ep, simpleService } from '../fixtures.js';
-import { untilAnsweredBy } from '../answered.js';
+import { untilAnsweredBy, untilProgrammed } from '../answered.js';
 import type { ConformanceCase } from '../types.js';
 
 export const udpRepin: ConformanceCase = {
@@ -13,12 +13,15 @@ export const udpRepin: ConformanceCase = {
     const vip = '198.19.1.205:53';
     await ctx.manifests.write('svc.json', simpleService('udpflow', '198.19.1.205', 53, [ep('hostnames-a'), ep('hostnames-b')], 'UDP'));
     await eventually(async () => expect(tally(await ctx.request(vip, { proto: 'udp', count: 6, timeoutMs: 800 })).bodies.size).toBe(2), ctx.syncDeadlineMs);
-    // One flow for the whole run: it answers from one pod; remove that pod midway.
-    const loop = ctx.request(vip, { proto: 'udp', keepAlive: true, count: 40, intervalMs: 200, timeoutMs: 400 });
-    await new Promise((r) => setTimeout(r, 2000));
+    // One flow for the whole run (200 datagrams at most; stopped below): it answers from
+    // one pod; then that pod's endpoint goes away.
+    const loop = ctx.requestLoop(vip, { proto: 'udp', keepAlive: true, count: 200, intervalMs: 200, timeoutMs: 400 });
+    await loop.untilMoreAnswers(3, ctx.syncDeadlineMs);
     // Whichever of a/b serves the flow, it goes away: only extra-e remains.
     await ctx.manifests.write('svc.json', simpleService('udpflow', '198.19.1.205', 53, [ep('extra-e')], 'UDP'));
-    const results = await loop;
+    await untilProgrammed(ctx, vip, ['extra-e']);
+    await loop.untilMoreAnswers(10, ctx.syncDeadlineMs);
+    const results = await loop.stop();
     // Until the change, one flow means one backend (how many answers came first depends on
     // how fast the client started: slow under qemu); afterwards only extra-e answers.
     const firstE = results.findIndex((r) => r.body === 'extra-e');

@@ -4,7 +4,7 @@ import { expect } from 'vitest';
 import { eventually, tally } from '../../harness/client.js';
 import { argValue, snapshotNode } from '../../harness/snapshot.js';
 import { ep, simpleService } from '../fixtures.js';
-import { untilAnsweredBy } from '../answered.js';
+import { untilAnsweredBy, untilProgrammed } from '../answered.js';
 import type { ConformanceCase } from '../types.js';
 
 export const establishedSurvivesChurn: ConformanceCase = {
@@ -15,12 +15,16 @@ export const establishedSurvivesChurn: ConformanceCase = {
     const base = [ep('hostnames-a'), ep('hostnames-b')];
     await ctx.manifests.write('svc.json', simpleService('steady', '198.19.1.196', 80, base));
     await eventually(async () => expect(tally(await ctx.request(vip, { count: 4 })).errors.size).toBe(0), ctx.syncDeadlineMs);
-    const loop = ctx.request(vip, { keepAlive: true, count: 40, intervalMs: 100 });
-    await new Promise((r) => setTimeout(r, 1000));
+    // One keep-alive connection for the whole case (600 requests at most; stopped below).
+    const loop = ctx.requestLoop(vip, { keepAlive: true, count: 600, intervalMs: 100 });
+    await loop.untilMoreAnswers(3, ctx.syncDeadlineMs);
     await ctx.manifests.write('svc.json', simpleService('steady', '198.19.1.196', 80, [...base, ep('extra-e'), ep('hostnames-c')]));
-    await new Promise((r) => setTimeout(r, 1000));
+    await untilProgrammed(ctx, vip, ['hostnames-a', 'hostnames-b', 'extra-e', 'hostnames-c']);
     await ctx.manifests.write('svc.json', simpleService('steady', '198.19.1.196', 80, base));
-    const results = await loop;
+    await untilProgrammed(ctx, vip, ['hostnames-a', 'hostnames-b']);
+    // Both changes are in the kernel: the connection must go on answering after them.
+    await loop.untilMoreAnswers(3, ctx.syncDeadlineMs);
+    const results = await loop.stop();
     expect(results.filter((r) => !r.ok)).toEqual([]);
     expect(new Set(results.map((r) => r.body)).size).toBe(1);
     expect(results[0]?.sockets).toBe(1);
@@ -34,12 +38,15 @@ export const restartNoLoss: ConformanceCase = {
     const vip = '198.19.1.197:80';
     await ctx.manifests.write('svc.json', simpleService('restart', '198.19.1.197', 80, [ep('hostnames-a'), ep('hostnames-b'), ep('remote-f')]));
     await eventually(async () => expect(tally(await ctx.request(vip, { count: 6 })).bodies.size).toBeGreaterThan(1), ctx.syncDeadlineMs);
-    const loop = ctx.request(vip, { count: 80, intervalMs: 50 });
-    await new Promise((r) => setTimeout(r, 500));
+    // New connections every 50 ms (3000 at most; stopped below) before, during and after the restart.
+    const loop = ctx.requestLoop(vip, { count: 3000, intervalMs: 50 });
+    await loop.untilMoreAnswers(5, ctx.syncDeadlineMs);
     await ctx.proxy.stop();
-    await new Promise((r) => setTimeout(r, 500));
-    await ctx.proxy.start();
-    const results = await loop;
+    // No proxy runs now: the programmed data plane alone must answer.
+    await loop.untilMoreAnswers(5, ctx.syncDeadlineMs);
+    await ctx.proxy.start(); // returns after the restarted proxy's first sync
+    await loop.untilMoreAnswers(5, ctx.syncDeadlineMs);
+    const results = await loop.stop();
     expect(results.filter((r) => !r.ok)).toEqual([]);
   },
 };
