@@ -31,12 +31,19 @@ export interface ExecOptions {
 /** Processes started by `run` in this process so far: what a sync costs where every
  * process start is expensive (qemu TCG: 0.3–0.7 s each). Backends log the difference. */
 let started = 0;
+const recent: string[] = [];
 export function toolRuns(): number {
   return started;
+}
+/** The last `n` (≤ 32) commands started, as "tool first-argument", oldest first. */
+export function recentTools(n: number): string[] {
+  return recent.slice(-n);
 }
 
 export function run(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
   started++;
+  recent.push(`${cmd} ${args[0] ?? ''}`);
+  if (recent.length > 32) recent.shift();
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd });
     const out: Buffer[] = [];

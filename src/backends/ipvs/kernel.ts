@@ -114,7 +114,10 @@ export async function readAddresses(): Promise<Addresses> {
     }
     for (const a of link.addr_info ?? []) {
       const ip = canonicalIP(a.local);
-      if (link.ifname === DUMMY) out.bound.add(ip);
+      // The kernel gives an up kube-ipvs0 an IPv6 link-local address of its own: not ours to delete.
+      if (link.ifname === DUMMY) {
+        if (a.scope !== 'link') out.bound.add(ip);
+      }
       else {
         if (!out.others.has(ip)) out.others.set(ip, link.ifname);
         if (a.scope === 'global' && !out.nodeIPs.includes(ip)) out.nodeIPs.push(ip);
