@@ -287,6 +287,19 @@ describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
     expect(seen.size).toBeGreaterThan(1);
   });
 
+  it("ClientIP affinity never uses a backend of another service, even when the entry names one", async () => {
+    svc([{ id: 1, ip: B1 }, { id: 2, ip: B2 }, { id: 3, ip: B3 }], { flags: abi.SVC_F_AFFINITY, affinityTimeout: 10800 });
+    const OTHER = '198.18.1.60';
+    seedService(dp.maps, { vip: '198.19.1.99', port: 80, proto: TCP, svcId: 8, backends: [{ id: 50, ip: OTHER, port: 9376 }] });
+    await run(syn(44000));
+    const ak = { svcId: 7, client: CLIENT };
+    // A fresh entry whose backend id belongs to service 8 (stale state, or an id reused).
+    dp.maps.affinity.update(ak, { ...dp.maps.affinity.lookup(ak)!, backendId: 50 });
+    const { p } = await run(syn(44001));
+    expect([B1, B2, B3]).toContain(p.daddr);
+    expect(dp.maps.affinity.lookup(ak)!.backendId).not.toBe(50);
+  });
+
   it('drops (client retransmits) when slot 0 counts a slot that is not written yet', async () => {
     dp.maps.services.update({ vip: VIP, port: 80, proto: TCP, slot: 0 }, { backendId: 0, svcId: 7, count: 1, flags: 0, affinityTimeout: 0 });
     const r = await run(syn());
