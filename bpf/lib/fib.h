@@ -27,7 +27,9 @@ static __always_inline int fib_redirect(struct __sk_buff *skb, const struct pkt4
 	fib.l4_protocol = p->proto;
 	fib.sport = p->sport;
 	fib.dport = p->dport;
-	fib.tot_len = p->l4_len + (p->l4_off - ETH_HLEN);
+	/* tot_len stays 0: the helper then checks the MTU with is_skb_forwardable(), which
+	 * knows GSO/GRO packets are segmented later. A length given here is compared with the
+	 * MTU as is, so every super-packet came back FRAG_NEEDED and bulk flows stalled. */
 	fib.ipv4_src = p->saddr;
 	fib.ipv4_dst = p->daddr;
 	fib.ifindex = skb->ingress_ifindex;
