@@ -32,6 +32,7 @@ static __always_inline int translate(struct bpf_sock_addr *ctx)
 	struct backend_value *be;
 	struct svc_value *svc;
 	__u32 id;
+	long err;
 
 	if (!proto)
 		return SOCK_PASS;
@@ -55,7 +56,15 @@ static __always_inline int translate(struct bpf_sock_addr *ctx)
 	rv.vip = vip;
 	rv.port = port;
 	rv.svc_id = svc->svc_id;
-	bpf_map_update_elem(&sock_rev, &rk, &rv, BPF_ANY);
+	err = bpf_map_update_elem(&sock_rev, &rk, &rv, BPF_ANY);
+	if (err && proto == IPPROTO_UDP) {
+		/* Replies could not be translated back to the frontend, and a connected UDP
+		 * socket would drop them: fail the call with the map's error instead. (TCP only
+		 * loses the getpeername() translation.) The map is an LRU: this is an
+		 * allocation failure, not a full map. */
+		bpf_set_retval(err);
+		return 0;
+	}
 
 	ctx->user_ip4 = be->ip;
 	ctx->user_port = (__u32)be->port;
