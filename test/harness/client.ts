@@ -22,8 +22,6 @@ export interface RequestOptions {
   intervalMs?: number;
   path?: string;
   bytes?: number;
-  /** GET this many bytes (the result's body is "<pod> <bytes received>"). */
-  download?: number;
   keepAlive?: boolean;
 }
 
@@ -39,7 +37,6 @@ async function runClient(ns: string, target: string, o: ClientOptions, extra: st
   if (o.intervalMs) args.push('--interval', String(o.intervalMs));
   if (o.path) args.push('--path', o.path);
   if (o.bytes) args.push('--bytes', String(o.bytes));
-  if (o.download) args.push('--download', String(o.download));
   if (o.keepAlive) args.push('--keep-alive');
   const timeoutMs = 10_000 + (o.count ?? 1) * ((o.timeoutMs ?? 2000) + (o.intervalMs ?? 0));
   const r = o.cgroup

@@ -1,7 +1,6 @@
 import type { ConformanceCase } from '../types.js';
 import { affinitySwitch, affinityTimeout } from './affinity.js';
 import { badEditKeepsService } from './bad-input.js';
-import { bulkTransfer } from './bulk.js';
 import { endpointChurn, noEndpoints, onlyReady, seed, udpClusterIP } from './clusterip-basic.js';
 import { externalIPs, externalLocal, loadBalancer, nodePort } from './external.js';
 import { restoredAfterTamper, udpRepin } from './recovery.js';
@@ -34,7 +33,6 @@ export const CASES: ConformanceCase[] = [
   externalIPs,
   loadBalancer,
   externalLocal,
-  bulkTransfer,
   udpRepin,
   restoredAfterTamper,
   affinityTimeout,
