@@ -114,11 +114,10 @@ export async function readAddresses(): Promise<Addresses> {
     }
     for (const a of link.addr_info ?? []) {
       const ip = canonicalIP(a.local);
-      // The kernel gives an up kube-ipvs0 an IPv6 link-local address of its own: not ours to delete.
       if (link.ifname === DUMMY) {
+        // The kernel gives an up kube-ipvs0 an IPv6 link-local address of its own: not ours to delete.
         if (a.scope !== 'link') out.bound.add(ip);
-      }
-      else {
+      } else {
         if (!out.others.has(ip)) out.others.set(ip, link.ifname);
         if (a.scope === 'global' && !out.nodeIPs.includes(ip)) out.nodeIPs.push(ip);
       }
