@@ -6,7 +6,8 @@
  *   new flow to a frontend   → pick a backend (random / ClientIP affinity), track, DNAT
  *   frontend without backends→ TCP RST / ICMP port unreachable, sent back out at once
  *                              (dropped when a Local traffic policy left none on this node)
- *   SNAT of new flows          → hairpin, and external frontends to backends on other nodes
+ *   SNAT of new flows          → hairpin, and external frontends to backends on other nodes;
+ *                              the source port is allocated per flow (lib/conntrack.h)
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -46,15 +47,16 @@ static __always_inline int handle_reply(struct __sk_buff *skb, struct pkt4 *p, s
 	ct->flags |= CT_F_SEEN_REPLY;
 	if (nat_src(skb, p, vip, vport) < 0)
 		return TC_ACT_SHOT;
-	if (client && nat_dst(skb, p, client, p->dport) < 0)
+	/* orig_port 0: an entry from before per-flow SNAT ports, which kept the client's port. */
+	if (client && nat_dst(skb, p, client, ct->orig_port ? ct->orig_port : p->dport) < 0)
 		return TC_ACT_SHOT;
 	return (ct->flags & CT_F_FIB) ? fib_redirect(skb, p) : TC_ACT_OK;
 }
 
-static __always_inline int forward(struct __sk_buff *skb, struct pkt4 *p, __be32 snat, __be32 addr, __be16 port,
-				   __u16 ct_flags)
+static __always_inline int forward(struct __sk_buff *skb, struct pkt4 *p, __be32 snat, __be16 snat_port,
+				   __be32 addr, __be16 port, __u16 ct_flags)
 {
-	if (snat && nat_src(skb, p, snat, p->sport) < 0)
+	if (snat && nat_src(skb, p, snat, snat_port ? snat_port : p->sport) < 0)
 		return TC_ACT_SHOT;
 	if (nat_dst(skb, p, addr, port) < 0)
 		return TC_ACT_SHOT;
@@ -70,6 +72,7 @@ int tc_lb(struct __sk_buff *skb)
 	struct svc_value *svc;
 	struct backend_value *be;
 	__be32 snat;
+	__be16 snat_port = 0;
 	__u16 ct_flags;
 	__u64 now;
 	__u32 id;
@@ -93,7 +96,7 @@ int tc_lb(struct __sk_buff *skb)
 		if (be && !((p.tcp_flags & PKT_TCP_SYN) && !(p.tcp_flags & PKT_TCP_ACK) &&
 			    !(be->flags & BE_F_ACTIVE))) {
 			ct->last_seen = now;
-			return forward(skb, &p, ct->orig_addr, ct->nat_addr, ct->nat_port, ct->flags);
+			return forward(skb, &p, ct->orig_addr, ct->orig_port, ct->nat_addr, ct->nat_port, ct->flags);
 		}
 		/* Backend gone: a TCP segment of that flow can only be answered with a reset;
 		 * UDP (and a fresh SYN) starts over as a new flow. */
@@ -119,9 +122,9 @@ int tc_lb(struct __sk_buff *skb)
 	/* Possibly node-local sources after the rewrite: a NodePort's address (on replies) and
 	 * any SNAT address (on forwarded packets): route those flows ourselves. */
 	ct_flags = ((svc->flags & SVC_F_NODEPORT) || snat) ? CT_F_FIB : 0;
-	if (ct_create(&p, svc->svc_id, id, be, snat, ct_flags, now) < 0)
+	if (ct_create(&p, svc->svc_id, id, be, snat, ct_flags, now, &snat_port) < 0)
 		return TC_ACT_SHOT;
-	return forward(skb, &p, snat, be->ip, be->port, ct_flags);
+	return forward(skb, &p, snat, snat_port, be->ip, be->port, ct_flags);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -41,12 +41,13 @@ Napi::Value AbiLayout(const Napi::CallbackInfo& info) {
                    FIELD(ct_key, proto); FIELD(ct_key, dir); FIELD(ct_key, pad0); });
   STRUCT(ct_value, { FIELD(ct_value, created); FIELD(ct_value, last_seen); FIELD(ct_value, backend_id);
                      FIELD(ct_value, svc_id); FIELD(ct_value, nat_addr); FIELD(ct_value, orig_addr);
-                     FIELD(ct_value, nat_port); FIELD(ct_value, flags); FIELD(ct_value, pad0); });
+                     FIELD(ct_value, nat_port); FIELD(ct_value, flags); FIELD(ct_value, orig_port);
+                     FIELD(ct_value, pad0); });
   STRUCT(affinity_key, { FIELD(affinity_key, svc_id); FIELD(affinity_key, client); });
   STRUCT(affinity_value, { FIELD(affinity_value, last_used); FIELD(affinity_value, backend_id);
                            FIELD(affinity_value, pad0); });
-  STRUCT(lb_config, { FIELD(lb_config, hairpin_addr); FIELD(lb_config, snat_addr); FIELD(lb_config, flags);
-                      FIELD(lb_config, pad0); });
+  STRUCT(lb_config, { FIELD(lb_config, hairpin_addr); FIELD(lb_config, snat_addr); FIELD(lb_config, snat_port_min);
+                      FIELD(lb_config, snat_port_max); FIELD(lb_config, pad0); });
   STRUCT(sock_rev_key, { FIELD(sock_rev_key, cookie); FIELD(sock_rev_key, addr); FIELD(sock_rev_key, port);
                          FIELD(sock_rev_key, pad0); });
   STRUCT(sock_rev_value, { FIELD(sock_rev_value, vip); FIELD(sock_rev_value, port); FIELD(sock_rev_value, pad0);
@@ -66,6 +67,8 @@ Napi::Value AbiConstants(const Napi::CallbackInfo& info) {
   o.Set("SVC_F_NODEPORT", SVC_F_NODEPORT);
   o.Set("SVC_F_DROP_EMPTY", SVC_F_DROP_EMPTY);
   o.Set("SVC_F_SNAT_ALL", SVC_F_SNAT_ALL);
+  o.Set("BPFPROXY_SNAT_PORT_MIN", BPFPROXY_SNAT_PORT_MIN);
+  o.Set("BPFPROXY_SNAT_PORT_MAX", BPFPROXY_SNAT_PORT_MAX);
   o.Set("SVC_KIND_NODE_PORT", SVC_KIND_NODE_PORT);
   o.Set("CT_DIR_FORWARD", CT_DIR_FORWARD);
   o.Set("CT_DIR_REPLY", CT_DIR_REPLY);

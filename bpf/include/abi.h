@@ -110,7 +110,8 @@ struct ct_value {
 	__be32 orig_addr; /* forward: SNAT source or 0; reply: client address to restore after SNAT, or 0 */
 	__be16 nat_port;  /* forward: backend port; reply: frontend port */
 	__u16 flags;      /* CT_F_* */
-	__u32 pad0;       /* must be 0 */
+	__be16 orig_port; /* forward: allocated SNAT source port; reply: client port to restore (with orig_addr) */
+	__u16 pad0;       /* must be 0 */
 };
 
 /* affinity: ClientIP session affinity per frontend. */
@@ -125,12 +126,20 @@ struct affinity_value {
 	__u32 pad0;       /* must be 0 */
 };
 
+/* SNAT source ports (host order, inclusive). Above Linux's default ephemeral range
+ * (32768–60999), so an allocated port does not collide with the node's own connections. */
+#define BPFPROXY_SNAT_PORT_MIN 61000
+#define BPFPROXY_SNAT_PORT_MAX 65535
+/* Ports tried for one new SNATed flow before it is dropped as "SNAT ports exhausted". */
+#define BPFPROXY_SNAT_TRIES 32
+
 /* lb_config: ARRAY with one entry (key 0). */
 struct lb_config {
-	__be32 hairpin_addr; /* SNAT source for pod → own Service → itself; 0 = hairpin disabled */
-	__be32 snat_addr;    /* SNAT source for external frontends → remote backends (node address); 0 = none */
-	__u32 flags;         /* reserved, 0 */
-	__u32 pad0;          /* must be 0 */
+	__be32 hairpin_addr;   /* SNAT source for pod → own Service → itself; 0 = hairpin disabled */
+	__be32 snat_addr;      /* SNAT source for external frontends → remote backends (node address); 0 = none */
+	__u16 snat_port_min;   /* SNAT source port range, host order, inclusive; */
+	__u16 snat_port_max;   /*   min 0 = BPFPROXY_SNAT_PORT_MIN..MAX */
+	__u32 pad0;            /* must be 0 */
 };
 
 /* sock_rev: socket LB reverse translation for recvmsg (unconnected UDP). */

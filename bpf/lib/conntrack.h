@@ -4,8 +4,13 @@
 #ifndef BPFPROXY_CONNTRACK_H
 #define BPFPROXY_CONNTRACK_H
 
+#include <asm-generic/errno-base.h>
+#include <bpf/bpf_endian.h>
 #include "maps.h"
 #include "parse.h"
+
+#define CT_ERR_MAP     (-1) /* a conntrack write failed (map error) */
+#define CT_ERR_NO_PORT (-2) /* every SNAT port tried is taken towards this backend */
 
 static __always_inline void ct_key_of(struct ct_key *k, const struct pkt4 *p, __u8 dir)
 {
@@ -30,13 +35,55 @@ static __always_inline struct backend_value *ct_backend(const struct ct_value *c
 	return be;
 }
 
-/* Record both directions of a new flow. With SNAT the backend replies to `snat`, and the
- * reply entry remembers the client to restore. */
+/* SNAT source port range from lb_config (host order, inclusive). */
+static __always_inline void snat_port_range(__u32 *min, __u32 *span)
+{
+	__u32 zero = 0;
+	struct lb_config *cfg = bpf_map_lookup_elem(&lb_config, &zero);
+	__u32 lo = BPFPROXY_SNAT_PORT_MIN, hi = BPFPROXY_SNAT_PORT_MAX;
+
+	if (cfg && cfg->snat_port_min && cfg->snat_port_max >= cfg->snat_port_min) {
+		lo = cfg->snat_port_min;
+		hi = cfg->snat_port_max;
+	}
+	*min = lo;
+	*span = hi - lo + 1;
+}
+
+/* Insert the reply entry of a SNATed flow under a source port that no other flow to this
+ * backend uses. The reply entry itself is the port's allocation: inserted with NOEXIST
+ * (so two CPUs cannot take one port), deleted with the flow, evicted with it by the LRU.
+ * Linear probing from a random start; BPFPROXY_SNAT_TRIES ports at most. */
+static __always_inline int ct_insert_snat_reply(struct ct_key *rk, const struct ct_value *rv, __be16 *port)
+{
+	__u32 min, span, start, i;
+
+	snat_port_range(&min, &span);
+	start = bpf_get_prandom_u32() % span;
+	for (i = 0; i < BPFPROXY_SNAT_TRIES && i < span; i++) {
+		rk->dport = bpf_htons((__u16)(min + (start + i) % span));
+		int err = bpf_map_update_elem(&conntrack, rk, rv, BPF_NOEXIST);
+
+		if (err == 0) {
+			*port = rk->dport;
+			return 0;
+		}
+		if (err != -EEXIST)
+			return CT_ERR_MAP;
+	}
+	return CT_ERR_NO_PORT;
+}
+
+/* Record both directions of a new flow. With SNAT the backend replies to `snat`:*snat_port
+ * (allocated here), and the reply entry remembers the client address and port to restore.
+ * Returns 0 or a CT_ERR_*. */
 static __always_inline int ct_create(const struct pkt4 *p, __u32 svc_id, __u32 backend_id,
-				     const struct backend_value *be, __be32 snat, __u16 flags, __u64 now)
+				     const struct backend_value *be, __be32 snat, __u16 flags, __u64 now,
+				     __be16 *snat_port)
 {
 	struct ct_key fk = {}, rk = {};
 	struct ct_value fv = {}, rv = {};
+	int err;
 
 	ct_key_of(&fk, p, CT_DIR_FORWARD);
 	fv.created = now;
@@ -61,14 +108,25 @@ static __always_inline int ct_create(const struct pkt4 *p, __u32 svc_id, __u32 b
 	rv.nat_addr = p->daddr;
 	rv.nat_port = p->dport;
 	rv.orig_addr = snat ? p->saddr : 0;
+	rv.orig_port = snat ? p->sport : 0;
 	/* Replies always leave through the FIB: after reverse NAT their source is the frontend,
 	 * which no route points back to over the backend's interface (rp_filter would drop them). */
 	rv.flags = fv.flags | CT_F_FIB;
 
 	/* Reply entry first: once the forward entry exists, replies may already flow. */
-	if (bpf_map_update_elem(&conntrack, &rk, &rv, BPF_ANY) < 0)
-		return -1;
-	return bpf_map_update_elem(&conntrack, &fk, &fv, BPF_ANY);
+	if (snat) {
+		err = ct_insert_snat_reply(&rk, &rv, snat_port);
+		if (err)
+			return err;
+		fv.orig_port = *snat_port;
+	} else if (bpf_map_update_elem(&conntrack, &rk, &rv, BPF_ANY) < 0) {
+		return CT_ERR_MAP;
+	}
+	if (bpf_map_update_elem(&conntrack, &fk, &fv, BPF_ANY) < 0) {
+		bpf_map_delete_elem(&conntrack, &rk); /* gives the SNAT port back */
+		return CT_ERR_MAP;
+	}
+	return 0;
 }
 
 static __always_inline void ct_delete_flow(const struct pkt4 *p, const struct ct_value *fwd)
@@ -79,7 +137,7 @@ static __always_inline void ct_delete_flow(const struct pkt4 *p, const struct ct
 	rk.saddr = fwd->nat_addr;
 	rk.daddr = fwd->orig_addr ? fwd->orig_addr : p->saddr;
 	rk.sport = fwd->nat_port;
-	rk.dport = p->sport;
+	rk.dport = (fwd->orig_addr && fwd->orig_port) ? fwd->orig_port : p->sport;
 	rk.proto = p->proto;
 	rk.dir = CT_DIR_REPLY;
 	bpf_map_delete_elem(&conntrack, &rk);

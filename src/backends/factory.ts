@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Backend, BackendName } from '../proxier/backend.js';
+import type { PortRange } from '../util/port-range.js';
 
 export const BACKEND_NAMES: readonly BackendName[] = ['ebpf', 'iptables', 'ipvs'];
 
@@ -19,6 +20,8 @@ export interface BackendConfig {
   cgroupPath?: string;
   /** ebpf: source address used to SNAT hairpin traffic. */
   hairpinAddress?: string;
+  /** ebpf: source ports for SNATed flows, inclusive (default 61000–65535). */
+  snatPortRange?: PortRange;
   /** ipvs: scheduler (rr, wrr, lc, ...). */
   ipvsScheduler: string;
   logger: Logger;

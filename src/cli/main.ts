@@ -4,7 +4,9 @@ import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
 import { BACKEND_NAMES, type BackendConfig, parseBackendName } from '../backends/factory.js';
 import { requireCIDR } from '../model/validate.js';
+import { SNAT_PORT_MAX, SNAT_PORT_MIN } from '../backends/ebpf/abi.js';
 import { parseDuration } from '../util/duration.js';
+import { parsePortRange } from '../util/port-range.js';
 import { createLogger } from '../util/logger.js';
 import { reexecInNetns } from './netns.js';
 import { runCommand } from './run.js';
@@ -39,6 +41,8 @@ Options:
   --bpf-pin-root DIR          ebpf: bpffs directory for maps and programs (default /sys/fs/bpf/bpfproxy)
   --cgroup-path DIR           ebpf: cgroup v2 directory for socket-level LB of host clients
   --hairpin-address IP        ebpf: source address for hairpin SNAT
+  --snat-port-range MIN-MAX   ebpf: source ports for SNATed flows (default 61000-65535, above the
+                              kernel's default ephemeral range so the node's own sockets never collide)
   --ipvs-scheduler S          ipvs: rr (default), wrr, lc, wlc, sh, dh, sed, nq, mh
   --cleanup                   remove all rules/maps/programs of the backend and exit
   --log-level LEVEL           trace|debug|info|warn|error (default info)
@@ -77,6 +81,7 @@ function parse(argv: string[]) {
       'bpf-pin-root': { type: 'string', default: '/sys/fs/bpf/bpfproxy' },
       'cgroup-path': { type: 'string' },
       'hairpin-address': { type: 'string' },
+      'snat-port-range': { type: 'string', default: `${SNAT_PORT_MIN}-${SNAT_PORT_MAX}` },
       'ipvs-scheduler': { type: 'string', default: 'rr' },
       cleanup: { type: 'boolean', default: false },
       'nodeport-addresses': { type: 'string', default: '' },
@@ -133,6 +138,7 @@ export async function main(argv: string[]): Promise<number> {
         pinRoot: v['bpf-pin-root'],
         cgroupPath: v['cgroup-path'],
         hairpinAddress: v['hairpin-address'],
+        snatPortRange: parsePortRange(v['snat-port-range'], '--snat-port-range'),
         ipvsScheduler: v['ipvs-scheduler'],
       },
     };

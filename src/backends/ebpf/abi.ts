@@ -132,6 +132,9 @@ export const SVC_KIND_EXTERNAL_IP = 2;
 export const SVC_KIND_LOAD_BALANCER = 3;
 export const SVC_KIND_NODE_PORT = 4;
 export const SVC_NAME_LEN = 248;
+/** Default SNAT source port range: above Linux's default ephemeral ports (32768–60999). */
+export const SNAT_PORT_MIN = 61000;
+export const SNAT_PORT_MAX = 65535;
 export const TC_HANDLE = 0xb9f1;
 export const TC_PRIORITY = 0xb9f;
 
@@ -147,10 +150,13 @@ export interface CtKey { saddr: string; daddr: string; sport: number; dport: num
 export interface CtValue {
   created: bigint; lastSeen: bigint; backendId: number; svcId: number;
   natAddr: string; origAddr: string; natPort: number; flags: number;
+  /** forward: allocated SNAT source port; reply: client port restored with origAddr. */
+  origPort: number;
 }
 export interface AffinityKey { svcId: number; client: string }
 export interface AffinityValue { lastUsed: bigint; backendId: number }
-export interface LbConfig { hairpinAddr: string; snatAddr: string; flags: number }
+/** snatPortMin 0 = the default range (SNAT_PORT_MIN..MAX). */
+export interface LbConfig { hairpinAddr: string; snatAddr: string; snatPortMin: number; snatPortMax: number }
 export interface SockRevKey { cookie: bigint; addr: string; port: number }
 export interface SockRevValue { vip: string; port: number; svcId: number }
 export interface SvcMeta { name: string; kind: number }
@@ -177,7 +183,7 @@ export const ctKey = defineStruct<CtKey>('ct_key', 16, [
 export const ctValue = defineStruct<CtValue>('ct_value', 40, [
   ['created', 0, 'u64'], ['last_seen', 8, 'u64'], ['backend_id', 16, 'u32'], ['svc_id', 20, 'u32'],
   ['nat_addr', 24, 'ip4'], ['orig_addr', 28, 'ip4'], ['nat_port', 32, 'be16'], ['flags', 34, 'u16'],
-  ['pad0', 36, 'pad', 4],
+  ['orig_port', 36, 'be16'], ['pad0', 38, 'pad', 2],
 ]);
 export const affinityKey = defineStruct<AffinityKey>('affinity_key', 8, [
   ['svc_id', 0, 'u32'], ['client', 4, 'ip4'],
@@ -186,7 +192,8 @@ export const affinityValue = defineStruct<AffinityValue>('affinity_value', 16, [
   ['last_used', 0, 'u64'], ['backend_id', 8, 'u32'], ['pad0', 12, 'pad', 4],
 ]);
 export const lbConfig = defineStruct<LbConfig>('lb_config', 16, [
-  ['hairpin_addr', 0, 'ip4'], ['snat_addr', 4, 'ip4'], ['flags', 8, 'u32'], ['pad0', 12, 'pad', 4],
+  ['hairpin_addr', 0, 'ip4'], ['snat_addr', 4, 'ip4'], ['snat_port_min', 8, 'u16'], ['snat_port_max', 10, 'u16'],
+  ['pad0', 12, 'pad', 4],
 ]);
 export const sockRevKey = defineStruct<SockRevKey>('sock_rev_key', 16, [
   ['cookie', 0, 'u64'], ['addr', 8, 'ip4'], ['port', 12, 'be16'], ['pad0', 14, 'pad', 2],

@@ -10,11 +10,12 @@ import type { ServiceTable, TableDiff } from '../../model/types.js';
 import type { Backend, BackendName, InspectRow, SyncOptions } from '../../proxier/backend.js';
 import { apply } from './apply.js';
 import { SOCK_PROGRAMS, TcAttacher, attachCgroup, detachCgroup, detachTcEverywhere } from './attach.js';
-import { SVC_F_EXTERNAL, protoName } from './abi.js';
+import { SNAT_PORT_MAX, SNAT_PORT_MIN, SVC_F_EXTERNAL, protoName } from './abi.js';
 import { diff } from './diff.js';
 import { BpfError, REPO_ROOT, libbpf } from './libbpf.js';
 import { loadDataplane, openPinnedMaps, type Dataplane, type Maps } from './loader.js';
 import { kindName, render } from './render.js';
+import type { PortRange } from '../../util/port-range.js';
 import { emptyState, idsFromState, svcKeyId, type IdState, type MapState } from './state.js';
 
 export interface EbpfBackendOptions {
@@ -30,6 +31,9 @@ export interface EbpfBackendOptions {
   /** SNAT source for external/LB IP traffic to endpoints on other nodes; default: the node's
    * first IPv4 address in the table (NodePort traffic uses the node port's own address). */
   snatAddress?: string;
+  /** Source ports for SNATed flows, inclusive; default SNAT_PORT_MIN..SNAT_PORT_MAX. The
+   * programs allocate one per flow (unique towards each backend address:port). */
+  snatPortRange?: PortRange;
   /** Network namespace (/run/netns/NAME) whose interfaces get tc_lb; default: our own. */
   netns?: string;
   /** How often to look for new interfaces between syncs (a new client pod's veth must get
@@ -162,10 +166,11 @@ export class EbpfBackend implements Backend {
     const want = {
       hairpinAddr: this.opts.hairpinAddress ?? nodeIP ?? '0.0.0.0',
       snatAddr: this.opts.snatAddress ?? nodeIP ?? '0.0.0.0',
-      flags: 0,
+      snatPortMin: this.opts.snatPortRange?.min ?? SNAT_PORT_MIN,
+      snatPortMax: this.opts.snatPortRange?.max ?? SNAT_PORT_MAX,
     };
     const cur = dp.maps.config.lookup({ id: 0 });
-    if (!cur || cur.hairpinAddr !== want.hairpinAddr || cur.snatAddr !== want.snatAddr) dp.maps.config.update({ id: 0 }, want);
+    if (!cur || (Object.keys(want) as (keyof typeof want)[]).some((k) => cur[k] !== want[k])) dp.maps.config.update({ id: 0 }, want);
   }
 
   private async pollInterfaces(): Promise<void> {
@@ -236,9 +241,11 @@ export async function createEbpfBackend(cfg: {
   cgroupPath?: string;
   hairpinAddress?: string;
   snatAddress?: string;
+  snatPortRange?: PortRange;
   logger?: Logger;
 }): Promise<Backend> {
-  return new EbpfBackend({ pinRoot: cfg.pinRoot, cgroupPath: cfg.cgroupPath, hairpinAddress: cfg.hairpinAddress, snatAddress: cfg.snatAddress, logger: cfg.logger });
+  const { pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, logger } = cfg;
+  return new EbpfBackend({ pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, logger });
 }
 
 export function inspectRows(state: MapState): InspectRow[] {

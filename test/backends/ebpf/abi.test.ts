@@ -31,7 +31,8 @@ d('abi.h ↔ abi.ts layout', () => {
     expect(k).toMatchObject({
       SVC_F_AFFINITY: abi.SVC_F_AFFINITY, SVC_F_EXTERNAL: abi.SVC_F_EXTERNAL,
       BE_F_ACTIVE: abi.BE_F_ACTIVE, BE_F_TERMINATING: abi.BE_F_TERMINATING, BE_F_REMOTE: abi.BE_F_REMOTE,
-      SVC_F_NODEPORT: abi.SVC_F_NODEPORT, SVC_F_DROP_EMPTY: abi.SVC_F_DROP_EMPTY, SVC_F_SNAT_ALL: abi.SVC_F_SNAT_ALL, SVC_KIND_NODE_PORT: abi.SVC_KIND_NODE_PORT,
+      SVC_F_NODEPORT: abi.SVC_F_NODEPORT, SVC_F_DROP_EMPTY: abi.SVC_F_DROP_EMPTY, SVC_F_SNAT_ALL: abi.SVC_F_SNAT_ALL,
+      BPFPROXY_SNAT_PORT_MIN: abi.SNAT_PORT_MIN, BPFPROXY_SNAT_PORT_MAX: abi.SNAT_PORT_MAX, SVC_KIND_NODE_PORT: abi.SVC_KIND_NODE_PORT,
       CT_DIR_FORWARD: abi.CT_DIR_FORWARD, CT_DIR_REPLY: abi.CT_DIR_REPLY,
       CT_F_HAIRPIN: abi.CT_F_HAIRPIN, CT_F_SEEN_REPLY: abi.CT_F_SEEN_REPLY, CT_F_FIB: abi.CT_F_FIB,
       SVC_KIND_CLUSTER_IP: abi.SVC_KIND_CLUSTER_IP, SVC_KIND_EXTERNAL_IP: abi.SVC_KIND_EXTERNAL_IP,
@@ -47,7 +48,7 @@ describe('abi codecs', () => {
     expect(abi.svcKey.decode(k)).toEqual({ vip: '198.19.1.175', port: 80, proto: 6, slot: 3 });
     const ct: abi.CtValue = {
       created: 1n, lastSeen: 2n ** 63n, backendId: 0xffffffff, svcId: 5, natAddr: '1.2.3.4',
-      origAddr: '0.0.0.0', natPort: 65535, flags: 3,
+      origAddr: '0.0.0.0', natPort: 65535, flags: 3, origPort: 61000,
     };
     expect(abi.ctValue.decode(abi.ctValue.encode(ct))).toEqual(ct);
   });

@@ -62,5 +62,5 @@ export async function clearMaps(maps: Maps): Promise<void> {
     const entries = await (m as { dump(): Promise<Array<[unknown, unknown]>> }).dump();
     for (const [k] of entries) (m as { delete(k: unknown): boolean }).delete(k);
   }
-  maps.config.update({ id: 0 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', flags: 0 });
+  maps.config.update({ id: 0 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', snatPortMin: 0, snatPortMax: 0 });
 }

@@ -25,6 +25,8 @@ const NODE_IP = '198.19.200.1';
 const EXT = '198.19.250.7';
 const EXTERNAL_IP = '198.19.250.1';
 const REMOTE_POD = '198.18.2.11';
+/** The SNAT source port the fixtures configure (a range of one). */
+const SNAT_PORT = 61000;
 
 const missing = buildMissingReason();
 
@@ -110,9 +112,9 @@ describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
       services: [tcpSvc([B1])],
       hairpin: HAIRPIN,
       steps: [
-        { in: { ...c2v, saddr: B1 }, verdict: TC_ACT_OK, out: { ...c2v, saddr: HAIRPIN, daddr: B1, dport: 9376 } },
+        { in: { ...c2v, saddr: B1 }, verdict: TC_ACT_OK, out: { ...c2v, saddr: HAIRPIN, sport: SNAT_PORT, daddr: B1, dport: 9376 } },
         {
-          in: { saddr: B1, daddr: HAIRPIN, proto: TCP, sport: 9376, dport: 40000, flags: TCP_SYN | TCP_ACK, seq: 9, ack: 5001 },
+          in: { saddr: B1, daddr: HAIRPIN, proto: TCP, sport: 9376, dport: SNAT_PORT, flags: TCP_SYN | TCP_ACK, seq: 9, ack: 5001 },
           verdict: TC_ACT_OK,
           out: { saddr: VIP, daddr: B1, proto: TCP, sport: 80, dport: 40000, flags: TCP_SYN | TCP_ACK, seq: 9, ack: 5001 },
         },
@@ -122,9 +124,9 @@ describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
       name: 'NodePort to an endpoint on another node: SNAT to the node port address, undone on the reply',
       services: [nodePortSvc([{ id: 21, ip: REMOTE_POD, port: 9376, flags: abi.BE_F_ACTIVE | abi.BE_F_REMOTE }])],
       steps: [
-        { in: ext2np, verdict: TC_ACT_OK, out: { ...ext2np, saddr: NODE_IP, daddr: REMOTE_POD, dport: 9376 } },
+        { in: ext2np, verdict: TC_ACT_OK, out: { ...ext2np, saddr: NODE_IP, sport: SNAT_PORT, daddr: REMOTE_POD, dport: 9376 } },
         {
-          in: { saddr: REMOTE_POD, daddr: NODE_IP, proto: TCP, sport: 9376, dport: 50000, flags: TCP_SYN | TCP_ACK, seq: 3, ack: 5001 },
+          in: { saddr: REMOTE_POD, daddr: NODE_IP, proto: TCP, sport: 9376, dport: SNAT_PORT, flags: TCP_SYN | TCP_ACK, seq: 3, ack: 5001 },
           verdict: TC_ACT_OK,
           out: { saddr: NODE_IP, daddr: EXT, proto: TCP, sport: 30080, dport: 50000, flags: TCP_SYN | TCP_ACK, seq: 3, ack: 5001 },
         },
@@ -134,9 +136,9 @@ describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
       name: 'NodePort under externalTrafficPolicy Cluster SNATs a local endpoint too, undone on the reply',
       services: [{ ...nodePortSvc([{ id: 24, ip: B1, port: 9376 }]), flags: abi.SVC_F_EXTERNAL | abi.SVC_F_NODEPORT | abi.SVC_F_SNAT_ALL }],
       steps: [
-        { in: ext2np, verdict: TC_ACT_OK, out: { ...ext2np, saddr: NODE_IP, daddr: B1, dport: 9376 } },
+        { in: ext2np, verdict: TC_ACT_OK, out: { ...ext2np, saddr: NODE_IP, sport: SNAT_PORT, daddr: B1, dport: 9376 } },
         {
-          in: { saddr: B1, daddr: NODE_IP, proto: TCP, sport: 9376, dport: 50000, flags: TCP_SYN | TCP_ACK, seq: 3, ack: 5001 },
+          in: { saddr: B1, daddr: NODE_IP, proto: TCP, sport: 9376, dport: SNAT_PORT, flags: TCP_SYN | TCP_ACK, seq: 3, ack: 5001 },
           verdict: TC_ACT_OK,
           out: { saddr: NODE_IP, daddr: EXT, proto: TCP, sport: 30080, dport: 50000, flags: TCP_SYN | TCP_ACK, seq: 3, ack: 5001 },
         },
@@ -152,9 +154,9 @@ describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
       services: [{ vip: EXTERNAL_IP, port: 80, proto: TCP, svcId: 12, flags: abi.SVC_F_EXTERNAL, backends: [{ id: 23, ip: REMOTE_POD, port: 9376, flags: abi.BE_F_ACTIVE | abi.BE_F_REMOTE }] }],
       snat: NODE_IP,
       steps: [
-        { in: { ...ext2np, daddr: EXTERNAL_IP, dport: 80 }, verdict: TC_ACT_OK, out: { ...ext2np, saddr: NODE_IP, daddr: REMOTE_POD, dport: 9376 } },
+        { in: { ...ext2np, daddr: EXTERNAL_IP, dport: 80 }, verdict: TC_ACT_OK, out: { ...ext2np, saddr: NODE_IP, sport: SNAT_PORT, daddr: REMOTE_POD, dport: 9376 } },
         {
-          in: { saddr: REMOTE_POD, daddr: NODE_IP, proto: TCP, sport: 9376, dport: 50000, flags: TCP_ACK, seq: 3, ack: 5001 },
+          in: { saddr: REMOTE_POD, daddr: NODE_IP, proto: TCP, sport: 9376, dport: SNAT_PORT, flags: TCP_ACK, seq: 3, ack: 5001 },
           verdict: TC_ACT_OK,
           out: { saddr: EXTERNAL_IP, daddr: EXT, proto: TCP, sport: 80, dport: 50000, flags: TCP_ACK, seq: 3, ack: 5001 },
         },
@@ -170,7 +172,8 @@ describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
   for (const f of fixtures) {
     it(`fixture: ${f.name}`, async () => {
       for (const s of f.services) seedService(dp.maps, s);
-      if (f.hairpin || f.snat) dp.maps.config.update({ id: 0 }, { hairpinAddr: f.hairpin ?? '0.0.0.0', snatAddr: f.snat ?? '0.0.0.0', flags: 0 });
+      // A one-port SNAT range makes the allocated source port known in advance.
+      dp.maps.config.update({ id: 0 }, { hairpinAddr: f.hairpin ?? '0.0.0.0', snatAddr: f.snat ?? '0.0.0.0', snatPortMin: SNAT_PORT, snatPortMax: SNAT_PORT });
       for (const [i, step] of f.steps.entries()) {
         const input = buildPacket(step.in);
         const r = await libbpf.testRun(dp.tc.fd, input);
@@ -189,6 +192,29 @@ describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
     expect(fwd).toMatchObject({ backendId: 1, svcId: 7, natAddr: B1, natPort: 9376, origAddr: '0.0.0.0' });
     const rev = dp.maps.conntrack.lookup({ saddr: B1, daddr: CLIENT, sport: 9376, dport: 40000, proto: TCP, dir: abi.CT_DIR_REPLY });
     expect(rev).toMatchObject({ svcId: 7, natAddr: VIP, natPort: 80, flags: abi.CT_F_FIB });
+  });
+
+  it('SNAT: clients on the same source port get distinct ports towards one backend, each reply reaches its own client, a full range drops', async () => {
+    dp.maps.config.update({ id: 0 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', snatPortMin: 61000, snatPortMax: 61001 });
+    seedService(dp.maps, nodePortSvc([{ id: 21, ip: REMOTE_POD, port: 9376, flags: abi.BE_F_ACTIVE | abi.BE_F_REMOTE }]));
+    const clients = [EXT, '198.19.250.8', '198.19.250.9'];
+    const ports: number[] = [];
+    for (const c of clients.slice(0, 2)) {
+      const r = await run({ ...ext2np, saddr: c });
+      expect(r.retval).toBe(TC_ACT_OK);
+      expect(r.p).toMatchObject({ saddr: NODE_IP, daddr: REMOTE_POD, dport: 9376 });
+      ports.push(r.p.sport);
+    }
+    expect(ports.slice().sort()).toEqual([61000, 61001]);
+    // The flow keeps its port; each port's reply goes back to its own client and port.
+    expect((await run({ ...ext2np, flags: TCP_ACK, seq: 5001, ack: 4 })).p.sport).toBe(ports[0]);
+    for (const [i, c] of clients.slice(0, 2).entries()) {
+      const r = await run({ saddr: REMOTE_POD, daddr: NODE_IP, proto: TCP, sport: 9376, dport: ports[i]!, flags: TCP_SYN | TCP_ACK, seq: 3, ack: 5001 });
+      expect(r.p).toMatchObject({ saddr: NODE_IP, sport: 30080, daddr: c, dport: 50000 });
+      expectValidChecksums(r.out);
+    }
+    // Both ports of the range are taken towards this backend: a third client is dropped.
+    expect((await run({ ...ext2np, saddr: clients[2] })).retval).toBe(TC_ACT_SHOT);
   });
 
   it('rejects a SYN to a frontend without endpoints with an RST sent back out', async () => {

@@ -1,9 +1,11 @@
 // Traffic from outside the cluster: NodePort on either node, externalIPs, LoadBalancer
 // ingress IPs, and externalTrafficPolicy Local vs Cluster. The external client is
 // 198.19.200.100 on the underlay; it routes 198.19.250.0/24 via node-a.
+import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { eventually, tally } from '../../harness/client.js';
 import { endpointSlice, service } from '../../harness/manifests.js';
+import { nsRun } from '../../harness/netns.js';
 import { EXTERNAL, ep } from '../fixtures.js';
 import { untilAnsweredBy } from '../answered.js';
 import type { ConformanceCase } from '../types.js';
@@ -93,5 +95,38 @@ export const externalLocal: ConformanceCase = {
     await untilAnsweredBy(ctx, `${NODE_A}:30084`, 'hostnames-a', EXTERNAL);
     const results = await ctx.request(`${NODE_B}:30084`, { from: EXTERNAL, count: 2, timeoutMs: 800 });
     expect(results.every((r) => !r.ok)).toBe(true);
+  },
+};
+
+/** 50 extra addresses of the external client, one "host" each (198.19.200.150–199). */
+const SAME_PORT_CLIENTS = Array.from({ length: 50 }, (_, i) => `198.19.200.${150 + i}`);
+const SAME_PORT_SCRIPT = fileURLToPath(new URL('../../harness/same-port-clients.mjs', import.meta.url));
+
+export const snatSameSourcePort: ConformanceCase = {
+  id: 'snat-same-source-port',
+  title: 'NodePort SNAT: 50 external clients on one source port, connected at once, each gets its own replies',
+  async run(ctx) {
+    // The pod is on node-b, so every flow is SNATed to node-a's address: the node must give
+    // each flow its own source port, or the pod sees one 4-tuple for 50 connections.
+    await ctx.manifests.write('svc.json', [
+      service({ name: 'samep', type: 'NodePort', clusterIP: '198.19.1.208', ports: [{ port: 80, targetPort: 9376, nodePort: 30085 }] }),
+      endpointSlice('samep', [{ port: 9376 }], [ep('remote-f')]),
+    ]);
+    await untilAnsweredBy(ctx, `${NODE_A}:30085`, 'remote-f', EXTERNAL);
+    // Separate addresses on the external client stand for separate hosts: what the node sees
+    // is the same (one source address each), and one `ip -batch` keeps this cheap in the guest.
+    const ext = ctx.topo.pod(EXTERNAL).ns;
+    const batch = (op: string) => SAME_PORT_CLIENTS.map((a) => `addr ${op} ${a}/24 dev eth0`).join('\n') + '\n';
+    await nsRun(ext, 'ip', ['-force', '-batch', '-'], { input: batch('add') });
+    try {
+      const rounds = 3;
+      const r = await nsRun(ext, process.execPath, [SAME_PORT_SCRIPT, '--target', `${NODE_A}:30085`, '--local-port', '40000', '--from', SAME_PORT_CLIENTS.join(','), '--rounds', String(rounds), '--timeout', '5000'], { timeoutMs: 60_000 });
+      const got = JSON.parse(r.stdout) as Array<{ from: string; answers: string[]; error?: string }>;
+      const want = SAME_PORT_CLIENTS.map((from, i) => ({ from, answers: Array.from({ length: rounds }, (_, k) => `remote-f ${1000 + i * 16 + k}`) }));
+      ctx.log.push(`same-port clients: ${got.filter((c) => !c.error).length}/${got.length} without error; first error: ${got.find((c) => c.error)?.error ?? 'none'}`);
+      expect(got).toEqual(want);
+    } finally {
+      await nsRun(ext, 'ip', ['-force', '-batch', '-'], { input: batch('del'), allowFailure: true });
+    }
   },
 };

@@ -2,7 +2,7 @@ import type { ConformanceCase } from '../types.js';
 import { affinitySwitch, affinityTimeout } from './affinity.js';
 import { badEditKeepsService } from './bad-input.js';
 import { endpointChurn, noEndpoints, onlyReady, seed, udpClusterIP } from './clusterip-basic.js';
-import { externalIPs, externalLocal, loadBalancer, nodePort } from './external.js';
+import { externalIPs, externalLocal, loadBalancer, nodePort, snatSameSourcePort } from './external.js';
 import { restoredAfterTamper, udpRepin } from './recovery.js';
 import { ipv6ClusterIP } from './ipv6.js';
 import { cleanupLeavesNothing, establishedSurvivesChurn, restartNoLoss } from './resilience.js';
@@ -33,6 +33,7 @@ export const CASES: ConformanceCase[] = [
   externalIPs,
   loadBalancer,
   externalLocal,
+  snatSameSourcePort,
   udpRepin,
   restoredAfterTamper,
   affinityTimeout,
