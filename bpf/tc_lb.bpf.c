@@ -20,6 +20,7 @@
 #include "lib/lb.h"
 #include "lib/reject.h"
 #include "lib/fib.h"
+#include "lib/stats.h"
 
 #ifdef BPFPROXY_BENCH_NEW_FLOW
 /* bench_tc_lb_new.bpf.c only: every BPF_PROG_TEST_RUN repetition is a new flow (the
@@ -45,11 +46,12 @@ static __always_inline int handle_reply(struct __sk_buff *skb, struct pkt4 *p, s
 	}
 	ct->last_seen = now;
 	ct->flags |= CT_F_SEEN_REPLY;
+	stat_inc(STAT_REPLY);
 	if (nat_src(skb, p, vip, vport) < 0)
-		return TC_ACT_SHOT;
+		return drop(STAT_DROP_NAT);
 	/* orig_port 0: an entry from before per-flow SNAT ports, which kept the client's port. */
 	if (client && nat_dst(skb, p, client, ct->orig_port ? ct->orig_port : p->dport) < 0)
-		return TC_ACT_SHOT;
+		return drop(STAT_DROP_NAT);
 	return (ct->flags & CT_F_FIB) ? fib_redirect(skb, p) : TC_ACT_OK;
 }
 
@@ -57,10 +59,19 @@ static __always_inline int forward(struct __sk_buff *skb, struct pkt4 *p, __be32
 				   __be32 addr, __be16 port, __u16 ct_flags)
 {
 	if (snat && nat_src(skb, p, snat, snat_port ? snat_port : p->sport) < 0)
-		return TC_ACT_SHOT;
+		return drop(STAT_DROP_NAT);
 	if (nat_dst(skb, p, addr, port) < 0)
-		return TC_ACT_SHOT;
+		return drop(STAT_DROP_NAT);
 	return (ct_flags & CT_F_FIB) ? fib_redirect(skb, p) : TC_ACT_OK;
+}
+
+/* An RST / ICMP answer (reject.h) counted as `sent`, or as unanswered when none went out. */
+static __always_inline int answered(int verdict, __u32 sent)
+{
+	if (verdict == TC_ACT_SHOT)
+		return drop(STAT_DROP_UNANSWERED);
+	stat_inc(sent);
+	return verdict;
 }
 
 SEC("tc")
@@ -76,6 +87,7 @@ int tc_lb(struct __sk_buff *skb)
 	__u16 ct_flags;
 	__u64 now;
 	__u32 id;
+	int err;
 
 	if (parse_ipv4(skb, &p) < 0)
 		return TC_ACT_OK;
@@ -96,13 +108,14 @@ int tc_lb(struct __sk_buff *skb)
 		if (be && !((p.tcp_flags & PKT_TCP_SYN) && !(p.tcp_flags & PKT_TCP_ACK) &&
 			    !(be->flags & BE_F_ACTIVE))) {
 			ct->last_seen = now;
+			stat_inc(STAT_ESTABLISHED);
 			return forward(skb, &p, ct->orig_addr, ct->orig_port, ct->nat_addr, ct->nat_port, ct->flags);
 		}
 		/* Backend gone: a TCP segment of that flow can only be answered with a reset;
 		 * UDP (and a fresh SYN) starts over as a new flow. */
 		if (!be && p.proto == IPPROTO_TCP && !((p.tcp_flags & PKT_TCP_SYN) && !(p.tcp_flags & PKT_TCP_ACK))) {
 			ct_delete_flow(&p, ct);
-			return reject_tcp(skb, &p);
+			return answered(reject_tcp(skb, &p), STAT_RESET);
 		}
 		ct_delete_flow(&p, ct);
 	}
@@ -111,19 +124,21 @@ int tc_lb(struct __sk_buff *skb)
 	if (!svc)
 		return TC_ACT_OK;
 	if (svc->count == 0)
-		return (svc->flags & SVC_F_DROP_EMPTY) ? TC_ACT_SHOT : reject(skb, &p);
+		return (svc->flags & SVC_F_DROP_EMPTY) ? drop(STAT_DROP_NO_LOCAL_EP) : answered(reject(skb, &p), STAT_REJECTED);
 
 	id = lb_select(p.daddr, p.dport, p.proto, svc, p.saddr, now);
 	be = id ? lb_backend(id) : 0;
 	if (!be)
-		return TC_ACT_SHOT; /* slot without backend: transient, the client retransmits */
+		return drop(STAT_DROP_NO_BACKEND); /* transient: the client retransmits */
 
 	snat = lb_snat_addr(svc, p.daddr, be, p.saddr);
 	/* Possibly node-local sources after the rewrite: a NodePort's address (on replies) and
 	 * any SNAT address (on forwarded packets): route those flows ourselves. */
 	ct_flags = ((svc->flags & SVC_F_NODEPORT) || snat) ? CT_F_FIB : 0;
-	if (ct_create(&p, svc->svc_id, id, be, snat, ct_flags, now, &snat_port) < 0)
-		return TC_ACT_SHOT;
+	err = ct_create(&p, svc->svc_id, id, be, snat, ct_flags, now, &snat_port);
+	if (err)
+		return drop(err == CT_ERR_NO_PORT ? STAT_DROP_SNAT_PORTS : STAT_DROP_CT);
+	stat_inc(STAT_NEW);
 	return forward(skb, &p, snat, snat_port, be->ip, be->port, ct_flags);
 }
 

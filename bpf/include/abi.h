@@ -23,6 +23,7 @@
 #define BPFPROXY_MAP_CONFIG    "lb_config"
 #define BPFPROXY_MAP_SOCK_REV  "sock_rev"
 #define BPFPROXY_MAP_SVC_META  "svc_meta"
+#define BPFPROXY_MAP_STATS     "dp_stats"
 
 /* ---- map sizes ---- */
 #define BPFPROXY_SERVICES_MAX  262144 /* frontends x (1 + slots) */
@@ -171,6 +172,22 @@ struct svc_meta {
 	__u32 kind;                       /* SVC_KIND_* */
 	__u32 pad0;                       /* must be 0 */
 };
+
+/* dp_stats: PERCPU_ARRAY of __u64 packet counts, one per STAT_* index (tc_lb only; a reader
+ * sums the CPUs). Exported as bpfproxy_datapath_{packets,drops}_total, shown by inspect --stats. */
+#define STAT_NEW               0  /* new flow: backend picked, tracked, DNATed */
+#define STAT_ESTABLISHED       1  /* packet of a tracked forward flow */
+#define STAT_REPLY             2  /* reply packet reverse-NATed */
+#define STAT_REJECTED          3  /* frontend without endpoints: TCP RST / ICMP unreachable sent */
+#define STAT_RESET             4  /* segment of a TCP flow whose backend left: RST sent */
+#define STAT_DROP_NO_BACKEND   5  /* the picked slot names no backend (maps mid-update) */
+#define STAT_DROP_NO_LOCAL_EP  6  /* externalTrafficPolicy Local, no endpoint on this node */
+#define STAT_DROP_NAT          7  /* rewriting an address, port or checksum failed */
+#define STAT_DROP_SNAT_PORTS   8  /* every SNAT port tried is taken towards that backend */
+#define STAT_DROP_CT           9  /* writing the conntrack entries failed */
+#define STAT_DROP_FIB          10 /* the TTL rewrite after the FIB lookup failed */
+#define STAT_DROP_UNANSWERED   11 /* RST / ICMP answer not sent (never to an RST; or building it failed) */
+#define BPFPROXY_STATS_MAX     16
 
 /* tc attach parameters the loader uses (one filter per interface, replaced in place). */
 #define BPFPROXY_TC_HANDLE   0xb9f1

@@ -11,6 +11,7 @@
 #include <bpf/bpf_helpers.h>
 #include "parse.h"
 #include "csum.h"
+#include "stats.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -47,7 +48,7 @@ static __always_inline int fib_redirect(struct __sk_buff *skb, const struct pkt4
 	((__u8 *)&new)[0] = ttl - 1;
 	if (bpf_l3_csum_replace(skb, IP_CSUM_OFF, old, new, 2) < 0 ||
 	    bpf_skb_store_bytes(skb, IP_OFF + 8, &new, 2, 0) < 0)
-		return TC_ACT_SHOT;
+		return drop(STAT_DROP_FIB);
 	return bpf_redirect_neigh(fib.ifindex, 0, 0, 0);
 }
 

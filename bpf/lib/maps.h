@@ -76,4 +76,12 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } svc_meta SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, BPFPROXY_STATS_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_stats SEC(".maps");
+
 #endif

@@ -15,7 +15,26 @@ export function formatInspect(rows: InspectRow[]): string {
   return lines.join('\n') + '\n';
 }
 
-export async function inspectCommand(opts: CliOptions, log: Logger): Promise<number> {
+export async function inspectCommand(opts: CliOptions, log: Logger, args: { stats?: boolean } = {}): Promise<number> {
+  if (args.stats && opts.backend !== 'ebpf') {
+    process.stderr.write(`bpfproxy inspect --stats: only the ebpf backend has data plane counters (--backend=${opts.backend})\n`);
+    return 2;
+  }
+  if (args.stats) {
+    // Imported here so that inspecting another backend never loads the BPF addon.
+    const { formatDatapathStats, openPinnedStats } = await import('../backends/ebpf/stats.js');
+    const pinned = openPinnedStats(opts.backendConfig.pinRoot);
+    if (!pinned) {
+      process.stderr.write(`bpfproxy inspect --stats: no dp_stats pinned under ${opts.backendConfig.pinRoot} (has the ebpf proxy run?)\n`);
+      return 1;
+    }
+    try {
+      process.stdout.write(formatDatapathStats(pinned.read()));
+    } finally {
+      pinned.close();
+    }
+    return 0;
+  }
   const backend = await createBackend(opts.backend, { ...opts.backendConfig, logger: log });
   try {
     process.stdout.write(formatInspect(await backend.inspect()));

@@ -19,6 +19,7 @@ const HELP = `bpfproxy — Kubernetes Service proxy (eBPF, iptables or IPVS data
 Usage:
   bpfproxy run     --backend=ebpf|iptables|ipvs --manifests DIR [options]
   bpfproxy inspect --backend=B [--netns NAME]      what is programmed, read back from the kernel
+  bpfproxy inspect --backend=ebpf --stats          the data plane's packet and drop counters
   bpfproxy render  --backend=B --manifests DIR     what B would program, without touching the kernel
   bpfproxy run     --backend=B --cleanup           remove everything B programmed, then exit
   bpfproxy trace   --backend=iptables --src IP --dst IP:PORT [--proto tcp|udp] [--json] [--netns NAME]
@@ -90,6 +91,7 @@ function parse(argv: string[]) {
       dst: { type: 'string' },
       proto: { type: 'string' },
       json: { type: 'boolean', default: false },
+      stats: { type: 'boolean', default: false },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -152,7 +154,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'run':
       return runCommand(opts, log);
     case 'inspect':
-      return inspectCommand(opts, log);
+      return inspectCommand(opts, log, { stats: v.stats });
     case 'render':
       return renderCommand(opts, log);
     case 'trace':

@@ -1,8 +1,24 @@
 // Prometheus metrics under kube-proxy's names, so existing dashboards keep working.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** Kernel-side packet counters (ebpf: dp_stats), read at scrape time. */
+export interface DatapathCounters {
+  packets: Record<string, number>;
+  drops: Record<string, number>;
+}
+
 export function createMetrics(registry = new Registry()) {
   collectDefaultMetrics({ register: registry });
+  /** Set by a backend with kernel counters; unset, the datapath metrics have no samples. */
+  const datapath: { read?: () => DatapathCounters | undefined } = {};
+  // The kernel keeps the totals: each scrape replaces the samples with its current values.
+  const fromKernel = (pick: (c: DatapathCounters) => Record<string, number>, label: string) =>
+    function (this: Counter<string>) {
+      const c = datapath.read?.();
+      if (!c) return;
+      this.reset();
+      for (const [k, n] of Object.entries(pick(c))) this.inc({ [label]: k }, n);
+    };
   const buckets = [0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096, 8.192, 16.384];
   return {
     registry,
@@ -61,6 +77,21 @@ export function createMetrics(registry = new Registry()) {
       help: 'Input objects skipped because a field was invalid',
       labelNames: ['kind'],
       registers: [registry],
+    }),
+    datapath,
+    datapathPackets: new Counter({
+      name: 'bpfproxy_datapath_packets_total',
+      help: 'Packets the eBPF data plane handled, by path (new flow, established, reply, rejected, reset)',
+      labelNames: ['path'],
+      registers: [registry],
+      collect: fromKernel((c) => c.packets, 'path'),
+    }),
+    datapathDrops: new Counter({
+      name: 'bpfproxy_datapath_drops_total',
+      help: 'Packets the eBPF data plane dropped, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect: fromKernel((c) => c.drops, 'reason'),
     }),
     serviceCount: new Gauge({
       name: 'bpfproxy_services',

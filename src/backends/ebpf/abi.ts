@@ -135,10 +135,24 @@ export const SVC_NAME_LEN = 248;
 /** Default SNAT source port range: above Linux's default ephemeral ports (32768–60999). */
 export const SNAT_PORT_MIN = 61000;
 export const SNAT_PORT_MAX = 65535;
+/** dp_stats indexes (abi.h STAT_*): packets by path, then drops by reason. */
+export const STAT_NEW = 0;
+export const STAT_ESTABLISHED = 1;
+export const STAT_REPLY = 2;
+export const STAT_REJECTED = 3;
+export const STAT_RESET = 4;
+export const STAT_DROP_NO_BACKEND = 5;
+export const STAT_DROP_NO_LOCAL_EP = 6;
+export const STAT_DROP_NAT = 7;
+export const STAT_DROP_SNAT_PORTS = 8;
+export const STAT_DROP_CT = 9;
+export const STAT_DROP_FIB = 10;
+export const STAT_DROP_UNANSWERED = 11;
+export const STATS_MAX = 16;
 export const TC_HANDLE = 0xb9f1;
 export const TC_PRIORITY = 0xb9f;
 
-export const MAP_NAMES = ['services', 'backends', 'rev_nat', 'conntrack', 'affinity', 'lb_config', 'sock_rev', 'svc_meta'] as const;
+export const MAP_NAMES = ['services', 'backends', 'rev_nat', 'conntrack', 'affinity', 'lb_config', 'sock_rev', 'svc_meta', 'dp_stats'] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 
 // ---- structs ----

@@ -15,7 +15,9 @@ import { diff } from './diff.js';
 import { BpfError, REPO_ROOT, libbpf } from './libbpf.js';
 import { loadDataplane, openPinnedMaps, type Dataplane, type Maps } from './loader.js';
 import { kindName, render } from './render.js';
+import type { Metrics } from '../../metrics/metrics.js';
 import type { PortRange } from '../../util/port-range.js';
+import { readDatapathStats, type DatapathStats } from './stats.js';
 import { emptyState, idsFromState, svcKeyId, type IdState, type MapState } from './state.js';
 
 export interface EbpfBackendOptions {
@@ -40,6 +42,8 @@ export interface EbpfBackendOptions {
    * tc_lb before it sends, not at the next sync); 0 = only at sync. Default 1000 ms. */
   interfacePollMs?: number;
   logger?: Logger;
+  /** Where bpfproxy_datapath_{packets,drops}_total read the kernel counters from. */
+  metrics?: Metrics;
 }
 
 export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/bpfproxy';
@@ -114,6 +118,8 @@ export class EbpfBackend implements Backend {
         'eBPF data plane loaded',
       );
       this.dp = dp;
+      const datapath = this.opts.metrics?.datapath;
+      if (datapath) datapath.read = () => this.stats();
       return dp;
     })();
     try {
@@ -207,6 +213,11 @@ export class EbpfBackend implements Backend {
     }
   }
 
+  /** tc_lb's packet and drop counters, while the data plane is loaded. */
+  stats(): DatapathStats | undefined {
+    return this.dp ? readDatapathStats(this.dp.maps.statsFd) : undefined;
+  }
+
   /** Detaches everything (tc on every interface, cgroup hooks) and removes the pin dir. */
   async cleanup(): Promise<void> {
     const detached = await detachTcEverywhere(this.opts.netns);
@@ -243,9 +254,10 @@ export async function createEbpfBackend(cfg: {
   snatAddress?: string;
   snatPortRange?: PortRange;
   logger?: Logger;
+  metrics?: Metrics;
 }): Promise<Backend> {
-  const { pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, logger } = cfg;
-  return new EbpfBackend({ pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, logger });
+  const { pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, logger, metrics } = cfg;
+  return new EbpfBackend({ pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, logger, metrics });
 }
 
 export function inspectRows(state: MapState): InspectRow[] {

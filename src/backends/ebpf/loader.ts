@@ -20,6 +20,8 @@ export interface Maps {
   config: BpfMap<abi.U32Key, abi.LbConfig>;
   sockRev: BpfMap<abi.SockRevKey, abi.SockRevValue>;
   meta: BpfMap<abi.U32Key, abi.SvcMeta>;
+  /** dp_stats (PERCPU_ARRAY of __u64): read with stats.ts, not through a codec. */
+  statsFd: number;
 }
 
 function isBpffs(dir: string): boolean {
@@ -59,7 +61,15 @@ function mapsOf(obj: LoadedObject): Maps {
     config: get('lb_config', abi.u32Key, abi.lbConfig),
     sockRev: get('sock_rev', abi.sockRevKey, abi.sockRevValue),
     meta: get('svc_meta', abi.u32Key, abi.svcMeta),
+    statsFd: statsMap(byName.get('dp_stats')),
   };
+}
+
+function statsMap(m: LoadedObject['maps'][number] | undefined): number {
+  if (!m) throw new Error('BPF object has no map dp_stats');
+  if (m.keySize !== 4 || m.valueSize !== 8 || m.maxEntries !== abi.STATS_MAX)
+    throw new Error(`map dp_stats: kernel ${m.keySize}/${m.valueSize}/${m.maxEntries} ≠ 4/8/${abi.STATS_MAX}`);
+  return m.fd;
 }
 
 export interface Dataplane {

@@ -2,11 +2,13 @@
 // The backend runs in this (root netns) process; its tc attach calls enter the node netns
 // through the addon's setns-on-a-throwaway-thread (option `netns`).
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import * as abi from '../../../src/backends/ebpf/abi.js';
 import { EbpfBackend } from '../../../src/backends/ebpf/index.js';
 import { libbpf } from '../../../src/backends/ebpf/libbpf.js';
 import type { ServiceTable } from '../../../src/model/types.js';
+import { createMetrics } from '../../../src/metrics/metrics.js';
 import { createCgroup, cgroupV2Root, removeCgroup } from '../../harness/cgroup.js';
 import { describeKernel, itNeeds } from '../../kernel-required.js';
 import { buildMissingReason, OBJECT_DIR } from './fixtures.js';
@@ -21,6 +23,14 @@ const PODS = { p1: '198.18.1.11', p2: '198.18.1.12', p3: '198.18.1.13' } as cons
 const noCgroup2 = cgroupV2Root() ? undefined : 'no cgroup v2 mount in /proc/self/mounts (the socket LB attaches to a cgroup)';
 const missing = buildMissingReason();
 const noDiff = { added: [], updated: [], removed: [] };
+const BIN = fileURLToPath(new URL('../../../bin/bpfproxy.js', import.meta.url));
+
+/** The value of one labelled sample in Prometheus text, e.g. ('packets', 'path', 'new'). */
+function sample(text: string, metric: string, label: string, value: string): number {
+  const m = new RegExp(`^${metric}\\{${label}="${value}"\\} (\\d+)$`, 'm').exec(text);
+  if (!m) throw new Error(`no sample ${metric}{${label}="${value}"} in:\n${text}`);
+  return Number(m[1]);
+}
 
 /** The node knows its address: the default SNAT/hairpin source. */
 function withNode(t: ServiceTable): ServiceTable {
@@ -39,7 +49,8 @@ describeKernel('EbpfBackend in a netns topology', () => {
   const pinRoot = `/sys/fs/bpf/${topo.prefix}`;
   let cgroup: string | undefined;
   let backend: EbpfBackend;
-  const make = () => new EbpfBackend({ pinRoot, bpfObjectDir: OBJECT_DIR, netns: topo.nodeNsPath, cgroupPath: cgroup });
+  const metrics = createMetrics();
+  const make = () => new EbpfBackend({ pinRoot, bpfObjectDir: OBJECT_DIR, netns: topo.nodeNsPath, cgroupPath: cgroup, metrics });
 
   beforeAll(async () => {
     if (missing) throw new Error(missing);
@@ -204,12 +215,20 @@ describeKernel('EbpfBackend in a netns topology', () => {
     await backend.sync(hostnames(Object.values(PODS)), noDiff, { full: false });
   });
 
-  it('scaled to 0: TCP is refused at once (a RST), UDP gets port unreachable', async () => {
+  it('scaled to 0: TCP is refused at once (a RST), UDP gets port unreachable; both counted as rejected', async () => {
     await backend.sync(hostnames([]), noDiff, { full: false });
+    const rejected = async () => sample(await metrics.registry.metrics(), 'bpfproxy_datapath_packets_total', 'path', 'rejected');
+    const before = await rejected();
     const r = await sh('ip', ['netns', 'exec', `${topo.prefix}-client`, process.execPath, TCP_CLIENT, VIP, '80']);
     expect(r.stdout.trim()).toBe('ECONNREFUSED'); // a RST: not "no route", and not a timeout
     const u = await sh('ip', ['netns', 'exec', `${topo.prefix}-client`, process.execPath, UDP_CLIENT, VIP, '80']);
     expect(u.stdout.trim()).toBe('ECONNREFUSED');
+    const after = await rejected();
+    expect(after - before).toBeGreaterThanOrEqual(2); // one SYN, one or more datagrams
+    // `inspect --stats` in another process reads the same pinned counters.
+    const cli = await sh(process.execPath, [BIN, 'inspect', '--backend=ebpf', '--bpf-pin-root', pinRoot, '--stats']);
+    expect(cli.stdout).toMatch(new RegExp(`^  rejected +${after}$`, 'm'));
+    expect(cli.stdout).toMatch(/^Drops by reason$/m);
   });
 
   itNeeds(noCgroup2, 'scaled to 0: a client in the node netns (socket LB) gets ECONNREFUSED from connect()', async () => {

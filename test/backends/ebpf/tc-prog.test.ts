@@ -5,6 +5,7 @@ import * as abi from '../../../src/backends/ebpf/abi.js';
 import { libbpf } from '../../../src/backends/ebpf/libbpf.js';
 import type { Dataplane } from '../../../src/backends/ebpf/loader.js';
 import { describeKernel } from '../../kernel-required.js';
+import { DROP_REASONS, PACKET_PATHS, readDatapathStats } from '../../../src/backends/ebpf/stats.js';
 import { buildMissingReason, clearMaps, openTestDataplane, seedService } from './fixtures.js';
 import {
   CLIENT_MAC, ICMP, NODE_MAC, TCP, TCP_ACK, TCP_PSH, TCP_RST, TCP_SYN, UDP,
@@ -215,6 +216,41 @@ describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
     }
     // Both ports of the range are taken towards this backend: a third client is dropped.
     expect((await run({ ...ext2np, saddr: clients[2] })).retval).toBe(TC_ACT_SHOT);
+  });
+
+  it('counts every packet by path and every drop by reason (dp_stats), each exactly once', async () => {
+    const zero = (names: ReadonlyArray<readonly [number, string]>) => Object.fromEntries(names.map(([, n]) => [n, 0]));
+    /** Runs one packet and returns how each counter moved. */
+    const moved = async (spec: PacketSpec) => {
+      const before = readDatapathStats(dp.maps.statsFd);
+      await run(spec);
+      const after = readDatapathStats(dp.maps.statsFd);
+      const d = (k: 'packets' | 'drops') => Object.fromEntries(Object.entries(after[k]).map(([n, v]) => [n, v - before[k][n]!]));
+      return { packets: d('packets'), drops: d('drops') };
+    };
+    const only = (packets: Record<string, number>, drops: Record<string, number> = {}) => ({
+      packets: { ...zero(PACKET_PATHS), ...packets },
+      drops: { ...zero(DROP_REASONS), ...drops },
+    });
+    dp.maps.config.update({ id: 0 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', snatPortMin: 61000, snatPortMax: 61000 });
+    svc([{ id: 1, ip: B1 }]);
+    expect(await moved(c2v)).toEqual(only({ new: 1 }));
+    expect(await moved({ saddr: B1, daddr: CLIENT, proto: TCP, sport: 9376, dport: 40000, flags: TCP_SYN | TCP_ACK, seq: 1, ack: 5001 })).toEqual(only({ reply: 1 }));
+    expect(await moved({ ...c2v, flags: TCP_ACK, seq: 5001, ack: 2 })).toEqual(only({ established: 1 }));
+    // The backend leaves: the next segment of that flow is answered with a reset.
+    dp.maps.backends.delete({ id: 1 });
+    expect(await moved({ ...c2v, flags: TCP_ACK, seq: 5001, ack: 2 })).toEqual(only({ reset: 1 }));
+    // Its slot still names it (a sync half done): a new flow has no backend to go to.
+    expect(await moved({ ...c2v, sport: 40001 })).toEqual(only({}, { no_backend: 1 }));
+    svc([]);
+    expect(await moved({ ...c2v, sport: 40002 })).toEqual(only({ rejected: 1 }));
+    expect(await moved({ ...c2v, sport: 40003, flags: TCP_RST })).toEqual(only({}, { unanswered: 1 }));
+    seedService(dp.maps, { ...nodePortSvc([]), flags: abi.SVC_F_EXTERNAL | abi.SVC_F_NODEPORT | abi.SVC_F_DROP_EMPTY });
+    expect(await moved(ext2np)).toEqual(only({}, { no_local_endpoint: 1 }));
+    // One SNAT port (61000) towards the remote pod: the second client finds it taken.
+    seedService(dp.maps, { ...nodePortSvc([{ id: 21, ip: REMOTE_POD, port: 9376, flags: abi.BE_F_ACTIVE | abi.BE_F_REMOTE }]), port: 30081, svcId: 12 });
+    expect(await moved({ ...ext2np, dport: 30081 })).toEqual(only({ new: 1 }));
+    expect(await moved({ ...ext2np, dport: 30081, saddr: '198.19.250.8' })).toEqual(only({}, { snat_ports_exhausted: 1 }));
   });
 
   it('rejects a SYN to a frontend without endpoints with an RST sent back out', async () => {
