@@ -125,6 +125,15 @@ export class Topology {
     return pod;
   }
 
+  /** Removes a pod: its server, its namespace, and with it both ends of its veth. */
+  async removePod(name: string): Promise<void> {
+    const pod = this.pod(name);
+    pod.server?.kill('SIGKILL');
+    await deleteNetns(pod.ns);
+    this.pods.delete(name);
+    this.namespaces.splice(this.namespaces.indexOf(pod.ns), 1);
+  }
+
   /** Routes every node's pod CIDR (198.18.<n>.0/24) via that node's underlay address on all other nodes. */
   async connectNodes(): Promise<void> {
     for (const a of this.nodes.values()) {

@@ -14,21 +14,26 @@ export interface TcAttachResult {
 /** Keeps tc_lb attached on every interface; remembers ifindexes already done by this program. */
 export class TcAttacher {
   private readonly done = new Map<number, string>();
+  private readonly progId: number;
 
-  constructor(private readonly progFd: number, private readonly netns?: string) {}
+  constructor(private readonly progFd: number, private readonly netns?: string) {
+    this.progId = libbpf.progInfo(progFd).id;
+  }
 
   private target(ifindex: number, ifname: string): TcTarget {
     return { netns: this.netns, ifindex, ifname, direction: 'ingress', handle: abi.TC_HANDLE, priority: abi.TC_PRIORITY };
   }
 
-  /** Attaches where missing (new veths since the last call); returns what it attached. */
-  async ensure(): Promise<TcAttachResult> {
+  /** Attaches where missing (new veths since the last call); returns what it attached.
+   * With `verify`, asks the kernel about every interface instead of trusting what we
+   * attached before: another agent may have deleted or replaced our filter. */
+  async ensure(opts: { verify?: boolean } = {}): Promise<TcAttachResult> {
     const ifaces = (await libbpf.listInterfaces(this.netns)).filter((i) => !i.loopback);
     const present = new Set(ifaces.map((i) => i.index));
     for (const idx of this.done.keys()) if (!present.has(idx)) this.done.delete(idx);
     const res: TcAttachResult = { attached: [], errors: [] };
     for (const i of ifaces) {
-      if (this.done.get(i.index) === i.name) continue;
+      if (this.done.get(i.index) === i.name && !(opts.verify && (await this.missing(i.index, i.name)))) continue;
       try {
         await libbpf.tcAttach(this.target(i.index, i.name), this.progFd);
         this.done.set(i.index, i.name);
@@ -40,6 +45,15 @@ export class TcAttacher {
       }
     }
     return res;
+  }
+
+  /** Whether our program is not (or no longer) the filter at our handle/priority. */
+  private async missing(ifindex: number, ifname: string): Promise<boolean> {
+    try {
+      return (await libbpf.tcQuery(this.target(ifindex, ifname))) !== this.progId;
+    } catch {
+      return true; // no clsact any more: attaching recreates it
+    }
   }
 }
 

@@ -12,6 +12,7 @@ import { apply } from './apply.js';
 import { SOCK_PROGRAMS, TcAttacher, attachCgroup, detachCgroup, detachTcEverywhere } from './attach.js';
 import { SNAT_PORT_MAX, SNAT_PORT_MIN, SVC_F_EXTERNAL, protoName } from './abi.js';
 import { diff } from './diff.js';
+import { LinkWatcher } from './link-watch.js';
 import { BpfError, REPO_ROOT, libbpf } from './libbpf.js';
 import { loadDataplane, openPinnedMaps, type Dataplane, type Maps } from './loader.js';
 import { kindName, render } from './render.js';
@@ -38,8 +39,10 @@ export interface EbpfBackendOptions {
   snatPortRange?: PortRange;
   /** Network namespace (/run/netns/NAME) whose interfaces get tc_lb; default: our own. */
   netns?: string;
-  /** How often to look for new interfaces between syncs (a new client pod's veth must get
-   * tc_lb before it sends, not at the next sync); 0 = only at sync. Default 1000 ms. */
+  /** Attach tc_lb when a link appears (`ip monitor link` events). Default true. */
+  watchLinks?: boolean;
+  /** How often to look for new interfaces between syncs, in case link events are missed
+   * (no iproute2, monitor exited); 0 = only at sync and on link events. Default 1000 ms. */
   interfacePollMs?: number;
   logger?: Logger;
   /** Where bpfproxy_datapath_{packets,drops}_total read the kernel counters from. */
@@ -81,6 +84,9 @@ export class EbpfBackend implements Backend {
   private tc?: TcAttacher;
   private poll?: NodeJS.Timeout;
   private polling = false;
+  /** A link event arrived during a scan: scan again when it ends. */
+  private rescan = false;
+  private links?: LinkWatcher;
   private current: MapState = emptyState();
   private ids: IdState = idsFromState(emptyState());
   private lastSkipped = '';
@@ -108,6 +114,10 @@ export class EbpfBackend implements Backend {
         throw e;
       }
       this.tc = new TcAttacher(dp.tc.fd, this.opts.netns);
+      if (this.opts.watchLinks ?? true) {
+        this.links = new LinkWatcher(() => void this.pollInterfaces(), this.log, this.opts.netns);
+        this.links.start();
+      }
       const pollMs = this.opts.interfacePollMs ?? 1000;
       if (pollMs > 0) {
         this.poll = setInterval(() => void this.pollInterfaces(), pollMs);
@@ -157,7 +167,7 @@ export class EbpfBackend implements Backend {
       this.log.error({ service, op: f.op, err: f.error }, 'frontend not programmed; it keeps its previous state');
       failures.push({ service, op: f.op, error: f.error });
     }
-    const att = await this.tc!.ensure();
+    const att = await this.tc!.ensure({ verify: opts.full || opts.verify });
     this.lastSync = { ops: ops.length, applied: res.applied, failed: res.failures.size, attached: att.attached };
     if (att.attached.length) this.log.info({ interfaces: att.attached }, 'tc_lb attached');
     for (const e of att.errors) {
@@ -180,12 +190,19 @@ export class EbpfBackend implements Backend {
   }
 
   private async pollInterfaces(): Promise<void> {
-    if (this.polling || !this.tc) return;
+    if (this.polling) {
+      this.rescan = true;
+      return;
+    }
     this.polling = true;
     try {
-      const att = await this.tc.ensure();
-      if (att.attached.length) this.log.info({ interfaces: att.attached }, 'tc_lb attached');
-      for (const e of att.errors) this.log.error({ op: e.op, err: e }, 'tc attach failed');
+      do {
+        this.rescan = false;
+        if (!this.tc) return;
+        const att = await this.tc.ensure();
+        if (att.attached.length) this.log.info({ interfaces: att.attached }, 'tc_lb attached');
+        for (const e of att.errors) this.log.error({ op: e.op, err: e }, 'tc attach failed');
+      } while (this.rescan);
     } catch (e) {
       this.log.warn({ err: e }, 'interface scan failed');
     } finally {
@@ -240,6 +257,8 @@ export class EbpfBackend implements Backend {
   async close(): Promise<void> {
     clearInterval(this.poll);
     this.poll = undefined;
+    this.links?.stop();
+    this.links = undefined;
     this.dp?.close();
     this.dp = undefined;
     this.tc = undefined;

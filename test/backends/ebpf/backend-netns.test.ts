@@ -50,7 +50,8 @@ describeKernel('EbpfBackend in a netns topology', () => {
   let cgroup: string | undefined;
   let backend: EbpfBackend;
   const metrics = createMetrics();
-  const make = () => new EbpfBackend({ pinRoot, bpfObjectDir: OBJECT_DIR, netns: topo.nodeNsPath, cgroupPath: cgroup, metrics });
+  // No interface poll: new interfaces get tc_lb from link events or at a sync, nothing else.
+  const make = () => new EbpfBackend({ pinRoot, bpfObjectDir: OBJECT_DIR, netns: topo.nodeNsPath, cgroupPath: cgroup, metrics, interfacePollMs: 0 });
 
   beforeAll(async () => {
     if (missing) throw new Error(missing);
@@ -187,15 +188,21 @@ describeKernel('EbpfBackend in a netns topology', () => {
     }
   });
 
-  it('a new veth gets tc_lb within the interface poll period, without a sync', async () => {
+  it('a new veth gets tc_lb from its link event (no poll, no sync): the first datagram of the new host is translated', async () => {
     const h = await topo.addHost('c2', '198.18.1.101', false);
-    let id: number | null = null;
-    for (let i = 0; i < 30 && !id; i++) {
-      id = await tcProgId(h.hostIf);
-      if (!id) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(id).toBeGreaterThan(0);
-    expect((await topo.curl('c2', URL_)).out).toMatch(/^p[123]$/);
+    // One datagram, no retry: had it left untranslated, nothing would answer it.
+    const r = await sh('ip', ['netns', 'exec', h.ns, process.execPath, UDP_CLIENT, VIP, '80']);
+    expect(r.stdout.trim()).toMatch(/^ANSWER p[123]$/);
+    expect(await tcProgId(h.hostIf)).toBeGreaterThan(0);
+  });
+
+  it('a tc_lb filter deleted behind our back is restored by the next verifying sync', async () => {
+    const hostIf = topo.hosts.get('client')!.hostIf;
+    await sh('ip', ['netns', 'exec', topo.nodeNs, 'tc', 'filter', 'del', 'dev', hostIf, 'ingress']);
+    expect(await tcProgId(hostIf)).toBeNull();
+    await backend.sync(hostnames(Object.values(PODS)), noDiff, { full: false, verify: true });
+    expect(await tcProgId(hostIf)).toBeGreaterThan(0);
+    expect((await topo.curl('client', URL_)).out).toMatch(/^p[123]$/);
   });
 
   it('a pod added later gets tc_lb on its new veth at the next sync', async () => {

@@ -3,7 +3,7 @@
 import { expect } from 'vitest';
 import { eventually, tally } from '../../harness/client.js';
 import { endpointSlice, service } from '../../harness/manifests.js';
-import { CLIENT_B, CLIENT_B_IP, CLIENT_IP, ep, simpleService } from '../fixtures.js';
+import { CLIENT_B, CLIENT_B_IP, CLIENT_IP, NODE, ep, simpleService } from '../fixtures.js';
 import type { ConformanceCase } from '../types.js';
 
 export const crossNode: ConformanceCase = {
@@ -142,5 +142,26 @@ export const nodeLocalClient: ConformanceCase = {
       expect(bodies.size).toBeGreaterThan(0);
       expect([...bodies.keys()].every((b) => b === 'hostnames-a' || b === 'remote-f')).toBe(true);
     }, ctx.syncDeadlineMs);
+  },
+};
+
+export const newPodFirstPacket: ConformanceCase = {
+  id: 'new-pod-first-packet',
+  title: "a pod created after the proxy started: its first datagram to a ClusterIP is translated",
+  async run(ctx) {
+    await ctx.manifests.write('svc.json', simpleService('firstpkt', '198.19.1.209', 53, [ep('hostnames-b')], 'UDP'));
+    await eventually(async () => {
+      const [r] = await ctx.request('198.19.1.209:53', { proto: 'udp', timeoutMs: 1000 });
+      expect(r?.body).toBe('hostnames-b');
+    }, ctx.syncDeadlineMs);
+    // A pod's first packet is often a DNS query, sent as soon as its interface is up. One
+    // datagram, no retry: untranslated, it would leave for the VIP and find no one.
+    await ctx.topo.addPod('late-pod', NODE, '198.18.1.120', false);
+    try {
+      const [r] = await ctx.request('198.19.1.209:53', { from: 'late-pod', proto: 'udp', count: 1, timeoutMs: 2000 });
+      expect(r).toMatchObject({ ok: true, body: 'hostnames-b' });
+    } finally {
+      await ctx.topo.removePod('late-pod');
+    }
   },
 };
