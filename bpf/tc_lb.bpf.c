@@ -132,9 +132,12 @@ int tc_lb(struct __sk_buff *skb)
 		return drop(STAT_DROP_NO_BACKEND); /* transient: the client retransmits */
 
 	snat = lb_snat_addr(svc, p.daddr, be, p.saddr);
-	/* Possibly node-local sources after the rewrite: a NodePort's address (on replies) and
-	 * any SNAT address (on forwarded packets): route those flows ourselves. */
-	ct_flags = ((svc->flags & SVC_F_NODEPORT) || snat) ? CT_F_FIB : 0;
+	/* Both directions of every flow leave through the FIB, never through the stack: replies
+	 * must (their VIP source would fail rp_filter), so forward packets must too, or netfilter
+	 * conntrack sees half a flow, calls the client's ACKs INVALID, and any "ctstate INVALID
+	 * drop" rule kills it. Without a route (a host-network backend) fib_redirect passes the
+	 * packet up the stack as before. */
+	ct_flags = CT_F_FIB;
 	err = ct_create(&p, svc->svc_id, id, be, snat, ct_flags, now, &snat_port);
 	if (err)
 		return drop(err == CT_ERR_NO_PORT ? STAT_DROP_SNAT_PORTS : STAT_DROP_CT);

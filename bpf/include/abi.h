@@ -99,8 +99,8 @@ struct ct_key {
 
 #define CT_F_HAIRPIN   (1 << 0) /* source was SNATed (hairpin or external → remote backend) */
 #define CT_F_SEEN_REPLY (1 << 1) /* a reply went through (reply entries only set it) */
-#define CT_F_FIB       (1 << 2) /* forward rewritten packets via FIB lookup + redirect (always on replies; on
-			  * forward entries when the rewrite gives them a node-local source) */
+#define CT_F_FIB       (1 << 2) /* send rewritten packets on via FIB lookup + redirect, past netfilter (set on
+			  * every entry written now; entries from older versions may lack it on forward flows) */
 
 struct ct_value {
 	__u64 created;    /* bpf_ktime_get_ns() at creation */

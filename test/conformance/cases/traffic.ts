@@ -3,6 +3,7 @@
 import { expect } from 'vitest';
 import { eventually, tally } from '../../harness/client.js';
 import { endpointSlice, service } from '../../harness/manifests.js';
+import { nsRun } from '../../harness/netns.js';
 import { CLIENT_B, CLIENT_B_IP, CLIENT_IP, NODE, ep, simpleService } from '../fixtures.js';
 import type { ConformanceCase } from '../types.js';
 
@@ -162,6 +163,34 @@ export const newPodFirstPacket: ConformanceCase = {
       expect(r).toMatchObject({ ok: true, body: 'hostnames-b' });
     } finally {
       await ctx.topo.removePod('late-pod');
+    }
+  },
+};
+
+export const ctInvalidDrop: ConformanceCase = {
+  id: 'ctstate-invalid-drop',
+  title: 'with "-m conntrack --ctstate INVALID -j DROP" on every node (firewalld, Calico), ClusterIP flows to local and remote pods still work',
+  async run(ctx) {
+    await ctx.manifests.write('svc.json', simpleService('strict', '198.19.1.210', 80, [ep('hostnames-c'), ep('remote-g')]));
+    await eventually(async () => {
+      const { bodies, errors } = tally(await ctx.request('198.19.1.210:80', { count: 12 }));
+      expect([...bodies.keys()].sort()).toEqual(['hostnames-c', 'remote-g']);
+      expect(errors.size).toBe(0);
+    }, ctx.syncDeadlineMs);
+    // Netfilter must see both directions of a flow, or none: had it seen only the forward
+    // half, it would call the client's ACKs INVALID and this rule would drop them.
+    const rule = ['FORWARD', '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP'];
+    const nodes = [...ctx.topo.nodes.values()];
+    for (const n of nodes) await nsRun(n.ns, 'iptables', ['-I', ...rule]);
+    try {
+      const { bodies, errors } = tally(await ctx.request('198.19.1.210:80', { count: 12 }));
+      expect(errors).toEqual(new Map());
+      expect([...bodies.keys()].sort()).toEqual(['hostnames-c', 'remote-g']);
+      const kept = await ctx.request('198.19.1.210:80', { count: 5, keepAlive: true, bytes: 200_000 });
+      expect(kept.filter((r) => !r.ok)).toEqual([]);
+      expect(kept[0]?.sockets).toBe(1);
+    } finally {
+      for (const n of nodes) await nsRun(n.ns, 'iptables', ['-D', ...rule], { allowFailure: true });
     }
   },
 };
