@@ -3,6 +3,7 @@
 // Prints one JSON array: [{ ok, body?, error?, ms }].
 //   --target ip:port | [v6]:port   --proto tcp|udp   --count N   --timeout ms
 //   --interval ms   --path /   --bytes N (POST /echo with N bytes)
+//   --download N (GET N bytes; the body reported is "<pod> <bytes received>")
 //   --keep-alive: all requests over ONE TCP connection, or (udp) ONE socket: one flow
 //   --progress FILE: append one JSON line per finished request (a test waits on it while
 //     the loop runs)   --stop-file FILE: stop before the next request once FILE exists
@@ -21,6 +22,7 @@ const { values: v } = parseArgs({
     interval: { type: 'string', default: '0' },
     path: { type: 'string', default: '/' },
     bytes: { type: 'string', default: '0' },
+    download: { type: 'string', default: '0' },
     'keep-alive': { type: 'boolean', default: false },
     progress: { type: 'string' },
     'stop-file': { type: 'string' },
@@ -49,17 +51,24 @@ function tcpOnce() {
   return new Promise((resolve) => {
     const t0 = performance.now();
     const bytes = Number(v.bytes);
+    const download = Number(v.download);
     const req = request(
       {
         host,
         port,
-        path: bytes > 0 ? '/echo' : v.path,
+        path: bytes > 0 ? '/echo' : download > 0 ? `/download/${download}` : v.path,
         method: bytes > 0 ? 'POST' : 'GET',
         agent: keepAlive ?? false,
         headers: keepAlive ? {} : { connection: 'close' },
         timeout,
       },
       (res) => {
+        if (download > 0) {
+          let n = 0;
+          res.on('data', (c) => (n += c.length));
+          res.on('end', () => resolve({ ok: true, body: `${res.headers['x-pod']} ${n}`, ms: performance.now() - t0 }));
+          return;
+        }
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c) => (body += c));

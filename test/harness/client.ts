@@ -22,6 +22,8 @@ export interface RequestOptions {
   intervalMs?: number;
   path?: string;
   bytes?: number;
+  /** GET /download/N: the body reported is "<pod> <bytes received>". */
+  download?: number;
   keepAlive?: boolean;
 }
 
@@ -37,8 +39,11 @@ async function runClient(ns: string, target: string, o: ClientOptions, extra: st
   if (o.intervalMs) args.push('--interval', String(o.intervalMs));
   if (o.path) args.push('--path', o.path);
   if (o.bytes) args.push('--bytes', String(o.bytes));
+  if (o.download) args.push('--download', String(o.download));
   if (o.keepAlive) args.push('--keep-alive');
-  const timeoutMs = 10_000 + (o.count ?? 1) * ((o.timeoutMs ?? 2000) + (o.intervalMs ?? 0));
+  // A bound on a hung client, not a measurement: node's own start takes seconds under qemu TCG.
+  const startMs = process.env.BPFPROXY_IN_GUEST === '1' ? 30_000 : 10_000;
+  const timeoutMs = startMs + (o.count ?? 1) * ((o.timeoutMs ?? 2000) + (o.intervalMs ?? 0));
   const r = o.cgroup
     ? await run('sh', ['-c', `echo $$ > "$0/cgroup.procs" && ns="$1" && shift && exec ip netns exec "$ns" "$@"`, o.cgroup, ns, process.execPath, ...args], { timeoutMs })
     : await nsRun(ns, process.execPath, args, { timeoutMs });

@@ -3,6 +3,7 @@
 //   GET /          → the name
 //   GET /clientip  → the peer address as the server saw it (source-IP preservation)
 //   POST /echo     → "<name> <bytes received>" (large requests)
+//   GET /download/N → N bytes, with the name in an x-pod header (bulk transfers)
 //   UDP datagram   → the name
 import { createServer } from 'node:http';
 import { createSocket } from 'node:dgram';
@@ -19,6 +20,21 @@ const http = createServer((req, res) => {
     req.on('data', (b) => (n += b.length));
     req.on('end', () => res.end(`${name} ${n}`));
     return;
+  }
+  const download = /^\/download\/(\d+)$/.exec(req.url ?? '');
+  if (download) {
+    let left = Number(download[1]);
+    const chunk = Buffer.alloc(64 * 1024, 0x62);
+    res.writeHead(200, { 'content-length': left, 'x-pod': name });
+    const pump = () => {
+      while (left > 0) {
+        const c = left >= chunk.length ? chunk : chunk.subarray(0, left);
+        left -= c.length;
+        if (!res.write(c)) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    return pump();
   }
   res.end(name);
 });
