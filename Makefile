@@ -62,7 +62,7 @@ vm-test:
 ## bench: performance, as ratios from one run (see bench/*.ts)
 bench: setup
 	tsx bench/model-build.ts
-	tsx bench/ebpf-prog.ts
+	tsx bench/ebpf-runtime.ts
 	tsx bench/iptables-sync.ts
 	tsx bench/dataplane.ts
 

@@ -22,15 +22,6 @@
 #include "lib/fib.h"
 #include "lib/stats.h"
 
-#ifdef BPFPROXY_BENCH_NEW_FLOW
-/* bench_tc_lb_new.bpf.c only: every BPF_PROG_TEST_RUN repetition is a new flow (the
- * conntrack key gets a fresh source port; the packet itself is left alone). */
-static __u32 bench_flow;
-#define BENCH_NEW_FLOW(p) ((p)->sport = (__be16)(++bench_flow | 0x8000))
-#else
-#define BENCH_NEW_FLOW(p) ((void)0)
-#endif
-
 static __always_inline int handle_reply(struct __sk_buff *skb, struct pkt4 *p, struct ct_value *ct, __u64 now)
 {
 	__u32 id = ct->svc_id;
@@ -91,7 +82,6 @@ int tc_lb(struct __sk_buff *skb)
 
 	if (parse_ipv4(skb, &p) < 0)
 		return TC_ACT_OK;
-	BENCH_NEW_FLOW(&p);
 	now = bpf_ktime_get_ns();
 
 	ct_key_of(&key, &p, CT_DIR_REPLY);

@@ -150,7 +150,18 @@ Napi::Value ProgInfo(const Napi::CallbackInfo& info) {
   char tag[17];
   for (int i = 0; i < 8; i++) snprintf(tag + 2 * i, 3, "%02x", pi.tag[i]);
   o.Set("tag", std::string(tag));
+  // Filled only while run-time stats are on (enableStats, or kernel.bpf_stats_enabled).
+  o.Set("runTimeNs", Napi::BigInt::New(env, (uint64_t)pi.run_time_ns));
+  o.Set("runCnt", Napi::BigInt::New(env, (uint64_t)pi.run_cnt));
   return o;
+}
+
+// BPF_ENABLE_STATS: run time and count of every program are kept while the returned fd is
+// open (and no longer once it closes), without touching the kernel.bpf_stats_enabled sysctl.
+Napi::Value EnableStats(const Napi::CallbackInfo& info) {
+  int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+  if (fd < 0) ThrowBpf(info.Env(), "enable stats", errno);
+  return Napi::Number::New(info.Env(), fd);
 }
 
 Napi::Value MapInfo(const Napi::CallbackInfo& info) {
@@ -222,6 +233,7 @@ void InitObject(Napi::Env env, Napi::Object exports) {
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   exports.Set("progGetFdById", Napi::Function::New(env, ProgGetFdById));
   exports.Set("progInfo", Napi::Function::New(env, ProgInfo));
+  exports.Set("enableStats", Napi::Function::New(env, EnableStats));
   exports.Set("mapInfo", Napi::Function::New(env, MapInfo));
   exports.Set("progTestRun", Napi::Function::New(env, ProgTestRun));
 }

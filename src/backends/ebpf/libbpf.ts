@@ -44,7 +44,8 @@ interface Native {
   objGet(path: string): number;
   closeFd(fd: number): void;
   progGetFdById(id: number): number;
-  progInfo(fd: number): { id: number; type: number; name: string; tag: string };
+  progInfo(fd: number): { id: number; type: number; name: string; tag: string; runTimeNs: bigint; runCnt: bigint };
+  enableStats(): number;
   mapInfo(fd: number): { id: number; type: number; name: string; keySize: number; valueSize: number; maxEntries: number };
   progTestRun(fd: number, data: Buffer, repeat: number, outSize: number, ctx: Buffer | null): Promise<TestRunResult>;
   mapLookup(fd: number, key: Buffer, valueSize: number): Buffer | null;
@@ -123,6 +124,8 @@ export const libbpf = {
   closeFd: (fd: number) => sync(() => addon().closeFd(fd)),
   progFdById: (id: number) => sync(() => addon().progGetFdById(id)),
   progInfo: (fd: number) => sync(() => addon().progInfo(fd)),
+  /** Turns on run-time stats of all programs until the returned fd is closed. */
+  enableStats: () => sync(() => addon().enableStats()),
   mapInfo: (fd: number) => sync(() => addon().mapInfo(fd)),
   testRun: (fd: number, data: Buffer, opts: { repeat?: number; outSize?: number; ctx?: Buffer } = {}) =>
     async(() => addon().progTestRun(fd, data, opts.repeat ?? 1, opts.outSize ?? Math.max(data.length + 256, 256), opts.ctx ?? null)),

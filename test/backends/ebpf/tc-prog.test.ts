@@ -215,7 +215,7 @@ describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
       expectValidChecksums(r.out);
     }
     // Both ports of the range are taken towards this backend: a third client is dropped.
-    expect((await run({ ...ext2np, saddr: clients[2] })).retval).toBe(TC_ACT_SHOT);
+    expect((await run({ ...ext2np, saddr: clients[2]! })).retval).toBe(TC_ACT_SHOT);
   });
 
   it('counts every packet by path and every drop by reason (dp_stats), each exactly once', async () => {
