@@ -37,7 +37,8 @@ static __always_inline int handle_reply(struct __sk_buff *skb, struct pkt4 *p, s
 	}
 	ct->last_seen = now;
 	ct->flags |= CT_F_SEEN_REPLY;
-	stat_inc(STAT_REPLY);
+	if (p->proto == IPPROTO_TCP)
+		ct_mark_closing(ct, p->tcp_flags);
 	if (nat_src(skb, p, vip, vport) < 0)
 		return drop(STAT_DROP_NAT);
 	/* orig_port 0: an entry from before per-flow SNAT ports, which kept the client's port. */
@@ -54,6 +55,33 @@ static __always_inline int forward(struct __sk_buff *skb, struct pkt4 *p, __be32
 	if (nat_dst(skb, p, addr, port) < 0)
 		return drop(STAT_DROP_NAT);
 	return (ct_flags & CT_F_FIB) ? fib_redirect(skb, p) : TC_ACT_OK;
+}
+
+/* A packet that went on counts on its path; a dropped one only under its drop reason. */
+static __always_inline int counted(int verdict, __u32 path)
+{
+	if (verdict != TC_ACT_SHOT)
+		stat_inc(path);
+	return verdict;
+}
+
+/* The reply entry of a TCP flow learns of the client's FIN or RST too: it decides when the
+ * flow's SNAT port is free again. A SYN on the same tuple opens it again. */
+static __always_inline void fwd_mark_closing(const struct pkt4 *p, const struct ct_value *fwd)
+{
+	struct ct_key rk = {};
+	struct ct_value *reply;
+
+	if (p->proto != IPPROTO_TCP || !(p->tcp_flags & (PKT_TCP_FIN | PKT_TCP_RST | PKT_TCP_SYN)))
+		return;
+	ct_reply_key_of_fwd(&rk, p, fwd);
+	reply = bpf_map_lookup_elem(&conntrack, &rk);
+	if (!reply)
+		return;
+	if (p->tcp_flags & PKT_TCP_SYN)
+		reply->flags &= ~(CT_F_CLOSING | CT_F_DEAD);
+	else
+		ct_mark_closing(reply, p->tcp_flags);
 }
 
 /* An RST / ICMP answer (reject.h) counted as `sent`, or as unanswered when none went out. */
@@ -87,7 +115,7 @@ int tc_lb(struct __sk_buff *skb)
 	ct_key_of(&key, &p, CT_DIR_REPLY);
 	ct = bpf_map_lookup_elem(&conntrack, &key);
 	if (ct)
-		return handle_reply(skb, &p, ct, now);
+		return counted(handle_reply(skb, &p, ct, now), STAT_REPLY);
 
 	key.dir = CT_DIR_FORWARD;
 	ct = bpf_map_lookup_elem(&conntrack, &key);
@@ -98,8 +126,9 @@ int tc_lb(struct __sk_buff *skb)
 		if (be && !((p.tcp_flags & PKT_TCP_SYN) && !(p.tcp_flags & PKT_TCP_ACK) &&
 			    !(be->flags & BE_F_ACTIVE))) {
 			ct->last_seen = now;
-			stat_inc(STAT_ESTABLISHED);
-			return forward(skb, &p, ct->orig_addr, ct->orig_port, ct->nat_addr, ct->nat_port, ct->flags);
+			fwd_mark_closing(&p, ct);
+			return counted(forward(skb, &p, ct->orig_addr, ct->orig_port, ct->nat_addr, ct->nat_port, ct->flags),
+				       STAT_ESTABLISHED);
 		}
 		/* Backend gone: a TCP segment of that flow can only be answered with a reset;
 		 * UDP (and a fresh SYN) starts over as a new flow. */
@@ -131,8 +160,7 @@ int tc_lb(struct __sk_buff *skb)
 	err = ct_create(&p, svc->svc_id, id, be, snat, ct_flags, now, &snat_port);
 	if (err)
 		return drop(err == CT_ERR_NO_PORT ? STAT_DROP_SNAT_PORTS : STAT_DROP_CT);
-	stat_inc(STAT_NEW);
-	return forward(skb, &p, snat, snat_port, be->ip, be->port, ct_flags);
+	return counted(forward(skb, &p, snat, snat_port, be->ip, be->port, ct_flags), STAT_NEW);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -101,6 +101,15 @@ struct ct_key {
 #define CT_F_SEEN_REPLY (1 << 1) /* a reply went through (reply entries only set it) */
 #define CT_F_FIB       (1 << 2) /* send rewritten packets on via FIB lookup + redirect, past netfilter (set on
 			  * every entry written now; entries from older versions may lack it on forward flows) */
+#define CT_F_CLOSING   (1 << 3) /* reply entries: a FIN went through; the tuple is free CT_CLOSE_TIMEOUT after */
+#define CT_F_DEAD      (1 << 4) /* reply entries: an RST went through; the tuple is free at once */
+
+/* When a SNATed flow's tuple (its source port) may go to another flow: after this long
+ * without a packet in either direction. Conntrack entries themselves live until the LRU
+ * evicts them; these only decide when a port in use may be taken back. */
+#define BPFPROXY_CT_CLOSE_TIMEOUT_S 10    /* after a FIN */
+#define BPFPROXY_CT_TCP_TIMEOUT_S   21600 /* TCP without FIN or RST (6 h) */
+#define BPFPROXY_CT_UDP_TIMEOUT_S   60    /* UDP */
 
 struct ct_value {
 	__u64 created;    /* bpf_ktime_get_ns() at creation */

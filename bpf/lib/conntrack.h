@@ -50,18 +50,88 @@ static __always_inline void snat_port_range(__u32 *min, __u32 *span)
 	*span = hi - lo + 1;
 }
 
-/* Insert the reply entry of a SNATed flow under a source port that no other flow to this
- * backend uses. The reply entry itself is the port's allocation: inserted with NOEXIST
- * (so two CPUs cannot take one port), deleted with the flow, evicted with it by the LRU.
- * Linear probing from a random start; BPFPROXY_SNAT_TRIES ports at most. */
-static __always_inline int ct_insert_snat_reply(struct ct_key *rk, const struct ct_value *rv, __be16 *port)
+/* The forward key of the flow a SNAT reply entry belongs to (client → frontend). */
+static __always_inline void ct_fwd_key_of_reply(struct ct_key *k, const struct ct_value *r, __u8 proto)
 {
+	k->saddr = r->orig_addr;
+	k->daddr = r->nat_addr;
+	k->sport = r->orig_port;
+	k->dport = r->nat_port;
+	k->proto = proto;
+	k->dir = CT_DIR_FORWARD;
+	k->pad0 = 0;
+}
+
+/* The reply key of a tracked forward flow (what ct_create wrote). */
+static __always_inline void ct_reply_key_of_fwd(struct ct_key *k, const struct pkt4 *p, const struct ct_value *fwd)
+{
+	k->saddr = fwd->nat_addr;
+	k->daddr = fwd->orig_addr ? fwd->orig_addr : p->saddr;
+	k->sport = fwd->nat_port;
+	k->dport = (fwd->orig_addr && fwd->orig_port) ? fwd->orig_port : p->sport;
+	k->proto = p->proto;
+	k->dir = CT_DIR_REPLY;
+	k->pad0 = 0;
+}
+
+/* A FIN or RST of a TCP flow marks its reply entry: that is what frees its SNAT port. */
+static __always_inline void ct_mark_closing(struct ct_value *reply, __u8 tcp_flags)
+{
+	if (tcp_flags & PKT_TCP_RST)
+		reply->flags |= CT_F_DEAD;
+	else if (tcp_flags & PKT_TCP_FIN)
+		reply->flags |= CT_F_CLOSING;
+}
+
+/* Whether the SNATed flow that holds reply entry r (key rk) is over: reset, closed and
+ * quiet for CT_CLOSE_TIMEOUT, or idle past its protocol's timeout in both directions.
+ * Its forward key goes to *fk, for the caller to delete. */
+static __always_inline int ct_snat_stale(const struct ct_key *rk, const struct ct_value *r, struct ct_key *fk, __u64 now)
+{
+	struct ct_value *fwd;
+	__u64 last = r->last_seen, timeout;
+
+	ct_fwd_key_of_reply(fk, r, rk->proto);
+	if (r->flags & CT_F_DEAD)
+		return 1;
+	if (!r->orig_port)
+		return 0; /* written before per-flow ports: its forward key is unknown, keep it */
+	fwd = bpf_map_lookup_elem(&conntrack, fk);
+	if (!fwd)
+		return 1; /* half a flow: its next forward packet starts a new one anyway */
+	if (fwd->last_seen > last)
+		last = fwd->last_seen;
+	if (r->flags & CT_F_CLOSING)
+		timeout = BPFPROXY_CT_CLOSE_TIMEOUT_S;
+	else if (rk->proto == IPPROTO_TCP)
+		timeout = BPFPROXY_CT_TCP_TIMEOUT_S;
+	else
+		timeout = BPFPROXY_CT_UDP_TIMEOUT_S;
+	return now - last > timeout * 1000000000ULL;
+}
+
+/* Insert the reply entry of a SNATed flow under a source port that no live flow to this
+ * backend uses. The reply entry itself is the port's allocation: inserted with NOEXIST (so
+ * two CPUs cannot take one port), deleted with its flow, and taken back once its flow is
+ * over (ct_snat_stale). Looked up before each insert: on a full LRU map a failed insert
+ * would still evict some other entry. Linear probing from a random start, SNAT_TRIES ports. */
+static __always_inline int ct_insert_snat_reply(struct ct_key *rk, const struct ct_value *rv, __be16 *port, __u64 now)
+{
+	struct ct_key fk = {};
+	struct ct_value *old;
 	__u32 min, span, start, i;
 
 	snat_port_range(&min, &span);
 	start = bpf_get_prandom_u32() % span;
 	for (i = 0; i < BPFPROXY_SNAT_TRIES && i < span; i++) {
 		rk->dport = bpf_htons((__u16)(min + (start + i) % span));
+		old = bpf_map_lookup_elem(&conntrack, rk);
+		if (old) {
+			if (!ct_snat_stale(rk, old, &fk, now))
+				continue;
+			bpf_map_delete_elem(&conntrack, &fk);
+			bpf_map_delete_elem(&conntrack, rk);
+		}
 		int err = bpf_map_update_elem(&conntrack, rk, rv, BPF_NOEXIST);
 
 		if (err == 0) {
@@ -115,7 +185,7 @@ static __always_inline int ct_create(const struct pkt4 *p, __u32 svc_id, __u32 b
 
 	/* Reply entry first: once the forward entry exists, replies may already flow. */
 	if (snat) {
-		err = ct_insert_snat_reply(&rk, &rv, snat_port);
+		err = ct_insert_snat_reply(&rk, &rv, snat_port, now);
 		if (err)
 			return err;
 		fv.orig_port = *snat_port;
@@ -134,12 +204,7 @@ static __always_inline void ct_delete_flow(const struct pkt4 *p, const struct ct
 	struct ct_key fk = {}, rk = {};
 
 	ct_key_of(&fk, p, CT_DIR_FORWARD);
-	rk.saddr = fwd->nat_addr;
-	rk.daddr = fwd->orig_addr ? fwd->orig_addr : p->saddr;
-	rk.sport = fwd->nat_port;
-	rk.dport = (fwd->orig_addr && fwd->orig_port) ? fwd->orig_port : p->sport;
-	rk.proto = p->proto;
-	rk.dir = CT_DIR_REPLY;
+	ct_reply_key_of_fwd(&rk, p, fwd);
 	bpf_map_delete_elem(&conntrack, &rk);
 	bpf_map_delete_elem(&conntrack, &fk);
 }

@@ -127,6 +127,12 @@ export const CT_DIR_REPLY = 1;
 export const CT_F_HAIRPIN = 1 << 0;
 export const CT_F_SEEN_REPLY = 1 << 1;
 export const CT_F_FIB = 1 << 2;
+export const CT_F_CLOSING = 1 << 3;
+export const CT_F_DEAD = 1 << 4;
+/** When a SNATed flow's port may go to another flow (abi.h BPFPROXY_CT_*_TIMEOUT_S). */
+export const CT_CLOSE_TIMEOUT_S = 10;
+export const CT_TCP_TIMEOUT_S = 21600;
+export const CT_UDP_TIMEOUT_S = 60;
 export const SVC_KIND_CLUSTER_IP = 1;
 export const SVC_KIND_EXTERNAL_IP = 2;
 export const SVC_KIND_LOAD_BALANCER = 3;

@@ -8,7 +8,7 @@ import { describeKernel } from '../../kernel-required.js';
 import { DROP_REASONS, PACKET_PATHS, readDatapathStats } from '../../../src/backends/ebpf/stats.js';
 import { buildMissingReason, clearMaps, openTestDataplane, seedService } from './fixtures.js';
 import {
-  CLIENT_MAC, ICMP, NODE_MAC, TCP, TCP_ACK, TCP_PSH, TCP_RST, TCP_SYN, UDP,
+  CLIENT_MAC, ICMP, NODE_MAC, TCP, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, UDP,
   buildPacket, checksumsValid, parsePacket, type PacketSpec,
 } from './packets.js';
 
@@ -216,6 +216,32 @@ describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
     }
     // Both ports of the range are taken towards this backend: a third client is dropped.
     expect((await run({ ...ext2np, saddr: clients[2]! })).retval).toBe(TC_ACT_SHOT);
+  });
+
+  it('SNAT: a port comes back once its flow is reset (by either side), not while it is closing or was opened again', async () => {
+    dp.maps.config.update({ id: 0 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', snatPortMin: 61000, snatPortMax: 61000 });
+    seedService(dp.maps, nodePortSvc([{ id: 21, ip: REMOTE_POD, port: 9376, flags: abi.BE_F_ACTIVE | abi.BE_F_REMOTE }]));
+    const [a, b, c] = [EXT, '198.19.250.8', '198.19.250.9'];
+    const fwdKey = (client: string) => ({ saddr: client, daddr: NODE_IP, sport: 50000, dport: 30080, proto: TCP, dir: abi.CT_DIR_FORWARD });
+    expect((await run({ ...ext2np, saddr: a })).p.sport).toBe(61000);
+    // The one port is live: b waits. A FIN only starts the close timeout (10 s).
+    expect((await run({ ...ext2np, saddr: b })).retval).toBe(TC_ACT_SHOT);
+    await run({ ...ext2np, saddr: a, flags: TCP_ACK | TCP_FIN, seq: 5001, ack: 4 });
+    expect((await run({ ...ext2np, saddr: b })).retval).toBe(TC_ACT_SHOT);
+    // A reset and then a new SYN on the same tuple: that is a live flow again.
+    await run({ ...ext2np, saddr: a, flags: TCP_RST, seq: 5002 });
+    expect((await run({ ...ext2np, saddr: a, seq: 9000 })).p.sport).toBe(61000);
+    expect((await run({ ...ext2np, saddr: b })).retval).toBe(TC_ACT_SHOT);
+    // a resets its flow: the port goes to b at once, and a's flow is gone with it.
+    await run({ ...ext2np, saddr: a, flags: TCP_RST, seq: 9001 });
+    const rb = await run({ ...ext2np, saddr: b });
+    expect(rb.p).toMatchObject({ saddr: NODE_IP, sport: 61000, daddr: REMOTE_POD });
+    expect(dp.maps.conntrack.lookup(fwdKey(a))).toBeUndefined();
+    const reply = await run({ saddr: REMOTE_POD, daddr: NODE_IP, proto: TCP, sport: 9376, dport: 61000, flags: TCP_SYN | TCP_ACK, seq: 3, ack: 5001 });
+    expect(reply.p).toMatchObject({ daddr: b, dport: 50000 });
+    // The backend resets b's flow (a reply-side RST): the port goes to c.
+    await run({ saddr: REMOTE_POD, daddr: NODE_IP, proto: TCP, sport: 9376, dport: 61000, flags: TCP_RST, seq: 4 });
+    expect((await run({ ...ext2np, saddr: c })).p).toMatchObject({ saddr: NODE_IP, sport: 61000 });
   });
 
   it('counts every packet by path and every drop by reason (dp_stats), each exactly once', async () => {
