@@ -14,10 +14,14 @@ export function createMetrics(registry = new Registry()) {
   // The kernel keeps the totals: each scrape replaces the samples with its current values.
   const fromKernel = (pick: (c: DatapathCounters) => Record<string, number>, label: string) =>
     function (this: Counter<string>) {
-      const c = datapath.read?.();
-      if (!c) return;
+      let c: DatapathCounters | undefined;
+      try {
+        c = datapath.read?.();
+      } catch {
+        c = undefined; // no counters this scrape; the other metrics still answer
+      }
       this.reset();
-      for (const [k, n] of Object.entries(pick(c))) this.inc({ [label]: k }, n);
+      if (c) for (const [k, n] of Object.entries(pick(c))) this.inc({ [label]: k }, n);
     };
   const buckets = [0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096, 8.192, 16.384];
   return {

@@ -104,16 +104,18 @@ export class EbpfBackend implements Backend {
     if (this.dp) return this.dp;
     this.loading ??= (async () => {
       const dp = await loadDataplane({ pinRoot: this.pinRoot, objectDir: this.objectDir });
+      let tc: TcAttacher;
       try {
         this.current = await readState(dp.maps);
         this.ids = idsFromState(this.current);
         this.pinPrograms(dp);
         if (this.opts.cgroupPath) attachCgroup(this.opts.cgroupPath, dp.sock);
+        tc = new TcAttacher(dp.tc.fd, this.opts.netns);
       } catch (e) {
         dp.close();
         throw e;
       }
-      this.tc = new TcAttacher(dp.tc.fd, this.opts.netns);
+      this.tc = tc;
       if (this.opts.watchLinks ?? true) {
         this.links = new LinkWatcher(() => void this.pollInterfaces(), this.log, this.opts.netns);
         this.links.start();

@@ -17,11 +17,14 @@ export class LinkWatcher {
   ) {}
 
   start(): void {
-    // The monitor must not outlive us (it would also keep a test's namespace alive): the shell
-    // ends it when its stdin, a pipe only we hold, closes — also when we are SIGKILLed.
-    const script = 'ip -o monitor link & m=$!; read -r _; kill $m';
+    // The monitor must not outlive us (it would keep a test's namespace alive, and a deleted
+    // namespace sends it nothing to fail on). It runs in its own process group: when its
+    // stdin, a pipe only we hold, closes (also when we are SIGKILLed), the shell kills the
+    // group; stop() kills the group itself. When `ip` ends on its own (missing, failed), the
+    // shell ends too, so we hear of it.
+    const script = '{ ip -o monitor link; kill $$; } & read -r _; kill 0';
     const argv = [...(this.netns ? ['nsenter', `--net=${this.netns}`] : []), 'sh', '-c', script];
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     this.child = child;
     createInterface({ input: child.stdout! }).on('line', (line) => {
       if (!line.startsWith('Deleted')) this.onLink();
@@ -39,8 +42,13 @@ export class LinkWatcher {
 
   stop(): void {
     this.stopped = true;
-    this.child?.stdin?.end();
-    this.child?.kill();
+    const pid = this.child?.pid;
     this.child = undefined;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, 'SIGTERM'); // the whole group: sh, ip and the subshell
+    } catch {
+      // already gone
+    }
   }
 }

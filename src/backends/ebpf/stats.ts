@@ -65,6 +65,12 @@ export function openPinnedStats(pinRoot: string): { read(): DatapathStats; close
     if (e instanceof BpfError && e.code === 'ENOENT') return undefined;
     throw e;
   }
+  // The lookup buffer is sized from this layout: a map of another shape must not be read.
+  const info = libbpf.mapInfo(fd);
+  if (info.keySize !== 4 || info.valueSize !== 8 || info.maxEntries !== abi.STATS_MAX) {
+    libbpf.closeFd(fd);
+    throw new Error(`pinned dp_stats: ${info.keySize}/${info.valueSize}/${info.maxEntries} ≠ 4/8/${abi.STATS_MAX} (another bpfproxy version?)`);
+  }
   const cpus = possibleCpus();
   return { read: () => readDatapathStats(fd, cpus), close: () => libbpf.closeFd(fd) };
 }

@@ -205,7 +205,7 @@ describeKernel('EbpfBackend in a netns topology', () => {
     expect((await topo.curl('client', URL_)).out).toMatch(/^p[123]$/);
   });
 
-  it('a pod added later gets tc_lb on its new veth at the next sync', async () => {
+  it('a pod added later is served through the VIP after the next sync', async () => {
     await topo.addHost('p4', '198.18.1.14', true);
     await backend.sync(hostnames(['198.18.1.14']), noDiff, { full: false });
     expect(await topo.curl('client', URL_)).toMatchObject({ out: 'p4', code: 0 });

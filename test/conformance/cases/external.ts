@@ -117,8 +117,8 @@ export const snatSameSourcePort: ConformanceCase = {
     // is the same (one source address each), and one `ip -batch` keeps this cheap in the guest.
     const ext = ctx.topo.pod(EXTERNAL).ns;
     const batch = (op: string) => SAME_PORT_CLIENTS.map((a) => `addr ${op} ${a}/24 dev eth0`).join('\n') + '\n';
-    await nsRun(ext, 'ip', ['-force', '-batch', '-'], { input: batch('add') });
     try {
+      await nsRun(ext, 'ip', ['-force', '-batch', '-'], { input: batch('add') });
       const rounds = 3;
       const r = await nsRun(ext, process.execPath, [SAME_PORT_SCRIPT, '--target', `${NODE_A}:30085`, '--local-port', '40000', '--from', SAME_PORT_CLIENTS.join(','), '--rounds', String(rounds), '--timeout', '5000'], { timeoutMs: 60_000 });
       const got = JSON.parse(r.stdout) as Array<{ from: string; answers: string[]; error?: string }>;

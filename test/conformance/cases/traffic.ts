@@ -181,8 +181,8 @@ export const ctInvalidDrop: ConformanceCase = {
     // half, it would call the client's ACKs INVALID and this rule would drop them.
     const rule = ['FORWARD', '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP'];
     const nodes = [...ctx.topo.nodes.values()];
-    for (const n of nodes) await nsRun(n.ns, 'iptables', ['-I', ...rule]);
     try {
+      for (const n of nodes) await nsRun(n.ns, 'iptables', ['-I', ...rule]);
       const { bodies, errors } = tally(await ctx.request('198.19.1.210:80', { count: 12 }));
       expect(errors).toEqual(new Map());
       expect([...bodies.keys()].sort()).toEqual(['hostnames-c', 'remote-g']);
