@@ -45,7 +45,7 @@ static __always_inline int translate(struct bpf_sock_addr *ctx)
 		return 0;
 	}
 	/* The node is one client for ClientIP affinity (its source address is not known yet). */
-	id = lb_select(vip, port, proto, svc, 0, bpf_ktime_get_ns());
+	id = lb_select(vip, port, proto, svc, 0, bpf_ktime_get_coarse_ns());
 	be = id ? lb_backend(id) : 0;
 	if (!be)
 		return SOCK_PASS;

@@ -3,7 +3,8 @@
  * tc ingress load balancer (every non-loopback interface of the node netns).
  *   reply of a tracked flow  → reverse NAT (source back to VIP:port, hairpin undone)
  *   tracked forward flow     → same backend while it exists (deleted: UDP re-picks, TCP RST)
- *   new flow to a frontend   → pick a backend (random / ClientIP affinity), track, DNAT
+ *   new flow to a frontend   → (TCP SYN or any UDP datagram) pick a backend (random /
+ *                              ClientIP affinity), track, DNAT; other TCP segments get an RST
  *   frontend without backends→ TCP RST / ICMP port unreachable, sent back out at once
  *                              (dropped when a Local traffic policy left none on this node)
  *   SNAT of new flows          → hairpin, and external frontends to backends on other nodes;
@@ -22,27 +23,14 @@
 #include "lib/fib.h"
 #include "lib/stats.h"
 
-static __always_inline int handle_reply(struct __sk_buff *skb, struct pkt4 *p, struct ct_value *ct, __u64 now)
+/* The reply entry holds the frontend the client talked to (and, after SNAT, the client's own
+ * address and port): no other map is read on this path. */
+static __always_inline int handle_reply(struct __sk_buff *skb, struct pkt4 *p, struct ct_value *ct)
 {
-	__u32 id = ct->svc_id;
-	struct rev_nat_value *rn = bpf_map_lookup_elem(&rev_nat, &id);
-	__be32 vip = ct->nat_addr;
-	__be16 vport = ct->nat_port;
-	__be32 client = ct->orig_addr;
-
-	/* rev_nat is authoritative; the copy in the entry covers a frontend deleted mid-flow. */
-	if (rn) {
-		vip = rn->vip;
-		vport = rn->port;
-	}
-	ct->last_seen = now;
-	ct->flags |= CT_F_SEEN_REPLY;
-	if (p->proto == IPPROTO_TCP)
-		ct_mark_closing(ct, p->tcp_flags);
-	if (nat_src(skb, p, vip, vport) < 0)
+	if (nat_src(skb, p, ct->nat_addr, ct->nat_port) < 0)
 		return drop(STAT_DROP_NAT);
 	/* orig_port 0: an entry from before per-flow SNAT ports, which kept the client's port. */
-	if (client && nat_dst(skb, p, client, ct->orig_port ? ct->orig_port : p->dport) < 0)
+	if (ct->orig_addr && nat_dst(skb, p, ct->orig_addr, ct->orig_port ? ct->orig_port : p->dport) < 0)
 		return drop(STAT_DROP_NAT);
 	return (ct->flags & CT_F_FIB) ? fib_redirect(skb, p) : TC_ACT_OK;
 }
@@ -63,25 +51,6 @@ static __always_inline int counted(int verdict, __u32 path)
 	if (verdict != TC_ACT_SHOT)
 		stat_inc(path);
 	return verdict;
-}
-
-/* The reply entry of a TCP flow learns of the client's FIN or RST too: it decides when the
- * flow's SNAT port is free again. A SYN on the same tuple opens it again. */
-static __always_inline void fwd_mark_closing(const struct pkt4 *p, const struct ct_value *fwd)
-{
-	struct ct_key rk = {};
-	struct ct_value *reply;
-
-	if (p->proto != IPPROTO_TCP || !(p->tcp_flags & (PKT_TCP_FIN | PKT_TCP_RST | PKT_TCP_SYN)))
-		return;
-	ct_reply_key_of_fwd(&rk, p, fwd);
-	reply = bpf_map_lookup_elem(&conntrack, &rk);
-	if (!reply)
-		return;
-	if (p->tcp_flags & PKT_TCP_SYN)
-		reply->flags &= ~(CT_F_CLOSING | CT_F_DEAD);
-	else
-		ct_mark_closing(reply, p->tcp_flags);
 }
 
 /* An RST / ICMP answer (reject.h) counted as `sent`, or as unanswered when none went out. */
@@ -110,33 +79,37 @@ int tc_lb(struct __sk_buff *skb)
 
 	if (parse_ipv4(skb, &p) < 0)
 		return TC_ACT_OK;
-	now = bpf_ktime_get_ns();
+	/* The coarse clock (last tick) is all the lifetimes need, and costs no clock-source read. */
+	now = bpf_ktime_get_coarse_ns();
 
-	ct_key_of(&key, &p, CT_DIR_REPLY);
+	/* One lookup, whichever direction: the entry says which it is. */
+	ct_key_of(&key, &p);
 	ct = bpf_map_lookup_elem(&conntrack, &key);
-	if (ct)
-		return counted(handle_reply(skb, &p, ct, now), STAT_REPLY);
-
-	key.dir = CT_DIR_FORWARD;
-	ct = bpf_map_lookup_elem(&conntrack, &key);
+	if (ct && !ct_flow_live(&key, ct, now)) {
+		/* Over (reset, or quiet past its lifetime): it captures nothing, not even a later
+		 * flow on the same tuple (a direct pod-IP connection, a probe). */
+		if (!(ct->flags & CT_F_REPLY))
+			ct_delete_flow(&key, ct);
+		ct = 0;
+	}
+	if (ct && (ct->flags & CT_F_REPLY)) {
+		ct_touch(ct, &p, now);
+		return counted(handle_reply(skb, &p, ct), STAT_REPLY);
+	}
 	if (ct) {
 		be = ct_backend(ct);
 		/* A SYN re-balances only when the old backend no longer takes new flows
 		 * (keeps SYN retransmits on one backend, moves reused tuples off terminating pods). */
-		if (be && !((p.tcp_flags & PKT_TCP_SYN) && !(p.tcp_flags & PKT_TCP_ACK) &&
-			    !(be->flags & BE_F_ACTIVE))) {
-			ct->last_seen = now;
-			fwd_mark_closing(&p, ct);
+		if (be && !(tcp_bare_syn(&p) && !(be->flags & BE_F_ACTIVE))) {
+			ct_touch(ct, &p, now);
 			return counted(forward(skb, &p, ct->orig_addr, ct->orig_port, ct->nat_addr, ct->nat_port, ct->flags),
 				       STAT_ESTABLISHED);
 		}
 		/* Backend gone: a TCP segment of that flow can only be answered with a reset;
 		 * UDP (and a fresh SYN) starts over as a new flow. */
-		if (!be && p.proto == IPPROTO_TCP && !((p.tcp_flags & PKT_TCP_SYN) && !(p.tcp_flags & PKT_TCP_ACK))) {
-			ct_delete_flow(&p, ct);
+		ct_delete_flow(&key, ct);
+		if (!be && p.proto == IPPROTO_TCP && !tcp_bare_syn(&p))
 			return answered(reject_tcp(skb, &p), STAT_RESET);
-		}
-		ct_delete_flow(&p, ct);
 	}
 
 	svc = lb_lookup_service(p.daddr, p.dport, p.proto);
@@ -144,6 +117,11 @@ int tc_lb(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	if (svc->count == 0)
 		return (svc->flags & SVC_F_DROP_EMPTY) ? drop(STAT_DROP_NO_LOCAL_EP) : answered(reject(skb, &p), STAT_REJECTED);
+	/* Only a SYN opens a TCP flow. Any other segment to a frontend belongs to no live flow
+	 * (its backend left, it is over, or it never existed): answered with a reset, as the
+	 * backend would, and never given conntrack entries. */
+	if (p.proto == IPPROTO_TCP && !tcp_bare_syn(&p))
+		return answered(reject_tcp(skb, &p), STAT_RESET);
 
 	id = lb_select(p.daddr, p.dport, p.proto, svc, p.saddr, now);
 	be = id ? lb_backend(id) : 0;

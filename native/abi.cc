@@ -38,8 +38,8 @@ Napi::Value AbiLayout(const Napi::CallbackInfo& info) {
                           FIELD(backend_value, flags); FIELD(backend_value, svc_id); });
   STRUCT(rev_nat_value, { FIELD(rev_nat_value, vip); FIELD(rev_nat_value, port); FIELD(rev_nat_value, pad0); });
   STRUCT(ct_key, { FIELD(ct_key, saddr); FIELD(ct_key, daddr); FIELD(ct_key, sport); FIELD(ct_key, dport);
-                   FIELD(ct_key, proto); FIELD(ct_key, dir); FIELD(ct_key, pad0); });
-  STRUCT(ct_value, { FIELD(ct_value, created); FIELD(ct_value, last_seen); FIELD(ct_value, backend_id);
+                   FIELD(ct_key, proto); FIELD(ct_key, pad0); FIELD(ct_key, pad1); });
+  STRUCT(ct_value, { FIELD(ct_value, expires); FIELD(ct_value, pad1); FIELD(ct_value, backend_id);
                      FIELD(ct_value, svc_id); FIELD(ct_value, nat_addr); FIELD(ct_value, orig_addr);
                      FIELD(ct_value, nat_port); FIELD(ct_value, flags); FIELD(ct_value, orig_port);
                      FIELD(ct_value, pad0); });
@@ -71,6 +71,10 @@ Napi::Value AbiConstants(const Napi::CallbackInfo& info) {
   o.Set("CT_F_CLOSING", CT_F_CLOSING);
   o.Set("CT_F_DEAD", CT_F_DEAD);
   o.Set("BPFPROXY_CT_CLOSE_TIMEOUT_S", BPFPROXY_CT_CLOSE_TIMEOUT_S);
+  o.Set("BPFPROXY_CT_SYN_TIMEOUT_S", BPFPROXY_CT_SYN_TIMEOUT_S);
+  o.Set("BPFPROXY_CT_RENEW_NS", static_cast<double>(BPFPROXY_CT_RENEW_NS));
+  o.Set("CT_F_ESTABLISHED", CT_F_ESTABLISHED);
+  o.Set("CT_F_TIMED", CT_F_TIMED);
   o.Set("BPFPROXY_CT_TCP_TIMEOUT_S", BPFPROXY_CT_TCP_TIMEOUT_S);
   o.Set("BPFPROXY_CT_UDP_TIMEOUT_S", BPFPROXY_CT_UDP_TIMEOUT_S);
   o.Set("STAT_NEW", STAT_NEW);
@@ -88,10 +92,8 @@ Napi::Value AbiConstants(const Napi::CallbackInfo& info) {
   o.Set("BPFPROXY_STATS_MAX", BPFPROXY_STATS_MAX);
   o.Set("BPFPROXY_SNAT_PORT_MAX", BPFPROXY_SNAT_PORT_MAX);
   o.Set("SVC_KIND_NODE_PORT", SVC_KIND_NODE_PORT);
-  o.Set("CT_DIR_FORWARD", CT_DIR_FORWARD);
-  o.Set("CT_DIR_REPLY", CT_DIR_REPLY);
   o.Set("CT_F_HAIRPIN", CT_F_HAIRPIN);
-  o.Set("CT_F_SEEN_REPLY", CT_F_SEEN_REPLY);
+  o.Set("CT_F_REPLY", CT_F_REPLY);
   o.Set("CT_F_FIB", CT_F_FIB);
   o.Set("SVC_KIND_CLUSTER_IP", SVC_KIND_CLUSTER_IP);
   o.Set("SVC_KIND_EXTERNAL_IP", SVC_KIND_EXTERNAL_IP);

@@ -83,40 +83,45 @@ struct rev_nat_value {
 	__u16 pad0;     /* must be 0 */
 };
 
-#define CT_DIR_FORWARD 0 /* client → frontend, as seen before DNAT */
-#define CT_DIR_REPLY   1 /* backend → client (or hairpin address), as seen before reverse NAT */
-
-/* conntrack: one entry per direction, keyed by the tuple exactly as it arrives at tc ingress. */
+/* conntrack: one entry per direction of a flow, keyed by the tuple exactly as it arrives at tc
+ * ingress: the forward entry by client → frontend (before DNAT), the reply entry by backend →
+ * client or SNAT address (before reverse NAT). Which one it is lives in the value
+ * (CT_F_REPLY), so a packet costs one lookup whatever its direction. */
 struct ct_key {
 	__be32 saddr;   /* source address */
 	__be32 daddr;   /* destination address */
 	__be16 sport;   /* source port */
 	__be16 dport;   /* destination port */
 	__u8 proto;     /* IPPROTO_* */
-	__u8 dir;       /* CT_DIR_* */
-	__u16 pad0;     /* must be 0 */
+	__u8 pad0;      /* must be 0 (held the direction before CT_F_REPLY) */
+	__u16 pad1;     /* must be 0 */
 };
 
-#define CT_F_HAIRPIN   (1 << 0) /* source was SNATed (hairpin or external → remote backend) */
-#define CT_F_SEEN_REPLY (1 << 1) /* a reply went through (reply entries only set it) */
-#define CT_F_FIB       (1 << 2) /* send rewritten packets on via FIB lookup + redirect, past netfilter (set on
-			  * every entry written now; entries from older versions may lack it on forward flows) */
-#define CT_F_CLOSING   (1 << 3) /* reply entries: a FIN went through; the tuple is free CT_CLOSE_TIMEOUT after */
-#define CT_F_DEAD      (1 << 4) /* reply entries: an RST went through; the tuple is free at once */
+#define CT_F_HAIRPIN     (1 << 0) /* source was SNATed (hairpin or external → remote backend) */
+#define CT_F_REPLY       (1 << 1) /* the reply entry of its flow (else the forward entry) */
+#define CT_F_FIB         (1 << 2) /* send rewritten packets on via FIB lookup + redirect, past netfilter */
+#define CT_F_CLOSING     (1 << 3) /* TCP: this direction sent a FIN (CT_CLOSE_TIMEOUT) */
+#define CT_F_DEAD        (1 << 4) /* TCP: an RST went through: the flow is over at once */
+#define CT_F_ESTABLISHED (1 << 5) /* TCP: this direction sent a segment without SYN (CT_TCP_TIMEOUT) */
+#define CT_F_TIMED       (1 << 6) /* `expires` is set; entries of older versions lack it and are converted at start */
 
-/* When a SNATed flow's tuple (its source port) may go to another flow: after this long
- * without a packet in either direction. Conntrack entries themselves live until the LRU
- * evicts them; these only decide when a port in use may be taken back. */
-#define BPFPROXY_CT_CLOSE_TIMEOUT_S 10    /* after a FIN */
-#define BPFPROXY_CT_TCP_TIMEOUT_S   21600 /* TCP without FIN or RST (6 h) */
+/* Lifetimes, renewed by every packet of the direction. A flow is over when an RST went
+ * through, or when both of its entries are past `expires`: then lookups ignore it, its SNAT
+ * port may go to another flow, and the controller's garbage collector deletes it. */
+#define BPFPROXY_CT_SYN_TIMEOUT_S   60    /* TCP before the direction sent anything but its SYN */
+#define BPFPROXY_CT_TCP_TIMEOUT_S   21600 /* TCP established (6 h) */
+#define BPFPROXY_CT_CLOSE_TIMEOUT_S 10    /* TCP after this direction's FIN */
 #define BPFPROXY_CT_UDP_TIMEOUT_S   60    /* UDP */
+/* An entry's `expires` is written only when it would move by more than this: an established
+ * flow costs one store per entry per second, not one per packet. */
+#define BPFPROXY_CT_RENEW_NS        1000000000ULL
 
 struct ct_value {
-	__u64 created;    /* bpf_ktime_get_ns() at creation */
-	__u64 last_seen;  /* bpf_ktime_get_ns() of the last packet */
-	__u32 backend_id; /* forward: chosen backend (validated on every packet) */
-	__u32 svc_id;     /* frontend id (rev_nat key) */
-	__be32 nat_addr;  /* forward: backend ip; reply: frontend vip */
+	__u64 expires;    /* bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC) after which the entry is over */
+	__u64 pad1;       /* must be 0 (held last_seen before CT_F_TIMED) */
+	__u32 backend_id; /* chosen backend (forward entries validate it on every packet) */
+	__u32 svc_id;     /* frontend id */
+	__be32 nat_addr;  /* forward: backend ip; reply: frontend vip (the reply's new source) */
 	__be32 orig_addr; /* forward: SNAT source or 0; reply: client address to restore after SNAT, or 0 */
 	__be16 nat_port;  /* forward: backend port; reply: frontend port */
 	__u16 flags;      /* CT_F_* */
@@ -188,7 +193,7 @@ struct svc_meta {
 #define STAT_ESTABLISHED       1  /* packet of a tracked forward flow */
 #define STAT_REPLY             2  /* reply packet reverse-NATed */
 #define STAT_REJECTED          3  /* frontend without endpoints: TCP RST / ICMP unreachable sent */
-#define STAT_RESET             4  /* segment of a TCP flow whose backend left: RST sent */
+#define STAT_RESET             4  /* TCP segment to a frontend of no live flow (never tracked, over, or its backend left): RST sent */
 #define STAT_DROP_NO_BACKEND   5  /* the picked slot names no backend (maps mid-update) */
 #define STAT_DROP_NO_LOCAL_EP  6  /* externalTrafficPolicy Local, no endpoint on this node */
 #define STAT_DROP_NAT          7  /* rewriting an address, port or checksum failed */

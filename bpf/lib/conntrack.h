@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Conntrack in an LRU hash: one forward entry (client → frontend, before DNAT) and one reply
- * entry (backend → client or hairpin address, before reverse NAT) per flow. */
+/* Conntrack in an LRU hash: a forward entry (client → frontend, before DNAT) and a reply entry
+ * (backend → client or SNAT address, before reverse NAT) per flow, told apart by CT_F_REPLY.
+ * Each entry keeps its direction's TCP state and an expiry; a flow lives while either entry
+ * does and no RST went through. Entries are created only for a TCP SYN or a first datagram;
+ * the controller deletes flows that are over (src/backends/ebpf/conntrack-gc.ts). */
 #ifndef BPFPROXY_CONNTRACK_H
 #define BPFPROXY_CONNTRACK_H
 
@@ -12,15 +15,143 @@
 #define CT_ERR_MAP     (-1) /* a conntrack write failed (map error) */
 #define CT_ERR_NO_PORT (-2) /* every SNAT port tried is taken towards this backend */
 
-static __always_inline void ct_key_of(struct ct_key *k, const struct pkt4 *p, __u8 dir)
+#define NSEC_PER_SEC_ULL 1000000000ULL
+
+static __always_inline void ct_key_of(struct ct_key *k, const struct pkt4 *p)
 {
 	k->saddr = p->saddr;
 	k->daddr = p->daddr;
 	k->sport = p->sport;
 	k->dport = p->dport;
 	k->proto = p->proto;
-	k->dir = dir;
 	k->pad0 = 0;
+	k->pad1 = 0;
+}
+
+/* A bare SYN (no ACK): the only TCP segment that may open a flow. */
+static __always_inline int tcp_bare_syn(const struct pkt4 *p)
+{
+	return p->proto == IPPROTO_TCP && (p->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN;
+}
+
+/* How long an entry in this state lives without another packet of its direction. */
+static __always_inline __u64 ct_lifetime_ns(__u8 proto, __u16 flags)
+{
+	if (proto != IPPROTO_TCP)
+		return BPFPROXY_CT_UDP_TIMEOUT_S * NSEC_PER_SEC_ULL;
+	if (flags & CT_F_DEAD)
+		return 0;
+	if (flags & CT_F_CLOSING)
+		return BPFPROXY_CT_CLOSE_TIMEOUT_S * NSEC_PER_SEC_ULL;
+	if (flags & CT_F_ESTABLISHED)
+		return BPFPROXY_CT_TCP_TIMEOUT_S * NSEC_PER_SEC_ULL;
+	return BPFPROXY_CT_SYN_TIMEOUT_S * NSEC_PER_SEC_ULL;
+}
+
+/* A packet went through this entry: advance its direction's TCP state and renew it. The entry
+ * is written only when its state changes or its expiry moves by more than CT_RENEW_NS, so an
+ * established flow does not dirty its entry on every packet. */
+static __always_inline void ct_touch(struct ct_value *ct, const struct pkt4 *p, __u64 now)
+{
+	__u16 flags = ct->flags;
+	__u64 expires;
+
+	if (p->proto == IPPROTO_TCP) {
+		__u8 f = p->tcp_flags;
+
+		if (f & PKT_TCP_RST)
+			flags |= CT_F_DEAD;
+		else if (f & PKT_TCP_SYN) /* a new handshake on the tuple (SYN, or the SYN-ACK) */
+			flags &= ~(CT_F_DEAD | CT_F_CLOSING | CT_F_ESTABLISHED);
+		else if (f & PKT_TCP_FIN)
+			flags |= CT_F_CLOSING | CT_F_ESTABLISHED;
+		else
+			flags |= CT_F_ESTABLISHED;
+	}
+	expires = now + ct_lifetime_ns(p->proto, flags);
+	if (flags != ct->flags) {
+		ct->flags = flags;
+		ct->expires = expires;
+	} else if (expires > ct->expires + BPFPROXY_CT_RENEW_NS) {
+		ct->expires = expires;
+	}
+}
+
+static __always_inline int ct_entry_live(const struct ct_value *ct, __u64 now)
+{
+	return ct->expires > now && !(ct->flags & CT_F_DEAD);
+}
+
+/* The key of the other entry of this entry's flow. */
+static __always_inline void ct_partner_key(struct ct_key *o, const struct ct_key *k, const struct ct_value *v)
+{
+	o->proto = k->proto;
+	o->pad0 = 0;
+	o->pad1 = 0;
+	if (v->flags & CT_F_REPLY) {
+		/* forward: client (restored after SNAT) → frontend */
+		o->saddr = v->orig_addr ? v->orig_addr : k->daddr;
+		o->daddr = v->nat_addr;
+		o->sport = v->orig_addr ? v->orig_port : k->dport;
+		o->dport = v->nat_port;
+	} else {
+		/* reply: backend → client, or → the SNAT address and port */
+		o->saddr = v->nat_addr;
+		o->daddr = v->orig_addr ? v->orig_addr : k->saddr;
+		o->sport = v->nat_port;
+		o->dport = (v->orig_addr && v->orig_port) ? v->orig_port : k->sport;
+	}
+}
+
+static __always_inline int ct_key_eq(const struct ct_key *a, const struct ct_key *b)
+{
+	return a->saddr == b->saddr && a->daddr == b->daddr && a->sport == b->sport && a->dport == b->dport &&
+	       a->proto == b->proto;
+}
+
+/* The other entry of entry v's flow (its key goes to *o), or 0 when that key is missing or
+ * now belongs to another flow (a tuple reused, a SNAT port taken back): the two must point
+ * at each other. */
+static __always_inline struct ct_value *ct_partner(const struct ct_key *k, const struct ct_value *v, struct ct_key *o)
+{
+	struct ct_key back = {};
+	struct ct_value *other;
+
+	ct_partner_key(o, k, v);
+	other = bpf_map_lookup_elem(&conntrack, o);
+	if (!other || (other->flags & CT_F_REPLY) == (v->flags & CT_F_REPLY) || other->svc_id != v->svc_id)
+		return 0;
+	ct_partner_key(&back, o, other);
+	return ct_key_eq(&back, k) ? other : 0;
+}
+
+/* Whether the flow that entry v (key k) belongs to is still live: its own entry is, or, past
+ * its expiry (one direction silent, as in one-way UDP), the other direction's is. Only an
+ * expired entry costs the second lookup. */
+static __always_inline int ct_flow_live(const struct ct_key *k, const struct ct_value *v, __u64 now)
+{
+	struct ct_key o = {};
+	struct ct_value *other;
+
+	if (v->expires > now)
+		return !(v->flags & CT_F_DEAD);
+	if (v->flags & CT_F_DEAD)
+		return 0;
+	other = ct_partner(k, v, &o);
+	return other && ct_entry_live(other, now);
+}
+
+/* Whether the flow of entry v (key k) is over, judged on both entries: an RST went through
+ * either, or both are past their expiry (a missing partner counts as expired, but does not
+ * end a live entry: ct_create writes the reply entry before the forward one). */
+static __always_inline int ct_flow_over(const struct ct_key *k, const struct ct_value *v, __u64 now)
+{
+	struct ct_key o = {};
+	struct ct_value *other = ct_partner(k, v, &o);
+
+	if ((v->flags & CT_F_DEAD) || (other && (other->flags & CT_F_DEAD)))
+		return 1;
+	return v->expires <= now && (!other || other->expires <= now);
 }
 
 /* A forward entry is usable while its backend id still exists with the same address: ids
@@ -50,70 +181,10 @@ static __always_inline void snat_port_range(__u32 *min, __u32 *span)
 	*span = hi - lo + 1;
 }
 
-/* The forward key of the flow a SNAT reply entry belongs to (client → frontend). */
-static __always_inline void ct_fwd_key_of_reply(struct ct_key *k, const struct ct_value *r, __u8 proto)
-{
-	k->saddr = r->orig_addr;
-	k->daddr = r->nat_addr;
-	k->sport = r->orig_port;
-	k->dport = r->nat_port;
-	k->proto = proto;
-	k->dir = CT_DIR_FORWARD;
-	k->pad0 = 0;
-}
-
-/* The reply key of a tracked forward flow (what ct_create wrote). */
-static __always_inline void ct_reply_key_of_fwd(struct ct_key *k, const struct pkt4 *p, const struct ct_value *fwd)
-{
-	k->saddr = fwd->nat_addr;
-	k->daddr = fwd->orig_addr ? fwd->orig_addr : p->saddr;
-	k->sport = fwd->nat_port;
-	k->dport = (fwd->orig_addr && fwd->orig_port) ? fwd->orig_port : p->sport;
-	k->proto = p->proto;
-	k->dir = CT_DIR_REPLY;
-	k->pad0 = 0;
-}
-
-/* A FIN or RST of a TCP flow marks its reply entry: that is what frees its SNAT port. */
-static __always_inline void ct_mark_closing(struct ct_value *reply, __u8 tcp_flags)
-{
-	if (tcp_flags & PKT_TCP_RST)
-		reply->flags |= CT_F_DEAD;
-	else if (tcp_flags & PKT_TCP_FIN)
-		reply->flags |= CT_F_CLOSING;
-}
-
-/* Whether the SNATed flow that holds reply entry r (key rk) is over: reset, closed and
- * quiet for CT_CLOSE_TIMEOUT, or idle past its protocol's timeout in both directions.
- * Its forward key goes to *fk, for the caller to delete. */
-static __always_inline int ct_snat_stale(const struct ct_key *rk, const struct ct_value *r, struct ct_key *fk, __u64 now)
-{
-	struct ct_value *fwd;
-	__u64 last = r->last_seen, timeout;
-
-	ct_fwd_key_of_reply(fk, r, rk->proto);
-	if (r->flags & CT_F_DEAD)
-		return 1;
-	if (!r->orig_port)
-		return 0; /* written before per-flow ports: its forward key is unknown, keep it */
-	fwd = bpf_map_lookup_elem(&conntrack, fk);
-	if (!fwd)
-		return 1; /* half a flow: its next forward packet starts a new one anyway */
-	if (fwd->last_seen > last)
-		last = fwd->last_seen;
-	if (r->flags & CT_F_CLOSING)
-		timeout = BPFPROXY_CT_CLOSE_TIMEOUT_S;
-	else if (rk->proto == IPPROTO_TCP)
-		timeout = BPFPROXY_CT_TCP_TIMEOUT_S;
-	else
-		timeout = BPFPROXY_CT_UDP_TIMEOUT_S;
-	return now - last > timeout * 1000000000ULL;
-}
-
 /* Insert the reply entry of a SNATed flow under a source port that no live flow to this
  * backend uses. The reply entry itself is the port's allocation: inserted with NOEXIST (so
  * two CPUs cannot take one port), deleted with its flow, and taken back once its flow is
- * over (ct_snat_stale). Looked up before each insert: on a full LRU map a failed insert
+ * over (ct_flow_over). Looked up before each insert: on a full LRU map a failed insert
  * would still evict some other entry. Linear probing from a random start, SNAT_TRIES ports. */
 static __always_inline int ct_insert_snat_reply(struct ct_key *rk, const struct ct_value *rv, __be16 *port, __u64 now)
 {
@@ -127,9 +198,10 @@ static __always_inline int ct_insert_snat_reply(struct ct_key *rk, const struct 
 		rk->dport = bpf_htons((__u16)(min + (start + i) % span));
 		old = bpf_map_lookup_elem(&conntrack, rk);
 		if (old) {
-			if (!ct_snat_stale(rk, old, &fk, now))
+			if (!ct_flow_over(rk, old, now))
 				continue;
-			bpf_map_delete_elem(&conntrack, &fk);
+			if (ct_partner(rk, old, &fk))
+				bpf_map_delete_elem(&conntrack, &fk);
 			bpf_map_delete_elem(&conntrack, rk);
 		}
 		int err = bpf_map_update_elem(&conntrack, rk, rv, BPF_NOEXIST);
@@ -144,35 +216,33 @@ static __always_inline int ct_insert_snat_reply(struct ct_key *rk, const struct 
 	return CT_ERR_NO_PORT;
 }
 
-/* Record both directions of a new flow. With SNAT the backend replies to `snat`:*snat_port
- * (allocated here), and the reply entry remembers the client address and port to restore.
- * Returns 0 or a CT_ERR_*. */
+/* Record both directions of a new flow (its first packet p already counted in its state).
+ * With SNAT the backend replies to `snat`:*snat_port (allocated here), and the reply entry
+ * remembers the client address and port to restore. Returns 0 or a CT_ERR_*. */
 static __always_inline int ct_create(const struct pkt4 *p, __u32 svc_id, __u32 backend_id,
 				     const struct backend_value *be, __be32 snat, __u16 flags, __u64 now,
 				     __be16 *snat_port)
 {
 	struct ct_key fk = {}, rk = {};
 	struct ct_value fv = {}, rv = {};
+	__u64 expires = now + ct_lifetime_ns(p->proto, 0);
 	int err;
 
-	ct_key_of(&fk, p, CT_DIR_FORWARD);
-	fv.created = now;
-	fv.last_seen = now;
+	ct_key_of(&fk, p);
+	fv.expires = expires;
 	fv.backend_id = backend_id;
 	fv.svc_id = svc_id;
 	fv.nat_addr = be->ip;
 	fv.nat_port = be->port;
 	fv.orig_addr = snat;
-	fv.flags = flags | (snat ? CT_F_HAIRPIN : 0);
+	fv.flags = flags | CT_F_TIMED | (snat ? CT_F_HAIRPIN : 0);
 
 	rk.saddr = be->ip;
 	rk.daddr = snat ? snat : p->saddr;
 	rk.sport = be->port;
 	rk.dport = p->sport;
 	rk.proto = p->proto;
-	rk.dir = CT_DIR_REPLY;
-	rv.created = now;
-	rv.last_seen = now;
+	rv.expires = expires;
 	rv.backend_id = backend_id;
 	rv.svc_id = svc_id;
 	rv.nat_addr = p->daddr;
@@ -181,7 +251,7 @@ static __always_inline int ct_create(const struct pkt4 *p, __u32 svc_id, __u32 b
 	rv.orig_port = snat ? p->sport : 0;
 	/* Replies always leave through the FIB: after reverse NAT their source is the frontend,
 	 * which no route points back to over the backend's interface (rp_filter would drop them). */
-	rv.flags = fv.flags | CT_F_FIB;
+	rv.flags = fv.flags | CT_F_FIB | CT_F_REPLY;
 
 	/* Reply entry first: once the forward entry exists, replies may already flow. */
 	if (snat) {
@@ -199,14 +269,15 @@ static __always_inline int ct_create(const struct pkt4 *p, __u32 svc_id, __u32 b
 	return 0;
 }
 
-static __always_inline void ct_delete_flow(const struct pkt4 *p, const struct ct_value *fwd)
+/* Delete a flow by its forward entry. Its reply entry goes too, unless that key already
+ * belongs to another flow (a SNAT port taken back, a tuple reused). */
+static __always_inline void ct_delete_flow(const struct ct_key *fk, const struct ct_value *fwd)
 {
-	struct ct_key fk = {}, rk = {};
+	struct ct_key rk = {};
 
-	ct_key_of(&fk, p, CT_DIR_FORWARD);
-	ct_reply_key_of_fwd(&rk, p, fwd);
-	bpf_map_delete_elem(&conntrack, &rk);
-	bpf_map_delete_elem(&conntrack, &fk);
+	if (ct_partner(fk, fwd, &rk))
+		bpf_map_delete_elem(&conntrack, &rk);
+	bpf_map_delete_elem(&conntrack, fk);
 }
 
 #endif

@@ -38,7 +38,7 @@ static __always_inline __u32 lb_select(__be32 vip, __be16 port, __u8 proto, cons
 	ak.client = client;
 	if (svc->flags & SVC_F_AFFINITY) {
 		av = bpf_map_lookup_elem(&affinity, &ak);
-		if (av && now - av->last_used <= (__u64)svc->affinity_timeout * NSEC_PER_SEC) {
+		if (av && now <= av->last_used + (__u64)svc->affinity_timeout * NSEC_PER_SEC) {
 			struct backend_value *be = lb_backend(av->backend_id);
 
 			/* Only while the backend still takes new flows, and only one of this

@@ -22,6 +22,8 @@ export interface BackendConfig {
   hairpinAddress?: string;
   /** ebpf: source ports for SNATed flows, inclusive (default 61000–65535). */
   snatPortRange?: PortRange;
+  /** ebpf: conntrack garbage collection period in ms (0 = off); default 5000. */
+  conntrackGcIntervalMs?: number;
   /** ipvs: scheduler (rr, wrr, lc, ...). */
   ipvsScheduler: string;
   logger: Logger;

@@ -44,6 +44,8 @@ Options:
   --hairpin-address IP        ebpf: source address for hairpin SNAT
   --snat-port-range MIN-MAX   ebpf: source ports for SNATed flows (default 61000-65535, above the
                               kernel's default ephemeral range so the node's own sockets never collide)
+  --conntrack-gc-interval D   ebpf: how often flows that are over are deleted from conntrack (default 5s;
+                              0 = never, leaving them to the LRU, which then evicts quiet live flows too)
   --ipvs-scheduler S          ipvs: rr (default), wrr, lc, wlc, sh, dh, sed, nq, mh
   --cleanup                   remove all rules/maps/programs of the backend and exit
   --log-level LEVEL           trace|debug|info|warn|error (default info)
@@ -83,6 +85,7 @@ function parse(argv: string[]) {
       'cgroup-path': { type: 'string' },
       'hairpin-address': { type: 'string' },
       'snat-port-range': { type: 'string', default: `${SNAT_PORT_MIN}-${SNAT_PORT_MAX}` },
+      'conntrack-gc-interval': { type: 'string', default: '5s' },
       'ipvs-scheduler': { type: 'string', default: 'rr' },
       cleanup: { type: 'boolean', default: false },
       'nodeport-addresses': { type: 'string', default: '' },
@@ -141,6 +144,7 @@ export async function main(argv: string[]): Promise<number> {
         cgroupPath: v['cgroup-path'],
         hairpinAddress: v['hairpin-address'],
         snatPortRange: parsePortRange(v['snat-port-range'], '--snat-port-range'),
+        conntrackGcIntervalMs: parseDuration(v['conntrack-gc-interval'], '--conntrack-gc-interval'),
         ipvsScheduler: v['ipvs-scheduler'],
       },
     };

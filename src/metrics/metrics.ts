@@ -97,6 +97,22 @@ export function createMetrics(registry = new Registry()) {
       registers: [registry],
       collect: fromKernel((c) => c.drops, 'reason'),
     }),
+    conntrackEntries: new Gauge({
+      name: 'bpfproxy_conntrack_entries',
+      help: 'eBPF conntrack entries (two per flow) left after the last garbage collection pass',
+      registers: [registry],
+    }),
+    conntrackGcDeleted: new Counter({
+      name: 'bpfproxy_conntrack_gc_deleted_total',
+      help: 'eBPF conntrack entries of flows that were over, deleted by garbage collection',
+      registers: [registry],
+    }),
+    conntrackGcDuration: new Histogram({
+      name: 'bpfproxy_conntrack_gc_duration_seconds',
+      help: 'Duration of one eBPF conntrack garbage collection pass (dump, decide, batch delete)',
+      buckets,
+      registers: [registry],
+    }),
     serviceCount: new Gauge({
       name: 'bpfproxy_services',
       help: 'Service ports in the last synced table',

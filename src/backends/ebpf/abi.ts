@@ -122,17 +122,21 @@ export const SVC_F_SNAT_ALL = 1 << 4;
 export const BE_F_ACTIVE = 1 << 0;
 export const BE_F_TERMINATING = 1 << 1;
 export const BE_F_REMOTE = 1 << 2;
-export const CT_DIR_FORWARD = 0;
-export const CT_DIR_REPLY = 1;
 export const CT_F_HAIRPIN = 1 << 0;
-export const CT_F_SEEN_REPLY = 1 << 1;
+/** The reply entry of its flow (else the forward entry): the direction lives in the value. */
+export const CT_F_REPLY = 1 << 1;
 export const CT_F_FIB = 1 << 2;
 export const CT_F_CLOSING = 1 << 3;
 export const CT_F_DEAD = 1 << 4;
-/** When a SNATed flow's port may go to another flow (abi.h BPFPROXY_CT_*_TIMEOUT_S). */
-export const CT_CLOSE_TIMEOUT_S = 10;
+export const CT_F_ESTABLISHED = 1 << 5;
+/** `expires` is set; entries written by older versions lack it (conntrack-gc.ts converts them). */
+export const CT_F_TIMED = 1 << 6;
+/** Conntrack lifetimes (abi.h BPFPROXY_CT_*_TIMEOUT_S), renewed by each packet of a direction. */
+export const CT_SYN_TIMEOUT_S = 60;
 export const CT_TCP_TIMEOUT_S = 21600;
+export const CT_CLOSE_TIMEOUT_S = 10;
 export const CT_UDP_TIMEOUT_S = 60;
+export const CT_RENEW_NS = 1_000_000_000n;
 export const SVC_KIND_CLUSTER_IP = 1;
 export const SVC_KIND_EXTERNAL_IP = 2;
 export const SVC_KIND_LOAD_BALANCER = 3;
@@ -166,9 +170,10 @@ export interface SvcKey { vip: string; port: number; proto: number; slot: number
 export interface SvcValue { backendId: number; svcId: number; count: number; flags: number; affinityTimeout: number }
 export interface BackendValue { ip: string; port: number; proto: number; flags: number; svcId: number }
 export interface RevNatValue { vip: string; port: number }
-export interface CtKey { saddr: string; daddr: string; sport: number; dport: number; proto: number; dir: number }
+export interface CtKey { saddr: string; daddr: string; sport: number; dport: number; proto: number }
 export interface CtValue {
-  created: bigint; lastSeen: bigint; backendId: number; svcId: number;
+  /** CLOCK_MONOTONIC ns (bpf_ktime_get_coarse_ns) after which the entry is over unless renewed. */
+  expires: bigint; backendId: number; svcId: number;
   natAddr: string; origAddr: string; natPort: number; flags: number;
   /** forward: allocated SNAT source port; reply: client port restored with origAddr. */
   origPort: number;
@@ -198,10 +203,10 @@ export const revNatValue = defineStruct<RevNatValue>('rev_nat_value', 8, [
 ]);
 export const ctKey = defineStruct<CtKey>('ct_key', 16, [
   ['saddr', 0, 'ip4'], ['daddr', 4, 'ip4'], ['sport', 8, 'be16'], ['dport', 10, 'be16'],
-  ['proto', 12, 'u8'], ['dir', 13, 'u8'], ['pad0', 14, 'pad', 2],
+  ['proto', 12, 'u8'], ['pad0', 13, 'pad', 1], ['pad1', 14, 'pad', 2],
 ]);
 export const ctValue = defineStruct<CtValue>('ct_value', 40, [
-  ['created', 0, 'u64'], ['last_seen', 8, 'u64'], ['backend_id', 16, 'u32'], ['svc_id', 20, 'u32'],
+  ['expires', 0, 'u64'], ['pad1', 8, 'pad', 8], ['backend_id', 16, 'u32'], ['svc_id', 20, 'u32'],
   ['nat_addr', 24, 'ip4'], ['orig_addr', 28, 'ip4'], ['nat_port', 32, 'be16'], ['flags', 34, 'u16'],
   ['orig_port', 36, 'be16'], ['pad0', 38, 'pad', 2],
 ]);

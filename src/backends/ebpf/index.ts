@@ -12,6 +12,7 @@ import { apply } from './apply.js';
 import { SOCK_PROGRAMS, TcAttacher, attachCgroup, detachCgroup, detachTcEverywhere } from './attach.js';
 import { SNAT_PORT_MAX, SNAT_PORT_MIN, SVC_F_EXTERNAL, protoName } from './abi.js';
 import { diff } from './diff.js';
+import { ConntrackGc } from './conntrack-gc.js';
 import { LinkWatcher } from './link-watch.js';
 import { BpfError, REPO_ROOT, libbpf } from './libbpf.js';
 import { loadDataplane, openPinnedMaps, type Dataplane, type Maps } from './loader.js';
@@ -37,6 +38,9 @@ export interface EbpfBackendOptions {
   /** Source ports for SNATed flows, inclusive; default SNAT_PORT_MIN..SNAT_PORT_MAX. The
    * programs allocate one per flow (unique towards each backend address:port). */
   snatPortRange?: PortRange;
+  /** How often flows that are over are deleted from conntrack, in ms; 0 = never (the LRU
+   * then makes room by evicting, quiet live flows included). Default 5000. */
+  conntrackGcIntervalMs?: number;
   /** Network namespace (/run/netns/NAME) whose interfaces get tc_lb; default: our own. */
   netns?: string;
   /** Attach tc_lb when a link appears (`ip monitor link` events). Default true. */
@@ -87,6 +91,7 @@ export class EbpfBackend implements Backend {
   /** A link event arrived during a scan: scan again when it ends. */
   private rescan = false;
   private links?: LinkWatcher;
+  private gc?: ConntrackGc;
   private current: MapState = emptyState();
   private ids: IdState = idsFromState(emptyState());
   private lastSkipped = '';
@@ -108,6 +113,9 @@ export class EbpfBackend implements Backend {
       try {
         this.current = await readState(dp.maps);
         this.ids = idsFromState(this.current);
+        // Entries of an older version get the current layout before our programs attach.
+        const converted = await this.conntrackGc(dp).convert();
+        if (converted) this.log.info({ entries: converted }, 'conntrack entries of an older version converted');
         this.pinPrograms(dp);
         if (this.opts.cgroupPath) attachCgroup(this.opts.cgroupPath, dp.sock);
         tc = new TcAttacher(dp.tc.fd, this.opts.netns);
@@ -120,6 +128,7 @@ export class EbpfBackend implements Backend {
         this.links = new LinkWatcher(() => void this.pollInterfaces(), this.log, this.opts.netns);
         this.links.start();
       }
+      this.gc!.start(this.opts.conntrackGcIntervalMs ?? 5000);
       const pollMs = this.opts.interfacePollMs ?? 1000;
       if (pollMs > 0) {
         this.poll = setInterval(() => void this.pollInterfaces(), pollMs);
@@ -139,6 +148,27 @@ export class EbpfBackend implements Backend {
     } finally {
       this.loading = undefined;
     }
+  }
+
+  private conntrackGc(dp: Dataplane): ConntrackGc {
+    const m = this.opts.metrics;
+    this.gc = new ConntrackGc(
+      dp.maps.conntrack,
+      (p) => {
+        m?.conntrackEntries.set(p.scanned - p.deleted);
+        m?.conntrackGcDeleted.inc(p.deleted);
+        m?.conntrackGcDuration.observe(p.durationMs / 1000);
+        if (p.deleted) this.log.debug(p, 'conntrack garbage collected');
+      },
+      (e) => this.log.warn({ err: e }, 'conntrack garbage collection failed; retried next period'),
+    );
+    return this.gc;
+  }
+
+  /** One conntrack garbage collection pass now (tests; the timer runs them otherwise). */
+  async collectConntrack(now?: bigint) {
+    if (!this.gc) throw new Error('eBPF data plane not loaded');
+    return this.gc.collect(now);
   }
 
   /** Pinned programs let `bpftool prog show pinned` find what is attached. */
@@ -259,6 +289,8 @@ export class EbpfBackend implements Backend {
   async close(): Promise<void> {
     clearInterval(this.poll);
     this.poll = undefined;
+    this.gc?.stop();
+    this.gc = undefined;
     this.links?.stop();
     this.links = undefined;
     this.dp?.close();
@@ -274,11 +306,12 @@ export async function createEbpfBackend(cfg: {
   hairpinAddress?: string;
   snatAddress?: string;
   snatPortRange?: PortRange;
+  conntrackGcIntervalMs?: number;
   logger?: Logger;
   metrics?: Metrics;
 }): Promise<Backend> {
-  const { pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, logger, metrics } = cfg;
-  return new EbpfBackend({ pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, logger, metrics });
+  const { pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, logger, metrics } = cfg;
+  return new EbpfBackend({ pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, logger, metrics });
 }
 
 export function inspectRows(state: MapState): InspectRow[] {

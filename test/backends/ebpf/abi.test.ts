@@ -35,13 +35,14 @@ d('abi.h ↔ abi.ts layout', () => {
       BPFPROXY_SNAT_PORT_MIN: abi.SNAT_PORT_MIN, BPFPROXY_SNAT_PORT_MAX: abi.SNAT_PORT_MAX,
       CT_F_CLOSING: abi.CT_F_CLOSING, CT_F_DEAD: abi.CT_F_DEAD, BPFPROXY_CT_CLOSE_TIMEOUT_S: abi.CT_CLOSE_TIMEOUT_S,
       BPFPROXY_CT_TCP_TIMEOUT_S: abi.CT_TCP_TIMEOUT_S, BPFPROXY_CT_UDP_TIMEOUT_S: abi.CT_UDP_TIMEOUT_S,
+      BPFPROXY_CT_SYN_TIMEOUT_S: abi.CT_SYN_TIMEOUT_S, BPFPROXY_CT_RENEW_NS: Number(abi.CT_RENEW_NS),
+      CT_F_ESTABLISHED: abi.CT_F_ESTABLISHED, CT_F_TIMED: abi.CT_F_TIMED,
       STAT_NEW: abi.STAT_NEW, STAT_ESTABLISHED: abi.STAT_ESTABLISHED, STAT_REPLY: abi.STAT_REPLY,
       STAT_REJECTED: abi.STAT_REJECTED, STAT_RESET: abi.STAT_RESET, STAT_DROP_NO_BACKEND: abi.STAT_DROP_NO_BACKEND,
       STAT_DROP_NO_LOCAL_EP: abi.STAT_DROP_NO_LOCAL_EP, STAT_DROP_NAT: abi.STAT_DROP_NAT,
       STAT_DROP_SNAT_PORTS: abi.STAT_DROP_SNAT_PORTS, STAT_DROP_CT: abi.STAT_DROP_CT, STAT_DROP_FIB: abi.STAT_DROP_FIB,
       STAT_DROP_UNANSWERED: abi.STAT_DROP_UNANSWERED, BPFPROXY_STATS_MAX: abi.STATS_MAX, SVC_KIND_NODE_PORT: abi.SVC_KIND_NODE_PORT,
-      CT_DIR_FORWARD: abi.CT_DIR_FORWARD, CT_DIR_REPLY: abi.CT_DIR_REPLY,
-      CT_F_HAIRPIN: abi.CT_F_HAIRPIN, CT_F_SEEN_REPLY: abi.CT_F_SEEN_REPLY, CT_F_FIB: abi.CT_F_FIB,
+      CT_F_HAIRPIN: abi.CT_F_HAIRPIN, CT_F_REPLY: abi.CT_F_REPLY, CT_F_FIB: abi.CT_F_FIB,
       SVC_KIND_CLUSTER_IP: abi.SVC_KIND_CLUSTER_IP, SVC_KIND_EXTERNAL_IP: abi.SVC_KIND_EXTERNAL_IP,
       SVC_KIND_LOAD_BALANCER: abi.SVC_KIND_LOAD_BALANCER, BPFPROXY_TC_HANDLE: abi.TC_HANDLE, BPFPROXY_TC_PRIORITY: abi.TC_PRIORITY,
     });
@@ -54,7 +55,7 @@ describe('abi codecs', () => {
     expect([...k]).toEqual([198, 19, 1, 175, 0, 80, 6, 0, 3, 0, 0, 0]);
     expect(abi.svcKey.decode(k)).toEqual({ vip: '198.19.1.175', port: 80, proto: 6, slot: 3 });
     const ct: abi.CtValue = {
-      created: 1n, lastSeen: 2n ** 63n, backendId: 0xffffffff, svcId: 5, natAddr: '1.2.3.4',
+      expires: 2n ** 63n, backendId: 0xffffffff, svcId: 5, natAddr: '1.2.3.4',
       origAddr: '0.0.0.0', natPort: 65535, flags: 3, origPort: 61000,
     };
     expect(abi.ctValue.decode(abi.ctValue.encode(ct))).toEqual(ct);

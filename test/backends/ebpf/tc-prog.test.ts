@@ -1,10 +1,11 @@
 // tc_lb through BPF_PROG_TEST_RUN: packet in + map contents → verdict + rewritten packet,
 // with every checksum recomputed independently in TS.
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as abi from '../../../src/backends/ebpf/abi.js';
 import { libbpf } from '../../../src/backends/ebpf/libbpf.js';
 import type { Dataplane } from '../../../src/backends/ebpf/loader.js';
 import { describeKernel } from '../../kernel-required.js';
+import { monotonicNs } from '../../../src/backends/ebpf/conntrack-gc.js';
 import { DROP_REASONS, PACKET_PATHS, readDatapathStats } from '../../../src/backends/ebpf/stats.js';
 import { buildMissingReason, clearMaps, openTestDataplane, seedService } from './fixtures.js';
 import {
@@ -189,10 +190,102 @@ describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
   it('records both conntrack directions of a new flow', async () => {
     svc([{ id: 1, ip: B1 }]);
     await run(syn());
-    const fwd = dp.maps.conntrack.lookup({ saddr: CLIENT, daddr: VIP, sport: 40000, dport: 80, proto: TCP, dir: abi.CT_DIR_FORWARD });
+    const fwd = dp.maps.conntrack.lookup({ saddr: CLIENT, daddr: VIP, sport: 40000, dport: 80, proto: TCP });
     expect(fwd).toMatchObject({ backendId: 1, svcId: 7, natAddr: B1, natPort: 9376, origAddr: '0.0.0.0' });
-    const rev = dp.maps.conntrack.lookup({ saddr: B1, daddr: CLIENT, sport: 9376, dport: 40000, proto: TCP, dir: abi.CT_DIR_REPLY });
-    expect(rev).toMatchObject({ svcId: 7, natAddr: VIP, natPort: 80, flags: abi.CT_F_FIB });
+    const rev = dp.maps.conntrack.lookup({ saddr: B1, daddr: CLIENT, sport: 9376, dport: 40000, proto: TCP });
+    expect(rev).toMatchObject({ svcId: 7, natAddr: VIP, natPort: 80, flags: abi.CT_F_FIB | abi.CT_F_REPLY | abi.CT_F_TIMED });
+  });
+
+  describe('conntrack lifetimes', () => {
+    const S = 1_000_000_000n;
+    const fwdKey = { saddr: CLIENT, daddr: VIP, sport: 40000, dport: 80, proto: TCP };
+    const revKey = { saddr: B1, daddr: CLIENT, sport: 9376, dport: 40000, proto: TCP };
+    const fromB1 = (flags: number, extra: Partial<PacketSpec> = {}): PacketSpec =>
+      ({ saddr: B1, daddr: CLIENT, proto: TCP, sport: 9376, dport: 40000, flags, seq: 1, ack: 5001, ...extra });
+    /** Seconds from now to the entry's expiry (bpf_ktime_get_coarse_ns follows CLOCK_MONOTONIC). */
+    const ttl = (k: abi.CtKey) => Number((dp.maps.conntrack.lookup(k)!.expires - monotonicNs()) / 1_000_000n) / 1000;
+    const age = (k: abi.CtKey, by: bigint) => {
+      const v = dp.maps.conntrack.lookup(k)!;
+      dp.maps.conntrack.update(k, { ...v, expires: v.expires - by });
+    };
+
+    it('TCP states: SYN 60 s, established 6 h, FIN 10 s per direction; an RST ends the flow at once', async () => {
+      svc([{ id: 1, ip: B1 }]);
+      await run(c2v);
+      expect(ttl(fwdKey)).toBeCloseTo(abi.CT_SYN_TIMEOUT_S, 0);
+      expect(ttl(revKey)).toBeCloseTo(abi.CT_SYN_TIMEOUT_S, 0);
+      await run(fromB1(TCP_SYN | TCP_ACK));
+      expect(ttl(revKey)).toBeCloseTo(abi.CT_SYN_TIMEOUT_S, 0); // the SYN-ACK is still a SYN
+      await run({ ...c2v, flags: TCP_ACK, seq: 5001, ack: 2 });
+      expect(ttl(fwdKey)).toBeCloseTo(abi.CT_TCP_TIMEOUT_S, 0);
+      expect(dp.maps.conntrack.lookup(fwdKey)!.flags & abi.CT_F_ESTABLISHED).toBeTruthy();
+      await run(fromB1(TCP_ACK | TCP_PSH, { payload: Buffer.from('hello') }));
+      expect(ttl(revKey)).toBeCloseTo(abi.CT_TCP_TIMEOUT_S, 0);
+      // The client closes its half: only its direction drops to the close timeout.
+      await run({ ...c2v, flags: TCP_ACK | TCP_FIN, seq: 5001, ack: 7 });
+      expect(ttl(fwdKey)).toBeCloseTo(abi.CT_CLOSE_TIMEOUT_S, 0);
+      expect(ttl(revKey)).toBeCloseTo(abi.CT_TCP_TIMEOUT_S, 0);
+      await run(fromB1(TCP_ACK | TCP_FIN, { seq: 7, ack: 5002 }));
+      expect(ttl(revKey)).toBeCloseTo(abi.CT_CLOSE_TIMEOUT_S, 0);
+      // An RST from the backend: its reply is still translated, and then the flow is over.
+      const rst = await run(fromB1(TCP_RST, { seq: 8 }));
+      expect(rst.p).toMatchObject({ saddr: VIP, sport: 80, daddr: CLIENT });
+      expect(dp.maps.conntrack.lookup(revKey)!.flags & abi.CT_F_DEAD).toBeTruthy();
+      const late = await run(fromB1(TCP_ACK, { seq: 8 }));
+      expect(late.retval).toBe(TC_ACT_OK);
+      expect(late.p).toMatchObject({ saddr: B1, sport: 9376 }); // not the flow's any more: untouched
+    });
+
+    it('a TCP segment that is not a SYN opens no flow: an ACK to a frontend gets an RST, an RST is dropped, neither leaves entries', async () => {
+      svc([{ id: 1, ip: B1 }]);
+      const ack = await run({ ...c2v, flags: TCP_ACK | TCP_PSH, seq: 777, ack: 888, payload: Buffer.from('x') });
+      expect(ack.retval).toBe(TC_ACT_REDIRECT);
+      expect(ack.p).toMatchObject({ saddr: VIP, sport: 80, daddr: CLIENT, dport: 40000, flags: TCP_RST, seq: 888 });
+      expect((await run({ ...c2v, flags: TCP_RST, seq: 1 })).retval).toBe(TC_ACT_SHOT);
+      expect((await run({ ...c2v, flags: TCP_SYN | TCP_ACK, seq: 1, ack: 2 })).retval).toBe(TC_ACT_REDIRECT);
+      expect(await dp.maps.conntrack.dump()).toEqual([]);
+    });
+
+    it('a flow past its lifetime captures nothing: its reply tuple passes untouched, its forward tuple needs a new SYN', async () => {
+      svc([{ id: 1, ip: B1 }]);
+      await run(c2v);
+      await run(fromB1(TCP_SYN | TCP_ACK));
+      age(fwdKey, 61n * S);
+      age(revKey, 61n * S);
+      // A direct connection to the pod's address on the same ports: its replies keep their source.
+      const direct = await run(fromB1(TCP_SYN | TCP_ACK, { seq: 50 }));
+      expect(direct.p).toMatchObject({ saddr: B1, sport: 9376, daddr: CLIENT, dport: 40000 });
+      const stray = await run({ ...c2v, flags: TCP_ACK, seq: 5001, ack: 2 });
+      expect(stray.p).toMatchObject({ saddr: VIP, flags: TCP_RST });
+      const again = await run({ ...c2v, seq: 9000 });
+      expect(again.p).toMatchObject({ daddr: B1, dport: 9376 });
+      expect(ttl(fwdKey)).toBeCloseTo(abi.CT_SYN_TIMEOUT_S, 0);
+    });
+
+    it('one-way UDP: the silent direction outlives its own lifetime while the other is live', async () => {
+      seedService(dp.maps, { vip: VIP, port: 53, proto: UDP, svcId: 9, backends: [{ id: 100, ip: B3, port: 5353 }] });
+      const q: PacketSpec = { saddr: CLIENT, daddr: VIP, proto: UDP, sport: 1111, dport: 53 };
+      await run(q);
+      const rk = { saddr: B3, daddr: CLIENT, sport: 5353, dport: 1111, proto: UDP };
+      age(rk, 61n * S); // no answer for a minute, while the client kept sending
+      const late = await run({ saddr: B3, daddr: CLIENT, proto: UDP, sport: 5353, dport: 1111 });
+      expect(late.p).toMatchObject({ saddr: VIP, sport: 53 });
+      expect(ttl(rk)).toBeCloseTo(abi.CT_UDP_TIMEOUT_S, 0);
+    });
+
+    it('an established flow writes its expiry at most once a second, not per packet', async () => {
+      svc([{ id: 1, ip: B1 }]);
+      await run(c2v);
+      const ack = { ...c2v, flags: TCP_ACK, seq: 5001, ack: 2 };
+      await run(ack);
+      const e0 = dp.maps.conntrack.lookup(fwdKey)!.expires;
+      age(fwdKey, S / 2n);
+      await run(ack);
+      expect(dp.maps.conntrack.lookup(fwdKey)!.expires).toBe(e0 - S / 2n);
+      age(fwdKey, 2n * S);
+      await run(ack);
+      expect(dp.maps.conntrack.lookup(fwdKey)!.expires).toBeGreaterThanOrEqual(e0);
+    });
   });
 
   it('SNAT: clients on the same source port get distinct ports towards one backend, each reply reaches its own client, a full range drops', async () => {
@@ -222,7 +315,7 @@ describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
     dp.maps.config.update({ id: 0 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', snatPortMin: 61000, snatPortMax: 61000 });
     seedService(dp.maps, nodePortSvc([{ id: 21, ip: REMOTE_POD, port: 9376, flags: abi.BE_F_ACTIVE | abi.BE_F_REMOTE }]));
     const [a, b, c] = [EXT, '198.19.250.8', '198.19.250.9'];
-    const fwdKey = (client: string) => ({ saddr: client, daddr: NODE_IP, sport: 50000, dport: 30080, proto: TCP, dir: abi.CT_DIR_FORWARD });
+    const fwdKey = (client: string) => ({ saddr: client, daddr: NODE_IP, sport: 50000, dport: 30080, proto: TCP });
     expect((await run({ ...ext2np, saddr: a })).p.sport).toBe(61000);
     // The one port is live: b waits. A FIN only starts the close timeout (10 s).
     expect((await run({ ...ext2np, saddr: b })).retval).toBe(TC_ACT_SHOT);
@@ -324,7 +417,7 @@ describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
     expect(retval).toBe(TC_ACT_REDIRECT);
     expect(p).toMatchObject({ saddr: VIP, daddr: CLIENT, sport: 80, dport: 40000, flags: TCP_RST, seq: 123456 });
     expectValidChecksums(out);
-    expect(dp.maps.conntrack.lookup({ saddr: CLIENT, daddr: VIP, sport: 40000, dport: 80, proto: TCP, dir: abi.CT_DIR_FORWARD })).toBeUndefined();
+    expect(dp.maps.conntrack.lookup({ saddr: CLIENT, daddr: VIP, sport: 40000, dport: 80, proto: TCP })).toBeUndefined();
   });
 
   it('moves a UDP flow whose backend was deleted to a live one', async () => {
