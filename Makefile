@@ -63,6 +63,7 @@ vm-test:
 bench: setup
 	tsx bench/model-build.ts
 	tsx bench/ebpf-runtime.ts
+	tsx bench/conntrack-churn.ts
 	tsx bench/iptables-sync.ts
 	tsx bench/dataplane.ts
 

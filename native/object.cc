@@ -223,6 +223,39 @@ Napi::Value ProgTestRun(const Napi::CallbackInfo& info) {
       });
 }
 
+// progTestRunEach(fd, frames, frameLen) → Promise<number[]>: runs the program once on each
+// frameLen-byte frame of `frames`, in order, in one worker (a load generator for whole flows:
+// one syscall per packet, no JS in between). Returns how many runs ended with each retval
+// (index = retval, 0..15; others counted at 15).
+Napi::Value ProgTestRunEach(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  auto frames = CopyBuffer(info[1]);
+  uint32_t len = info[2].As<Napi::Number>().Uint32Value();
+  auto counts = std::make_shared<std::vector<uint32_t>>(16, 0);
+  return FnWorker::Run(
+      env,
+      [fd, frames, len, counts](FnWorker& w) {
+        if (len == 0 || frames.size() % len) return w.Fail("prog test run each: frames not a multiple of frameLen", EINVAL);
+        std::vector<uint8_t> out(len + 256);
+        for (size_t off = 0; off < frames.size(); off += len) {
+          LIBBPF_OPTS(bpf_test_run_opts, opts);
+          opts.data_in = frames.data() + off;
+          opts.data_size_in = len;
+          opts.data_out = out.data();
+          opts.data_size_out = out.size();
+          opts.repeat = 1;
+          if (bpf_prog_test_run_opts(fd, &opts) < 0) return w.Fail("prog test run", errno);
+          (*counts)[opts.retval < 15 ? opts.retval : 15]++;
+        }
+      },
+      [counts](Napi::Env env) -> Napi::Value {
+        auto a = Napi::Array::New(env, counts->size());
+        for (uint32_t i = 0; i < counts->size(); i++) a.Set(i, (*counts)[i]);
+        return a;
+      });
+}
+
 }  // namespace
 
 void InitObject(Napi::Env env, Napi::Object exports) {
@@ -236,6 +269,7 @@ void InitObject(Napi::Env env, Napi::Object exports) {
   exports.Set("enableStats", Napi::Function::New(env, EnableStats));
   exports.Set("mapInfo", Napi::Function::New(env, MapInfo));
   exports.Set("progTestRun", Napi::Function::New(env, ProgTestRun));
+  exports.Set("progTestRunEach", Napi::Function::New(env, ProgTestRunEach));
 }
 
 }  // namespace bpfproxy

@@ -48,6 +48,7 @@ interface Native {
   enableStats(): number;
   mapInfo(fd: number): { id: number; type: number; name: string; keySize: number; valueSize: number; maxEntries: number };
   progTestRun(fd: number, data: Buffer, repeat: number, outSize: number, ctx: Buffer | null): Promise<TestRunResult>;
+  progTestRunEach(fd: number, frames: Buffer, frameLen: number): Promise<number[]>;
   mapLookup(fd: number, key: Buffer, valueSize: number): Buffer | null;
   mapUpdate(fd: number, key: Buffer, value: Buffer, flags: number): void;
   mapDelete(fd: number, key: Buffer): boolean;
@@ -129,6 +130,8 @@ export const libbpf = {
   mapInfo: (fd: number) => sync(() => addon().mapInfo(fd)),
   testRun: (fd: number, data: Buffer, opts: { repeat?: number; outSize?: number; ctx?: Buffer } = {}) =>
     async(() => addon().progTestRun(fd, data, opts.repeat ?? 1, opts.outSize ?? Math.max(data.length + 256, 256), opts.ctx ?? null)),
+  /** Runs the program once per frameLen-byte frame, in order; counts of each retval (0..15). */
+  testRunEach: (fd: number, frames: Buffer, frameLen: number) => async(() => addon().progTestRunEach(fd, frames, frameLen)),
   tcAttach: (t: TcTarget, progFd: number) => async(() => addon().tcAttach({ ...t, progFd })),
   tcDetach: (t: TcTarget) => async(() => addon().tcDetach(t)),
   tcQuery: (t: TcTarget) => async(() => addon().tcQuery(t)),
