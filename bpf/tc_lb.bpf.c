@@ -22,6 +22,7 @@
 #include "lib/reject.h"
 #include "lib/fib.h"
 #include "lib/stats.h"
+#include "lib/icmp_nat.h"
 
 /* The reply entry holds the frontend the client talked to (and, after SNAT, the client's own
  * address and port): no other map is read on this path. */
@@ -53,6 +54,27 @@ static __always_inline int counted(int verdict, __u32 path)
 	return verdict;
 }
 
+/* An ICMP error about one of our flows goes on with the packet it quotes translated back
+ * (icmp_nat.h), routed like the flow's own packets; any other ICMP passes untouched. */
+static __always_inline int handle_icmp(struct __sk_buff *skb)
+{
+	struct icmp_err e = {};
+	struct pkt4 o = {};
+	int rc;
+
+	if (parse_icmp_error(skb, &e) < 0)
+		return TC_ACT_OK;
+	rc = icmp_error_nat(skb, &e, bpf_ktime_get_coarse_ns());
+	if (rc == 0)
+		return TC_ACT_OK;
+	if (rc < 0)
+		return drop(STAT_DROP_NAT);
+	o.saddr = e.saddr;
+	o.daddr = e.daddr;
+	o.proto = IPPROTO_ICMP;
+	return counted(fib_redirect(skb, &o), STAT_ICMP_ERROR);
+}
+
 /* An RST / ICMP answer (reject.h) counted as `sent`, or as unanswered when none went out. */
 static __always_inline int answered(int verdict, __u32 sent)
 {
@@ -77,7 +99,10 @@ int tc_lb(struct __sk_buff *skb)
 	__u32 id;
 	int err;
 
-	if (parse_ipv4(skb, &p) < 0)
+	err = parse_ipv4(skb, &p);
+	if (err == PARSE_ICMP)
+		return handle_icmp(skb);
+	if (err < 0)
 		return TC_ACT_OK;
 	/* The coarse clock (last tick) is all the lifetimes need, and costs no clock-source read. */
 	now = bpf_ktime_get_coarse_ns();

@@ -201,6 +201,7 @@ struct svc_meta {
 #define STAT_DROP_CT           9  /* writing the conntrack entries failed */
 #define STAT_DROP_FIB          10 /* the TTL rewrite after the FIB lookup failed */
 #define STAT_DROP_UNANSWERED   11 /* RST / ICMP answer not sent (never to an RST; or building it failed) */
+#define STAT_ICMP_ERROR        12 /* ICMP error about a NATed flow: its quoted packet translated back */
 #define BPFPROXY_STATS_MAX     16
 
 /* tc attach parameters the loader uses (one filter per interface, replaced in place). */

@@ -34,7 +34,9 @@ struct pkt4 {
 #define PKT_TCP_RST 0x04
 #define PKT_TCP_ACK 0x10
 
-/* 0: an IPv4 TCP/UDP first-fragment-or-whole packet was parsed; <0: not for us. */
+#define PARSE_ICMP (-2) /* an IPv4 ICMP packet (maybe an error about a NATed flow: icmp_nat.h) */
+
+/* 0: an IPv4 TCP/UDP first-fragment-or-whole packet was parsed; PARSE_ICMP; <0: not for us. */
 static __always_inline int parse_ipv4(struct __sk_buff *skb, struct pkt4 *p)
 {
 	void *data = (void *)(long)skb->data;
@@ -56,6 +58,8 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, struct pkt4 *p)
 	/* Non-first fragments carry no ports: leave them to the stack. */
 	if (ip->frag_off & bpf_htons(0x1fff))
 		return -1;
+	if (ip->protocol == IPPROTO_ICMP)
+		return PARSE_ICMP;
 	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
 		return -1;
 

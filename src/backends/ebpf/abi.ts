@@ -158,6 +158,7 @@ export const STAT_DROP_SNAT_PORTS = 8;
 export const STAT_DROP_CT = 9;
 export const STAT_DROP_FIB = 10;
 export const STAT_DROP_UNANSWERED = 11;
+export const STAT_ICMP_ERROR = 12;
 export const STATS_MAX = 16;
 export const TC_HANDLE = 0xb9f1;
 export const TC_PRIORITY = 0xb9f;

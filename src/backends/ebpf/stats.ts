@@ -12,6 +12,7 @@ export const PACKET_PATHS: ReadonlyArray<readonly [number, string]> = [
   [abi.STAT_REPLY, 'reply'],
   [abi.STAT_REJECTED, 'rejected'],
   [abi.STAT_RESET, 'reset'],
+  [abi.STAT_ICMP_ERROR, 'icmp_error'],
 ];
 
 /** Counter index → its `reason` label (bpfproxy_datapath_drops_total). */

@@ -95,6 +95,33 @@ export function buildPacket(s: PacketSpec): Buffer {
   return buf;
 }
 
+/** An ICMP error (RFC 792) from saddr to daddr: type, code, `rest` (the next-hop MTU of a
+ * "fragmentation needed"), quoting `quoted` (an IP packet's header and at least 8 bytes of
+ * what follows). Checksums computed from scratch. */
+export function buildIcmpError(s: { saddr: string; daddr: string; type: number; code: number; rest?: number; quoted: Buffer; srcMac?: string; dstMac?: string }): Buffer {
+  const l4len = 8 + s.quoted.length;
+  const buf = Buffer.alloc(14 + 20 + l4len);
+  mac(s.dstMac ?? NODE_MAC).copy(buf, 0);
+  mac(s.srcMac ?? CLIENT_MAC).copy(buf, 6);
+  buf.writeUInt16BE(0x0800, 12);
+  const ip = 14;
+  buf[ip] = 0x45;
+  buf.writeUInt16BE(20 + l4len, ip + 2);
+  buf.writeUInt16BE(0x4321, ip + 4);
+  buf[ip + 8] = 64;
+  buf[ip + 9] = ICMP;
+  ip4ToBytes(s.saddr, buf, ip + 12);
+  ip4ToBytes(s.daddr, buf, ip + 16);
+  buf.writeUInt16BE(inetChecksum(buf.subarray(ip, ip + 20)), ip + 10);
+  const l4 = ip + 20;
+  buf[l4] = s.type;
+  buf[l4 + 1] = s.code;
+  buf.writeUInt32BE(s.rest ?? 0, l4 + 4);
+  s.quoted.copy(buf, l4 + 8);
+  buf.writeUInt16BE(inetChecksum(buf.subarray(l4)), l4 + 2);
+  return buf;
+}
+
 export interface Parsed {
   dstMac: string;
   srcMac: string;

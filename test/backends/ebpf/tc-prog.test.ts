@@ -10,7 +10,7 @@ import { DROP_REASONS, PACKET_PATHS, readDatapathStats } from '../../../src/back
 import { buildMissingReason, clearMaps, openTestDataplane, seedService } from './fixtures.js';
 import {
   CLIENT_MAC, ICMP, NODE_MAC, TCP, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, UDP,
-  buildPacket, checksumsValid, parsePacket, type PacketSpec,
+  buildIcmpError, buildPacket, checksumsValid, parsePacket, type PacketSpec,
 } from './packets.js';
 
 const TC_ACT_OK = 0;
@@ -285,6 +285,64 @@ describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
       age(fwdKey, 2n * S);
       await run(ack);
       expect(dp.maps.conntrack.lookup(fwdKey)!.expires).toBeGreaterThanOrEqual(e0);
+    });
+  });
+
+  describe('ICMP errors about NATed flows', () => {
+    const ROUTER = '198.19.200.254';
+    /** IP header + the first 8 bytes of L4 of a packet, as an ICMP error quotes it. */
+    const quote = (spec: PacketSpec) => buildPacket(spec).subarray(14, 14 + 28);
+    const fragNeeded = (to: string, quoted: PacketSpec) =>
+      buildIcmpError({ saddr: ROUTER, daddr: to, type: 3, code: 4, rest: 1400, quoted: quote(quoted) });
+
+    it('a frag-needed about a SNATed forward packet reaches the client, quoting what the client sent', async () => {
+      dp.maps.config.update({ id: 0 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', snatPortMin: SNAT_PORT, snatPortMax: SNAT_PORT });
+      seedService(dp.maps, nodePortSvc([{ id: 21, ip: REMOTE_POD, port: 9376, flags: abi.BE_F_ACTIVE | abi.BE_F_REMOTE }]));
+      await run(ext2np);
+      // The hop towards the pod quotes the packet as it left: SNATed and DNATed.
+      const sent = { ...ext2np, saddr: NODE_IP, sport: SNAT_PORT, daddr: REMOTE_POD, dport: 9376, flags: TCP_ACK, seq: 5001 };
+      const r = await libbpf.testRun(dp.tc.fd, fragNeeded(NODE_IP, sent));
+      expect(r.retval).toBe(TC_ACT_OK);
+      const want = fragNeeded(EXT, { ...ext2np, flags: TCP_ACK, seq: 5001 });
+      expect(r.dataOut.toString('hex')).toBe(want.toString('hex'));
+      expectValidChecksums(r.dataOut);
+    });
+
+    it("an error about a reply goes to the backend that sent it, quoting the backend's own packet", async () => {
+      svc([{ id: 1, ip: B1 }]);
+      await run(c2v);
+      const reply: PacketSpec = { saddr: VIP, daddr: CLIENT, proto: TCP, sport: 80, dport: 40000, flags: TCP_SYN | TCP_ACK, seq: 1, ack: 5001 };
+      const r = await libbpf.testRun(dp.tc.fd, fragNeeded(VIP, reply));
+      const want = fragNeeded(B1, { ...reply, saddr: B1, sport: 9376 });
+      expect(r.dataOut.toString('hex')).toBe(want.toString('hex'));
+      expectValidChecksums(r.dataOut);
+      const s = readDatapathStats(dp.maps.statsFd);
+      expect(s.packets.icmp_error).toBeGreaterThanOrEqual(1);
+    });
+
+    it('a port unreachable about a UDP flow is translated; its quoted UDP checksum is left as sent', async () => {
+      seedService(dp.maps, { vip: VIP, port: 53, proto: UDP, svcId: 9, backends: [{ id: 100, ip: B3, port: 5353 }] });
+      const q: PacketSpec = { saddr: CLIENT, daddr: VIP, proto: UDP, sport: 1111, dport: 53, payload: Buffer.from('query') };
+      await run(q);
+      // The client's stack answers the backend's reply with "port unreachable" (its socket is gone).
+      const sentReply = quote({ saddr: VIP, daddr: CLIENT, proto: UDP, sport: 53, dport: 1111, payload: Buffer.from('answer') });
+      const input = buildIcmpError({ saddr: CLIENT, daddr: VIP, type: 3, code: 3, quoted: sentReply });
+      const r = await libbpf.testRun(dp.tc.fd, input);
+      const wantQuote = quote({ saddr: B3, daddr: CLIENT, proto: UDP, sport: 5353, dport: 1111, payload: Buffer.from('answer') });
+      sentReply.copy(wantQuote, 26, 26, 28); // the quoted UDP checksum: as the client saw it
+      const want = buildIcmpError({ saddr: CLIENT, daddr: B3, type: 3, code: 3, quoted: wantQuote });
+      expect(r.dataOut.toString('hex')).toBe(want.toString('hex'));
+    });
+
+    it('ICMP that is not an error about a flow of ours passes untouched', async () => {
+      svc([{ id: 1, ip: B1 }]);
+      const other = fragNeeded(CLIENT, { saddr: CLIENT, daddr: B2, proto: TCP, sport: 40000, dport: 9376, flags: TCP_ACK });
+      const echo = buildIcmpError({ saddr: CLIENT, daddr: VIP, type: 8, code: 0, quoted: Buffer.alloc(28) });
+      for (const f of [other, echo]) {
+        const r = await libbpf.testRun(dp.tc.fd, f);
+        expect(r.retval).toBe(TC_ACT_OK);
+        expect(r.dataOut.toString('hex')).toBe(f.toString('hex'));
+      }
     });
   });
 

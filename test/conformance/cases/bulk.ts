@@ -4,8 +4,9 @@
 // it, at 0 bytes/s).
 import { expect } from 'vitest';
 import { endpointSlice, service } from '../../harness/manifests.js';
-import { EXTERNAL, ep } from '../fixtures.js';
+import { EXTERNAL, NODE_B, ep } from '../fixtures.js';
 import { untilAnsweredBy } from '../answered.js';
+import { nsRun } from '../../harness/netns.js';
 import type { ConformanceCase } from '../types.js';
 
 /** 20 MB on the host. Under qemu TCG every byte is emulated: 4 MB (still thousands of
@@ -43,5 +44,42 @@ export const bulkTransfer: ConformanceCase = {
       got.push(`${p.what}: up ${up?.ok ? up.body : up?.error}, down ${down?.ok ? down.body : down?.error}`);
     }
     expect(got).toEqual(paths.map((p) => `${p.what}: up ${p.pod} ${BYTES}, down ${p.pod} ${BYTES}`));
+  },
+};
+
+/** Uploads across a hop with a smaller MTU: 2 MB, enough for the first full-sized segment. */
+const PMTU_BYTES = 2_000_000;
+
+export const pathMtuDiscovery: ConformanceCase = {
+  id: 'path-mtu-discovery',
+  title: "uploads through a ClusterIP and a SNATed NodePort to a pod behind a 1400-byte hop: the hop's frag-needed reaches the client translated, so path-MTU discovery works",
+  async run(ctx) {
+    // A pod on node-b whose node-side veth has MTU 1400 while the pod itself advertises an
+    // MSS for 1500: node-b forwards the client's full-sized segments onto that veth, refuses
+    // them and sends "fragmentation needed" (MTU 1400) to their source, quoting them as they
+    // arrived, i.e. DNATed (and SNATed). Untranslated, the client's stack finds no socket
+    // for the quote and the upload stalls.
+    await ctx.topo.addPod('mtu-pod', NODE_B, '198.18.2.30');
+    try {
+      const pod = ctx.topo.pod('mtu-pod');
+      await nsRun(pod.node.ns, 'ip', ['link', 'set', pod.hostIf, 'mtu', '1400']);
+      await ctx.manifests.write('svc.json', [
+        service({ name: 'pmtu', type: 'NodePort', clusterIP: '198.19.1.214', ports: [{ port: 80, targetPort: 9376, nodePort: 30088 }] }),
+        endpointSlice('pmtu', [{ port: 9376 }], [{ ip: '198.18.2.30', pod: 'mtu-pod', node: NODE_B }]),
+      ]);
+      const paths = [
+        { what: 'ClusterIP from a pod on node-a', target: '198.19.1.214:80', from: undefined },
+        { what: 'NodePort on node-a with SNAT, from outside', target: `${NODE_A}:30088`, from: EXTERNAL },
+      ];
+      for (const p of paths) await untilAnsweredBy(ctx, p.target, 'mtu-pod', p.from);
+      const got: string[] = [];
+      for (const p of paths) {
+        const [up] = await ctx.request(p.target, { from: p.from, bytes: PMTU_BYTES, timeoutMs: TIMEOUT_MS });
+        got.push(`${p.what}: ${up?.ok ? up.body : up?.error}`);
+      }
+      expect(got).toEqual(paths.map((p) => `${p.what}: mtu-pod ${PMTU_BYTES}`));
+    } finally {
+      await ctx.topo.removePod('mtu-pod');
+    }
   },
 };
