@@ -23,6 +23,7 @@
 #include "lib/fib.h"
 #include "lib/stats.h"
 #include "lib/icmp_nat.h"
+#include "lib/frag.h"
 
 /* The reply entry holds the frontend the client talked to (and, after SNAT, the client's own
  * address and port): no other map is read on this path. */
@@ -104,6 +105,10 @@ int tc_lb(struct __sk_buff *skb)
 		return handle_icmp(skb);
 	if (err < 0)
 		return TC_ACT_OK;
+	if (p.frag == PKT_FRAG_FIRST)
+		frag_remember(&p);
+	else if (PKT_FRAG_LATER(&p) && frag_ports(&p) < 0)
+		return TC_ACT_OK;
 	/* The coarse clock (last tick) is all the lifetimes need, and costs no clock-source read. */
 	now = bpf_ktime_get_coarse_ns();
 
@@ -116,6 +121,15 @@ int tc_lb(struct __sk_buff *skb)
 		if (!(ct->flags & CT_F_REPLY))
 			ct_delete_flow(&key, ct);
 		ct = 0;
+	}
+	/* A later fragment follows its datagram's flow and never starts one. */
+	if (PKT_FRAG_LATER(&p)) {
+		if (!ct)
+			return TC_ACT_OK;
+		if (ct->flags & CT_F_REPLY)
+			return counted(handle_reply(skb, &p, ct), STAT_REPLY);
+		return counted(forward(skb, &p, ct->orig_addr, ct->orig_port, ct->nat_addr, ct->nat_port, ct->flags),
+			       STAT_ESTABLISHED);
 	}
 	if (ct && (ct->flags & CT_F_REPLY)) {
 		ct_touch(ct, &p, now);

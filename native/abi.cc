@@ -53,6 +53,9 @@ Napi::Value AbiLayout(const Napi::CallbackInfo& info) {
   STRUCT(sock_rev_value, { FIELD(sock_rev_value, vip); FIELD(sock_rev_value, port); FIELD(sock_rev_value, pad0);
                            FIELD(sock_rev_value, svc_id); FIELD(sock_rev_value, pad1); });
   STRUCT(svc_meta, { FIELD(svc_meta, name); FIELD(svc_meta, kind); FIELD(svc_meta, pad0); });
+  STRUCT(frag_key, { FIELD(frag_key, saddr); FIELD(frag_key, daddr); FIELD(frag_key, id); FIELD(frag_key, proto);
+                     FIELD(frag_key, pad0); });
+  STRUCT(frag_value, { FIELD(frag_value, sport); FIELD(frag_value, dport); });
   return out;
 }
 

@@ -24,6 +24,7 @@
 #define BPFPROXY_MAP_SOCK_REV  "sock_rev"
 #define BPFPROXY_MAP_SVC_META  "svc_meta"
 #define BPFPROXY_MAP_STATS     "dp_stats"
+#define BPFPROXY_MAP_FRAG      "frag4"
 
 /* ---- map sizes ---- */
 #define BPFPROXY_SERVICES_MAX  262144 /* frontends x (1 + slots) */
@@ -33,6 +34,7 @@
 #define BPFPROXY_AFFINITY_MAX  131072
 #define BPFPROXY_SOCK_REV_MAX  131072
 #define BPFPROXY_SVC_META_MAX  65536
+#define BPFPROXY_FRAG_MAX      8192   /* fragmented datagrams in flight */
 
 /* IP protocol numbers used in keys (IPPROTO_*) */
 #define BPFPROXY_PROTO_TCP 6
@@ -127,6 +129,21 @@ struct ct_value {
 	__u16 flags;      /* CT_F_* */
 	__be16 orig_port; /* forward: allocated SNAT source port; reply: client port to restore (with orig_addr) */
 	__u16 pad0;       /* must be 0 */
+};
+
+/* frag4: the ports of a fragmented datagram, from its first fragment, for the fragments
+ * after it (which carry no L4 header). Keyed by the datagram as it arrives (before NAT). */
+struct frag_key {
+	__be32 saddr;   /* source address */
+	__be32 daddr;   /* destination address */
+	__be16 id;      /* IP identification */
+	__u8 proto;     /* IPPROTO_* */
+	__u8 pad0;      /* must be 0 */
+};
+
+struct frag_value {
+	__be16 sport;   /* the first fragment's source port */
+	__be16 dport;   /* the first fragment's destination port */
 };
 
 /* affinity: ClientIP session affinity per frontend. */

@@ -27,7 +27,14 @@ struct pkt4 {
 	__be32 tcp_seq;
 	__be32 tcp_ack_seq;
 	__u16 l4_len;     /* tot_len - ip header length */
+	__be16 ip_id;     /* IP identification (fragments) */
+	__u8 frag;        /* PKT_FRAG_*, or 0 for a whole datagram */
 };
+
+#define PKT_FRAG_FIRST  1 /* offset 0, more fragments follow: has the L4 header */
+#define PKT_FRAG_MIDDLE 2 /* offset > 0, more follow: no L4 header; ports come from frag4 */
+#define PKT_FRAG_LAST   3 /* offset > 0, the last one */
+#define PKT_FRAG_LATER(p) ((p)->frag >= PKT_FRAG_MIDDLE)
 
 #define PKT_TCP_FIN 0x01
 #define PKT_TCP_SYN 0x02
@@ -36,7 +43,9 @@ struct pkt4 {
 
 #define PARSE_ICMP (-2) /* an IPv4 ICMP packet (maybe an error about a NATed flow: icmp_nat.h) */
 
-/* 0: an IPv4 TCP/UDP first-fragment-or-whole packet was parsed; PARSE_ICMP; <0: not for us. */
+/* 0: an IPv4 TCP/UDP packet was parsed: whole, a first fragment, or a later fragment (frag =
+ * PKT_FRAG_MIDDLE/LAST: addresses, proto and id only; its ports come from frag4); PARSE_ICMP;
+ * <0: not for us. */
 static __always_inline int parse_ipv4(struct __sk_buff *skb, struct pkt4 *p)
 {
 	void *data = (void *)(long)skb->data;
@@ -55,9 +64,6 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, struct pkt4 *p)
 	ihl = ip->ihl * 4;
 	if (ip->version != 4 || ihl < sizeof(*ip))
 		return -1;
-	/* Non-first fragments carry no ports: leave them to the stack. */
-	if (ip->frag_off & bpf_htons(0x1fff))
-		return -1;
 	if (ip->protocol == IPPROTO_ICMP)
 		return PARSE_ICMP;
 	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
@@ -72,6 +78,17 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, struct pkt4 *p)
 	p->tcp_flags = 0;
 	p->tcp_seq = 0;
 	p->tcp_ack_seq = 0;
+	p->ip_id = ip->id;
+	p->frag = 0;
+	if (ip->frag_off & bpf_htons(0x1fff)) {
+		/* A later fragment: no L4 header to read. */
+		p->frag = (ip->frag_off & bpf_htons(0x2000)) ? PKT_FRAG_MIDDLE : PKT_FRAG_LAST;
+		p->sport = 0;
+		p->dport = 0;
+		return 0;
+	}
+	if (ip->frag_off & bpf_htons(0x2000))
+		p->frag = PKT_FRAG_FIRST;
 
 	if (p->proto == IPPROTO_TCP) {
 		struct tcphdr *tcp = (void *)ip + ihl;

@@ -22,7 +22,7 @@ const GUEST_BACKENDS = (process.env.BPFPROXY_GUEST_BACKENDS ?? 'ipvs,iptables,eb
 const IPVS_KERNEL_TESTS = 'test/backends/ipvs/kernel.test.ts';
 const VITEST_JSON = join(RESULTS_DIR, 'guest-vitest.json');
 /** Boot + vitest start (15–35 s under TCG) + 5–9 min per backend suite (measured with 30
- * cases: 276, 368 and 446 s for ebpf, ipvs, iptables; the 33 of now add bulk transfers) +
+ * cases: 276, 368 and 446 s for ebpf, ipvs, iptables; the 35 of now add bulk transfers, path MTU and fragments) +
  * the IPVS kernel tests (~2 min), with slack: 300 s per backend was hit once the cases
  * waited for syncs instead of sleeping. */
 const GUEST_TIMEOUT_S = 600 + 700 * GUEST_BACKENDS.length;

@@ -2,7 +2,8 @@
 // (or UDP socket) each, so every request is a new flow for the load balancer.
 // Prints one JSON array: [{ ok, body?, error?, ms }].
 //   --target ip:port | [v6]:port   --proto tcp|udp   --count N   --timeout ms
-//   --interval ms   --path /   --bytes N (POST /echo with N bytes)
+//   --interval ms   --path /   --bytes N (POST /echo with N bytes; udp: an N-byte datagram, and
+//     the body reported is "<pod> <bytes it received> <bytes answered>")
 //   --download N (GET N bytes; the body reported is "<pod> <bytes received>")
 //   --keep-alive: all requests over ONE TCP connection, or (udp) ONE socket: one flow
 //   --progress FILE: append one JSON line per finished request (a test waits on it while
@@ -97,10 +98,11 @@ function udpOnce() {
       resolve({ ...r, ms: performance.now() - t0 });
     };
     const timer = setTimeout(() => done({ ok: false, error: 'timeout' }), timeout);
-    sock.on('message', (msg) => done({ ok: true, body: msg.toString() }));
+    const bytes = Number(v.bytes);
+    sock.on('message', (msg) => done({ ok: true, body: bytes > 0 ? `${msg.toString().trimEnd()} ${msg.length}` : msg.toString() }));
     // ICMP port unreachable surfaces as ECONNREFUSED on a connected UDP socket.
     sock.on('error', (e) => done({ ok: false, error: classify(e) }));
-    sock.connect(port, host, () => sock.send('hello'));
+    sock.connect(port, host, () => sock.send(bytes > 0 ? Buffer.alloc(bytes, 0x71) : 'hello'));
   });
 }
 

@@ -4,7 +4,8 @@
 //   GET /clientip  → the peer address as the server saw it (source-IP preservation)
 //   POST /echo     → "<name> <bytes received>" (large requests)
 //   GET /download/N → N bytes, with the name in an x-pod header (bulk transfers)
-//   UDP datagram   → the name
+//   UDP datagram   → the name; a datagram of more than 100 bytes → "<name> <bytes received>",
+//                    padded to as many bytes as it had (large datagrams: IP fragments each way)
 import { createServer } from 'node:http';
 import { createSocket } from 'node:dgram';
 import { parseArgs } from 'node:util';
@@ -47,7 +48,13 @@ const ready = () => {
 http.listen({ port, host: '::', ipv6Only: false }, ready);
 for (const type of ['udp4', 'udp6']) {
   const sock = createSocket({ type, ipv6Only: type === 'udp6' });
-  sock.on('message', (_msg, rinfo) => sock.send(name, rinfo.port, rinfo.address));
+  sock.on('message', (msg, rinfo) => {
+    if (msg.length <= 100) return sock.send(name, rinfo.port, rinfo.address);
+    const head = Buffer.from(`${name} ${msg.length}`);
+    const big = Buffer.alloc(msg.length, 0x20);
+    head.copy(big);
+    sock.send(big, rinfo.port, rinfo.address);
+  });
   sock.bind(port, type === 'udp4' ? '0.0.0.0' : '::', ready);
 }
 process.on('SIGTERM', () => process.exit(0));

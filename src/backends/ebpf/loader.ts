@@ -20,6 +20,7 @@ export interface Maps {
   config: BpfMap<abi.U32Key, abi.LbConfig>;
   sockRev: BpfMap<abi.SockRevKey, abi.SockRevValue>;
   meta: BpfMap<abi.U32Key, abi.SvcMeta>;
+  frag: BpfMap<abi.FragKey, abi.FragValue>;
   /** dp_stats (PERCPU_ARRAY of __u64): read with stats.ts, not through a codec. */
   statsFd: number;
 }
@@ -61,6 +62,7 @@ function mapsOf(obj: LoadedObject): Maps {
     config: get('lb_config', abi.u32Key, abi.lbConfig),
     sockRev: get('sock_rev', abi.sockRevKey, abi.sockRevValue),
     meta: get('svc_meta', abi.u32Key, abi.svcMeta),
+    frag: get('frag4', abi.fragKey, abi.fragValue),
     statsFd: statsMap(byName.get('dp_stats')),
   };
 }

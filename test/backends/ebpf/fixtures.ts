@@ -58,7 +58,7 @@ export function seedService(maps: Maps, s: SeedService): void {
 }
 
 export async function clearMaps(maps: Maps): Promise<void> {
-  for (const m of [maps.services, maps.backends, maps.revNat, maps.conntrack, maps.affinity, maps.sockRev, maps.meta] as const) {
+  for (const m of [maps.services, maps.backends, maps.revNat, maps.conntrack, maps.affinity, maps.sockRev, maps.meta, maps.frag] as const) {
     const entries = await (m as { dump(): Promise<Array<[unknown, unknown]>> }).dump();
     for (const [k] of entries) (m as { delete(k: unknown): boolean }).delete(k);
   }

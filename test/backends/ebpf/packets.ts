@@ -95,6 +95,30 @@ export function buildPacket(s: PacketSpec): Buffer {
   return buf;
 }
 
+/** The IP fragments of the datagram `s` (built whole, its L4 checksum over all of it), each
+ * with at most `payloadPerFragment` bytes after its IP header (a multiple of 8) and IP id
+ * `id`. Header checksums computed from scratch. */
+export function buildFragments(s: PacketSpec, payloadPerFragment: number, id = 0x2222): Buffer[] {
+  const whole = buildPacket(s);
+  const ip = 14;
+  const body = whole.subarray(ip + 20);
+  const out: Buffer[] = [];
+  for (let off = 0; off < body.length; off += payloadPerFragment) {
+    const part = body.subarray(off, off + payloadPerFragment);
+    const f = Buffer.alloc(ip + 20 + part.length);
+    whole.copy(f, 0, 0, ip + 20);
+    part.copy(f, ip + 20);
+    f.writeUInt16BE(20 + part.length, ip + 2);
+    f.writeUInt16BE(id, ip + 4);
+    const more = off + payloadPerFragment < body.length;
+    f.writeUInt16BE((more ? 0x2000 : 0) | (off / 8), ip + 6);
+    f.writeUInt16BE(0, ip + 10);
+    f.writeUInt16BE(inetChecksum(f.subarray(ip, ip + 20)), ip + 10);
+    out.push(f);
+  }
+  return out;
+}
+
 /** An ICMP error (RFC 792) from saddr to daddr: type, code, `rest` (the next-hop MTU of a
  * "fragmentation needed"), quoting `quoted` (an IP packet's header and at least 8 bytes of
  * what follows). Checksums computed from scratch. */

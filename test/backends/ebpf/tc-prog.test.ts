@@ -10,7 +10,7 @@ import { DROP_REASONS, PACKET_PATHS, readDatapathStats } from '../../../src/back
 import { buildMissingReason, clearMaps, openTestDataplane, seedService } from './fixtures.js';
 import {
   CLIENT_MAC, ICMP, NODE_MAC, TCP, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, UDP,
-  buildIcmpError, buildPacket, checksumsValid, parsePacket, type PacketSpec,
+  buildFragments, buildIcmpError, buildPacket, checksumsValid, parsePacket, type PacketSpec,
 } from './packets.js';
 
 const TC_ACT_OK = 0;
@@ -285,6 +285,39 @@ describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
       age(fwdKey, 2n * S);
       await run(ack);
       expect(dp.maps.conntrack.lookup(fwdKey)!.expires).toBeGreaterThanOrEqual(e0);
+    });
+  });
+
+  describe('fragmented datagrams', () => {
+    const big = Buffer.alloc(4000, 'x');
+    const query: PacketSpec = { saddr: CLIENT, daddr: VIP, proto: UDP, sport: 1111, dport: 53, payload: big };
+    const answer: PacketSpec = { saddr: B3, daddr: CLIENT, proto: UDP, sport: 5353, dport: 1111, payload: big };
+    const runAll = async (frames: Buffer[]) => {
+      const out: Buffer[] = [];
+      for (const f of frames) {
+        const r = await libbpf.testRun(dp.tc.fd, f, { outSize: f.length + 256 });
+        expect(r.retval).toBe(TC_ACT_OK);
+        out.push(r.dataOut);
+      }
+      return out;
+    };
+
+    it('a 4000-byte UDP datagram each way: every fragment follows the first one\'s flow', async () => {
+      seedService(dp.maps, { vip: VIP, port: 53, proto: UDP, svcId: 9, backends: [{ id: 100, ip: B3, port: 5353 }] });
+      // Fragments of 1480 bytes, as a 1500-byte MTU makes them: 3 each way.
+      const fwd = await runAll(buildFragments(query, 1480));
+      expect(fwd.map((f) => f.toString('hex'))).toEqual(buildFragments({ ...query, daddr: B3, dport: 5353 }, 1480).map((f) => f.toString('hex')));
+      const rev = await runAll(buildFragments(answer, 1480, 0x3333));
+      expect(rev.map((f) => f.toString('hex'))).toEqual(buildFragments({ ...answer, saddr: VIP, sport: 53 }, 1480, 0x3333).map((f) => f.toString('hex')));
+      expect(await dp.maps.frag.dump()).toEqual([]); // each last fragment forgot its datagram
+    });
+
+    it('a later fragment whose first was not seen passes untouched and opens no flow', async () => {
+      seedService(dp.maps, { vip: VIP, port: 53, proto: UDP, svcId: 9, backends: [{ id: 100, ip: B3, port: 5353 }] });
+      const frags = buildFragments(query, 1480);
+      const out = await runAll(frags.slice(1));
+      expect(out.map((f) => f.toString('hex'))).toEqual(frags.slice(1).map((f) => f.toString('hex')));
+      expect(await dp.maps.conntrack.dump()).toEqual([]);
     });
   });
 

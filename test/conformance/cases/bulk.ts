@@ -6,6 +6,7 @@ import { expect } from 'vitest';
 import { endpointSlice, service } from '../../harness/manifests.js';
 import { EXTERNAL, NODE_B, ep } from '../fixtures.js';
 import { untilAnsweredBy } from '../answered.js';
+import { eventually } from '../../harness/client.js';
 import { nsRun } from '../../harness/netns.js';
 import type { ConformanceCase } from '../types.js';
 
@@ -81,5 +82,38 @@ export const pathMtuDiscovery: ConformanceCase = {
     } finally {
       await ctx.topo.removePod('mtu-pod');
     }
+  },
+};
+
+/** A large DNS answer's size: over the 1500-byte MTU, so 3 IP fragments each way. */
+const DATAGRAM = 4000;
+
+export const fragmentedUdp: ConformanceCase = {
+  id: 'udp-fragmented',
+  title: 'a 4000-byte UDP datagram each way (IP fragments) through a ClusterIP and a SNATed NodePort to a pod on the other node',
+  async run(ctx) {
+    await ctx.manifests.write('svc.json', [
+      service({ name: 'bigdns', type: 'NodePort', clusterIP: '198.19.1.215', ports: [{ port: 53, targetPort: 9376, protocol: 'UDP', nodePort: 30089 }] }),
+      endpointSlice('bigdns', [{ port: 9376, protocol: 'UDP' }], [ep('remote-f')]),
+    ]);
+    const paths = [
+      { what: 'ClusterIP from a pod on node-a', target: '198.19.1.215:53', from: undefined },
+      { what: 'NodePort on node-a with SNAT, from outside', target: `${NODE_A}:30089`, from: EXTERNAL },
+    ];
+    // Small datagrams first: the service is programmed on node-a.
+    for (const p of paths) {
+      await eventually(async () => {
+        const [r] = await ctx.request(p.target, { from: p.from, proto: 'udp', timeoutMs: 1000 });
+        expect(r?.body).toBe('remote-f');
+      }, ctx.syncDeadlineMs);
+    }
+    const got: string[] = [];
+    for (const p of paths) {
+      // Three datagrams, each a new flow (its own socket): each must arrive whole, both ways.
+      const rs = await ctx.request(p.target, { from: p.from, proto: 'udp', bytes: DATAGRAM, count: 3, timeoutMs: 2000 });
+      got.push(`${p.what}: ${rs.map((r) => (r.ok ? r.body : r.error)).join(', ')}`);
+    }
+    const whole = `remote-f ${DATAGRAM} ${DATAGRAM}`;
+    expect(got).toEqual(paths.map((p) => `${p.what}: ${whole}, ${whole}, ${whole}`));
   },
 };

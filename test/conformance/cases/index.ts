@@ -1,7 +1,7 @@
 import type { ConformanceCase } from '../types.js';
 import { affinitySwitch, affinityTimeout } from './affinity.js';
 import { badEditKeepsService } from './bad-input.js';
-import { bulkTransfer, pathMtuDiscovery } from './bulk.js';
+import { bulkTransfer, fragmentedUdp, pathMtuDiscovery } from './bulk.js';
 import { endpointChurn, noEndpoints, onlyReady, seed, udpClusterIP } from './clusterip-basic.js';
 import { externalIPs, externalLocal, loadBalancer, nodePort, snatSameSourcePort } from './external.js';
 import { restoredAfterTamper, udpRepin } from './recovery.js';
@@ -39,6 +39,7 @@ export const CASES: ConformanceCase[] = [
   snatSameSourcePort,
   bulkTransfer,
   pathMtuDiscovery,
+  fragmentedUdp,
   udpRepin,
   restoredAfterTamper,
   affinityTimeout,
