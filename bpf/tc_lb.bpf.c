@@ -85,8 +85,14 @@ static __always_inline int answered(int verdict, __u32 sent)
 	return verdict;
 }
 
+#ifdef BPFPROXY_L3
+#define TC_LB_PROG tc_lb_l3
+#else
+#define TC_LB_PROG tc_lb
+#endif
+
 SEC("tc")
-int tc_lb(struct __sk_buff *skb)
+int TC_LB_PROG(struct __sk_buff *skb)
 {
 	struct pkt4 p = {};
 	struct ct_key key = {};
@@ -105,9 +111,7 @@ int tc_lb(struct __sk_buff *skb)
 		return handle_icmp(skb);
 	if (err < 0)
 		return TC_ACT_OK;
-	if (p.frag == PKT_FRAG_FIRST)
-		frag_remember(&p);
-	else if (PKT_FRAG_LATER(&p) && frag_ports(&p) < 0)
+	if (PKT_FRAG_LATER(&p) && frag_ports(&p) < 0)
 		return TC_ACT_OK;
 	/* The coarse clock (last tick) is all the lifetimes need, and costs no clock-source read. */
 	now = bpf_ktime_get_coarse_ns();
@@ -131,6 +135,10 @@ int tc_lb(struct __sk_buff *skb)
 		return counted(forward(skb, &p, ct->orig_addr, ct->orig_port, ct->nat_addr, ct->nat_port, ct->flags),
 			       STAT_ESTABLISHED);
 	}
+	/* A first fragment of one of our flows: the rest of its datagram will need its ports
+	 * (kept as it arrived, before the rewrite). Other traffic's fragments cost nothing. */
+	if (ct && p.frag == PKT_FRAG_FIRST)
+		frag_remember(&p);
 	if (ct && (ct->flags & CT_F_REPLY)) {
 		ct_touch(ct, &p, now);
 		return counted(handle_reply(skb, &p, ct), STAT_REPLY);
@@ -177,6 +185,8 @@ int tc_lb(struct __sk_buff *skb)
 	err = ct_create(&p, svc->svc_id, id, be, snat, ct_flags, now, &snat_port);
 	if (err)
 		return drop(err == CT_ERR_NO_PORT ? STAT_DROP_SNAT_PORTS : STAT_DROP_CT);
+	if (p.frag == PKT_FRAG_FIRST)
+		frag_remember(&p);
 	return counted(forward(skb, &p, snat, snat_port, be->ip, be->port, ct_flags), STAT_NEW);
 }
 

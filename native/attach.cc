@@ -166,6 +166,7 @@ struct Iface {
   std::string name;
   int index;
   unsigned flags;
+  int hwType;  // ARPHRD_* (1 = Ethernet; 0xfffe = none, as tun and WireGuard; 768 = IPIP)
 };
 
 // listInterfaces(netns?) → Promise<[{name, index, loopback, up}]>
@@ -184,8 +185,10 @@ Napi::Value ListInterfaces(const Napi::CallbackInfo& info) {
             struct ifreq ifr = {};
             strncpy(ifr.ifr_name, p->if_name, IFNAMSIZ - 1);
             unsigned flags = 0;
+            int hw = -1;
             if (sock >= 0 && ioctl(sock, SIOCGIFFLAGS, &ifr) == 0) flags = (unsigned short)ifr.ifr_flags;
-            out->push_back({p->if_name, (int)p->if_index, flags});
+            if (sock >= 0 && ioctl(sock, SIOCGIFHWADDR, &ifr) == 0) hw = ifr.ifr_hwaddr.sa_family;
+            out->push_back({p->if_name, (int)p->if_index, flags, hw});
           }
           if (sock >= 0) close(sock);
           if_freenameindex(list);
@@ -201,6 +204,7 @@ Napi::Value ListInterfaces(const Napi::CallbackInfo& info) {
           o.Set("index", (*out)[i].index);
           o.Set("loopback", ((*out)[i].flags & IFF_LOOPBACK) != 0);
           o.Set("up", ((*out)[i].flags & IFF_UP) != 0);
+          o.Set("hwType", (*out)[i].hwType);
           a.Set(i, o);
         }
         return a;

@@ -8,11 +8,12 @@
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <bpf/bpf_helpers.h>
+#include "l2.h"
 
-#define IP_OFF        ETH_HLEN
-#define IP_CSUM_OFF   (ETH_HLEN + offsetof(struct iphdr, check))
-#define IP_SADDR_OFF  (ETH_HLEN + offsetof(struct iphdr, saddr))
-#define IP_DADDR_OFF  (ETH_HLEN + offsetof(struct iphdr, daddr))
+#define IP_OFF        L2_HLEN
+#define IP_CSUM_OFF   (L2_HLEN + offsetof(struct iphdr, check))
+#define IP_SADDR_OFF  (L2_HLEN + offsetof(struct iphdr, saddr))
+#define IP_DADDR_OFF  (L2_HLEN + offsetof(struct iphdr, daddr))
 
 static __always_inline __u16 csum_fold32(__u32 sum)
 {

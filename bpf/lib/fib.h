@@ -17,6 +17,20 @@
 #define AF_INET 2
 #endif
 
+#if !L2_HLEN
+/* bpf_redirect_neigh takes a packet with an Ethernet header (it strips it and resolves the
+ * next hop itself, for an Ethernet or an L3 egress alike); an L3 device's packet gets an
+ * empty one first. */
+static __always_inline int l3_push_eth(struct __sk_buff *skb)
+{
+	struct ethhdr eth = { .h_proto = bpf_htons(ETH_P_IP) };
+
+	if (bpf_skb_change_head(skb, ETH_HLEN, 0) < 0)
+		return -1;
+	return bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0);
+}
+#endif
+
 static __always_inline int fib_redirect(struct __sk_buff *skb, const struct pkt4 *p)
 {
 	struct bpf_fib_lookup fib = {};
@@ -49,6 +63,10 @@ static __always_inline int fib_redirect(struct __sk_buff *skb, const struct pkt4
 	if (bpf_l3_csum_replace(skb, IP_CSUM_OFF, old, new, 2) < 0 ||
 	    bpf_skb_store_bytes(skb, IP_OFF + 8, &new, 2, 0) < 0)
 		return drop(STAT_DROP_FIB);
+#if !L2_HLEN
+	if (l3_push_eth(skb) < 0)
+		return drop(STAT_DROP_FIB);
+#endif
 	return bpf_redirect_neigh(fib.ifindex, 0, 0, 0);
 }
 

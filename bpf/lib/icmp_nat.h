@@ -46,15 +46,20 @@ static __always_inline int parse_icmp_error(struct __sk_buff *skb, struct icmp_e
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
-	struct ethhdr *eth = data;
 	struct iphdr *ip, *in;
 	struct icmp4_hdr *icmp;
 	__be16 *ports;
 	__u32 ihl;
 
+#if L2_HLEN
+	struct ethhdr *eth = data;
+
 	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
 		return -1;
 	ip = (void *)(eth + 1);
+#else
+	ip = data;
+#endif
 	if ((void *)(ip + 1) > data_end || ip->version != 4 || ip->protocol != IPPROTO_ICMP)
 		return -1;
 	ihl = ip->ihl * 4;
@@ -75,8 +80,8 @@ static __always_inline int parse_icmp_error(struct __sk_buff *skb, struct icmp_e
 		return -1;
 	e->saddr = ip->saddr;
 	e->daddr = ip->daddr;
-	e->icmp_csum_off = ETH_HLEN + ihl + offsetof(struct icmp4_hdr, checksum);
-	e->in_ip_off = ETH_HLEN + ihl + sizeof(*icmp);
+	e->icmp_csum_off = L2_HLEN + ihl + offsetof(struct icmp4_hdr, checksum);
+	e->in_ip_off = L2_HLEN + ihl + sizeof(*icmp);
 	e->in_l4_off = e->in_ip_off + sizeof(*in);
 	e->in_saddr = in->saddr;
 	e->in_daddr = in->daddr;

@@ -12,6 +12,7 @@
 #include <linux/in.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "l2.h"
 
 struct pkt4 {
 	__be32 saddr;
@@ -50,15 +51,20 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, struct pkt4 *p)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
-	struct ethhdr *eth = data;
 	struct iphdr *ip;
 	__u32 ihl;
+
+#if L2_HLEN
+	struct ethhdr *eth = data;
 
 	if ((void *)(eth + 1) > data_end)
 		return -1;
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
 		return -1;
 	ip = (void *)(eth + 1);
+#else
+	ip = data; /* an L3 device: IPv4 or IPv6 by the version nibble, checked below */
+#endif
 	if ((void *)(ip + 1) > data_end)
 		return -1;
 	ihl = ip->ihl * 4;
@@ -73,7 +79,7 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, struct pkt4 *p)
 	p->daddr = ip->daddr;
 	p->proto = ip->protocol;
 	p->ihl_ok = ihl == sizeof(*ip);
-	p->l4_off = ETH_HLEN + ihl;
+	p->l4_off = L2_HLEN + ihl;
 	p->l4_len = bpf_ntohs(ip->tot_len) - ihl;
 	p->tcp_flags = 0;
 	p->tcp_seq = 0;

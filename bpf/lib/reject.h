@@ -16,27 +16,34 @@ struct pseudo_hdr4 {
 	__be16 len;
 };
 
-/* Frames start 2 bytes into the struct so the IP header is 4-byte aligned (stack accesses
- * must be aligned); `pad` is not sent. */
+/* With Ethernet, frames start 2 bytes into the struct so the IP header is 4-byte aligned
+ * (stack accesses must be aligned); `pad` is not sent. On L3 devices they start at the IP
+ * header. */
+#if L2_HLEN
+#define FRAME_L2 __u16 pad; struct ethhdr eth;
+#define FRAME_START(f) ((void *)&(f).eth)
+#else
+#define FRAME_L2
+#define FRAME_START(f) ((void *)&(f).ip)
+#endif
+
 struct rst_frame {
-	__u16 pad;
-	struct ethhdr eth;
+	FRAME_L2
 	struct iphdr ip;
 	struct tcphdr tcp;
 };
 
 struct icmp_frame {
-	__u16 pad;
-	struct ethhdr eth;
+	FRAME_L2
 	struct iphdr ip;
 	struct icmp4_hdr icmp;
 	struct iphdr orig_ip;   /* the rejected packet's IP header ... */
 	__u8 orig_l4[8];        /* ... and its first 8 L4 bytes (RFC 792) */
 };
 
-#define FRAME_LEN(f) (sizeof(f) - offsetof(typeof(f), eth))
-_Static_assert(__builtin_offsetof(struct rst_frame, ip) % 4 == 0 && sizeof(struct rst_frame) - 2 == 54, "rst frame layout");
-_Static_assert(__builtin_offsetof(struct icmp_frame, orig_ip) % 4 == 0 && sizeof(struct icmp_frame) - 2 == 70, "icmp frame layout");
+#define FRAME_LEN(f) (sizeof(f) - (FRAME_START(f) - (void *)&(f)))
+_Static_assert(__builtin_offsetof(struct rst_frame, ip) % 4 == 0 && __builtin_offsetof(struct rst_frame, ip) + 40 == sizeof(struct rst_frame), "rst frame layout");
+_Static_assert(__builtin_offsetof(struct icmp_frame, orig_ip) % 4 == 0 && __builtin_offsetof(struct icmp_frame, ip) + 56 == sizeof(struct icmp_frame), "icmp frame layout");
 
 static __always_inline void reply_ip(struct iphdr *ip, const struct pkt4 *p, __u8 proto, __u16 tot_len)
 {
@@ -54,6 +61,7 @@ static __always_inline void reply_ip(struct iphdr *ip, const struct pkt4 *p, __u
 	ip->check = csum_fold32(csum_buf(ip, sizeof(*ip), 0));
 }
 
+#if L2_HLEN
 static __always_inline int load_eth_swapped(struct __sk_buff *skb, struct ethhdr *eth)
 {
 	struct ethhdr in;
@@ -65,6 +73,10 @@ static __always_inline int load_eth_swapped(struct __sk_buff *skb, struct ethhdr
 	eth->h_proto = in.h_proto;
 	return 0;
 }
+#define LOAD_L2(skb, f) load_eth_swapped(skb, &(f).eth)
+#else
+#define LOAD_L2(skb, f) 0
+#endif
 
 /* RFC 793 reset generation: ACK set → seq = their ack; else ack their segment. */
 static __always_inline int reject_tcp(struct __sk_buff *skb, const struct pkt4 *p)
@@ -85,7 +97,7 @@ static __always_inline int reject_tcp(struct __sk_buff *skb, const struct pkt4 *
 	if (p->tcp_flags & PKT_TCP_FIN)
 		seglen++;
 
-	if (load_eth_swapped(skb, &f.eth) < 0)
+	if (LOAD_L2(skb, f) < 0)
 		return TC_ACT_SHOT;
 	reply_ip(&f.ip, p, IPPROTO_TCP, sizeof(f.ip) + sizeof(f.tcp));
 	f.tcp.source = p->dport;
@@ -107,7 +119,7 @@ static __always_inline int reject_tcp(struct __sk_buff *skb, const struct pkt4 *
 
 	if (bpf_skb_change_tail(skb, FRAME_LEN(f), 0) < 0)
 		return TC_ACT_SHOT;
-	if (bpf_skb_store_bytes(skb, 0, &f.eth, FRAME_LEN(f), 0) < 0)
+	if (bpf_skb_store_bytes(skb, 0, FRAME_START(f), FRAME_LEN(f), 0) < 0)
 		return TC_ACT_SHOT;
 	return bpf_redirect(skb->ifindex, 0);
 }
@@ -118,18 +130,18 @@ static __always_inline int reject_udp(struct __sk_buff *skb, const struct pkt4 *
 
 	if (!p->ihl_ok)
 		return TC_ACT_SHOT;
-	if (load_eth_swapped(skb, &f.eth) < 0)
+	if (LOAD_L2(skb, f) < 0)
 		return TC_ACT_SHOT;
 	if (bpf_skb_load_bytes(skb, IP_OFF, &f.orig_ip, sizeof(f.orig_ip) + sizeof(f.orig_l4)) < 0)
 		return TC_ACT_SHOT;
-	reply_ip(&f.ip, p, IPPROTO_ICMP, FRAME_LEN(f) - sizeof(f.eth));
+	reply_ip(&f.ip, p, IPPROTO_ICMP, FRAME_LEN(f) - L2_HLEN);
 	f.icmp.type = ICMP4_DEST_UNREACH;
 	f.icmp.code = ICMP4_PORT_UNREACH;
 	f.icmp.checksum = csum_fold32(csum_buf(&f.icmp, sizeof(f.icmp) + sizeof(f.orig_ip) + sizeof(f.orig_l4), 0));
 
 	if (bpf_skb_change_tail(skb, FRAME_LEN(f), 0) < 0)
 		return TC_ACT_SHOT;
-	if (bpf_skb_store_bytes(skb, 0, &f.eth, FRAME_LEN(f), 0) < 0)
+	if (bpf_skb_store_bytes(skb, 0, FRAME_START(f), FRAME_LEN(f), 0) < 0)
 		return TC_ACT_SHOT;
 	return bpf_redirect(skb->ifindex, 0);
 }

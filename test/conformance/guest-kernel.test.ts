@@ -22,7 +22,7 @@ const GUEST_BACKENDS = (process.env.BPFPROXY_GUEST_BACKENDS ?? 'ipvs,iptables,eb
 const IPVS_KERNEL_TESTS = 'test/backends/ipvs/kernel.test.ts';
 const VITEST_JSON = join(RESULTS_DIR, 'guest-vitest.json');
 /** Boot + vitest start (15–35 s under TCG) + 5–9 min per backend suite (measured with 30
- * cases: 276, 368 and 446 s for ebpf, ipvs, iptables; the 35 of now add bulk transfers, path MTU and fragments) +
+ * cases: 276, 368 and 446 s for ebpf, ipvs, iptables; the 36 of now add bulk transfers, path MTU, fragments and a tunnel) +
  * the IPVS kernel tests (~2 min), with slack: 300 s per backend was hit once the cases
  * waited for syncs instead of sleeping. */
 const GUEST_TIMEOUT_S = 600 + 700 * GUEST_BACKENDS.length;
@@ -37,7 +37,7 @@ const WARM_UP = [
   'modprobe -a ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sh ip_vs_dh ip_vs_sed ip_vs_nq ip_vs_mh',
   'ip_set ip_set_hash_ip ip_set_hash_ipport ip_set_hash_ipportip ip_set_bitmap_port xt_set xt_comment xt_mark',
   'xt_addrtype xt_conntrack xt_MASQUERADE xt_statistic xt_recent nft_compat nft_chain_nat nf_reject_ipv4 nf_reject_ipv6',
-  'ipt_REJECT ip6t_REJECT sch_ingress cls_bpf dummy veth bridge 2>/dev/null; node bin/bpfproxy.js --help >/dev/null',
+  'ipt_REJECT ip6t_REJECT sch_ingress cls_bpf dummy veth bridge tun 2>/dev/null; node bin/bpfproxy.js --help >/dev/null',
 ].join(' ');
 
 interface VitestJson {

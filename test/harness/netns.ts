@@ -74,7 +74,7 @@ export function spawnInNetns(ns: string, cmd: string, args: string[], readyLine:
     child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
     child.on('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`${cmd} in ${ns} exited (${code}) before ready: ${err}`));
+      reject(new Error(`${cmd} in ${ns} exited (${code}) before ready: ${err}${out}`));
     });
   });
 }

@@ -4,20 +4,29 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import * as abi from './abi.js';
-import { BpfError, libbpf, type ProgramDesc, type TcTarget } from './libbpf.js';
+import { ARPHRD_ETHER, BpfError, libbpf, type Interface, type ProgramDesc, type TcTarget } from './libbpf.js';
 
 export interface TcAttachResult {
   attached: string[];
   errors: BpfError[];
 }
 
-/** Keeps tc_lb attached on every interface; remembers ifindexes already done by this program. */
+/** The two builds of tc_lb: for Ethernet interfaces, and for L3 ones (no link-layer header). */
+export interface TcPrograms { ethernet: number; l3: number }
+
+/** Keeps tc_lb attached on every interface (tc_lb_l3 where the hardware type is not
+ * Ethernet: IPIP, WireGuard, tun); remembers ifindexes already done by this controller. */
 export class TcAttacher {
   private readonly done = new Map<number, string>();
-  private readonly progId: number;
+  private readonly ids: { ethernet: number; l3: number };
 
-  constructor(private readonly progFd: number, private readonly netns?: string) {
-    this.progId = libbpf.progInfo(progFd).id;
+  constructor(private readonly progs: TcPrograms, private readonly netns?: string) {
+    this.ids = { ethernet: libbpf.progInfo(progs.ethernet).id, l3: libbpf.progInfo(progs.l3).id };
+  }
+
+  /** Which build an interface gets. An unknown type (-1) is taken as Ethernet, as before. */
+  static kind(i: Pick<Interface, 'hwType'>): keyof TcPrograms {
+    return i.hwType === ARPHRD_ETHER || i.hwType === -1 ? 'ethernet' : 'l3';
   }
 
   private target(ifindex: number, ifname: string): TcTarget {
@@ -33,9 +42,10 @@ export class TcAttacher {
     for (const idx of this.done.keys()) if (!present.has(idx)) this.done.delete(idx);
     const res: TcAttachResult = { attached: [], errors: [] };
     for (const i of ifaces) {
-      if (this.done.get(i.index) === i.name && !(opts.verify && (await this.missing(i.index, i.name)))) continue;
+      const kind = TcAttacher.kind(i);
+      if (this.done.get(i.index) === i.name && !(opts.verify && (await this.missing(i.index, i.name, kind)))) continue;
       try {
-        await libbpf.tcAttach(this.target(i.index, i.name), this.progFd);
+        await libbpf.tcAttach(this.target(i.index, i.name), this.progs[kind]);
         this.done.set(i.index, i.name);
         res.attached.push(i.name);
       } catch (e) {
@@ -48,9 +58,9 @@ export class TcAttacher {
   }
 
   /** Whether our program is not (or no longer) the filter at our handle/priority. */
-  private async missing(ifindex: number, ifname: string): Promise<boolean> {
+  private async missing(ifindex: number, ifname: string, kind: keyof TcPrograms): Promise<boolean> {
     try {
-      return (await libbpf.tcQuery(this.target(ifindex, ifname))) !== this.progId;
+      return (await libbpf.tcQuery(this.target(ifindex, ifname))) !== this.ids[kind];
     } catch {
       return true; // no clsact any more: attaching recreates it
     }

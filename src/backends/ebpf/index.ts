@@ -118,7 +118,7 @@ export class EbpfBackend implements Backend {
         if (converted) this.log.info({ entries: converted }, 'conntrack entries of an older version converted');
         this.pinPrograms(dp);
         if (this.opts.cgroupPath) attachCgroup(this.opts.cgroupPath, dp.sock);
-        tc = new TcAttacher(dp.tc.fd, this.opts.netns);
+        tc = new TcAttacher({ ethernet: dp.tc.fd, l3: dp.tcL3.fd }, this.opts.netns);
       } catch (e) {
         dp.close();
         throw e;
@@ -173,7 +173,7 @@ export class EbpfBackend implements Backend {
 
   /** Pinned programs let `bpftool prog show pinned` find what is attached. */
   private pinPrograms(dp: Dataplane): void {
-    for (const p of [dp.tc, ...dp.sock]) {
+    for (const p of [dp.tc, dp.tcL3, ...dp.sock]) {
       const pin = path.join(this.pinRoot, `prog_${p.name}`);
       rmSync(pin, { force: true });
       libbpf.pin(p.fd, pin);

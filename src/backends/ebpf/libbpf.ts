@@ -25,7 +25,9 @@ export interface ProgramDesc { name: string; section: string; fd: number; type: 
 export interface MapDesc { name: string; fd: number; type: number; keySize: number; valueSize: number; maxEntries: number }
 export interface LoadedObject { handle: number; programs: ProgramDesc[]; maps: MapDesc[] }
 export interface TestRunResult { retval: number; durationNs: number; dataOut: Buffer }
-export interface Interface { name: string; index: number; loopback: boolean; up: boolean }
+/** hwType: ARPHRD_* (1 Ethernet, 772 loopback, 768 IPIP, 0xfffe none: tun, WireGuard; -1 unknown). */
+export interface Interface { name: string; index: number; loopback: boolean; up: boolean; hwType: number }
+export const ARPHRD_ETHER = 1;
 export interface TcTarget {
   /** Network namespace to do the netlink calls in (e.g. /run/netns/node); default: the caller's. */
   netns?: string;

@@ -77,6 +77,8 @@ function statsMap(m: LoadedObject['maps'][number] | undefined): number {
 export interface Dataplane {
   maps: Maps;
   tc: ProgramDesc;
+  /** tc_lb built for interfaces without an Ethernet header (tc_lb_l3.bpf.c). */
+  tcL3: ProgramDesc;
   /** cgroup programs (connect4, sendmsg4, recvmsg4, getpeername4). */
   sock: ProgramDesc[];
   objects: LoadedObject[];
@@ -85,25 +87,25 @@ export interface Dataplane {
 
 export async function loadDataplane(opts: { pinRoot: string; objectDir: string }): Promise<Dataplane> {
   await ensureBpffs(opts.pinRoot);
-  const tcObj = await libbpf.openLoad(path.join(opts.objectDir, 'tc_lb.bpf.o'), opts.pinRoot);
-  let sockObj: LoadedObject;
+  // The first object pins the maps; the others find them pinned and share them.
+  const objects: LoadedObject[] = [];
+  const closeAll = () => {
+    for (const o of objects) libbpf.closeObject(o.handle);
+  };
   try {
-    sockObj = await libbpf.openLoad(path.join(opts.objectDir, 'sock_lb.bpf.o'), opts.pinRoot);
+    for (const f of ['tc_lb.bpf.o', 'tc_lb_l3.bpf.o', 'sock_lb.bpf.o']) objects.push(await libbpf.openLoad(path.join(opts.objectDir, f), opts.pinRoot));
   } catch (e) {
-    libbpf.closeObject(tcObj.handle);
+    closeAll();
     throw e;
   }
+  const [tcObj, l3Obj, sockObj] = objects as [LoadedObject, LoadedObject, LoadedObject];
   const tc = tcObj.programs.find((p) => p.name === 'tc_lb');
-  if (!tc) throw new Error('tc_lb.bpf.o has no program tc_lb');
-  return {
-    maps: mapsOf(tcObj),
-    tc,
-    sock: sockObj.programs,
-    objects: [tcObj, sockObj],
-    close() {
-      for (const o of [tcObj, sockObj]) libbpf.closeObject(o.handle);
-    },
-  };
+  const tcL3 = l3Obj.programs.find((p) => p.name === 'tc_lb_l3');
+  if (!tc || !tcL3) {
+    closeAll();
+    throw new Error('tc_lb.bpf.o / tc_lb_l3.bpf.o lack their programs tc_lb / tc_lb_l3');
+  }
+  return { maps: mapsOf(tcObj), tc, tcL3, sock: sockObj.programs, objects, close: closeAll };
 }
 
 /** Read-only view for `bpfproxy inspect` from another process: opens the pinned maps

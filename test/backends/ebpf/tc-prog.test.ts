@@ -321,6 +321,46 @@ describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
     });
   });
 
+  describe('tc_lb_l3: interfaces without an Ethernet header (IPIP, WireGuard, tun)', () => {
+    /** The same frame without its Ethernet header, as an L3 device hands it to tc. */
+    const l3 = (spec: PacketSpec) => buildPacket(spec).subarray(14);
+    const runL3 = async (spec: PacketSpec) => {
+      const input = l3(spec);
+      const r = await libbpf.testRun(dp.tcL3.fd, input);
+      return { retval: r.retval, out: r.dataOut };
+    };
+
+    it('a reply from a backend behind the tunnel is reverse-NATed; a new flow is DNATed', async () => {
+      svc([{ id: 1, ip: REMOTE_POD }]);
+      // The flow starts on a pod's veth (tc_lb), its reply comes back over the tunnel (tc_lb_l3).
+      await run(c2v);
+      const reply: PacketSpec = { saddr: REMOTE_POD, daddr: CLIENT, proto: TCP, sport: 9376, dport: 40000, flags: TCP_SYN | TCP_ACK, seq: 1, ack: 5001 };
+      const r = await runL3(reply);
+      expect(r.retval).toBe(TC_ACT_OK);
+      expect(r.out.toString('hex')).toBe(l3({ ...reply, saddr: VIP, sport: 80 }).toString('hex'));
+      const fresh = await runL3({ ...c2v, sport: 40100 });
+      expect(fresh.out.toString('hex')).toBe(l3({ ...c2v, sport: 40100, daddr: REMOTE_POD, dport: 9376 }).toString('hex'));
+    });
+
+    it('answers a SYN to a frontend without endpoints with an RST that has no Ethernet header either', async () => {
+      svc([]);
+      const r = await runL3(syn(40001, { seq: 0xfffffff0 }));
+      expect(r.retval).toBe(TC_ACT_REDIRECT);
+      expect(r.out.length).toBe(40); // IP + TCP, nothing in front
+      const framed = Buffer.concat([Buffer.alloc(14), r.out]); // for the parser, which expects Ethernet
+      expect(parsePacket(framed)).toMatchObject({ saddr: VIP, daddr: CLIENT, sport: 80, dport: 40001, flags: TCP_RST | TCP_ACK, ack: 0xfffffff1, totLen: 40 });
+      expectValidChecksums(framed);
+    });
+
+    it("tc_lb (Ethernet) cannot parse an L3 packet: this is what passed un-NATed before", async () => {
+      svc([{ id: 1, ip: REMOTE_POD }]);
+      await run(c2v);
+      const reply = l3({ saddr: REMOTE_POD, daddr: CLIENT, proto: TCP, sport: 9376, dport: 40000, flags: TCP_SYN | TCP_ACK, seq: 1, ack: 5001 });
+      const r = await libbpf.testRun(dp.tc.fd, reply);
+      expect(r.dataOut.toString('hex')).toBe(reply.toString('hex'));
+    });
+  });
+
   describe('ICMP errors about NATed flows', () => {
     const ROUTER = '198.19.200.254';
     /** IP header + the first 8 bytes of L4 of a packet, as an ICMP error quotes it. */

@@ -8,7 +8,7 @@ import { restoredAfterTamper, udpRepin } from './recovery.js';
 import { ipv6ClusterIP } from './ipv6.js';
 import { cleanupLeavesNothing, establishedSurvivesChurn, restartNoLoss } from './resilience.js';
 import { internalLocal, otherProxy, terminatingFallback } from './selection.js';
-import { crossNode, ctInvalidDrop, distribution, hairpin, largeRequest, multiPort, newPodFirstPacket, nodeLocalClient, sourceIP, tcpAndUdp } from './traffic.js';
+import { crossNode, ctInvalidDrop, l3TunnelCrossNode, distribution, hairpin, largeRequest, multiPort, newPodFirstPacket, nodeLocalClient, sourceIP, tcpAndUdp } from './traffic.js';
 
 /** Every case, in the order the suite runs them (cleanup last: it restarts the proxy). */
 export const CASES: ConformanceCase[] = [
@@ -19,6 +19,7 @@ export const CASES: ConformanceCase[] = [
   udpClusterIP,
   badEditKeepsService,
   crossNode,
+  l3TunnelCrossNode,
   distribution,
   multiPort,
   tcpAndUdp,

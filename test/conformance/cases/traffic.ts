@@ -3,8 +3,9 @@
 import { expect } from 'vitest';
 import { eventually, tally } from '../../harness/client.js';
 import { endpointSlice, service } from '../../harness/manifests.js';
-import { nsRun } from '../../harness/netns.js';
-import { CLIENT_B, CLIENT_B_IP, CLIENT_IP, NODE, ep, simpleService } from '../fixtures.js';
+import type { ChildProcess } from 'node:child_process';
+import { nsRun, spawnInNetns } from '../../harness/netns.js';
+import { CLIENT_B, CLIENT_B_IP, CLIENT_IP, NODE, NODE_B, ep, simpleService } from '../fixtures.js';
 import type { ConformanceCase } from '../types.js';
 
 export const crossNode: ConformanceCase = {
@@ -191,6 +192,54 @@ export const ctInvalidDrop: ConformanceCase = {
       expect(kept[0]?.sockets).toBe(1);
     } finally {
       for (const n of nodes) await nsRun(n.ns, 'iptables', ['-D', ...rule], { allowFailure: true });
+    }
+  },
+};
+
+/** socat's log line once both ends of its tunnel are open. */
+const SOCAT_READY = /starting data transfer loop/;
+
+export const l3TunnelCrossNode: ConformanceCase = {
+  id: 'l3-tunnel-cross-node',
+  title: 'node-a reaches node-b pods over an L3 tunnel (tun devices, no Ethernet header, as IPIP or WireGuard): ClusterIP replies arriving there are reverse-NATed',
+  async run(ctx) {
+    await ctx.manifests.write('svc.json', simpleService('tunneled', '198.19.1.216', 80, [ep('remote-f')]));
+    await eventually(async () => {
+      const [r] = await ctx.request('198.19.1.216:80', { timeoutMs: 1000 });
+      expect(r?.body).toBe('remote-f');
+    }, ctx.syncDeadlineMs);
+    // A point-to-point tunnel carried in UDP over the underlay, one tun device per node (a
+    // WireGuard link without the crypto). Each node then routes the other's pod CIDR over it,
+    // so the reply of a flow node-a DNATed comes back on node-a's tun device.
+    const [a, b] = [ctx.topo.node(NODE), ctx.topo.node(NODE_B)];
+    const tun = { a: `${ctx.topo.prefix}ta`, b: `${ctx.topo.prefix}tb` };
+    // Each node's route to the other's pods, over the underlay now and over the tunnel below.
+    const routes = [
+      { ns: a.ns, dst: '198.18.2.0/24', dev: tun.a, via: b.address },
+      { ns: b.ns, dst: '198.18.1.0/24', dev: tun.b, via: a.address },
+    ];
+    const socats: ChildProcess[] = [];
+    try {
+      for (const [me, peer, dev] of [[a, b, tun.a], [b, a, tun.b]] as const) {
+        // socat logs to stderr; the harness waits on stdout (a socket, which -lf cannot open).
+        socats.push(await spawnInNetns(me.ns, 'sh', ['-c', 'exec socat "$@" 2>&1', 'socat', '-d', '-d', `TUN,tun-type=tun,tun-name=${dev},iff-no-pi,iff-up`, `UDP-DATAGRAM:${peer.address}:47000,bind=${me.address}:47000`], SOCAT_READY));
+        await nsRun(me.ns, 'ip', ['link', 'set', dev, 'mtu', '1400']);
+      }
+      for (const r of routes) await nsRun(r.ns, 'ip', ['route', 'replace', r.dst, 'dev', r.dev]);
+      // Over the tunnel now: every request must be answered by the VIP, from both nodes' clients.
+      for (const from of [undefined, CLIENT_B]) {
+        await eventually(async () => {
+          const { bodies, errors } = tally(await ctx.request('198.19.1.216:80', { count: 8, from, timeoutMs: 2000 }));
+          expect(errors).toEqual(new Map());
+          expect([...bodies.keys()]).toEqual(['remote-f']);
+        }, ctx.syncDeadlineMs);
+      }
+      const counters = await nsRun(a.ns, 'ip', ['-s', '-j', 'link', 'show', tun.a]);
+      const rx = (JSON.parse(counters.stdout) as Array<{ stats64: { rx: { packets: number } } }>)[0]!.stats64.rx.packets;
+      expect(rx).toBeGreaterThan(0); // the replies did come back over the tunnel
+    } finally {
+      for (const r of routes) await nsRun(r.ns, 'ip', ['route', 'replace', r.dst, 'via', r.via]);
+      for (const s of socats) s.kill('SIGKILL');
     }
   },
 };
