@@ -20,6 +20,9 @@ import { type CaseResult, RESULTS_DIR } from './results.js';
 
 const GUEST_BACKENDS = (process.env.BPFPROXY_GUEST_BACKENDS ?? 'ipvs,iptables,ebpf').split(',').filter(Boolean);
 const IPVS_KERNEL_TESTS = 'test/backends/ipvs/kernel.test.ts';
+/** tc_lb's packet fixtures and conntrack GC (BPF_PROG_TEST_RUN): the 6.1 verifier and
+ * helpers must take the programs too, not only the host's 6.18. */
+const EBPF_KERNEL_TESTS = ['test/backends/ebpf/tc-prog.test.ts', 'test/backends/ebpf/conntrack-gc.test.ts'];
 const VITEST_JSON = join(RESULTS_DIR, 'guest-vitest.json');
 /** Boot + vitest start (15–35 s under TCG) + 5–9 min per backend suite (measured with 30
  * cases: 276, 368 and 446 s for ebpf, ipvs, iptables; the 36 of now add bulk transfers, path MTU, fragments and a tunnel) +
@@ -37,7 +40,7 @@ const WARM_UP = [
   'modprobe -a ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sh ip_vs_dh ip_vs_sed ip_vs_nq ip_vs_mh',
   'ip_set ip_set_hash_ip ip_set_hash_ipport ip_set_hash_ipportip ip_set_bitmap_port xt_set xt_comment xt_mark',
   'xt_addrtype xt_conntrack xt_MASQUERADE xt_statistic xt_recent nft_compat nft_chain_nat nf_reject_ipv4 nf_reject_ipv6',
-  'ipt_REJECT ip6t_REJECT sch_ingress cls_bpf dummy veth bridge tun 2>/dev/null; node bin/bpfproxy.js --help >/dev/null',
+  'ipt_REJECT ip6t_REJECT sch_ingress cls_bpf dummy veth bridge tun ipip 2>/dev/null; node bin/bpfproxy.js --help >/dev/null',
 ].join(' ');
 
 interface VitestJson {
@@ -54,6 +57,7 @@ function hostRunner(): void {
     for (const f of readdirSync(RESULTS_DIR)) if (/^results-.*-guest_/.test(f) || f === 'guest-vitest.json') rmSync(join(RESULTS_DIR, f));
     const files = GUEST_BACKENDS.map((b) => `test/conformance/${b}.test.ts`);
     if (GUEST_BACKENDS.includes('ipvs')) files.push(IPVS_KERNEL_TESTS);
+    if (GUEST_BACKENDS.includes('ebpf')) files.push(...EBPF_KERNEL_TESTS);
     const vitest = ['node_modules/.bin/vitest', 'run', ...files, '--fileParallelism=false', '--reporter=default', '--reporter=json', `--outputFile.json=${VITEST_JSON}`];
     const t0 = Date.now();
     const r = await runInGuest(['bash', '-c', `${WARM_UP}; exec "$@"`, 'warm-up', ...vitest], {
@@ -104,6 +108,18 @@ function hostRunner(): void {
       expect(bad.map((a) => `${a.fullName}: ${a.failureMessages.join('\n').slice(0, 2000)}`)).toEqual([]);
       expect(file.assertionResults.filter((a) => a.status === 'passed').length).toBeGreaterThan(0);
     });
+  }
+
+  if (GUEST_BACKENDS.includes('ebpf')) {
+    for (const f of EBPF_KERNEL_TESTS) {
+      it(`eBPF program tests (${f}) pass in the guest`, () => {
+        const file = vitestJson?.testResults.find((r) => r.name.endsWith(f));
+        if (!file) throw new Error(`no results for ${f}; guest output (tail):\n${tail()}`);
+        const bad = file.assertionResults.filter((a) => a.status === 'failed');
+        expect(bad.map((a) => `${a.fullName}: ${a.failureMessages.join('\n').slice(0, 2000)}`)).toEqual([]);
+        expect(file.assertionResults.filter((a) => a.status === 'passed').length).toBeGreaterThan(0);
+      });
+    }
   }
 
   it('the guest vitest run exits 0', () => {

@@ -201,16 +201,18 @@ const SOCAT_READY = /starting data transfer loop/;
 
 export const l3TunnelCrossNode: ConformanceCase = {
   id: 'l3-tunnel-cross-node',
-  title: 'node-a reaches node-b pods over an L3 tunnel (tun devices, no Ethernet header, as IPIP or WireGuard): ClusterIP replies arriving there are reverse-NATed',
+  title: 'node-a reaches node-b pods over an L3 tunnel (no Ethernet header: IPIP in the guest kernel, tun devices on the host): ClusterIP replies arriving there are reverse-NATed',
   async run(ctx) {
     await ctx.manifests.write('svc.json', simpleService('tunneled', '198.19.1.216', 80, [ep('remote-f')]));
     await eventually(async () => {
       const [r] = await ctx.request('198.19.1.216:80', { timeoutMs: 1000 });
       expect(r?.body).toBe('remote-f');
     }, ctx.syncDeadlineMs);
-    // A point-to-point tunnel carried in UDP over the underlay, one tun device per node (a
-    // WireGuard link without the crypto). Each node then routes the other's pod CIDR over it,
-    // so the reply of a flow node-a DNATed comes back on node-a's tun device.
+    // A point-to-point tunnel between the nodes. Each node then routes the other's pod CIDR
+    // over it, so the reply of a flow node-a DNATed comes back on node-a's tunnel device. The
+    // guest kernel has IPIP (Calico's tunl0); the host kernel has no tunnel driver but tun:
+    // there two tun devices are joined by socat over UDP (a WireGuard link without the crypto).
+    const ipip = process.env.BPFPROXY_IN_GUEST === '1';
     const [a, b] = [ctx.topo.node(NODE), ctx.topo.node(NODE_B)];
     const tun = { a: `${ctx.topo.prefix}ta`, b: `${ctx.topo.prefix}tb` };
     // Each node's route to the other's pods, over the underlay now and over the tunnel below.
@@ -221,8 +223,13 @@ export const l3TunnelCrossNode: ConformanceCase = {
     const socats: ChildProcess[] = [];
     try {
       for (const [me, peer, dev] of [[a, b, tun.a], [b, a, tun.b]] as const) {
-        // socat logs to stderr; the harness waits on stdout (a socket, which -lf cannot open).
-        socats.push(await spawnInNetns(me.ns, 'sh', ['-c', 'exec socat "$@" 2>&1', 'socat', '-d', '-d', `TUN,tun-type=tun,tun-name=${dev},iff-no-pi,iff-up`, `UDP-DATAGRAM:${peer.address}:47000,bind=${me.address}:47000`], SOCAT_READY));
+        if (ipip) {
+          await nsRun(me.ns, 'ip', ['link', 'add', dev, 'type', 'ipip', 'local', me.address, 'remote', peer.address]);
+          await nsRun(me.ns, 'ip', ['link', 'set', dev, 'up']);
+        } else {
+          // socat logs to stderr; the harness waits on stdout (a socket, which -lf cannot open).
+          socats.push(await spawnInNetns(me.ns, 'sh', ['-c', 'exec socat "$@" 2>&1', 'socat', '-d', '-d', `TUN,tun-type=tun,tun-name=${dev},iff-no-pi,iff-up`, `UDP-DATAGRAM:${peer.address}:47000,bind=${me.address}:47000`], SOCAT_READY));
+        }
         await nsRun(me.ns, 'ip', ['link', 'set', dev, 'mtu', '1400']);
       }
       for (const r of routes) await nsRun(r.ns, 'ip', ['route', 'replace', r.dst, 'dev', r.dev]);
@@ -240,6 +247,7 @@ export const l3TunnelCrossNode: ConformanceCase = {
     } finally {
       for (const r of routes) await nsRun(r.ns, 'ip', ['route', 'replace', r.dst, 'via', r.via]);
       for (const s of socats) s.kill('SIGKILL');
+      if (ipip) for (const [me, dev] of [[a, tun.a], [b, tun.b]] as const) await nsRun(me.ns, 'ip', ['link', 'del', dev], { allowFailure: true });
     }
   },
 };
