@@ -165,12 +165,6 @@ export class EbpfBackend implements Backend {
     return this.gc;
   }
 
-  /** One conntrack garbage collection pass now (tests; the timer runs them otherwise). */
-  async collectConntrack(now?: bigint) {
-    if (!this.gc) throw new Error('eBPF data plane not loaded');
-    return this.gc.collect(now);
-  }
-
   /** Pinned programs let `bpftool prog show pinned` find what is attached. */
   private pinPrograms(dp: Dataplane): void {
     for (const p of [dp.tc, dp.tcL3, ...dp.sock]) {
