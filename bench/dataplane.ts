@@ -1,6 +1,6 @@
 // Data-plane comparison in one run: the same client → server path with no proxy (the pod
 // IP directly), through the iptables backend and through the eBPF backend (the VIP).
-// Reports TCP throughput (iperf3, one established flow), new-connection rate and
+// Reports TCP throughput both ways (iperf3 and iperf3 -R, one established flow), new-connection rate and
 // keep-alive request rate (the node client), each as a ratio to no-proxy.
 //   npx tsx bench/dataplane.ts [--seconds 2] [--connections 600] [--rounds 3]
 // The request rates are bounded by the node client and server (a process per request
@@ -29,6 +29,8 @@ const POD = '198.18.1.2';
 interface Result {
   mode: string;
   gbps: number;
+  /** iperf3 -R: server → client, the replies' direction. */
+  gbpsDown: number;
   newConnPerSec: number;
   keepAlivePerSec: number;
 }
@@ -39,13 +41,18 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function measure(topo: Topology, mode: string, target: string): Promise<Result> {
   const runs: Result[] = [];
   for (let i = 0; i < ROUNDS; i++) runs.push(await measureOnce(topo, mode, target));
-  return { mode, gbps: median(runs.map((r) => r.gbps)), newConnPerSec: median(runs.map((r) => r.newConnPerSec)), keepAlivePerSec: median(runs.map((r) => r.keepAlivePerSec)) };
+  return { mode, gbps: median(runs.map((r) => r.gbps)), gbpsDown: median(runs.map((r) => r.gbpsDown)), newConnPerSec: median(runs.map((r) => r.newConnPerSec)), keepAlivePerSec: median(runs.map((r) => r.keepAlivePerSec)) };
 }
 
 async function measureOnce(topo: Topology, mode: string, target: string): Promise<Result> {
   const client = topo.pod('client').ns;
-  const iperf = JSON.parse((await nsRun(client, 'iperf3', ['-c', target, '-p', '5201', '-t', String(SECONDS), '-J'], { timeoutMs: (SECONDS + 20) * 1000 })).stdout);
-  const gbps = iperf.end.sum_received.bits_per_second / 1e9;
+  const iperf = async (reverse: boolean) => {
+    const args = ['-c', target, '-p', '5201', '-t', String(SECONDS), '-J', ...(reverse ? ['-R'] : [])];
+    const j = JSON.parse((await nsRun(client, 'iperf3', args, { timeoutMs: (SECONDS + 20) * 1000 })).stdout);
+    return j.end.sum_received.bits_per_second / 1e9;
+  };
+  const gbps = await iperf(false);
+  const gbpsDown = await iperf(true);
   const rate = async (keepAlive: boolean, count: number) => {
     const t0 = performance.now();
     const r = await requests(client, `${target}:9376`.replace(`${VIP}:9376`, `${VIP}:80`), { count, keepAlive, timeoutMs: 2000 });
@@ -53,7 +60,7 @@ async function measureOnce(topo: Topology, mode: string, target: string): Promis
     if (failed > 0) throw new Error(`${mode}: ${failed} of ${count} requests failed`);
     return count / ((performance.now() - t0) / 1000);
   };
-  return { mode, gbps, newConnPerSec: await rate(false, CONNECTIONS), keepAlivePerSec: await rate(true, CONNECTIONS * 3) };
+  return { mode, gbps, gbpsDown, newConnPerSec: await rate(false, CONNECTIONS), keepAlivePerSec: await rate(true, CONNECTIONS * 3) };
 }
 
 const prefix = newRunPrefix();
@@ -88,10 +95,10 @@ try {
   const base = results[0]!;
   const ratio = (v: number, b: number) => `${(v / b).toFixed(2)}×`;
   console.log(`\ndata plane, one run, median of ${ROUNDS}: ${SECONDS} s iperf3, ${CONNECTIONS} new connections, ${CONNECTIONS * 3} keep-alive requests (node client)\n`);
-  console.log('mode                 Gbit/s  ratio   new conn/s  ratio   keep-alive req/s  ratio');
+  console.log('mode                 up Gbit/s  ratio  down Gbit/s  ratio   new conn/s  ratio   keep-alive req/s  ratio');
   for (const r of results) {
     console.log(
-      `${r.mode.padEnd(20)} ${r.gbps.toFixed(2).padStart(6)}  ${ratio(r.gbps, base.gbps).padStart(5)}   ${r.newConnPerSec.toFixed(0).padStart(10)}  ${ratio(r.newConnPerSec, base.newConnPerSec).padStart(5)}   ${r.keepAlivePerSec.toFixed(0).padStart(16)}  ${ratio(r.keepAlivePerSec, base.keepAlivePerSec).padStart(5)}`,
+      `${r.mode.padEnd(20)} ${r.gbps.toFixed(2).padStart(10)}  ${ratio(r.gbps, base.gbps).padStart(5)}  ${r.gbpsDown.toFixed(2).padStart(11)}  ${ratio(r.gbpsDown, base.gbpsDown).padStart(5)}   ${r.newConnPerSec.toFixed(0).padStart(10)}  ${ratio(r.newConnPerSec, base.newConnPerSec).padStart(5)}   ${r.keepAlivePerSec.toFixed(0).padStart(16)}  ${ratio(r.keepAlivePerSec, base.keepAlivePerSec).padStart(5)}`,
     );
   }
 } finally {

@@ -93,7 +93,9 @@ export class ProxyProcess {
   }
 
   /** `bpfproxy run --cleanup`. */
-  async cleanup(): Promise<void> {
-    await run(process.execPath, [BIN, 'run', '--cleanup', ...this.args()], { timeoutMs: 30_000 });
+  /** `bpfproxy run --cleanup`. A bound, not a measurement: under qemu TCG the iptables
+   * cleanup (one iptables run per jump rule and family, then save/restore) took 30 s. */
+  async cleanup(timeoutMs = process.env.BPFPROXY_IN_GUEST === '1' ? 120_000 : 30_000): Promise<void> {
+    await run(process.execPath, [BIN, 'run', '--cleanup', ...this.args()], { timeoutMs });
   }
 }
