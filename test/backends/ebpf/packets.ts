@@ -55,23 +55,30 @@ function pseudoHeader(saddr: Buffer, daddr: Buffer, proto: number, len: number):
   return ph;
 }
 
-export function buildPacket(s: PacketSpec): Buffer {
-  const payload = s.payload ?? Buffer.alloc(0);
-  const l4len = (s.proto === TCP ? 20 : 8) + payload.length;
+/** An Ethernet + IPv4 header (no options) in front of l4len bytes, checksum from scratch. */
+function ethIp(h: { saddr: string; daddr: string; proto: number; id: number; df: boolean; ttl?: number; srcMac?: string; dstMac?: string }, l4len: number): Buffer {
   const buf = Buffer.alloc(14 + 20 + l4len);
-  mac(s.dstMac ?? NODE_MAC).copy(buf, 0);
-  mac(s.srcMac ?? CLIENT_MAC).copy(buf, 6);
+  mac(h.dstMac ?? NODE_MAC).copy(buf, 0);
+  mac(h.srcMac ?? CLIENT_MAC).copy(buf, 6);
   buf.writeUInt16BE(0x0800, 12);
   const ip = 14;
   buf[ip] = 0x45;
   buf.writeUInt16BE(20 + l4len, ip + 2);
-  buf.writeUInt16BE(0x1234, ip + 4);
-  buf.writeUInt16BE(0x4000, ip + 6);
-  buf[ip + 8] = s.ttl ?? 64;
-  buf[ip + 9] = s.proto;
-  ip4ToBytes(s.saddr, buf, ip + 12);
-  ip4ToBytes(s.daddr, buf, ip + 16);
+  buf.writeUInt16BE(h.id, ip + 4);
+  buf.writeUInt16BE(h.df ? 0x4000 : 0, ip + 6);
+  buf[ip + 8] = h.ttl ?? 64;
+  buf[ip + 9] = h.proto;
+  ip4ToBytes(h.saddr, buf, ip + 12);
+  ip4ToBytes(h.daddr, buf, ip + 16);
   buf.writeUInt16BE(inetChecksum(buf.subarray(ip, ip + 20)), ip + 10);
+  return buf;
+}
+
+export function buildPacket(s: PacketSpec): Buffer {
+  const payload = s.payload ?? Buffer.alloc(0);
+  const l4len = (s.proto === TCP ? 20 : 8) + payload.length;
+  const buf = ethIp({ ...s, id: 0x1234, df: true }, l4len);
+  const ip = 14;
   const l4 = ip + 20;
   buf.writeUInt16BE(s.sport, l4);
   buf.writeUInt16BE(s.dport, l4 + 2);
@@ -123,21 +130,8 @@ export function buildFragments(s: PacketSpec, payloadPerFragment: number, id = 0
  * "fragmentation needed"), quoting `quoted` (an IP packet's header and at least 8 bytes of
  * what follows). Checksums computed from scratch. */
 export function buildIcmpError(s: { saddr: string; daddr: string; type: number; code: number; rest?: number; quoted: Buffer; srcMac?: string; dstMac?: string }): Buffer {
-  const l4len = 8 + s.quoted.length;
-  const buf = Buffer.alloc(14 + 20 + l4len);
-  mac(s.dstMac ?? NODE_MAC).copy(buf, 0);
-  mac(s.srcMac ?? CLIENT_MAC).copy(buf, 6);
-  buf.writeUInt16BE(0x0800, 12);
-  const ip = 14;
-  buf[ip] = 0x45;
-  buf.writeUInt16BE(20 + l4len, ip + 2);
-  buf.writeUInt16BE(0x4321, ip + 4);
-  buf[ip + 8] = 64;
-  buf[ip + 9] = ICMP;
-  ip4ToBytes(s.saddr, buf, ip + 12);
-  ip4ToBytes(s.daddr, buf, ip + 16);
-  buf.writeUInt16BE(inetChecksum(buf.subarray(ip, ip + 20)), ip + 10);
-  const l4 = ip + 20;
+  const buf = ethIp({ ...s, proto: ICMP, id: 0x4321, df: false }, 8 + s.quoted.length);
+  const l4 = 14 + 20;
   buf[l4] = s.type;
   buf[l4 + 1] = s.code;
   buf.writeUInt32BE(s.rest ?? 0, l4 + 4);
