@@ -1,13 +1,13 @@
 // Conntrack garbage collection: which entries are over (pure, on hand-built dumps), the
 // conversion of entries from before CT_F_TIMED, and passes over the real map after flows
 // went through tc_lb (BPF_PROG_TEST_RUN).
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as abi from '../../../src/backends/ebpf/abi.js';
 import { ConntrackGc, convertLegacy, lifetimeNs, monotonicNs, overEntries, partnerKey, type CtDump } from '../../../src/backends/ebpf/conntrack-gc.js';
 import { BPF_ANY, addon, libbpf } from '../../../src/backends/ebpf/libbpf.js';
 import type { Dataplane } from '../../../src/backends/ebpf/loader.js';
 import { describeKernel } from '../../kernel-required.js';
-import { buildMissingReason, clearMaps, openTestDataplane, seedService } from './fixtures.js';
+import { seedService, useTestDataplane } from './fixtures.js';
 import { TCP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, UDP, buildPacket, type PacketSpec } from './packets.js';
 
 const S = 1_000_000_000n;
@@ -92,18 +92,9 @@ describe('conntrack GC decisions (pure)', () => {
   });
 });
 
-const missing = buildMissingReason();
-
 describeKernel('conntrack GC on the real map, after flows through tc_lb', () => {
   let dp: Dataplane;
-  let dispose: () => void;
-
-  beforeAll(async () => {
-    if (missing) throw new Error(missing);
-    ({ dp, dispose } = await openTestDataplane());
-  });
-  afterAll(() => dispose?.());
-  beforeEach(async () => clearMaps(dp.maps));
+  useTestDataplane((d) => (dp = d));
 
   const run = (spec: PacketSpec) => libbpf.testRun(dp.tc.fd, buildPacket(spec));
   const c2v = (sport: number, flags: number): PacketSpec => ({ saddr: CLIENT, daddr: VIP, proto: TCP, sport, dport: 80, flags, seq: 5000 });

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import * as abi from '../../../src/backends/ebpf/abi.js';
 import { REPO_ROOT, addonAvailable } from '../../../src/backends/ebpf/libbpf.js';
 import { loadDataplane, type Dataplane, type Maps } from '../../../src/backends/ebpf/loader.js';
@@ -31,6 +32,20 @@ export async function openTestDataplane(): Promise<{ dp: Dataplane; pinRoot: str
       rmSync(pinRoot, { recursive: true, force: true });
     },
   };
+}
+
+/** The hooks of a file whose tests share one loaded data plane, its maps cleared before each
+ * test; `set` receives it once loaded. A missing build fails the file (kernel tests are required). */
+export function useTestDataplane(set: (dp: Dataplane) => void): void {
+  let loaded: Awaited<ReturnType<typeof openTestDataplane>> | undefined;
+  beforeAll(async () => {
+    const missing = buildMissingReason();
+    if (missing) throw new Error(missing);
+    loaded = await openTestDataplane();
+    set(loaded.dp);
+  });
+  afterAll(() => loaded?.dispose());
+  beforeEach(async () => clearMaps(loaded!.dp.maps));
 }
 
 export interface SeedBackend { id: number; ip: string; port: number; flags?: number }

@@ -1,13 +1,13 @@
 // tc_lb through BPF_PROG_TEST_RUN: packet in + map contents → verdict + rewritten packet,
 // with every checksum recomputed independently in TS.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as abi from '../../../src/backends/ebpf/abi.js';
 import { libbpf } from '../../../src/backends/ebpf/libbpf.js';
 import type { Dataplane } from '../../../src/backends/ebpf/loader.js';
 import { describeKernel } from '../../kernel-required.js';
 import { monotonicNs } from '../../../src/backends/ebpf/conntrack-gc.js';
 import { DROP_REASONS, PACKET_PATHS, readDatapathStats } from '../../../src/backends/ebpf/stats.js';
-import { buildMissingReason, clearMaps, openTestDataplane, seedService } from './fixtures.js';
+import { seedService, useTestDataplane } from './fixtures.js';
 import {
   CLIENT_MAC, ICMP, NODE_MAC, TCP, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, UDP,
   buildFragments, buildIcmpError, buildPacket, checksumsValid, parsePacket, type PacketSpec,
@@ -30,18 +30,9 @@ const REMOTE_POD = '198.18.2.11';
 /** The SNAT source port the fixtures configure (a range of one). */
 const SNAT_PORT = 61000;
 
-const missing = buildMissingReason();
-
 describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
   let dp: Dataplane;
-  let dispose: () => void;
-
-  beforeAll(async () => {
-    if (missing) throw new Error(missing);
-    ({ dp, dispose } = await openTestDataplane());
-  });
-  afterAll(() => dispose?.());
-  beforeEach(async () => clearMaps(dp.maps));
+  useTestDataplane((d) => (dp = d));
 
   async function run(spec: PacketSpec) {
     const r = await libbpf.testRun(dp.tc.fd, buildPacket(spec));
