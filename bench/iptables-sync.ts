@@ -40,12 +40,11 @@ async function kernelRules(mode: IptablesMode): Promise<number> {
 }
 
 async function inner(mode: IptablesMode, sizes: number[]): Promise<void> {
-  const none = { added: [], updated: [], removed: [] };
   for (const n of sizes) {
     const b = new IptablesBackend({ families: [4], clusterCIDRs: ['198.18.0.0/16'], mode });
     const svcs = Array.from({ length: n }, (_, i) => service(i));
     const t0 = tableOf(svcs);
-    const firstFull = await timed(() => b.sync(t0, none, { full: true }));
+    const firstFull = await timed(() => b.sync({ table: t0, changes: [] }, { full: true }));
     const written = b.lastSync[0]!.rulesWritten;
     const rules = await kernelRules(mode);
     // Partial: one service's endpoints replaced (5 of 10 change).
@@ -53,10 +52,10 @@ async function inner(mode: IptablesMode, sizes: number[]): Promise<void> {
     const changed = [...svcs];
     changed[k] = service(k, [...endpoints(k).slice(0, 5), ...endpoints(k, 70_000).slice(0, 5)]);
     const t1 = tableOf(changed);
-    const partial = await timed(() => b.sync(t1, { added: [], updated: [changed[k]!.key], removed: [] }, { full: false }));
+    const partial = await timed(() => b.sync({ table: t1, changes: [{ key: changed[k]!.key, previous: svcs[k]!, current: changed[k]! }] }, { full: false }));
     const partialStats = b.lastSync[0]!;
-    const partialBack = await timed(() => b.sync(t0, { added: [], updated: [changed[k]!.key], removed: [] }, { full: false }));
-    const resync = await timed(() => b.sync(t0, none, { full: true }));
+    const partialBack = await timed(() => b.sync({ table: t0, changes: [{ key: changed[k]!.key, previous: changed[k]!, current: svcs[k]! }] }, { full: false }));
+    const resync = await timed(() => b.sync({ table: t0, changes: [] }, { full: true }));
     console.log(
       JSON.stringify({
         mode,

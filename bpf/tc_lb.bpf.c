@@ -145,9 +145,10 @@ int TC_LB_PROG(struct __sk_buff *skb)
 	}
 	if (ct) {
 		be = ct_backend(ct);
-		/* A SYN re-balances only when the old backend no longer takes new flows
-		 * (keeps SYN retransmits on one backend, moves reused tuples off terminating pods). */
-		if (be && !(tcp_bare_syn(&p) && !(be->flags & BE_F_ACTIVE))) {
+		/* A SYN re-balances only when the old backend no longer takes new flows from
+		 * any frontend (keeps SYN retransmits on one backend, moves reused tuples off
+		 * terminating pods). */
+		if (be && !(tcp_bare_syn(&p) && !(be->flags & (BE_F_ACTIVE | BE_F_ACTIVE_EXT)))) {
 			ct_touch(ct, &p, now);
 			return counted(forward(skb, &p, ct->orig_addr, ct->orig_port, ct->nat_addr, ct->nat_port, ct->flags),
 				       STAT_ESTABLISHED);

@@ -35,7 +35,7 @@ Napi::Value AbiLayout(const Napi::CallbackInfo& info) {
   STRUCT(svc_value, { FIELD(svc_value, backend_id); FIELD(svc_value, svc_id); FIELD(svc_value, count);
                       FIELD(svc_value, flags); FIELD(svc_value, affinity_timeout); });
   STRUCT(backend_value, { FIELD(backend_value, ip); FIELD(backend_value, port); FIELD(backend_value, proto);
-                          FIELD(backend_value, flags); FIELD(backend_value, svc_id); });
+                          FIELD(backend_value, flags); FIELD(backend_value, sp_id); });
   STRUCT(rev_nat_value, { FIELD(rev_nat_value, vip); FIELD(rev_nat_value, port); FIELD(rev_nat_value, pad0); });
   STRUCT(ct_key, { FIELD(ct_key, saddr); FIELD(ct_key, daddr); FIELD(ct_key, sport); FIELD(ct_key, dport);
                    FIELD(ct_key, proto); FIELD(ct_key, pad0); FIELD(ct_key, pad1); });
@@ -67,6 +67,7 @@ Napi::Value AbiConstants(const Napi::CallbackInfo& info) {
   o.Set("BE_F_ACTIVE", BE_F_ACTIVE);
   o.Set("BE_F_TERMINATING", BE_F_TERMINATING);
   o.Set("BE_F_REMOTE", BE_F_REMOTE);
+  o.Set("BE_F_ACTIVE_EXT", BE_F_ACTIVE_EXT);
   o.Set("SVC_F_NODEPORT", SVC_F_NODEPORT);
   o.Set("SVC_F_DROP_EMPTY", SVC_F_DROP_EMPTY);
   o.Set("SVC_F_SNAT_ALL", SVC_F_SNAT_ALL);

@@ -30,22 +30,42 @@ struct MapDesc {
   uint32_t key_size, value_size, max_entries;
 };
 
-// openLoad(path, pinRoot) → Promise<{handle, programs, maps}>
+// openLoad(path, pinRoot, maxEntries?) → Promise<{handle, programs, maps}>
+// maxEntries {mapName: n} resizes maps before load (a pinned map of another size is then
+// not reused: libbpf fails the load, naming the map).
 Napi::Value OpenLoad(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   std::string path = info[0].As<Napi::String>();
   std::string pin_root = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+  std::map<std::string, uint32_t> sizes;
+  if (info.Length() > 2 && info[2].IsObject()) {
+    auto o = info[2].As<Napi::Object>();
+    auto names = o.GetPropertyNames();
+    for (uint32_t i = 0; i < names.Length(); i++) {
+      std::string n = names.Get(i).As<Napi::String>();
+      sizes[n] = o.Get(n).As<Napi::Number>().Uint32Value();
+    }
+  }
   auto out = std::make_shared<std::tuple<int, std::vector<ProgDesc>, std::vector<MapDesc>>>();
 
   return FnWorker::Run(
       env,
-      [path, pin_root, out](FnWorker& w) {
+      [path, pin_root, sizes, out](FnWorker& w) {
         LIBBPF_OPTS(bpf_object_open_opts, opts);
         if (!pin_root.empty()) opts.pin_root_path = pin_root.c_str();
         ResetLibbpfLog();
         bpf_object* obj = bpf_object__open_file(path.c_str(), &opts);
         int err = libbpf_get_error(obj);
         if (err) return w.Fail("open " + path, err, TakeLibbpfLog());
+        for (auto& [name, n] : sizes) {
+          bpf_map* m = bpf_object__find_map_by_name(obj, name.c_str());
+          if (!m) continue;  // not every object has every map
+          err = bpf_map__set_max_entries(m, n);
+          if (err) {
+            bpf_object__close(obj);
+            return w.Fail("resize map " + name, err, TakeLibbpfLog());
+          }
+        }
         err = bpf_object__load(obj);
         if (err) {
           std::string log = TakeLibbpfLog();

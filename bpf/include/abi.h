@@ -27,13 +27,13 @@
 #define BPFPROXY_MAP_FRAG      "frag4"
 
 /* ---- map sizes ---- */
-#define BPFPROXY_SERVICES_MAX  262144 /* frontends x (1 + slots) */
-#define BPFPROXY_BACKENDS_MAX  262144
-#define BPFPROXY_REV_NAT_MAX   65536
+#define BPFPROXY_SERVICES_MAX  2097152 /* frontends x (1 + slots): 100k services x 10 endpoints, and room */
+#define BPFPROXY_BACKENDS_MAX  1048576 /* endpoints of all service ports (shared by their frontends) */
+#define BPFPROXY_REV_NAT_MAX   262144  /* frontends */
 #define BPFPROXY_CT_MAX        524288 /* two entries (forward + reply) per flow */
 #define BPFPROXY_AFFINITY_MAX  131072
 #define BPFPROXY_SOCK_REV_MAX  131072
-#define BPFPROXY_SVC_META_MAX  65536
+#define BPFPROXY_SVC_META_MAX  262144  /* frontends */
 #define BPFPROXY_FRAG_MAX      8192   /* fragmented datagrams in flight */
 
 /* IP protocol numbers used in keys (IPPROTO_*) */
@@ -57,25 +57,28 @@ struct svc_key {
 #define SVC_F_SNAT_ALL  (1 << 4) /* externalTrafficPolicy Cluster: SNAT every new flow, local backends too (kube-proxy masquerades it) */
 
 struct svc_value {
-	__u32 backend_id;       /* slot >= 1: key into backends; slot 0: 0 */
+	__u32 backend_id;       /* slot >= 1: key into backends; slot 0: the service port's sp_id */
 	__u32 svc_id;           /* id of this frontend: key into rev_nat, affinity, conntrack */
 	__u16 count;            /* slot 0: number of backend slots (0 = no endpoints → reject) */
 	__u16 flags;            /* slot 0: SVC_F_* */
 	__u32 affinity_timeout; /* slot 0: ClientIP affinity timeout in seconds */
 };
 
-#define BE_F_ACTIVE      (1 << 0) /* referenced by a slot (new flows may pick it) */
+#define BE_F_ACTIVE      (1 << 0) /* in the slots of the service port's ClusterIP frontends (new flows may pick it) */
 #define BE_F_TERMINATING (1 << 1) /* endpoint is terminating: only established flows */
 #define BE_F_REMOTE      (1 << 2) /* endpoint on another node: external clients are SNATed so replies come back here */
+#define BE_F_ACTIVE_EXT  (1 << 3) /* in the slots of its external frontends (they differ under externalTrafficPolicy Local) */
 
-/* backends: backend_id (__u32, host order) → backend. Ids are per frontend and never reused,
- * so a deleted id means "this endpoint left the service": established flows to it are reset. */
+/* backends: backend_id (__u32, host order) → backend. One entry per endpoint of a service
+ * port, shared by all its frontends (ClusterIP, NodePorts, external and LB IPs). Ids are
+ * never reused, so a deleted id means "this endpoint left the service": established flows
+ * to it are reset. */
 struct backend_value {
 	__be32 ip;      /* endpoint (pod) address */
 	__be16 port;    /* endpoint port (targetPort) */
 	__u8 proto;     /* IPPROTO_* */
 	__u8 flags;     /* BE_F_* */
-	__u32 svc_id;   /* owning frontend (lets a restarted controller rebuild its id allocation) */
+	__u32 sp_id;    /* owning service port (= slot 0 backend_id of each of its frontends) */
 };
 
 /* rev_nat: svc_id (__u32) → the frontend that replies must appear to come from. */

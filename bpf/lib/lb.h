@@ -41,9 +41,12 @@ static __always_inline __u32 lb_select(__be32 vip, __be16 port, __u8 proto, cons
 		if (av && now <= av->last_used + (__u64)svc->affinity_timeout * NSEC_PER_SEC) {
 			struct backend_value *be = lb_backend(av->backend_id);
 
-			/* Only while the backend still takes new flows, and only one of this
-			 * service's: an id can be left over from another service's entry. */
-			if (be && (be->flags & BE_F_ACTIVE) && be->svc_id == svc->svc_id)
+			/* Only while the backend still takes new flows from this kind of
+			 * frontend, and only one of this service port's: an id can be left
+			 * over from another service's entry. */
+			__u8 active = (svc->flags & SVC_F_EXTERNAL) ? BE_F_ACTIVE_EXT : BE_F_ACTIVE;
+
+			if (be && (be->flags & active) && be->sp_id == svc->backend_id)
 				id = av->backend_id;
 		}
 	}

@@ -10,7 +10,7 @@ export const BACKEND_NAMES: readonly BackendName[] = ['ebpf', 'iptables', 'ipvs'
 export interface BackendConfig {
   clusterCIDRs: string[];
   masqueradeAll: boolean;
-  /** iptables: --nodeport-addresses CIDRs (empty: every local address). */
+  /** --nodeport-addresses CIDRs (empty: every node address). */
   nodePortAddresses?: string[];
   /** iptables: --iptables-mode (nft or legacy binaries; default the system's iptables). */
   iptablesMode?: 'nft' | 'legacy';
@@ -24,6 +24,8 @@ export interface BackendConfig {
   snatPortRange?: PortRange;
   /** ebpf: conntrack garbage collection period in ms (0 = off); default 5000. */
   conntrackGcIntervalMs?: number;
+  /** ebpf: entries of the sized maps (--bpf-map-sizes); unset ones keep the ABI default. */
+  mapSizes?: Partial<Record<'services' | 'backends' | 'rev_nat' | 'svc_meta' | 'conntrack' | 'affinity', number>>;
   /** ipvs: scheduler (rr, wrr, lc, ...). */
   ipvsScheduler: string;
   logger: Logger;

@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import { createBackend } from '../backends/factory.js';
 import type { InspectRow } from '../proxier/backend.js';
-import type { CliOptions } from './main.js';
+import type { CliOptions } from './options.js';
 
 export function formatInspect(rows: InspectRow[]): string {
   const lines = ['Prot LocalAddress:Port         Kind          Service', '  -> RemoteAddress:Port'];

@@ -1,6 +1,6 @@
 // `bpfproxy render`: print what a backend would program, without touching the kernel.
 import type { Logger } from 'pino';
-import type { CliOptions } from './main.js';
+import type { CliOptions } from './options.js';
 import { loadTable } from './one-shot-table.js';
 
 export async function renderCommand(opts: CliOptions, log: Logger): Promise<number> {

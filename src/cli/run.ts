@@ -1,4 +1,4 @@
-// `bpfproxy run`: source → store → proxier → backend, plus /healthz and /metrics.
+// `bpfproxy run`: source → proxier (change tracker) → backend, plus /healthz and /metrics.
 // Stopping (SIGTERM/SIGINT) leaves the data plane programmed, as kube-proxy does: a
 // restarted proxy adopts it, so traffic does not notice the restart.
 import type { Logger } from 'pino';
@@ -7,8 +7,7 @@ import { createMetrics } from '../metrics/metrics.js';
 import { parseBind, startHealthz, startMetrics } from '../proxier/http-endpoints.js';
 import { Proxier } from '../proxier/proxier.js';
 import { ManifestsSource } from '../sources/manifests.js';
-import { ObjectStore } from '../sources/store.js';
-import type { CliOptions } from './main.js';
+import type { CliOptions } from './options.js';
 
 export async function runCommand(opts: CliOptions, log: Logger): Promise<number> {
   const metrics = createMetrics();
@@ -22,14 +21,12 @@ export async function runCommand(opts: CliOptions, log: Logger): Promise<number>
     log.error('no source: pass --manifests DIR (the Kubernetes API source is not built yet)');
     return 2;
   }
-  const store = new ObjectStore();
-  const proxier = new Proxier(backend, store, opts, log.child({ component: 'proxier' }), metrics);
+  const proxier = new Proxier(backend, opts, log.child({ component: 'proxier' }), metrics);
   const source = new ManifestsSource(opts.manifests);
   await source.start({
     onEvent: (ev) => {
-      store.apply(ev);
       log.debug({ type: ev.type, kind: ev.kind, key: ev.key, file: ev.source }, 'object event');
-      proxier.onChange();
+      proxier.onEvent(ev);
     },
     onProblem: (p) => log.warn({ file: p.source, object: p.object, field: p.field }, `skipped: ${p.message}`),
   });

@@ -2,7 +2,7 @@
 // ruleset (iptables-save of the namespace we run in) and prints the endpoints it can
 // reach with their probabilities, whether it is masqueraded, and the verdict.
 import { ipFamily } from '../model/validate.js';
-import type { CliOptions } from './main.js';
+import type { CliOptions } from './options.js';
 
 export interface TraceArgs {
   src?: string;

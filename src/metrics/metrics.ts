@@ -56,7 +56,7 @@ export function createMetrics(registry = new Registry()) {
     }),
     syncFailures: new Counter({
       name: 'bpfproxy_sync_proxy_rules_failures_total',
-      help: 'Syncs that failed (the backend keeps its previous state and retries)',
+      help: 'Syncs that failed in whole or for some service ports (those keep their previous state and are retried)',
       labelNames: ['backend'],
       registers: [registry],
     }),
@@ -111,6 +111,12 @@ export function createMetrics(registry = new Registry()) {
       name: 'bpfproxy_conntrack_gc_duration_seconds',
       help: 'Duration of one eBPF conntrack garbage collection pass (dump, decide, batch delete)',
       buckets,
+      registers: [registry],
+    }),
+    failedServicePorts: new Gauge({
+      name: 'bpfproxy_sync_failed_service_ports',
+      help: 'Service ports the last sync could not program (each keeps its previous state; retried with backoff)',
+      labelNames: ['backend'],
       registers: [registry],
     }),
     serviceCount: new Gauge({

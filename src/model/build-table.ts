@@ -56,7 +56,7 @@ export function buildServiceTable(objs: ClusterObjects, opts: BuildOptions): Bui
   const goodServices = new Map<string, ServicePortEntry[]>();
   for (const s of objs.services) {
     const id = objectId(s.obj.metadata);
-    let entries = serviceEntries(s, slicesBySvc, opts, problems);
+    let entries = serviceEntries(s, slicesBySvc.get(id) ?? [], opts, problems);
     if (entries === undefined) entries = opts.lastGood?.services.get(id);
     if (entries === undefined) continue;
     goodServices.set(id, entries);
@@ -74,15 +74,15 @@ export function buildServiceTable(objs: ClusterObjects, opts: BuildOptions): Bui
   };
 }
 
-function objectId(meta: { namespace?: string; name?: string } | undefined): string {
+export function objectId(meta: { namespace?: string; name?: string } | undefined): string {
   return `${meta?.namespace ?? 'default'}/${meta?.name ?? ''}`;
 }
 
-function describeObj(kind: string, meta: { namespace?: string; name?: string } | undefined): string {
+export function describeObj(kind: string, meta: { namespace?: string; name?: string } | undefined): string {
   return `${kind} ${meta?.namespace ?? 'default'}/${meta?.name ?? '?'}`;
 }
 
-function problem(source: string, object: string, e: unknown): InputProblem {
+export function problem(source: string, object: string, e: unknown): InputProblem {
   if (e instanceof FieldError) return { source, object, field: e.field, message: e.message };
   return { source, object, field: '', message: e instanceof Error ? e.message : String(e) };
 }
@@ -117,7 +117,7 @@ function groupSlices(
     }
     if (!parsed) continue;
     good.set(id, parsed);
-    const key = `${obj.metadata?.namespace ?? 'default'}/${parsed.service}`;
+    const key = sliceServiceId(obj, parsed.service);
     const list = out.get(key) ?? [];
     list.push(parsed.slice);
     out.set(key, list);
@@ -125,7 +125,12 @@ function groupSlices(
   return out;
 }
 
-function parseSlice(obj: V1EndpointSlice): { service: string; slice: ParsedSlice } | undefined {
+/** `ns/name` of the Service a slice belongs to. */
+export function sliceServiceId(obj: V1EndpointSlice, service: string): string {
+  return `${obj.metadata?.namespace ?? 'default'}/${service}`;
+}
+
+export function parseSlice(obj: V1EndpointSlice): { service: string; slice: ParsedSlice } | undefined {
   requireName(obj.metadata?.name, 'metadata.name');
   const service = obj.metadata?.labels?.[SERVICE_NAME_LABEL];
   if (!service) throw new FieldError(`metadata.labels["${SERVICE_NAME_LABEL}"]`, 'missing: the slice names no Service');
@@ -172,9 +177,10 @@ function isProxied(svc: V1Service, opts: BuildOptions): boolean {
   return true;
 }
 
-function serviceEntries(
+/** The entries of one Service (none when it is not proxied), or undefined when it is invalid. */
+export function serviceEntries(
   { obj: svc, source }: Sourced<V1Service>,
-  slicesBySvc: Map<string, ParsedSlice[]>,
+  slices: readonly ParsedSlice[],
   opts: BuildOptions,
   problems: InputProblem[],
 ): ServicePortEntry[] | undefined {
@@ -200,7 +206,6 @@ function serviceEntries(
     const ports = spec.ports ?? [];
     if (ports.length === 0) throw new FieldError('spec.ports', 'a proxied Service needs at least one port');
     const seen = new Set<string>();
-    const slices = slicesBySvc.get(`${namespace}/${name}`) ?? [];
     return ports.map((p, i) => {
       const protocol = requireProtocol(p.protocol, `spec.ports[${i}].protocol`);
       const portName = p.name ?? '';
@@ -255,7 +260,7 @@ function policy(v: string | undefined, field: string): 'Cluster' | 'Local' {
  * Service port's name (what the EndpointSlice controller writes); for hand-written
  * slices a port named like a named targetPort is accepted too.
  */
-function endpointsFor(p: V1ServicePort, slices: ParsedSlice[]): Endpoint[] {
+function endpointsFor(p: V1ServicePort, slices: readonly ParsedSlice[]): Endpoint[] {
   const proto = p.protocol ?? 'TCP';
   const byIP = new Map<string, Endpoint>();
   for (const slice of slices) {
@@ -278,7 +283,7 @@ function compareEndpoint(a: Endpoint, b: Endpoint): number {
 
 // ---------------------------------------------------------------- Nodes
 
-function nodeInfo({ obj, source }: Sourced<V1Node>, problems: InputProblem[]): NodeInfo | undefined {
+export function nodeInfo({ obj, source }: Sourced<V1Node>, problems: InputProblem[]): NodeInfo | undefined {
   const what = `Node ${obj.metadata?.name ?? '?'}`;
   try {
     const name = requireName(obj.metadata?.name, 'metadata.name');

@@ -1,22 +1,30 @@
-// What changed between two tables, by service-port key. Backends use it for partial
-// syncs; the proxier uses it to decide whether a sync has anything to do.
+// The changes between two whole tables, by service-port key. The proxier does not need it
+// (the change tracker records changes as events arrive); `render`, tests and backends given
+// a bare table use it.
 import { isDeepStrictEqual } from 'node:util';
-import type { ServiceTable, TableDiff } from './types.js';
+import type { ServicePortChange, ServiceTable } from './types.js';
 
-export function diffTables(prev: ServiceTable | undefined, next: ServiceTable): TableDiff {
-  const added: string[] = [];
-  const updated: string[] = [];
-  const removed: string[] = [];
+export function changesBetween(prev: ServiceTable | undefined, next: ServiceTable): ServicePortChange[] {
+  const out: ServicePortChange[] = [];
   const before = prev?.services ?? new Map();
-  for (const [key, svc] of next.services) {
-    const old = before.get(key);
-    if (old === undefined) added.push(key);
-    else if (!isDeepStrictEqual(old, svc)) updated.push(key);
+  for (const [key, current] of next.services) {
+    const previous = before.get(key);
+    if (previous === undefined) out.push({ key, current });
+    else if (previous !== current && !isDeepStrictEqual(previous, current)) out.push({ key, previous, current });
   }
-  for (const key of before.keys()) if (!next.services.has(key)) removed.push(key);
-  return { added: added.sort(), updated: updated.sort(), removed: removed.sort() };
+  for (const [key, previous] of before) if (!next.services.has(key)) out.push({ key, previous });
+  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
-export function isEmptyDiff(d: TableDiff): boolean {
-  return d.added.length === 0 && d.updated.length === 0 && d.removed.length === 0;
+/** Keys of the changes, split the way logs and the iptables planner count them. */
+export function summarize(changes: readonly ServicePortChange[]): { added: number; updated: number; removed: number } {
+  let added = 0;
+  let updated = 0;
+  let removed = 0;
+  for (const c of changes) {
+    if (!c.previous) added++;
+    else if (!c.current) removed++;
+    else updated++;
+  }
+  return { added, updated, removed };
 }

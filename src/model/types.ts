@@ -1,6 +1,8 @@
 // The proxy's model: what every backend, the DNS responder and the CLI read.
-// Built from Kubernetes objects by pure functions (see build-table.ts); never
-// mutated after it is built, so a backend may keep a reference as "last applied".
+// Built from Kubernetes objects by pure functions (build-table.ts), or kept up to date
+// one service at a time by the change tracker (change-tracker.ts). A ServicePortEntry is
+// never mutated once built; the proxier's table is (entries are replaced), so a backend
+// that needs "what it applied" keeps its own entries, not the table.
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 export type IPFamily = 4 | 6;
@@ -81,8 +83,13 @@ export interface InputProblem {
   message: string;
 }
 
-export interface TableDiff {
-  added: string[];
-  updated: string[];
-  removed: string[];
+/**
+ * One service port that changed since the last successful sync (kube-proxy's change
+ * tracker): `previous` is what was last applied (absent: added), `current` what is wanted
+ * now (absent: removed). Both absent never happens.
+ */
+export interface ServicePortChange {
+  key: string;
+  previous?: ServicePortEntry;
+  current?: ServicePortEntry;
 }

@@ -1,6 +1,12 @@
 // The one interface every data plane implements. Rendering (table → rules/map entries)
 // is kept pure inside each backend; `sync` is where it touches the kernel.
-import type { ServiceTable, TableDiff } from '../model/types.js';
+//
+// Failure contract, the same for all three: `sync` programs every service port it can and
+// returns the ones it could not, each with a reason; each of those keeps its previous
+// kernel state. The proxier owns what follows (logs, failure metrics, retry with backoff,
+// re-sending exactly those changes). A thrown error means nothing can be trusted this
+// round (e.g. the data plane would not load): every change is retried.
+import type { ServicePortChange, ServiceTable } from '../model/types.js';
 
 export type BackendName = 'ebpf' | 'iptables' | 'ipvs';
 
@@ -27,10 +33,28 @@ export interface SyncOptions {
   verify?: boolean;
 }
 
+/** What a sync is given: the whole wanted table, and what changed since the last success. */
+export interface TableUpdate {
+  table: ServiceTable;
+  /**
+   * Service ports changed since the last successful sync, with what was applied before.
+   * Absent: the caller does not know (a bare table, as in tests), so the backend compares
+   * every service port against what it applied.
+   */
+  changes?: readonly ServicePortChange[];
+  /** Node addresses may have changed (NodePort frontends depend on them). */
+  nodesChanged?: boolean;
+}
+
+export interface SyncResult {
+  /** Service ports (by key) that were not programmed, and why; each keeps its previous state. */
+  failed: Array<[key: string, reason: string]>;
+}
+
 export interface Backend {
   readonly name: BackendName;
-  /** Program the kernel so that it matches `table`; `diff` says what changed since the last successful sync. */
-  sync(table: ServiceTable, diff: TableDiff, opts: SyncOptions): Promise<void>;
+  /** Program the kernel so that it matches `update.table`. */
+  sync(update: TableUpdate, opts: SyncOptions): Promise<SyncResult>;
   /** Remove everything this backend ever programmed (bpfproxy --cleanup). */
   cleanup(): Promise<void>;
   /** Read what is programmed (from the kernel where the backend can). */

@@ -1,13 +1,16 @@
-// The proxier owns timing and change tracking: it rebuilds the ServiceTable from the
-// object store, diffs it against the last *applied* table, and hands both to the backend
-// under a bounded-frequency runner. A failed sync leaves `applied` unchanged, so the next
-// attempt re-sends the same diff (nothing is lost) and the backend keeps its old state.
+// The proxier owns timing, change tracking and failure handling. Source events go to the
+// change tracker (only the touched Service is rebuilt); a sync hands the backend the
+// whole table plus the service-port changes not yet applied, under a bounded-frequency
+// runner. What a backend could not program stays pending with its last-applied
+// `previous`, is logged and counted, and is retried with backoff: the same for every
+// backend (see backend.ts).
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
-import { type LastGood, buildServiceTable } from '../model/build-table.js';
-import { diffTables, isEmptyDiff } from '../model/diff.js';
-import type { InputProblem, ServiceTable } from '../model/types.js';
+import { ServiceChangeTracker } from '../model/change-tracker.js';
+import { summarize } from '../model/diff.js';
+import type { InputProblem, ServicePortChange, ServiceTable } from '../model/types.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { ObjectStore } from '../sources/store.js';
+import type { SourceEvent } from '../sources/types.js';
 import type { Backend } from './backend.js';
 import { BoundedFrequencyRunner } from './bounded-frequency-runner.js';
 
@@ -24,25 +27,31 @@ export interface ProxierOptions {
 /** kube-proxy rewrites everything hourly; between, periodic syncs are partial. */
 export const FULL_SYNC_PERIOD_MS = 3_600_000;
 
+/** Some service ports were not programmed; they are retried (the runner backs off). */
+export class PartialSyncError extends Error {
+  override readonly name = 'PartialSyncError';
+}
+
 export class Proxier {
   private readonly runner: BoundedFrequencyRunner;
-  private applied: ServiceTable | undefined;
-  private lastGood: LastGood | undefined;
+  private readonly tracker: ServiceChangeTracker;
+  /** Changes not yet applied, by key: `previous` is what the kernel holds. */
+  private readonly pending = new Map<string, ServicePortChange>();
+  private nodesPending = false;
+  private synced = false;
   private lastFull = 0;
   private lastVerify = 0;
-  private syncedGeneration = -1;
-  private reportedProblems = new Set<string>();
   /** Number of successful syncs (logged; tests wait on it). */
   syncCount = 0;
   lastSyncAt = 0;
 
   constructor(
     private readonly backend: Backend,
-    private readonly store: ObjectStore,
     private readonly opts: ProxierOptions,
     private readonly log: Logger,
     private readonly metrics: Metrics,
   ) {
+    this.tracker = new ServiceChangeTracker({ nodeName: opts.nodeName, serviceProxyName: opts.serviceProxyName });
     this.runner = new BoundedFrequencyRunner(() => this.syncProxyRules(), {
       minIntervalMs: opts.minSyncPeriodMs,
       maxIntervalMs: opts.syncPeriodMs,
@@ -53,8 +62,9 @@ export class Proxier {
     this.runner.start();
   }
 
-  /** Called on every source event. */
-  onChange(): void {
+  /** Every source event comes here: the tracker notes it, a sync is requested. */
+  onEvent(ev: SourceEvent): void {
+    this.tracker.onEvent(ev);
     this.metrics.lastQueued.setToCurrentTime();
     this.runner.request();
   }
@@ -63,61 +73,82 @@ export class Proxier {
     await this.runner.stop();
   }
 
-  /** The table as last applied to the kernel (DNS and inspect read it). */
-  get table(): ServiceTable | undefined {
-    return this.applied;
+  /** The wanted table (DNS and inspect read it); `pendingKeys` are not applied yet. */
+  get table(): ServiceTable {
+    return this.tracker.table;
+  }
+
+  get pendingKeys(): string[] {
+    return [...this.pending.keys()];
+  }
+
+  private collect(): void {
+    const { changes, problems, nodesChanged } = this.tracker.takeChanges();
+    this.report(problems);
+    if (nodesChanged) this.nodesPending = true;
+    for (const c of changes) {
+      const p = this.pending.get(c.key);
+      if (!p) {
+        this.pending.set(c.key, c);
+        continue;
+      }
+      // Still what the kernel holds → current: nothing left to do for this key.
+      const merged: ServicePortChange = { key: c.key };
+      if (p.previous) merged.previous = p.previous;
+      if (c.current) merged.current = c.current;
+      if (merged.previous === merged.current || isDeepStrictEqual(merged.previous, merged.current)) this.pending.delete(c.key);
+      else this.pending.set(c.key, merged);
+    }
   }
 
   private async syncProxyRules(): Promise<void> {
     const now = Date.now();
-    const full = this.applied === undefined || now - this.lastFull >= (this.opts.fullSyncPeriodMs ?? FULL_SYNC_PERIOD_MS);
+    const full = !this.synced || now - this.lastFull >= (this.opts.fullSyncPeriodMs ?? FULL_SYNC_PERIOD_MS);
     // The runner fires at least every syncPeriod; such a run checks the kernel even if nothing changed.
     const verify = full || now - this.lastVerify >= this.opts.syncPeriodMs - this.opts.minSyncPeriodMs;
-    const generation = this.store.generation;
-    const { table, problems, lastGood } = buildServiceTable(this.store.snapshot(), {
-      nodeName: this.opts.nodeName,
-      serviceProxyName: this.opts.serviceProxyName,
-      lastGood: this.lastGood,
-    });
-    this.report(problems);
-    const diff = diffTables(this.applied, table);
-    if (!full && !verify && isEmptyDiff(diff) && generation === this.syncedGeneration) return;
+    this.collect();
+    if (!full && !verify && this.pending.size === 0 && !this.nodesPending) return;
+    const changes = [...this.pending.values()];
+    const table = this.tracker.table;
     const end = (full ? this.metrics.syncFullDuration : this.metrics.syncPartialDuration).startTimer();
     const endAll = this.metrics.syncDuration.startTimer();
+    const backend = this.backend.name;
+    let failed: Array<[string, string]>;
     try {
-      await this.backend.sync(table, diff, { full, verify });
+      ({ failed } = await this.backend.sync({ table, changes, nodesChanged: this.nodesPending }, { full, verify }));
     } catch (e) {
-      this.metrics.syncFailures.inc({ backend: this.backend.name });
-      this.log.error({ err: e, full }, 'sync failed; previous state kept, will retry');
+      this.metrics.syncFailures.inc({ backend });
+      this.log.error({ err: e, full, pending: changes.length }, 'sync failed; previous state kept, will retry');
       throw e;
     }
     const seconds = endAll();
     end();
-    this.applied = table;
-    this.lastGood = lastGood;
-    this.syncedGeneration = generation;
+    const failedKeys = new Set(failed.map(([k]) => k));
+    for (const c of changes) if (!failedKeys.has(c.key)) this.pending.delete(c.key);
+    this.nodesPending = false;
+    this.metrics.failedServicePorts.set({ backend }, failed.length);
+    this.metrics.serviceCount.set(table.services.size);
+    // A sync that leaves some service ports failed still counts for timing and health: the
+    // rest is programmed, and the failed ones are retried on their own (partially).
+    this.synced = true;
     if (full) this.lastFull = now;
     if (verify) this.lastVerify = now;
     this.syncCount++;
     this.lastSyncAt = Date.now();
     this.metrics.lastSync.setToCurrentTime();
-    this.metrics.serviceCount.set(table.services.size);
-    this.log.info(
-      { sync: this.syncCount, full, verify, services: table.services.size, added: diff.added.length, updated: diff.updated.length, removed: diff.removed.length, seconds },
-      'synced',
-    );
+    this.log.info({ sync: this.syncCount, full, verify, services: table.services.size, ...summarize(changes), failed: failed.length, seconds }, 'synced');
+    if (failed.length > 0) {
+      this.metrics.syncFailures.inc({ backend });
+      for (const [service, reason] of failed) this.log.error({ service }, `service port not programmed, it keeps its previous state: ${reason}`);
+      // Rejecting makes the runner retry with backoff; only the failed changes are pending.
+      throw new PartialSyncError(`${failed.length} service port(s) not programmed`);
+    }
   }
 
-  /** Logs each distinct problem once (the table is rebuilt often; the log should not repeat). */
   private report(problems: InputProblem[]): void {
-    const now = new Set<string>();
     for (const p of problems) {
-      const id = `${p.source}|${p.object}|${p.field}|${p.message}`;
-      now.add(id);
-      if (this.reportedProblems.has(id)) continue;
       this.metrics.inputProblems.inc({ kind: p.object.split(' ')[0] || 'unknown' });
       this.log.warn({ file: p.source, object: p.object, field: p.field }, `skipped invalid object: ${p.message}`);
     }
-    this.reportedProblems = now;
   }
 }

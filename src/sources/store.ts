@@ -1,19 +1,17 @@
-// Current objects by kind, fed by source events; snapshot() gives the model's input.
-import type { V1EndpointSlice, V1Node, V1Pod, V1Service, KubernetesObject } from '@kubernetes/client-node';
+// Current objects by kind, fed by source events; snapshot() gives the whole-table build's
+// input (one-shot commands). The running proxier feeds events to its change tracker instead.
+import type { V1EndpointSlice, V1Node, V1Service, KubernetesObject } from '@kubernetes/client-node';
 import type { ClusterObjects, Sourced } from '../model/build-table.js';
 import type { SourceEvent, SourceKind } from './types.js';
 
 export class ObjectStore {
   private readonly byKind = new Map<SourceKind, Map<string, Sourced<KubernetesObject>>>();
-  /** Bumped on every applied event; lets the proxier skip syncs when nothing changed. */
-  generation = 0;
 
   apply(ev: SourceEvent): void {
     let m = this.byKind.get(ev.kind);
     if (!m) this.byKind.set(ev.kind, (m = new Map()));
     if (ev.type === 'DELETED') m.delete(ev.key);
     else m.set(ev.key, { obj: ev.object, source: ev.source });
-    this.generation++;
   }
 
   list<T extends KubernetesObject>(kind: SourceKind): Sourced<T>[] {
@@ -29,9 +27,5 @@ export class ObjectStore {
       endpointSlices: this.list<V1EndpointSlice>('EndpointSlice'),
       nodes: this.list<V1Node>('Node'),
     };
-  }
-
-  pods(): Sourced<V1Pod>[] {
-    return this.list<V1Pod>('Pod');
   }
 }

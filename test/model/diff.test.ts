@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diffTables, isEmptyDiff } from '../../src/model/diff.js';
+import { changesBetween, summarize } from '../../src/model/diff.js';
 import type { ServicePortEntry, ServiceTable } from '../../src/model/types.js';
 import { endpoint, servicePort } from '../fixtures/service-table.js';
 
@@ -8,15 +8,21 @@ function entry(key: string, endpoints: string[]): ServicePortEntry {
 }
 const table = (...e: ServicePortEntry[]): ServiceTable => ({ services: new Map(e.map((x) => [x.key, x])), nodeName: 'n', nodes: new Map() });
 
-describe('diffTables', () => {
-  it('reports added, updated and removed keys', () => {
-    const d = diffTables(table(entry('a', ['198.18.1.2']), entry('b', [])), table(entry('a', ['198.18.1.3']), entry('c', [])));
-    expect(d).toEqual({ added: ['c'], updated: ['a'], removed: ['b'] });
+describe('changesBetween', () => {
+  it('reports added, updated and removed service ports with what they were and are', () => {
+    const a1 = entry('a', ['198.18.1.2']);
+    const a2 = entry('a', ['198.18.1.3']);
+    const b = entry('b', []);
+    const c = entry('c', []);
+    const ch = changesBetween(table(a1, b), table(a2, c));
+    expect(ch).toEqual([{ key: 'a', previous: a1, current: a2 }, { key: 'b', previous: b }, { key: 'c', current: c }]);
+    expect(summarize(ch)).toEqual({ added: 1, updated: 1, removed: 1 });
   });
   it('is empty for equal tables built separately', () => {
-    expect(isEmptyDiff(diffTables(table(entry('a', ['198.18.1.2'])), table(entry('a', ['198.18.1.2']))))).toBe(true);
+    expect(changesBetween(table(entry('a', ['198.18.1.2'])), table(entry('a', ['198.18.1.2'])))).toEqual([]);
   });
   it('treats everything as added on the first sync', () => {
-    expect(diffTables(undefined, table(entry('a', [])))).toEqual({ added: ['a'], updated: [], removed: [] });
+    const a = entry('a', []);
+    expect(changesBetween(undefined, table(a))).toEqual([{ key: 'a', current: a }]);
   });
 });

@@ -122,6 +122,7 @@ export const SVC_F_SNAT_ALL = 1 << 4;
 export const BE_F_ACTIVE = 1 << 0;
 export const BE_F_TERMINATING = 1 << 1;
 export const BE_F_REMOTE = 1 << 2;
+export const BE_F_ACTIVE_EXT = 1 << 3;
 export const CT_F_HAIRPIN = 1 << 0;
 /** The reply entry of its flow (else the forward entry): the direction lives in the value. */
 export const CT_F_REPLY = 1 << 1;
@@ -169,7 +170,7 @@ export type MapName = (typeof MAP_NAMES)[number];
 // ---- structs ----
 export interface SvcKey { vip: string; port: number; proto: number; slot: number }
 export interface SvcValue { backendId: number; svcId: number; count: number; flags: number; affinityTimeout: number }
-export interface BackendValue { ip: string; port: number; proto: number; flags: number; svcId: number }
+export interface BackendValue { ip: string; port: number; proto: number; flags: number; spId: number }
 export interface RevNatValue { vip: string; port: number }
 export interface CtKey { saddr: string; daddr: string; sport: number; dport: number; proto: number }
 export interface CtValue {
@@ -197,7 +198,7 @@ export const svcValue = defineStruct<SvcValue>('svc_value', 16, [
   ['affinity_timeout', 12, 'u32'],
 ]);
 export const backendValue = defineStruct<BackendValue>('backend_value', 12, [
-  ['ip', 0, 'ip4'], ['port', 4, 'be16'], ['proto', 6, 'u8'], ['flags', 7, 'u8'], ['svc_id', 8, 'u32'],
+  ['ip', 0, 'ip4'], ['port', 4, 'be16'], ['proto', 6, 'u8'], ['flags', 7, 'u8'], ['sp_id', 8, 'u32'],
 ]);
 export const revNatValue = defineStruct<RevNatValue>('rev_nat_value', 8, [
   ['vip', 0, 'ip4'], ['port', 4, 'be16'], ['pad0', 6, 'pad', 2],

@@ -1,7 +1,8 @@
 // Executes diff() operations against the maps, phase by phase, batched where possible.
-// A failing operation (map full, …) fails only its frontend: that frontend's later ops are
-// skipped and the ops it already applied in this run are undone, so it keeps its previous
-// state while every other frontend is still programmed. `state` mirrors the kernel after.
+// A failing operation (map full, …) fails only its service port (the op's unit): its later
+// ops are skipped and the ops it already applied in this run are undone, so it keeps its
+// previous state while every other service port is still programmed. `state` mirrors the
+// kernel for the entries the ops touch (it may hold only those).
 import type { BackendValue, RevNatValue, SvcKey, SvcMeta, SvcValue, U32Key } from './abi.js';
 import type { BatchResult } from './libbpf.js';
 import type { Op } from './diff.js';
@@ -38,7 +39,8 @@ function idMirror(state: MapState, op: IdOp): Map<number, IdValue> {
 }
 
 export interface ApplyFailure {
-  svcId: number;
+  /** sp_id of the service port that failed. */
+  unit: number;
   /** e.g. `upsert slots services 198.19.1.175:80/TCP#2`. */
   op: string;
   error: unknown;
@@ -97,24 +99,24 @@ export async function apply(maps: ApplyMaps, ops: readonly Op[], state: MapState
   let fallbacks = 0;
 
   const fail = (op: Op, error: unknown) => {
-    failures.set(op.svcId, { svcId: op.svcId, op: describeOp(op), error });
-    for (const u of (undo.get(op.svcId) ?? []).reverse()) {
+    failures.set(op.unit, { unit: op.unit, op: describeOp(op), error });
+    for (const u of (undo.get(op.unit) ?? []).reverse()) {
       try {
         u();
       } catch {
         // best effort: the next full sync reconciles from the kernel again
       }
     }
-    undo.delete(op.svcId);
+    undo.delete(op.unit);
   };
   const record = (op: Op, u: Undo) => {
-    const list = undo.get(op.svcId) ?? [];
+    const list = undo.get(op.unit) ?? [];
     list.push(u);
-    undo.set(op.svcId, list);
+    undo.set(op.unit, list);
     applied++;
   };
   const one = (op: Op) => {
-    if (failures.has(op.svcId)) return;
+    if (failures.has(op.unit)) return;
     try {
       record(op, execOne(maps, state, op));
     } catch (e) {
@@ -123,7 +125,7 @@ export async function apply(maps: ApplyMaps, ops: readonly Op[], state: MapState
   };
 
   for (let phase = 0; phase < PHASES.length; phase++) {
-    const ops_ = ops.filter((o) => o.phase === phase && !failures.has(o.svcId));
+    const ops_ = ops.filter((o) => o.phase === phase && !failures.has(o.unit));
     if (ops_.length === 0) continue;
     if (ops_.length < batchMin) {
       ops_.forEach(one);

@@ -2,12 +2,18 @@
 // addon, and keep tc_lb attached on every interface. Maps live pinned in bpffs, so a
 // restarted controller adopts them: it reads them back and reconciles by diff (no flush,
 // no gap for established or new flows).
+//
+// Cost of a sync: a change re-renders only its service port and diffs it against what that
+// service port last wrote (`parts`), so it costs the same at 100 or 100k services. A verify
+// sync (every sync period) diffs those parts against a batch read of the maps; a full sync
+// re-renders everything.
 import { rmSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
-import type { ServiceTable, TableDiff } from '../../model/types.js';
-import type { Backend, BackendName, InspectRow, SyncOptions } from '../../proxier/backend.js';
+import { type NodeView, nodeViewOf } from '../../model/frontends.js';
+import type { ServiceTable } from '../../model/types.js';
+import type { Backend, BackendName, InspectRow, SyncOptions, SyncResult, TableUpdate } from '../../proxier/backend.js';
 import { apply } from './apply.js';
 import { SOCK_PROGRAMS, TcAttacher, attachCgroup, detachCgroup, detachTcEverywhere } from './attach.js';
 import { SNAT_PORT_MAX, SNAT_PORT_MIN, SVC_F_EXTERNAL, protoName } from './abi.js';
@@ -15,12 +21,12 @@ import { diff } from './diff.js';
 import { ConntrackGc } from './conntrack-gc.js';
 import { LinkWatcher } from './link-watch.js';
 import { BpfError, REPO_ROOT, libbpf } from './libbpf.js';
-import { loadDataplane, openPinnedMaps, type Dataplane, type Maps } from './loader.js';
-import { kindName, render } from './render.js';
+import { loadDataplane, openPinnedMaps, type Dataplane, type MapSizes, type Maps } from './loader.js';
+import { type PortRender, kindName, mergeState, releaseIds, renderPort } from './render.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { PortRange } from '../../util/port-range.js';
 import { readDatapathStats, type DatapathStats } from './stats.js';
-import { emptyState, idsFromState, svcKeyId, type IdState, type MapState } from './state.js';
+import { emptyState, idsFromState, slotsFromState, svcKeyId, type IdState, type MapState } from './state.js';
 
 export interface EbpfBackendOptions {
   /** bpffs directory for maps and programs (default /sys/fs/bpf/bpfproxy). */
@@ -41,6 +47,10 @@ export interface EbpfBackendOptions {
   /** How often flows that are over are deleted from conntrack, in ms; 0 = never (the LRU
    * then makes room by evicting, quiet live flows included). Default 5000. */
   conntrackGcIntervalMs?: number;
+  /** Entries of the sized maps (`--bpf-map-sizes`); defaults in bpf/include/abi.h are for 100k services. */
+  mapSizes?: MapSizes;
+  /** --nodeport-addresses: CIDRs; NodePorts answer on the node's addresses inside them (default all). */
+  nodePortAddresses?: string[];
   /** Network namespace (/run/netns/NAME) whose interfaces get tc_lb; default: our own. */
   netns?: string;
   /** Attach tc_lb when a link appears (`ip monitor link` events). Default true. */
@@ -54,17 +64,6 @@ export interface EbpfBackendOptions {
 }
 
 export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/bpfproxy';
-
-/** Some frontends could not be programmed; each keeps its previous state. */
-export class EbpfSyncError extends Error {
-  override readonly name = 'EbpfSyncError';
-  constructor(readonly failures: Array<{ service: string; op: string; error: unknown }>) {
-    super(
-      'ebpf sync failed for ' +
-        failures.map((f) => `${f.service} (${f.op}: ${f.error instanceof Error ? f.error.message : String(f.error)})`).join('; '),
-    );
-  }
-}
 
 export async function readState(maps: Pick<Maps, 'services' | 'backends' | 'meta'> & Partial<Pick<Maps, 'revNat'>>): Promise<MapState> {
   const s = emptyState();
@@ -92,9 +91,15 @@ export class EbpfBackend implements Backend {
   private rescan = false;
   private links?: LinkWatcher;
   private gc?: ConntrackGc;
-  private current: MapState = emptyState();
+  /** What each service port last wrote (by key): the kernel state of that port, as far as we know. */
+  private parts = new Map<string, PortRender>();
+  /** Frontend id → the service port that holds it; and who else wants it. */
+  private readonly owner = new Map<string, string>();
+  private readonly waiting = new Map<string, Set<string>>();
+  /** The maps as read at adoption (slot order and ids survive a restart); dropped after the first sync. */
+  private adopted?: MapState;
   private ids: IdState = idsFromState(emptyState());
-  private lastSkipped = '';
+  private lastView = '';
   /** What the last sync did (tests and debug logs). */
   lastSync = { ops: 0, applied: 0, failed: 0, attached: [] as string[] };
 
@@ -108,11 +113,11 @@ export class EbpfBackend implements Backend {
   private async ensureLoaded(): Promise<Dataplane> {
     if (this.dp) return this.dp;
     this.loading ??= (async () => {
-      const dp = await loadDataplane({ pinRoot: this.pinRoot, objectDir: this.objectDir });
+      const dp = await loadDataplane({ pinRoot: this.pinRoot, objectDir: this.objectDir, mapSizes: this.opts.mapSizes });
       let tc: TcAttacher;
       try {
-        this.current = await readState(dp.maps);
-        this.ids = idsFromState(this.current);
+        this.adopted = await readState(dp.maps);
+        this.ids = idsFromState(this.adopted);
         // Entries of an older version get the current layout before our programs attach.
         const converted = await this.conntrackGc(dp).convert();
         if (converted) this.log.info({ entries: converted }, 'conntrack entries of an older version converted');
@@ -135,7 +140,7 @@ export class EbpfBackend implements Backend {
         this.poll.unref();
       }
       this.log.info(
-        { pinRoot: this.pinRoot, adopted: { services: this.current.services.size, backends: this.current.backends.size } },
+        { pinRoot: this.pinRoot, adopted: { services: this.adopted?.services.size ?? 0, backends: this.adopted?.backends.size ?? 0 } },
         'eBPF data plane loaded',
       );
       this.dp = dp;
@@ -174,33 +179,111 @@ export class EbpfBackend implements Backend {
     }
   }
 
-  async sync(table: ServiceTable, _diff: TableDiff, opts: SyncOptions): Promise<void> {
+  async sync(update: TableUpdate, opts: SyncOptions): Promise<SyncResult> {
+    const { table } = update;
     const dp = await this.ensureLoaded();
-    // A full or periodic sync trusts the kernel, not our mirror (someone may have edited the maps).
-    if (opts.full || opts.verify) this.current = await readState(dp.maps);
     this.writeConfig(dp, table);
-    const r = render(table, this.ids);
-    this.logSkipped(r.skipped);
-    const ops = diff(this.current, r.desired);
-    const res = await apply(dp.maps, ops, this.current);
-    this.ids = r.ids;
+    const view = nodeViewOf(table, this.opts.nodePortAddresses);
+    const viewKey = JSON.stringify(view);
+    const viewChanged = viewKey !== this.lastView;
+    this.lastView = viewKey;
+    const failed = new Map<string, string>();
+    // A full sync (or a table with no change list, or new node addresses) re-renders every
+    // service port; a verify sync re-reads the maps and repairs them from `parts`.
+    const all = opts.full || !update.changes || viewChanged || this.adopted !== undefined;
+    const keys = all ? new Set([...table.services.keys(), ...this.parts.keys()]) : new Set(update.changes!.map((c) => c.key));
+    const kernel = all || opts.verify ? await readState(dp.maps) : undefined;
+    const res = await this.syncPorts(dp, table, view, keys, kernel, failed);
+    this.adopted = undefined;
+
+    const att = await this.tc!.ensure({ verify: opts.full || opts.verify });
+    this.lastSync = { ops: res.ops, applied: res.applied, failed: failed.size, attached: att.attached };
+    if (att.attached.length) this.log.info({ interfaces: att.attached }, 'tc_lb attached');
+    for (const e of att.errors) this.log.error({ op: e.op, err: e }, 'tc attach failed');
+    // Without tc_lb on an interface nothing works there: the whole sync is retried.
+    if (att.errors.length) throw new Error(`tc attach failed: ${att.errors.map((e) => e.message).join('; ')}`);
+    return { failed: [...failed] };
+  }
+
+  /**
+   * Renders `keys` (plus service ports waiting for a frontend they free), writes the
+   * difference and keeps `parts` as the kernel now holds them. With `kernel` (a fresh read
+   * of the maps) the difference is taken against it over every entry, which also removes
+   * entries nobody owns and repairs edits made behind our back.
+   */
+  private async syncPorts(
+    dp: Dataplane, table: ServiceTable, view: NodeView, keys: Set<string>, kernel: MapState | undefined, failed: Map<string, string>,
+  ): Promise<{ ops: number; applied: number }> {
+    const old = new Map<string, PortRender | undefined>();
+    const next = new Map<string, PortRender | undefined>();
+    const adoptedSlots = this.adopted && slotsFromState(this.adopted);
+    const release = (key: string) => {
+      const p = this.parts.get(key);
+      old.set(key, p);
+      for (const fid of p?.slots.keys() ?? []) if (this.owner.get(fid) === key) this.owner.delete(fid);
+    };
+    const renderKey = (key: string) => {
+      const entry = table.services.get(key);
+      if (!entry) return next.set(key, undefined);
+      const prev = old.get(key);
+      const claim = (fid: string) => {
+        const o = this.owner.get(fid);
+        if (o === undefined || o === key) return this.owner.set(fid, key), true;
+        let w = this.waiting.get(fid);
+        if (!w) this.waiting.set(fid, (w = new Set()));
+        w.add(key);
+        return false;
+      };
+      next.set(key, renderPort(entry, { view, ids: this.ids, claim, previousSlots: (fid) => prev?.slots.get(fid) ?? adoptedSlots?.get(fid) }));
+    };
+    const sorted = [...keys].sort();
+    sorted.forEach(release);
+    sorted.forEach(renderKey);
+    // Frontends these keys gave up go to the service ports that were waiting for them.
+    const freed = [...old.values()].flatMap((p) => [...(p?.slots.keys() ?? [])]).filter((fid) => !this.owner.has(fid));
+    const extra = [...new Set(freed.flatMap((fid) => [...(this.waiting.get(fid) ?? [])]))].filter((k) => !next.has(k)).sort();
+    for (const fid of freed) this.waiting.delete(fid);
+    extra.forEach(release);
+    extra.forEach(renderKey);
+
+    let current: MapState;
+    let desired: MapState;
+    if (kernel) {
+      current = kernel;
+      desired = emptyState();
+      for (const [key, p] of this.parts) if (!next.has(key)) mergeState(desired, p.state);
+    } else {
+      current = emptyState();
+      desired = emptyState();
+      for (const p of old.values()) if (p) mergeState(current, p.state);
+    }
+    for (const p of next.values()) if (p) mergeState(desired, p.state);
+    const ops = diff(current, desired);
+    const res = await apply(dp.maps, ops, current);
     if (ops.length) this.log.debug({ ops: ops.length, applied: res.applied, batchFallbacks: res.fallbacks }, 'maps synced');
 
-    const failures: Array<{ service: string; op: string; error: unknown }> = [];
-    for (const f of res.failures.values()) {
-      const info = r.frontends.get(f.svcId);
-      const service = info ? `${info.service} ${info.kind} ${info.vip}:${info.port}/${protoName(info.proto)}` : `svc_id ${f.svcId}`;
-      this.log.error({ service, op: f.op, err: f.error }, 'frontend not programmed; it keeps its previous state');
-      failures.push({ service, op: f.op, error: f.error });
+    const failedSp = new Map([...res.failures.values()].map((f) => [f.unit, f]));
+    for (const [key, p] of next) {
+      const prev = old.get(key);
+      const f = failedSp.get(p?.spId ?? prev?.spId ?? -1);
+      if (f) {
+        failed.set(key, failureReason(f.op, f.error, dp.maps));
+        // It keeps what it had: give back its old frontends.
+        for (const fid of p?.slots.keys() ?? []) if (this.owner.get(fid) === key) this.owner.delete(fid);
+        for (const fid of prev?.slots.keys() ?? []) this.owner.set(fid, key);
+        if (prev) this.parts.set(key, prev);
+        else this.parts.delete(key);
+        continue;
+      }
+      if (JSON.stringify(p?.skipped ?? []) !== JSON.stringify(prev?.skipped ?? []))
+        for (const x of p?.skipped ?? []) this.log.warn({ service: x.service, reason: x.reason }, 'service port skipped');
+      releaseIds(this.ids, prev, p);
+      if (p) this.parts.set(key, p);
+      else this.parts.delete(key);
     }
-    const att = await this.tc!.ensure({ verify: opts.full || opts.verify });
-    this.lastSync = { ops: ops.length, applied: res.applied, failed: res.failures.size, attached: att.attached };
-    if (att.attached.length) this.log.info({ interfaces: att.attached }, 'tc_lb attached');
-    for (const e of att.errors) {
-      this.log.error({ op: e.op, err: e }, 'tc attach failed');
-      failures.push({ service: '(all)', op: e.op, error: e });
-    }
-    if (failures.length) throw new EbpfSyncError(failures);
+    // Entries that no service port owns (kernel reads only) failing to delete: retried next verify.
+    if (failedSp.has(0)) this.log.warn({ op: failedSp.get(0)!.op, err: failedSp.get(0)!.error }, 'stale map entries not removed');
+    return { ops: ops.length, applied: res.applied };
   }
 
   private writeConfig(dp: Dataplane, table: ServiceTable): void {
@@ -236,13 +319,6 @@ export class EbpfBackend implements Backend {
     }
   }
 
-  private logSkipped(skipped: Array<{ service: string; reason: string }>): void {
-    const key = JSON.stringify(skipped);
-    if (key === this.lastSkipped) return;
-    this.lastSkipped = key;
-    for (const s of skipped) this.log.warn({ service: s.service, reason: s.reason }, 'service port skipped');
-  }
-
   /** Reads the kernel maps back. Without a loaded data plane (e.g. `bpfproxy inspect` in
    * its own process) it only opens the pinned maps: inspecting never changes anything. */
   async inspect(): Promise<InspectRow[]> {
@@ -274,8 +350,10 @@ export class EbpfBackend implements Backend {
     }
     await this.close();
     rmSync(this.pinRoot, { recursive: true, force: true });
-    this.current = emptyState();
-    this.ids = idsFromState(this.current);
+    this.parts.clear();
+    this.owner.clear();
+    this.waiting.clear();
+    this.ids = idsFromState(emptyState());
     this.log.info({ interfaces: detached, cgroupPrograms: cg, pinRoot: this.pinRoot }, 'eBPF data plane removed');
   }
 
@@ -301,11 +379,23 @@ export async function createEbpfBackend(cfg: {
   snatAddress?: string;
   snatPortRange?: PortRange;
   conntrackGcIntervalMs?: number;
+  nodePortAddresses?: string[];
+  mapSizes?: MapSizes;
   logger?: Logger;
   metrics?: Metrics;
 }): Promise<Backend> {
-  const { pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, logger, metrics } = cfg;
-  return new EbpfBackend({ pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, logger, metrics });
+  const { pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, nodePortAddresses, mapSizes, logger, metrics } = cfg;
+  return new EbpfBackend({ pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, nodePortAddresses, mapSizes, logger, metrics });
+}
+
+/** The reason a service port was not written; a full map says which and how to grow it. */
+function failureReason(op: string, error: unknown, maps: Maps): string {
+  if (error instanceof BpfError && error.code === 'E2BIG') {
+    const name = (['services', 'backends', 'rev_nat', 'svc_meta'] as const).find((m) => op.includes(` ${m} `));
+    const max = name && { services: maps.services, backends: maps.backends, rev_nat: maps.revNat, svc_meta: maps.meta }[name].maxEntries;
+    if (name) return `map ${name} is full (${max} entries): not written, it keeps its previous state; raise --bpf-map-sizes ${name}=N (${op})`;
+  }
+  return `${op}: ${error instanceof Error ? error.message : String(error)}`;
 }
 
 export function inspectRows(state: MapState): InspectRow[] {

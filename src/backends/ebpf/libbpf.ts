@@ -40,7 +40,7 @@ export interface TcTarget {
 export interface BatchResult { done: number; fallback: boolean }
 
 interface Native {
-  openLoad(path: string, pinRoot: string | null): Promise<LoadedObject>;
+  openLoad(path: string, pinRoot: string | null, maxEntries?: Record<string, number>): Promise<LoadedObject>;
   closeObject(handle: number): void;
   objPin(fd: number, path: string): void;
   objGet(path: string): number;
@@ -120,7 +120,7 @@ export const BPF_NOEXIST = 1;
 export const BPF_EXIST = 2;
 
 export const libbpf = {
-  openLoad: (file: string, pinRoot?: string) => async(() => addon().openLoad(file, pinRoot ?? null)),
+  openLoad: (file: string, pinRoot?: string, maxEntries?: Record<string, number>) => async(() => addon().openLoad(file, pinRoot ?? null, maxEntries)),
   closeObject: (handle: number) => sync(() => addon().closeObject(handle)),
   pin: (fd: number, p: string) => sync(() => addon().objPin(fd, p)),
   getPinned: (p: string) => sync(() => addon().objGet(p)),

@@ -85,15 +85,37 @@ export interface Dataplane {
   close(): void;
 }
 
-export async function loadDataplane(opts: { pinRoot: string; objectDir: string }): Promise<Dataplane> {
+/** Maps whose size a flag may set (`--bpf-map-sizes`); the rest are fixed by the ABI. */
+export const SIZED_MAPS = ['services', 'backends', 'rev_nat', 'svc_meta', 'conntrack', 'affinity'] as const;
+export type MapSizes = Partial<Record<(typeof SIZED_MAPS)[number], number>>;
+
+/** A pinned map of another size cannot be reused: say which and what to do, before libbpf fails. */
+function checkPinnedSizes(pinRoot: string, sizes: MapSizes): void {
+  for (const [name, want] of Object.entries(sizes)) {
+    let fd: number;
+    try {
+      fd = libbpf.getPinned(path.join(pinRoot, name));
+    } catch {
+      continue; // not pinned yet: created with the asked size
+    }
+    const have = libbpf.mapInfo(fd).maxEntries;
+    libbpf.closeFd(fd);
+    if (have !== want)
+      throw new Error(`map ${name} is pinned with ${have} entries but ${want} were asked for: run \`bpfproxy run --cleanup\` first (established flows are dropped)`);
+  }
+}
+
+export async function loadDataplane(opts: { pinRoot: string; objectDir: string; mapSizes?: MapSizes }): Promise<Dataplane> {
   await ensureBpffs(opts.pinRoot);
+  const sizes = opts.mapSizes ?? {};
+  checkPinnedSizes(opts.pinRoot, sizes);
   // The first object pins the maps; the others find them pinned and share them.
   const objects: LoadedObject[] = [];
   const closeAll = () => {
     for (const o of objects) libbpf.closeObject(o.handle);
   };
   try {
-    for (const f of ['tc_lb.bpf.o', 'tc_lb_l3.bpf.o', 'sock_lb.bpf.o']) objects.push(await libbpf.openLoad(path.join(opts.objectDir, f), opts.pinRoot));
+    for (const f of ['tc_lb.bpf.o', 'tc_lb_l3.bpf.o', 'sock_lb.bpf.o']) objects.push(await libbpf.openLoad(path.join(opts.objectDir, f), opts.pinRoot, sizes));
   } catch (e) {
     closeAll();
     throw e;

@@ -1,34 +1,46 @@
-// `bpfproxy render --backend ebpf`: the map entries a sync would write, as text (no kernel).
+// `bpfproxy render --backend ebpf`: the map entries a first sync writes, as text (no kernel):
+// the same render() a sync diffs against the kernel, here against empty maps.
 import type { ServiceTable } from '../../model/types.js';
-import { BE_F_ACTIVE, BE_F_TERMINATING, SVC_F_AFFINITY, SVC_F_EXTERNAL, protoName } from './abi.js';
+import { BE_F_ACTIVE, BE_F_ACTIVE_EXT, BE_F_REMOTE, BE_F_TERMINATING, SVC_F_AFFINITY, SVC_F_DROP_EMPTY, SVC_F_EXTERNAL, SVC_F_NODEPORT, SVC_F_SNAT_ALL, protoName } from './abi.js';
 import { render } from './render.js';
-import { emptyIds } from './state.js';
+import { svcKeyId } from './state.js';
 
 function flagNames(flags: number, names: Array<[number, string]>): string {
   const out = names.filter(([bit]) => flags & bit).map(([, n]) => n);
   return out.length ? out.join('|') : '0';
 }
 
+const SVC_FLAGS: Array<[number, string]> = [
+  [SVC_F_AFFINITY, 'affinity'], [SVC_F_EXTERNAL, 'external'], [SVC_F_NODEPORT, 'nodeport'], [SVC_F_DROP_EMPTY, 'drop-empty'], [SVC_F_SNAT_ALL, 'snat-all'],
+];
+const BE_FLAGS: Array<[number, string]> = [[BE_F_ACTIVE, 'active'], [BE_F_ACTIVE_EXT, 'active-ext'], [BE_F_TERMINATING, 'terminating'], [BE_F_REMOTE, 'remote']];
+
 export function renderText(table: ServiceTable): string {
-  const { desired, frontends, skipped } = render(table, emptyIds());
+  const { parts, skipped } = render(table);
   const lines: string[] = [];
-  for (const f of [...frontends.values()].sort((a, b) => a.svcId - b.svcId)) {
-    const k0 = `${f.vip}:${f.port}/${protoName(f.proto)}#0`;
-    const s0 = desired.services.get(k0)!.value;
-    lines.push(`# ${f.service} ${f.kind} ${f.vip}:${f.port}/${protoName(f.proto)} svc_id=${f.svcId}`);
-    lines.push(
-      `services {vip=${f.vip} dport=${f.port} proto=${f.proto} slot=0} = {count=${s0.count} svc_id=${s0.svcId} ` +
-        `flags=${flagNames(s0.flags, [[SVC_F_AFFINITY, 'affinity'], [SVC_F_EXTERNAL, 'external']])} affinity_timeout=${s0.affinityTimeout}}`,
-    );
-    for (let slot = 1; slot <= s0.count; slot++) {
-      const v = desired.services.get(`${f.vip}:${f.port}/${protoName(f.proto)}#${slot}`)!.value;
-      lines.push(`services {vip=${f.vip} dport=${f.port} proto=${f.proto} slot=${slot}} = {backend_id=${v.backendId}}`);
+  for (const p of parts.values()) {
+    if (p.frontends.length === 0) continue;
+    lines.push(`# ${p.frontends[0]!.service}/${protoName(p.frontends[0]!.proto)} sp_id=${p.spId}`);
+    for (const [id, b] of [...p.state.backends].sort(([a], [b]) => a - b))
+      lines.push(`backends ${id} = {ip=${b.ip} port=${b.port} proto=${b.proto} flags=${flagNames(b.flags, BE_FLAGS)} sp_id=${b.spId}}`);
+    for (const f of p.frontends) {
+      const k0 = { vip: f.vip, port: f.port, proto: f.proto, slot: 0 };
+      const s0 = p.state.services.get(svcKeyId(k0))!.value;
+      lines.push(`# ${f.kind} ${f.vip}:${f.port}/${protoName(f.proto)} svc_id=${f.svcId}`);
+      lines.push(
+        `services {vip=${f.vip} dport=${f.port} proto=${f.proto} slot=0} = {sp_id=${s0.backendId} count=${s0.count} svc_id=${s0.svcId} ` +
+          `flags=${flagNames(s0.flags, SVC_FLAGS)} affinity_timeout=${s0.affinityTimeout}}`,
+      );
+      for (let slot = 1; slot <= s0.count; slot++) {
+        const v = p.state.services.get(svcKeyId({ ...k0, slot }))!.value;
+        lines.push(`services {vip=${f.vip} dport=${f.port} proto=${f.proto} slot=${slot}} = {backend_id=${v.backendId}}`);
+      }
+      const rn = p.state.revNat.get(f.svcId)!;
+      lines.push(`rev_nat ${f.svcId} = {vip=${rn.vip} port=${rn.port}}`);
+      const m = p.state.meta.get(f.svcId)!;
+      lines.push(`svc_meta ${f.svcId} = {name=${m.name} kind=${m.kind}}`);
     }
-    for (const [id, b] of [...desired.backends].filter(([, b]) => b.svcId === f.svcId).sort(([a], [b]) => a - b)) {
-      lines.push(`backends ${id} = {ip=${b.ip} port=${b.port} proto=${b.proto} flags=${flagNames(b.flags, [[BE_F_ACTIVE, 'active'], [BE_F_TERMINATING, 'terminating']])}}`);
-    }
-    const rn = desired.revNat.get(f.svcId)!;
-    lines.push(`rev_nat ${f.svcId} = {vip=${rn.vip} port=${rn.port}}`, '');
+    lines.push('');
   }
   for (const s of skipped) lines.push(`# skipped ${s.service}: ${s.reason}`);
   return lines.join('\n') + (lines.length ? '\n' : '');

@@ -1,17 +1,23 @@
-// Pure: ServiceTable → the entries the services/backends/rev_nat maps should hold.
-// One frontend (svc_id) per VIP:port:proto — ClusterIPs use the internal endpoints;
-// NodePorts (on this node's IPv4 addresses), externalIPs and LoadBalancer IPs the external
-// ones, and flows from them to endpoints on other nodes get SNATed by the data path. Every endpoint the slices list gets a
-// backend entry (so established flows survive readiness changes and termination); only the
-// selected ones get slots (new flows).
+// Pure: service port → the entries the services/backends/rev_nat/svc_meta maps should hold
+// for it. The frontends come from model/frontends.ts (the same for every backend).
+//
+// - Backends are stored once per service port (sp_id), shared by all its frontends; every
+//   endpoint the slices list gets one (established flows survive readiness changes and
+//   termination), flagged active for the ClusterIP and/or external frontends that select it.
+// - One frontend (svc_id) per VIP:port:proto, with slot 0 (count, flags, sp_id) and one slot
+//   per selected backend. Slots are stable: given the previous slot order, a backend that
+//   leaves is replaced by the last one and a new one is appended, so one endpoint change
+//   rewrites its slot(s) and the count, not the whole list.
+// - Ids come from an allocator that never hands out an id twice.
 import { isIPv4 } from 'node:net';
-import type { Endpoint, ServicePortEntry, ServiceTable } from '../../model/types.js';
-import { selectEndpoints } from '../../model/select-endpoints.js';
+import { type FrontendKind, type NodeView, frontendsOf, nodeViewOf } from '../../model/frontends.js';
+import { hasExternal, selectEndpoints } from '../../model/select-endpoints.js';
 import { servicePortNameString } from '../../model/service-port-name.js';
+import type { Endpoint, ServicePortEntry, ServiceTable } from '../../model/types.js';
 import * as abi from './abi.js';
-import { backendIdentity, emptyState, frontendId, svcKeyId, type IdState, type MapState } from './state.js';
+import { type IdState, type MapState, backendIdentity, emptyIds, emptyState, frontendId, svcKeyId } from './state.js';
 
-export type FrontendKind = 'ClusterIP' | 'NodePort' | 'ExternalIP' | 'LoadBalancer';
+export type { FrontendKind };
 
 export const KIND_CODE: Record<FrontendKind, number> = {
   ClusterIP: abi.SVC_KIND_CLUSTER_IP,
@@ -41,10 +47,14 @@ export interface Skipped {
   reason: string;
 }
 
-export interface Rendered {
-  desired: MapState;
-  ids: IdState;
-  frontends: Map<number, FrontendInfo>;
+/** What one service port puts in the maps. */
+export interface PortRender {
+  key: string;
+  spId: number;
+  frontends: FrontendInfo[];
+  /** Backend ids in slot order, by frontend id (`vip:port/PROTO`). */
+  slots: Map<string, number[]>;
+  state: MapState;
   skipped: Skipped[];
 }
 
@@ -62,99 +72,182 @@ function cmpIp(a: string, b: string): number {
   return 0;
 }
 
-export function render(table: ServiceTable, prevIds: IdState): Rendered {
-  const desired = emptyState();
-  const frontends = new Map<number, FrontendInfo>();
-  const skipped: Skipped[] = [];
-  const ids: IdState = { svc: new Map(), backend: new Map(), nextSvc: prevIds.nextSvc, nextBackend: prevIds.nextBackend };
-
-  const svcId = (fid: string) => {
-    const id = prevIds.svc.get(fid) ?? ids.nextSvc++;
-    ids.svc.set(fid, id);
-    return id;
-  };
-  const backendId = (key: string) => {
-    const id = prevIds.backend.get(key) ?? ids.nextBackend++;
-    ids.backend.set(key, id);
-    return id;
-  };
-
-  const entries = [...table.services.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  for (const svc of entries) {
-    const name = servicePortNameString(svc.name);
-    const proto = abi.protoNumber(svc.protocol);
-    if (proto === undefined) {
-      skipped.push({ service: name, reason: `protocol ${svc.protocol} is not supported by the eBPF data plane` });
-      continue;
-    }
-    const sel = selectEndpoints(svc, table.nodeName);
-    const all = listed(svc.endpoints);
-    const nodeIPs = (table.nodes.get(table.nodeName)?.addresses ?? []).filter((a) => isIPv4(a));
-    const frontendsOf: Array<[FrontendKind, string[], number, Endpoint[]]> = [
-      ['ClusterIP', svc.clusterIPs, svc.port, sel.internal],
-      ['NodePort', svc.nodePort > 0 ? nodeIPs : [], svc.nodePort, sel.external],
-      ['ExternalIP', svc.externalIPs, svc.port, sel.external],
-      ['LoadBalancer', svc.loadBalancerIPs, svc.port, sel.external],
-    ];
-    if (svc.nodePort > 0 && nodeIPs.length === 0)
-      skipped.push({ service: name, reason: `NodePort ${svc.nodePort}: no IPv4 address known for node ${table.nodeName}` });
-    for (const [kind, vips, port, selected] of frontendsOf) {
-      for (const vip of vips) {
-        if (!isIPv4(vip)) {
-          skipped.push({ service: name, reason: `${kind} ${vip}: IPv6 frontends are not supported by the eBPF data plane yet` });
-          continue;
-        }
-        const fid = frontendId(vip, port, proto);
-        if (ids.svc.has(fid)) {
-          skipped.push({ service: name, reason: `${kind} ${fid} is already used by another service port` });
-          continue;
-        }
-        const f: FrontendInfo = { svcId: svcId(fid), service: name, entryKey: svc.key, kind, vip, port, proto };
-        // A Local policy that leaves no endpoint here drops (kube-proxy), "no endpoints at all" rejects.
-        const dropEmpty = selected.length === 0 && sel.hasAny;
-        addFrontend(svc, f, all, selected, dropEmpty, table.nodeName, backendId, desired);
-        frontends.set(f.svcId, f);
-      }
-    }
-  }
-  return { desired, ids, frontends, skipped };
+/** Allocates an id for `identity`, or returns the one it has. Ids only grow. */
+function idFor(m: Map<string, number>, identity: string, next: () => number): number {
+  let id = m.get(identity);
+  if (id === undefined) m.set(identity, (id = next()));
+  return id;
 }
 
-function addFrontend(
-  svc: ServicePortEntry, f: FrontendInfo, all: Endpoint[], selected: Endpoint[], dropEmpty: boolean, nodeName: string,
-  backendId: (key: string) => number, desired: MapState,
-): void {
-  const active = new Set(selected.map((e) => `${e.ip}:${e.port}`));
-  const slots: number[] = [];
-  for (const e of all) {
-    const bid = backendId(backendIdentity(f.svcId, e.ip, e.port));
-    const isActive = active.has(`${e.ip}:${e.port}`);
-    const flags =
-      (isActive ? abi.BE_F_ACTIVE : 0) |
-      (e.terminating ? abi.BE_F_TERMINATING : 0) |
-      (e.nodeName !== undefined && e.nodeName !== nodeName ? abi.BE_F_REMOTE : 0);
-    desired.backends.set(bid, { ip: e.ip, port: e.port, proto: f.proto, flags, svcId: f.svcId });
-    if (isActive) slots.push(bid);
+/**
+ * Slot order for a frontend: the previous order with leavers replaced by the last entry
+ * (swap-remove) and newcomers appended in address order.
+ */
+export function stableSlots(previous: readonly number[] | undefined, active: readonly number[]): number[] {
+  const want = new Set(active);
+  const out = (previous ?? []).slice();
+  for (let i = 0; i < out.length; ) {
+    if (want.has(out[i]!)) i++;
+    else {
+      out[i] = out[out.length - 1]!;
+      out.pop();
+    }
   }
-  const affinity = svc.sessionAffinity.type === 'ClientIP';
-  const flags =
-    (affinity ? abi.SVC_F_AFFINITY : 0) |
-    (f.kind === 'ClusterIP' ? 0 : abi.SVC_F_EXTERNAL) |
-    (f.kind !== 'ClusterIP' && svc.externalTrafficPolicy === 'Cluster' ? abi.SVC_F_SNAT_ALL : 0) |
-    (f.kind === 'NodePort' ? abi.SVC_F_NODEPORT : 0) |
-    (dropEmpty ? abi.SVC_F_DROP_EMPTY : 0);
-  const key0 = { vip: f.vip, port: f.port, proto: f.proto, slot: 0 };
-  desired.services.set(svcKeyId(key0), {
-    key: key0,
-    value: {
-      backendId: 0, svcId: f.svcId, count: slots.length, flags,
-      affinityTimeout: svc.sessionAffinity.type === 'ClientIP' ? svc.sessionAffinity.timeoutSeconds : 0,
-    },
-  });
-  slots.forEach((bid, i) => {
-    const key = { vip: f.vip, port: f.port, proto: f.proto, slot: i + 1 };
-    desired.services.set(svcKeyId(key), { key, value: { backendId: bid, svcId: f.svcId, count: 0, flags: 0, affinityTimeout: 0 } });
-  });
-  desired.revNat.set(f.svcId, { vip: f.vip, port: f.port });
-  desired.meta.set(f.svcId, { name: f.service, kind: KIND_CODE[f.kind] });
+  const have = new Set(out);
+  for (const id of active) if (!have.has(id)) out.push(id);
+  return out;
+}
+
+export interface PortRenderInput {
+  view: NodeView;
+  ids: IdState;
+  /** Slot order this frontend had (from the last render, or read from the kernel). */
+  previousSlots?: (fid: string) => readonly number[] | undefined;
+  /** Takes a frontend for this service port; false when another service port holds it. */
+  claim?: (fid: string) => boolean;
+}
+
+export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortRender {
+  const { view, ids } = input;
+  const name = servicePortNameString(svc.name);
+  const state = emptyState();
+  const skipped: Skipped[] = [];
+  const frontends: FrontendInfo[] = [];
+  const slotsOut = new Map<string, number[]>();
+  const proto = abi.protoNumber(svc.protocol);
+  const spId = idFor(ids.sp, svc.key, () => ids.nextSp++);
+  const out = { key: svc.key, spId, frontends, slots: slotsOut, state, skipped };
+  if (proto === undefined) {
+    skipped.push({ service: name, reason: `protocol ${svc.protocol} is not supported by the eBPF data plane` });
+    return out;
+  }
+
+  const sel = selectEndpoints(svc, view.nodeName);
+  const activeInt = new Set(sel.internal.map((e) => `${e.ip}:${e.port}`));
+  const activeExt = new Set(hasExternal(svc) ? sel.external.map((e) => `${e.ip}:${e.port}`) : []);
+  const backendOf = new Map<string, number>();
+  for (const e of listed(svc.endpoints)) {
+    const id = idFor(ids.backend, backendIdentity(spId, e.ip, e.port), () => ids.nextBackend++);
+    const k = `${e.ip}:${e.port}`;
+    backendOf.set(k, id);
+    const flags =
+      (activeInt.has(k) ? abi.BE_F_ACTIVE : 0) |
+      (activeExt.has(k) ? abi.BE_F_ACTIVE_EXT : 0) |
+      (e.terminating ? abi.BE_F_TERMINATING : 0) |
+      (e.nodeName !== undefined && e.nodeName !== view.nodeName ? abi.BE_F_REMOTE : 0);
+    state.backends.set(id, { ip: e.ip, port: e.port, proto, flags, spId });
+  }
+
+  if (svc.nodePort > 0 && !view.nodePortAddresses.some((a) => isIPv4(a)))
+    skipped.push({ service: name, reason: `NodePort ${svc.nodePort}: no IPv4 address known for node ${view.nodeName}` });
+  for (const f of frontendsOf(svc, view)) {
+    if (f.family !== 4) {
+      if (f.kind !== 'NodePort') skipped.push({ service: name, reason: `${f.kind} ${f.address}: IPv6 frontends are not supported by the eBPF data plane yet` });
+      continue;
+    }
+    const fid = frontendId(f.address, f.port, proto);
+    if (slotsOut.has(fid) || (input.claim && !input.claim(fid))) {
+      skipped.push({ service: name, reason: `${f.kind} ${fid} is already used by another service port` });
+      continue;
+    }
+    const svcId = idFor(ids.svc, fid, () => ids.nextSvc++);
+    const active = listed(f.endpoints).map((e) => backendOf.get(`${e.ip}:${e.port}`)!);
+    const slots = stableSlots(input.previousSlots?.(fid), active);
+    slotsOut.set(fid, slots);
+    const info: FrontendInfo = { svcId, service: name, entryKey: svc.key, kind: f.kind, vip: f.address, port: f.port, proto };
+    frontends.push(info);
+    const affinity = svc.sessionAffinity.type === 'ClientIP';
+    const flags =
+      (affinity ? abi.SVC_F_AFFINITY : 0) |
+      (f.external ? abi.SVC_F_EXTERNAL : 0) |
+      (f.external && svc.externalTrafficPolicy === 'Cluster' ? abi.SVC_F_SNAT_ALL : 0) |
+      (f.kind === 'NodePort' ? abi.SVC_F_NODEPORT : 0) |
+      (f.dropEmpty ? abi.SVC_F_DROP_EMPTY : 0);
+    const key0 = { vip: f.address, port: f.port, proto, slot: 0 };
+    state.services.set(svcKeyId(key0), {
+      key: key0,
+      value: {
+        backendId: spId, svcId, count: slots.length, flags,
+        affinityTimeout: svc.sessionAffinity.type === 'ClientIP' ? svc.sessionAffinity.timeoutSeconds : 0,
+      },
+    });
+    slots.forEach((bid, i) => {
+      const key = { vip: f.address, port: f.port, proto, slot: i + 1 };
+      state.services.set(svcKeyId(key), { key, value: { backendId: bid, svcId, count: 0, flags: 0, affinityTimeout: 0 } });
+    });
+    state.revNat.set(svcId, { vip: f.address, port: f.port });
+    state.meta.set(svcId, { name, kind: KIND_CODE[f.kind] });
+  }
+  return out;
+}
+
+/** Adds `part`'s entries to `into` (service ports never share entries). */
+export function mergeState(into: MapState, part: MapState): MapState {
+  for (const [k, v] of part.services) into.services.set(k, v);
+  for (const [k, v] of part.backends) into.backends.set(k, v);
+  for (const [k, v] of part.revNat) into.revNat.set(k, v);
+  for (const [k, v] of part.meta) into.meta.set(k, v);
+  return into;
+}
+
+export interface Rendered {
+  desired: MapState;
+  ids: IdState;
+  parts: Map<string, PortRender>;
+  frontends: Map<number, FrontendInfo>;
+  skipped: Skipped[];
+}
+
+/**
+ * The whole table, service ports in key order (the first to claim a frontend keeps it).
+ * With no previous ids and slots this is exactly what a first sync writes (`bpfproxy render`).
+ */
+export function render(
+  table: ServiceTable, prevIds: IdState = emptyIds(),
+  opts: { view?: NodeView; previousSlots?: (fid: string) => readonly number[] | undefined } = {},
+): Rendered {
+  const ids: IdState = {
+    svc: new Map(prevIds.svc), backend: new Map(prevIds.backend), sp: new Map(prevIds.sp),
+    nextSvc: prevIds.nextSvc, nextBackend: prevIds.nextBackend, nextSp: prevIds.nextSp,
+  };
+  const view = opts.view ?? nodeViewOf(table);
+  const desired = emptyState();
+  const parts = new Map<string, PortRender>();
+  const frontends = new Map<number, FrontendInfo>();
+  const skipped: Skipped[] = [];
+  const owner = new Set<string>();
+  const claim = (fid: string) => !owner.has(fid) && (owner.add(fid), true);
+  const keys = [...table.services.keys()].sort();
+  for (const key of keys) {
+    const p = renderPort(table.services.get(key)!, { view, ids, claim, previousSlots: opts.previousSlots });
+    parts.set(key, p);
+    mergeState(desired, p.state);
+    for (const f of p.frontends) frontends.set(f.svcId, f);
+    skipped.push(...p.skipped);
+  }
+  pruneIds(ids, parts.values());
+  return { desired, ids, parts, frontends, skipped };
+}
+
+/** Forgets identities nothing uses any more (their ids are never handed out again). */
+export function pruneIds(ids: IdState, parts: Iterable<PortRender>): void {
+  const sp = new Set<string>();
+  const svc = new Set<string>();
+  const be = new Set<string>();
+  for (const p of parts) {
+    sp.add(p.key);
+    for (const fid of p.slots.keys()) svc.add(fid);
+    for (const [, b] of p.state.backends) be.add(backendIdentity(p.spId, b.ip, b.port));
+  }
+  for (const k of ids.sp.keys()) if (!sp.has(k)) ids.sp.delete(k);
+  for (const k of ids.svc.keys()) if (!svc.has(k)) ids.svc.delete(k);
+  for (const k of ids.backend.keys()) if (!be.has(k)) ids.backend.delete(k);
+}
+
+/** After a service port went from `before` to `after`: forget the identities it dropped. */
+export function releaseIds(ids: IdState, before: PortRender | undefined, after: PortRender | undefined): void {
+  if (!before) return;
+  if (!after) ids.sp.delete(before.key);
+  for (const fid of before.slots.keys()) if (!after?.slots.has(fid)) ids.svc.delete(fid);
+  for (const [id, b] of before.state.backends) if (!after?.state.backends.has(id)) ids.backend.delete(backendIdentity(before.spId, b.ip, b.port));
 }

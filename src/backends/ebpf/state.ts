@@ -32,36 +32,64 @@ export function frontendId(vip: string, port: number, proto: number): string {
   return `${vip}:${port}/${protoName(proto)}`;
 }
 
-/** Identity of a backend within its frontend: ids are allocated per (svc_id, ip, port). */
-export function backendIdentity(svcId: number, ip: string, port: number): string {
-  return `${svcId}|${ip}:${port}`;
+/** Identity of a backend within its service port: ids are allocated per (sp_id, ip, port). */
+export function backendIdentity(spId: number, ip: string, port: number): string {
+  return `${spId}|${ip}:${port}`;
 }
 
-/** Stable id allocation, rebuilt from the kernel on adoption. Ids only grow (never reused):
- * a stale conntrack entry can never point at an unrelated backend or frontend. */
+/** Id allocation. Ids only grow (never reused): a stale conntrack or affinity entry can
+ * never point at an unrelated backend or frontend. */
 export interface IdState {
+  /** frontend id (`vip:port/PROTO`) → svc_id */
   svc: Map<string, number>;
+  /** backendIdentity → backend_id */
   backend: Map<string, number>;
+  /** service-port key → sp_id */
+  sp: Map<string, number>;
   nextSvc: number;
   nextBackend: number;
+  nextSp: number;
 }
 
 export function emptyIds(): IdState {
-  return { svc: new Map(), backend: new Map(), nextSvc: 1, nextBackend: 1 };
+  return { svc: new Map(), backend: new Map(), sp: new Map(), nextSvc: 1, nextBackend: 1, nextSp: 1 };
 }
 
-/** What a restarted controller can learn about id allocation from the tables themselves. */
+/**
+ * What a restarted controller learns about id allocation from the tables themselves:
+ * slot 0 gives frontend → svc_id and sp_id, svc_meta the service port's name (the key is
+ * name + protocol), the backends their sp_id.
+ */
 export function idsFromState(s: MapState): IdState {
   const ids = emptyIds();
   for (const { key, value } of s.services.values()) {
     if (key.slot !== 0) continue;
     ids.svc.set(frontendId(key.vip, key.port, key.proto), value.svcId);
     ids.nextSvc = Math.max(ids.nextSvc, value.svcId + 1);
+    const meta = s.meta.get(value.svcId);
+    if (value.backendId > 0 && meta) ids.sp.set(`${meta.name}/${protoName(key.proto).toLowerCase()}`, value.backendId);
+    ids.nextSp = Math.max(ids.nextSp, value.backendId + 1);
   }
   for (const id of s.revNat.keys()) ids.nextSvc = Math.max(ids.nextSvc, id + 1);
   for (const [id, b] of s.backends) {
-    ids.backend.set(backendIdentity(b.svcId, b.ip, b.port), id);
+    ids.backend.set(backendIdentity(b.spId, b.ip, b.port), id);
     ids.nextBackend = Math.max(ids.nextBackend, id + 1);
+    ids.nextSp = Math.max(ids.nextSp, b.spId + 1);
   }
   return ids;
+}
+
+/** Slot order of every frontend as the kernel holds it (a restart keeps it). */
+export function slotsFromState(s: MapState): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const { key, value } of s.services.values()) {
+    if (key.slot !== 0) continue;
+    const slots: number[] = [];
+    for (let i = 1; i <= value.count; i++) {
+      const e = s.services.get(svcKeyId({ ...key, slot: i }));
+      if (e) slots.push(e.value.backendId);
+    }
+    out.set(frontendId(key.vip, key.port, key.proto), slots);
+  }
+  return out;
 }

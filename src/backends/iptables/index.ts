@@ -5,8 +5,8 @@
 // failure the previous rules stay in force.
 import type { Logger } from 'pino';
 import { ipFamily } from '../../model/validate.js';
-import type { IPFamily, ServicePortEntry, ServiceTable, TableDiff } from '../../model/types.js';
-import type { Backend, InspectRow, SyncOptions } from '../../proxier/backend.js';
+import type { IPFamily, ServicePortChange, ServicePortEntry, ServiceTable } from '../../model/types.js';
+import type { Backend, InspectRow, SyncOptions, SyncResult, TableUpdate } from '../../proxier/backend.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { cleanStaleUdpFlows } from './conntrack.js';
 import { IptablesCli, type IptablesMode, IptablesRestoreError } from './iptables-cli.js';
@@ -47,7 +47,6 @@ export class IptablesBackend implements Backend {
   readonly name = 'iptables' as const;
   private readonly clis: IptablesCli[];
   private readonly states = new Map<IPFamily, FamilySyncState>();
-  private lastTable: ServiceTable | undefined;
   private readonly warnedSctp = new Set<string>();
   lastSync: SyncStats[] = [];
 
@@ -66,17 +65,27 @@ export class IptablesBackend implements Backend {
       .join('\n');
   }
 
-  async sync(table: ServiceTable, diff: TableDiff, opts: SyncOptions): Promise<void> {
-    for (const svc of table.services.values()) {
+  async sync(update: TableUpdate, opts: SyncOptions): Promise<SyncResult> {
+    const { table, changes } = update;
+    const touched = changes ? changes.flatMap((c) => (c.current ? [c.current] : [])) : table.services.values();
+    for (const svc of touched) {
       if (svc.protocol !== 'SCTP' || this.warnedSctp.has(svc.key)) continue;
       this.warnedSctp.add(svc.key);
       this.opts.logger?.warn({ service: svc.key }, 'SCTP service skipped: this backend does not program SCTP');
     }
     const stats: SyncStats[] = [];
-    const plans = new Map<IPFamily, SyncPlan>();
+    const failed = new Map<string, string>();
+    let anyFull = false;
     for (const cli of this.clis) {
-      const plan = await this.syncFamily(cli, table, diff, opts);
-      plans.set(cli.family, plan);
+      const r = await this.syncFamily(cli, table, changes, opts);
+      if ('error' in r) {
+        // One restore per family is atomic: everything it would have changed failed with it.
+        const keys = r.full || !changes ? table.services.keys() : changes.map((c) => c.key);
+        for (const k of keys) failed.set(k, `IPv${cli.family} iptables-restore failed: ${r.error}`);
+        continue;
+      }
+      const plan = r.plan;
+      anyFull ||= plan.full;
       stats.push({
         family: cli.family,
         full: plan.full,
@@ -89,8 +98,8 @@ export class IptablesBackend implements Backend {
       });
     }
     // After the rules are in: flush UDP flows whose NAT binding no longer matches them.
-    const removed = [...diff.removed].map((k) => this.lastTable?.services.get(k)).filter((s): s is ServicePortEntry => s !== undefined);
-    if (this.udpAffected(table, diff, [...plans.values()].some((p) => p.full))) {
+    const removed = (changes ?? []).flatMap((c) => (c.previous && !c.current ? [c.previous] : []));
+    if (this.udpAffected(table, changes, anyFull)) {
       for (const st of stats) {
         try {
           st.conntrackFilters = await cleanStaleUdpFlows(table, removed, st.family);
@@ -99,19 +108,22 @@ export class IptablesBackend implements Backend {
         }
       }
     }
-    this.lastTable = table;
     this.lastSync = stats;
     for (const st of stats) this.opts.logger?.debug(st, 'iptables sync');
+    return { failed: [...failed] };
   }
 
-  private async syncFamily(cli: IptablesCli, table: ServiceTable, diff: TableDiff, opts: SyncOptions): Promise<SyncPlan> {
+  private async syncFamily(
+    cli: IptablesCli, table: ServiceTable, changes: readonly ServicePortChange[] | undefined, opts: SyncOptions,
+  ): Promise<{ plan: SyncPlan } | { error: string; full: boolean }> {
     const state = this.states.get(cli.family)!;
     let reason = opts.full ? 'full sync requested' : state.fullReason(table);
     if (reason === undefined && !(await this.canaryPresent(cli))) reason = `${CANARY_CHAIN} is gone: rules were flushed behind our back`;
     if (reason !== undefined && !opts.full) this.opts.logger?.info({ family: cli.family, reason }, 'full iptables sync');
     // A full sync also deletes chains left by earlier runs, so it reads what exists.
     const existing = reason !== undefined ? parseSave(await cli.save('nat')).chains.filter((c) => PER_SERVICE_CHAIN.test(c)) : undefined;
-    const plan = state.plan({ table, diff, full: reason !== undefined, fullReason: reason, existingChains: existing, nodePortIPs: this.nodePortIPs(cli.family) });
+    const changed = changes && new Set(changes.map((c) => c.key));
+    const plan = state.plan({ table, changed, full: reason !== undefined, fullReason: reason, existingChains: existing, nodePortIPs: this.nodePortIPs(cli.family) });
     try {
       await cli.restore(plan.text);
     } catch (e) {
@@ -120,14 +132,14 @@ export class IptablesBackend implements Backend {
       this.opts.metrics?.iptablesRestoreFailures.inc();
       if (!plan.full) this.opts.metrics?.iptablesPartialRestoreFailures.inc();
       if (e instanceof IptablesRestoreError) this.opts.logger?.error({ family: cli.family, line: e.line, rule: e.rule, full: plan.full }, e.message);
-      throw e;
+      return { error: e instanceof Error ? e.message : String(e), full: plan.full };
     }
     state.commit(plan);
     this.opts.metrics?.iptablesRulesLastSync.set({ table: 'filter', family: `IPv${cli.family}` }, plan.filterRules);
     this.opts.metrics?.iptablesRulesLastSync.set({ table: 'nat', family: `IPv${cli.family}` }, plan.natRules);
     // Jump rules live in built-in chains; kube-proxy ensures them on full syncs only.
     if (plan.full) for (const j of JUMP_RULES) await cli.ensureJump(j);
-    return plan;
+    return { plan };
   }
 
   private async canaryPresent(cli: IptablesCli): Promise<boolean> {
@@ -136,10 +148,10 @@ export class IptablesBackend implements Backend {
   }
 
   /** Whether a UDP service was touched (or a full sync with UDP services): then stale flows are looked for. */
-  private udpAffected(table: ServiceTable, diff: TableDiff, full: boolean): boolean {
+  private udpAffected(table: ServiceTable, changes: readonly ServicePortChange[] | undefined, full: boolean): boolean {
     const isUdp = (s: ServicePortEntry | undefined) => s?.protocol === 'UDP';
-    if (full) return [...table.services.values()].some(isUdp);
-    return [...diff.added, ...diff.updated, ...diff.removed].some((k) => isUdp(table.services.get(k)) || isUdp(this.lastTable?.services.get(k)));
+    if (full || !changes) return [...table.services.values()].some(isUdp);
+    return changes.some((c) => isUdp(c.current) || isUdp(c.previous));
   }
 
   async cleanup(): Promise<void> {

@@ -2,7 +2,7 @@
 // the interfaces of the namespace the proxy runs in, at every sync (addresses come and go).
 import { networkInterfaces } from 'node:os';
 import type { IPFamily } from '../../model/types.js';
-import { cidrContains } from './cidr.js';
+import { cidrContains } from '../../util/cidr.js';
 
 export function localAddresses(): string[] {
   const out: string[] = [];

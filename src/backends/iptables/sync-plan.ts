@@ -3,7 +3,7 @@
 // chains plus only the changed services' own chains (kube-proxy's partial sync). The
 // backend commits a plan after iptables-restore succeeded, or invalidates the cache when
 // it failed, so that the next sync is a full one.
-import type { ServiceTable, TableDiff } from '../../model/types.js';
+import type { ServiceTable } from '../../model/types.js';
 import { type Assembled, LARGE_CLUSTER_ENDPOINTS, PER_SERVICE_CHAIN, assemble, countEndpoints } from './render.js';
 import { type IptablesRenderOptions, type ServiceRules, renderServiceRules } from './render-service.js';
 
@@ -24,7 +24,8 @@ export interface SyncPlan extends Assembled {
 
 export interface PlanInput {
   table: ServiceTable;
-  diff: TableDiff;
+  /** Keys of the service ports changed since the last commit; undefined: compare them all. */
+  changed?: ReadonlySet<string>;
   /** The proxier asked for a full sync, or the backend saw a reason (canary gone). */
   full: boolean;
   fullReason?: string;
@@ -83,8 +84,8 @@ export class FamilySyncState {
   }
 
   private planPartial(input: PlanInput, opts: IptablesRenderOptions, large: boolean): SyncPlan {
-    const { table, diff } = input;
-    const changed = new Set([...diff.added, ...diff.updated, ...diff.removed]);
+    const { table } = input;
+    const changed = new Set(input.changed ?? table.services.keys());
     // Guard against a diff that does not match what we applied (e.g. a sync we never saw).
     for (const key of table.services.keys()) if (!this.cache.has(key)) changed.add(key);
     for (const key of this.cache.keys()) if (!table.services.has(key)) changed.add(key);

@@ -3,7 +3,7 @@
 // targets kube-proxy's layout uses plus the usual neighbours (multiport, mark forms as
 // iptables-save normalises them); anything else is reported, never silently guessed.
 import { ipFamily } from '../../model/validate.js';
-import { cidrContains, isLoopback } from './cidr.js';
+import { cidrContains, isLoopback } from '../../util/cidr.js';
 
 export interface PacketState {
   src: string;

@@ -6,8 +6,8 @@
 import { BlockList } from 'node:net';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../metrics/metrics.js';
-import type { IPFamily, ServiceTable, TableDiff } from '../../model/types.js';
-import type { Backend, InspectRow, SyncOptions } from '../../proxier/backend.js';
+import type { IPFamily, ServiceTable } from '../../model/types.js';
+import type { Backend, InspectRow, SyncOptions, SyncResult, TableUpdate } from '../../proxier/backend.js';
 import { toolRuns } from '../../util/exec.js';
 import { IptablesCli } from '../iptables/iptables-cli.js';
 import { type DesiredService, desiredState } from './desired.js';
@@ -61,10 +61,11 @@ export class IpvsBackend implements Backend {
   }
 
   /**
-   * The proxier's diff is not needed: every sync plans the whole table against the kernel's
-   * current state (three reads), which also repairs what was changed behind our back.
+   * The proxier's changes are not needed: every sync plans the whole table against the
+   * kernel's current state (three reads), which also repairs what was changed behind our
+   * back. Service ports that could not be programmed are returned (see backend.ts).
    */
-  async sync(table: ServiceTable, _diff: TableDiff, opts: SyncOptions): Promise<void> {
+  async sync({ table }: TableUpdate, opts: SyncOptions): Promise<SyncResult> {
     const t0 = performance.now();
     const tools0 = toolRuns();
     const ms: Record<string, number> = {};
@@ -96,6 +97,7 @@ export class IpvsBackend implements Backend {
     for (const cli of this.clis) if (cli.family === 4 || v6 || this.appliedRules.has(cli.family)) await this.syncRules(cli, opts.full);
     lap('iptables');
     this.opts.logger?.debug({ ms, tools: toolRuns() - tools0, steps: plan.steps.length, removed: plan.deleteVirtualServers.length, failed: this.failures.size }, 'ipvs sync');
+    return { failed: [...this.failures] };
   }
 
   async cleanup(): Promise<void> {
@@ -234,10 +236,8 @@ export class IpvsBackend implements Backend {
     for (const d of desired) if (!failures.has(d.key)) this.lastApplied.set(d.key, d);
     for (const key of this.lastApplied.keys()) if (!table.services.has(key)) this.lastApplied.delete(key);
     this.failures.clear();
-    for (const [key, f] of failures) {
-      this.failures.set(key, f.error);
-      this.opts.logger?.error({ service: f.label }, `${f.error}; service left as it was`);
-    }
+    // Reported to the proxier (sync's result), which logs, counts and retries them.
+    for (const [key, f] of failures) this.failures.set(key, f.error);
   }
 
   /**

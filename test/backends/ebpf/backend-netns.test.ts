@@ -22,7 +22,6 @@ const PODS = { p1: '198.18.1.11', p2: '198.18.1.12', p3: '198.18.1.13' } as cons
 /** The socket-LB tests need a cgroup v2 mount (wherever it is: /sys/fs/cgroup, or …/unified on hybrid hosts). */
 const noCgroup2 = cgroupV2Root() ? undefined : 'no cgroup v2 mount in /proc/self/mounts (the socket LB attaches to a cgroup)';
 const missing = buildMissingReason();
-const noDiff = { added: [], updated: [], removed: [] };
 const BIN = fileURLToPath(new URL('../../../bin/bpfproxy.js', import.meta.url));
 
 /** The value of one labelled sample in Prometheus text, e.g. ('packets', 'path', 'new'). */
@@ -61,7 +60,7 @@ describeKernel('EbpfBackend in a netns topology', () => {
     for (const [name, ip] of Object.entries(PODS)) await topo.addHost(name, ip, true);
     await topo.addHost('client', '198.18.1.100', false);
     backend = make();
-    await backend.sync(hostnames(Object.values(PODS)), noDiff, { full: true });
+    await backend.sync({ table: hostnames(Object.values(PODS)) }, { full: true });
   });
 
   afterAll(async () => {
@@ -118,10 +117,10 @@ describeKernel('EbpfBackend in a netns topology', () => {
   });
 
   it('hairpin: a pod reaching its own Service lands on itself (SNAT to the node address by default)', async () => {
-    await backend.sync(hostnames([PODS.p1]), noDiff, { full: false });
+    await backend.sync({ table: hostnames([PODS.p1]) }, { full: false });
     const r = await topo.curl('p1', URL_);
     expect(r).toMatchObject({ out: 'p1', code: 0 });
-    await backend.sync(hostnames(Object.values(PODS)), noDiff, { full: false });
+    await backend.sync({ table: hostnames(Object.values(PODS)) }, { full: false });
   });
 
   itNeeds(noCgroup2, 'socket LB: a client in the node netns (in the cgroup) reaches the pods through the VIP', async () => {
@@ -145,7 +144,7 @@ describeKernel('EbpfBackend in a netns topology', () => {
       const during = curlMany('client', 20);
       await backend.close();
       backend = make();
-      await backend.sync(hostnames(Object.values(PODS)), noDiff, { full: true });
+      await backend.sync({ table: hostnames(Object.values(PODS)) }, { full: true });
       expect(backend.lastSync).toMatchObject({ ops: 0, failed: 0 });
       // The new program replaced the old one in place on every interface.
       const after = await tcProgIds();
@@ -161,10 +160,10 @@ describeKernel('EbpfBackend in a netns topology', () => {
   });
 
   it('ClientIP affinity: every connection of the client goes to one pod', async () => {
-    await backend.sync(hostnames(Object.values(PODS), { sessionAffinity: { type: 'ClientIP', timeoutSeconds: 60 } }), noDiff, { full: false });
+    await backend.sync({ table: hostnames(Object.values(PODS), { sessionAffinity: { type: 'ClientIP', timeoutSeconds: 60 } }) }, { full: false });
     const seen = await curlMany('client', 10);
     expect(seen.size).toBe(1);
-    await backend.sync(hostnames(Object.values(PODS)), noDiff, { full: false });
+    await backend.sync({ table: hostnames(Object.values(PODS)) }, { full: false });
   });
 
   it('an established connection stays on its pod while that pod terminates, and is reset once the pod is gone', async () => {
@@ -176,15 +175,15 @@ describeKernel('EbpfBackend in a netns topology', () => {
       const others = Object.entries(PODS).filter(([n]) => n !== pod).map(([, ip]) => ip);
       // The pod is terminating: no new flows, but this connection keeps going to it.
       const terminating = ep(PODS[pod], { ready: false, serving: true, terminating: true });
-      await backend.sync(withNode(table(svc('hostnames', { endpoints: [...others.map((ip) => ep(ip)), terminating] }))), noDiff, { full: false });
+      await backend.sync({ table: withNode(table(svc('hostnames', { endpoints: [...others.map((ip) => ep(ip)), terminating] }))) }, { full: false });
       expect(await conn.next()).toBe(`BODY ${pod}`);
       for (let i = 0; i < 5; i++) expect((await topo.curl('client', URL_)).out).not.toBe(pod);
       // The endpoint is deleted: the next segment of the flow is answered with a RST at once.
-      await backend.sync(withNode(table(svc('hostnames', { endpoints: others.map((ip) => ep(ip)) }))), noDiff, { full: false });
+      await backend.sync({ table: withNode(table(svc('hostnames', { endpoints: others.map((ip) => ep(ip)) }))) }, { full: false });
       expect(await conn.next()).toBe('ERROR ECONNRESET');
     } finally {
       conn.close();
-      await backend.sync(hostnames(Object.values(PODS)), noDiff, { full: false });
+      await backend.sync({ table: hostnames(Object.values(PODS)) }, { full: false });
     }
   });
 
@@ -200,30 +199,30 @@ describeKernel('EbpfBackend in a netns topology', () => {
     const hostIf = topo.hosts.get('client')!.hostIf;
     await sh('ip', ['netns', 'exec', topo.nodeNs, 'tc', 'filter', 'del', 'dev', hostIf, 'ingress']);
     expect(await tcProgId(hostIf)).toBeNull();
-    await backend.sync(hostnames(Object.values(PODS)), noDiff, { full: false, verify: true });
+    await backend.sync({ table: hostnames(Object.values(PODS)) }, { full: false, verify: true });
     expect(await tcProgId(hostIf)).toBeGreaterThan(0);
     expect((await topo.curl('client', URL_)).out).toMatch(/^p[123]$/);
   });
 
   it('a pod added later is served through the VIP after the next sync', async () => {
     await topo.addHost('p4', '198.18.1.14', true);
-    await backend.sync(hostnames(['198.18.1.14']), noDiff, { full: false });
+    await backend.sync({ table: hostnames(['198.18.1.14']) }, { full: false });
     expect(await topo.curl('client', URL_)).toMatchObject({ out: 'p4', code: 0 });
-    await backend.sync(hostnames(Object.values(PODS)), noDiff, { full: false });
+    await backend.sync({ table: hostnames(Object.values(PODS)) }, { full: false });
   });
 
   it('NodePort: the node address + node port reaches the pods', async () => {
     const t = table(svc('hostnames', { nodePort: 30080, endpoints: Object.values(PODS).map((ip) => ep(ip)) }));
-    await backend.sync(withNode(t), noDiff, { full: false });
+    await backend.sync({ table: withNode(t) }, { full: false });
     const seen = new Set<string>();
     for (let i = 0; i < 15; i++) seen.add((await topo.curl('client', `http://${NODE_IP}:30080/`)).out);
     expect([...seen].sort()).toEqual(['p1', 'p2', 'p3']);
     expect(await backend.inspect()).toContainEqual(expect.objectContaining({ frontend: `${NODE_IP}:30080`, kind: 'NodePort', service: 'default/hostnames' }));
-    await backend.sync(hostnames(Object.values(PODS)), noDiff, { full: false });
+    await backend.sync({ table: hostnames(Object.values(PODS)) }, { full: false });
   });
 
   it('scaled to 0: TCP is refused at once (a RST), UDP gets port unreachable; both counted as rejected', async () => {
-    await backend.sync(hostnames([]), noDiff, { full: false });
+    await backend.sync({ table: hostnames([]) }, { full: false });
     const rejected = async () => sample(await metrics.registry.metrics(), 'bpfproxy_datapath_packets_total', 'path', 'rejected');
     const before = await rejected();
     const r = await sh('ip', ['netns', 'exec', `${topo.prefix}-client`, process.execPath, TCP_CLIENT, VIP, '80']);
@@ -244,7 +243,7 @@ describeKernel('EbpfBackend in a netns topology', () => {
   });
 
   it('scaled back up: served again', async () => {
-    await backend.sync(hostnames([PODS.p2]), noDiff, { full: false });
+    await backend.sync({ table: hostnames([PODS.p2]) }, { full: false });
     expect(await topo.curl('client', URL_)).toMatchObject({ out: 'p2', code: 0 });
   });
 
@@ -257,5 +256,24 @@ describeKernel('EbpfBackend in a netns topology', () => {
     if (cgroup) for (const t of [10, 14, 19, 29]) expect(libbpf.cgroupQuery(cgroup, t)).toEqual([]);
     const r = await topo.curl('client', URL_, 1);
     expect(r.code).not.toBe(0);
+  });
+
+  it('a full map fails only the service port that does not fit: named with the map, not half-written; the others are served', async () => {
+    // services holds 6 entries here: a-fits needs 3 (slot 0 + 2), z-big 7 (slot 0 + 6): it can never fit.
+    const small = new EbpfBackend({ pinRoot: `${pinRoot}-small`, bpfObjectDir: OBJECT_DIR, netns: topo.nodeNsPath, mapSizes: { services: 6 }, interfacePollMs: 0, watchLinks: false });
+    try {
+      const fits = svc('a-fits', { clusterIPs: ['198.19.1.180'], endpoints: [ep(PODS.p1), ep(PODS.p2)] });
+      const big = svc('z-big', { clusterIPs: ['198.19.1.181'], endpoints: ['198.18.1.11', '198.18.1.12', '198.18.1.13', '198.18.1.14', '198.18.1.15', '198.18.1.16'].map((ip) => ep(ip)) });
+      const r = await small.sync({ table: withNode(table(fits, big)) }, { full: true });
+      expect(r.failed).toEqual([['default/z-big/tcp', expect.stringMatching(/^map services is full \(6 entries\)/)]]);
+      expect((await small.inspect()).map((row) => `${row.service} ${row.frontend} ${row.backends.length}`)).toEqual(['default/a-fits 198.19.1.180:80 2']);
+      expect(await topo.curl('client', 'http://198.19.1.180:80/')).toMatchObject({ code: 0 });
+      // Deleting it (a partial sync) has nothing to undo: it never wrote anything.
+      const again = await small.sync({ table: withNode(table(fits)), changes: [{ key: big.key, previous: big }] }, { full: false });
+      expect(again.failed).toEqual([]);
+      expect(small.lastSync.ops).toBe(0);
+    } finally {
+      await small.cleanup();
+    }
   });
 }, { btf: true });

@@ -61,14 +61,14 @@ export interface SeedService {
 
 export function seedService(maps: Maps, s: SeedService): void {
   for (const b of s.backends)
-    maps.backends.update({ id: b.id }, { ip: b.ip, port: b.port, proto: s.proto, flags: b.flags ?? abi.BE_F_ACTIVE, svcId: s.svcId });
+    maps.backends.update({ id: b.id }, { ip: b.ip, port: b.port, proto: s.proto, flags: b.flags ?? abi.BE_F_ACTIVE | abi.BE_F_ACTIVE_EXT, spId: s.svcId });
   maps.revNat.update({ id: s.svcId }, { vip: s.vip, port: s.port });
   s.backends.forEach((b, i) =>
     maps.services.update({ vip: s.vip, port: s.port, proto: s.proto, slot: i + 1 }, { backendId: b.id, svcId: s.svcId, count: 0, flags: 0, affinityTimeout: 0 }),
   );
   maps.services.update(
     { vip: s.vip, port: s.port, proto: s.proto, slot: 0 },
-    { backendId: 0, svcId: s.svcId, count: s.backends.length, flags: s.flags ?? 0, affinityTimeout: s.affinityTimeout ?? 0 },
+    { backendId: s.svcId, svcId: s.svcId, count: s.backends.length, flags: s.flags ?? 0, affinityTimeout: s.affinityTimeout ?? 0 },
   );
 }
 

@@ -51,7 +51,7 @@ describeKernel('native libbpf addon', () => {
 
   it('lookup/update/delete, batch update/delete and dump', async () => {
     const m = dp.maps.backends;
-    const entries = Array.from({ length: 100 }, (_, i) => [{ id: 1000 + i }, { ip: `198.18.1.${i}`, port: 9376, proto: 6, flags: abi.BE_F_ACTIVE, svcId: 1 }] as const);
+    const entries = Array.from({ length: 100 }, (_, i) => [{ id: 1000 + i }, { ip: `198.18.1.${i}`, port: 9376, proto: 6, flags: abi.BE_F_ACTIVE, spId: 1 }] as const);
     const r = await m.updateBatch(entries);
     expect(r.done).toBe(100);
     expect(m.lookup({ id: 1042 })).toMatchObject({ ip: '198.18.1.42' });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as abi from '../../../src/backends/ebpf/abi.js';
-import { render } from '../../../src/backends/ebpf/render.js';
+import { render, stableSlots } from '../../../src/backends/ebpf/render.js';
 import { renderText } from '../../../src/backends/ebpf/render-text.js';
 import { emptyIds, idsFromState } from '../../../src/backends/ebpf/state.js';
 import { ep, svc, table } from './table.js';
@@ -12,10 +12,10 @@ describe('ebpf render', () => {
     const r = render(table(svc('hostnames', { endpoints: [ep('198.18.1.12'), ep('198.18.1.11'), ep('198.18.1.13')] })), emptyIds());
     const s0 = r.desired.services.get(`${VIP}:80/TCP#0`)!;
     expect(s0.key).toEqual({ vip: VIP, port: 80, proto: abi.PROTO_TCP, slot: 0 });
-    expect(s0.value).toMatchObject({ count: 3, svcId: 1, flags: 0 });
+    expect(s0.value).toMatchObject({ count: 3, svcId: 1, flags: 0, backendId: 1 }); // slot 0's backend_id: the sp_id
     const slots = [1, 2, 3].map((i) => r.desired.services.get(`${VIP}:80/TCP#${i}`)!.value.backendId);
     expect(slots.map((id) => r.desired.backends.get(id)!.ip)).toEqual(['198.18.1.11', '198.18.1.12', '198.18.1.13']);
-    for (const id of slots) expect(r.desired.backends.get(id)).toMatchObject({ port: 9376, proto: 6, flags: abi.BE_F_ACTIVE, svcId: 1 });
+    for (const id of slots) expect(r.desired.backends.get(id)).toMatchObject({ port: 9376, proto: 6, flags: abi.BE_F_ACTIVE, spId: 1 });
     expect(r.desired.revNat.get(1)).toEqual({ vip: VIP, port: 80 });
     expect(r.frontends.get(1)).toMatchObject({ service: 'default/hostnames', kind: 'ClusterIP' });
     expect(r.desired.meta.get(1)).toEqual({ name: 'default/hostnames', kind: abi.SVC_KIND_CLUSTER_IP });
@@ -103,11 +103,45 @@ describe('ebpf render', () => {
     expect(r2.desired).toEqual(r1.desired);
   });
 
+  it('backends are stored once per service port and shared by its frontends', () => {
+    const r = render(table(svc('s', { externalIPs: ['198.19.250.1'], nodePort: 30080, endpoints: [ep('198.18.1.11'), ep('198.18.2.11', { nodeName: 'node-b' })] })), emptyIds(), {
+      view: { nodeName: 'node-a', nodePortAddresses: ['198.19.200.1'], podCIDRs: [] },
+    });
+    expect(r.frontends.size).toBe(3);
+    expect(r.desired.backends.size).toBe(2);
+    const slotIds = (fid: string) => [1, 2].map((i) => r.desired.services.get(`${fid}#${i}`)!.value.backendId);
+    expect(slotIds(`${VIP}:80/TCP`)).toEqual(slotIds('198.19.250.1:80/TCP'));
+    expect(slotIds(`${VIP}:80/TCP`)).toEqual(slotIds('198.19.200.1:30080/TCP'));
+    for (const b of r.desired.backends.values()) expect(b.flags & (abi.BE_F_ACTIVE | abi.BE_F_ACTIVE_EXT)).toBe(abi.BE_F_ACTIVE | abi.BE_F_ACTIVE_EXT);
+  });
+
+  it('externalTrafficPolicy Local: remote endpoints are active for the ClusterIP only', () => {
+    const r = render(table(svc('s', { externalIPs: ['198.19.250.1'], externalTrafficPolicy: 'Local', endpoints: [ep('198.18.1.11'), ep('198.18.2.11', { nodeName: 'node-b' })] })), emptyIds());
+    const flags = Object.fromEntries([...r.desired.backends.values()].map((b) => [b.ip, b.flags]));
+    expect(flags).toEqual({ '198.18.1.11': abi.BE_F_ACTIVE | abi.BE_F_ACTIVE_EXT, '198.18.2.11': abi.BE_F_ACTIVE | abi.BE_F_REMOTE });
+    expect(r.desired.services.get('198.19.250.1:80/TCP#0')!.value.count).toBe(1);
+  });
+
+  it('stable slots: a leaving endpoint is replaced by the last one, a new one is appended', () => {
+    expect(stableSlots(undefined, [4, 5, 6])).toEqual([4, 5, 6]);
+    expect(stableSlots([4, 5, 6, 7], [4, 6, 7])).toEqual([4, 7, 6]);
+    expect(stableSlots([4, 7, 6], [4, 7, 6, 9])).toEqual([4, 7, 6, 9]);
+    expect(stableSlots([4, 7], [])).toEqual([]);
+    // Through render: removing the first of ten endpoints rewrites slot 1 and drops slot 10 only.
+    const ten = Array.from({ length: 10 }, (_, i) => ep(`198.18.1.${11 + i}`));
+    const r1 = render(table(svc('s', { endpoints: ten })), emptyIds());
+    const r2 = render(table(svc('s', { endpoints: ten.slice(1) })), r1.ids, { previousSlots: (fid) => r1.parts.get('default/s/tcp')!.slots.get(fid) });
+    const changed = [...r1.desired.services].filter(([k, v]) => JSON.stringify(r2.desired.services.get(k)?.value) !== JSON.stringify(v.value)).map(([k]) => k);
+    expect(changed.sort()).toEqual([`${VIP}:80/TCP#0`, `${VIP}:80/TCP#1`, `${VIP}:80/TCP#10`]);
+  });
+
   it('renderText lists every entry', () => {
     const text = renderText(table(svc('hostnames', { endpoints: [ep('198.18.1.11')] })));
-    expect(text).toContain('# default/hostnames ClusterIP 198.19.1.175:80/TCP svc_id=1');
+    expect(text).toContain('# default/hostnames/TCP sp_id=1');
+    expect(text).toContain('backends 1 = {ip=198.18.1.11 port=9376 proto=6 flags=active sp_id=1}');
+    expect(text).toContain('# ClusterIP 198.19.1.175:80/TCP svc_id=1');
+    expect(text).toContain('services {vip=198.19.1.175 dport=80 proto=6 slot=0} = {sp_id=1 count=1 svc_id=1 flags=0 affinity_timeout=0}');
     expect(text).toContain('services {vip=198.19.1.175 dport=80 proto=6 slot=1} = {backend_id=1}');
-    expect(text).toContain('backends 1 = {ip=198.18.1.11 port=9376 proto=6 flags=active}');
     expect(text).toContain('rev_nat 1 = {vip=198.19.1.175 port=80}');
   });
 });

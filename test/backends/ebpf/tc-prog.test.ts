@@ -528,7 +528,7 @@ describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
     svc([{ id: 1, ip: B1 }]);
     await run(syn());
     // Endpoint 1 leaves the slots (still listed, e.g. terminating); only 2 takes new flows.
-    dp.maps.backends.update({ id: 1 }, { ip: B1, port: 9376, proto: TCP, flags: abi.BE_F_TERMINATING, svcId: 7 });
+    dp.maps.backends.update({ id: 1 }, { ip: B1, port: 9376, proto: TCP, flags: abi.BE_F_TERMINATING, spId: 7 });
     svc([{ id: 2, ip: B2 }]);
     const est = await run(syn(40000, { flags: TCP_ACK | TCP_PSH, seq: 5001, ack: 77, payload: Buffer.from('GET /') }));
     expect(est.p.daddr).toBe(B1);

@@ -20,14 +20,14 @@ describeKernel('iptables backend in a netns', () => {
     import { endpoint, entry, table } from '${new URL('./fixtures.ts', import.meta.url).pathname}';
     const b = new IptablesBackend({ families: [4, 6], clusterCIDRs: ['198.18.0.0/16'] });
     const seed = entry('default', 'hostnames', '', '198.19.1.175', 80, [endpoint('198.18.1.2', 9376), endpoint('198.18.1.3', 9376)]);
-    const diff = { added: [], updated: [], removed: [] };`;
+`;
 
   it('applies, reads back, replaces stale chains, and cleans up to nothing', async () => {
     const out = await runInNs(`${prelude}
-      await b.sync(table(seed), diff, { full: true });
+      await b.sync({ table: table(seed) }, { full: true });
       console.log(JSON.stringify(await b.inspect()));
       const one = entry('default', 'hostnames', '', '198.19.1.175', 80, [endpoint('198.18.1.3', 9376)]);
-      await b.sync(table(one), diff, { full: true });
+      await b.sync({ table: table(one) }, { full: true });
       console.log(JSON.stringify(await b.inspect()));`);
     const [first, second] = out.trim().split('\n').map((l) => JSON.parse(l));
     expect(first).toEqual([{ service: 'default/hostnames', protocol: 'TCP', frontend: '198.19.1.175:80', kind: 'ClusterIP', backends: ['198.18.1.2:9376', '198.18.1.3:9376'] }]);
@@ -45,7 +45,7 @@ describeKernel('iptables backend in a netns', () => {
 
   it('reports the failing line and rule when iptables-restore rejects input, leaving rules intact', async () => {
     const out = await runInNs(`${prelude}
-      await b.sync(table(seed), diff, { full: true });
+      await b.sync({ table: table(seed) }, { full: true });
       const { IptablesCli } = await import('${new URL('../../../src/backends/iptables/iptables-cli.ts', import.meta.url).pathname}');
       try { await new IptablesCli(4).restore('*nat\\n:KUBE-SERVICES - [0:0]\\n-A KUBE-SERVICES -j NO-SUCH-CHAIN\\nCOMMIT\\n'); }
       catch (e) { console.log(JSON.stringify({ line: e.line, rule: e.rule })); }

@@ -5,15 +5,15 @@ import { endpointChain, servicePortChain } from '../../../src/backends/iptables/
 import type { ServicePortEntry } from '../../../src/model/types.js';
 import { endpoint, entry, table } from './fixtures.js';
 
-const NONE = { added: [], updated: [], removed: [] };
+const NONE: ReadonlySet<string> = new Set();
 const a = entry('ns', 'a', '', '198.19.1.1', 80, [endpoint('198.18.1.2', 80), endpoint('198.18.1.3', 80)]);
 const b = entry('ns', 'b', '', '198.19.1.2', 80, [endpoint('198.18.1.4', 80)]);
 const a2 = { ...a, endpoints: [endpoint('198.18.1.3', 80), endpoint('198.18.1.9', 80)] };
 const sep = (s: ServicePortEntry, hp: string) => endpointChain(s.name, hp);
 const svc = (s: ServicePortEntry) => servicePortChain('KUBE-SVC-', s.name);
 
-function applied(state: FamilySyncState, svcs: ServicePortEntry[], diff = NONE, full = false) {
-  const plan = state.plan({ table: table(...svcs), diff, full });
+function applied(state: FamilySyncState, svcs: ServicePortEntry[], changed = NONE, full = false) {
+  const plan = state.plan({ table: table(...svcs), changed, full });
   state.commit(plan);
   return plan;
 }
@@ -21,7 +21,7 @@ function applied(state: FamilySyncState, svcs: ServicePortEntry[], diff = NONE, 
 describe('FamilySyncState (partial syncs)', () => {
   it('first sync is full, declares the canary, deletes leftovers from an earlier run', () => {
     const st = new FamilySyncState({ family: 4 });
-    const plan = st.plan({ table: table(a, b), diff: NONE, full: false, existingChains: ['KUBE-SVC-OLDOLDOLDOLDOLDO', svc(a), 'DOCKER'] });
+    const plan = st.plan({ table: table(a, b), changed: NONE, full: false, existingChains: ['KUBE-SVC-OLDOLDOLDOLDOLDO', svc(a), 'DOCKER'] });
     expect(plan.full).toBe(true);
     expect(plan.text).toContain('*mangle\n:KUBE-PROXY-CANARY - [0:0]\nCOMMIT');
     expect(plan.nat).toContain(':KUBE-PROXY-CANARY - [0:0]');
@@ -33,7 +33,7 @@ describe('FamilySyncState (partial syncs)', () => {
   it('a partial sync rewrites shared chains and only the changed service, deleting its stale SEP', () => {
     const st = new FamilySyncState({ family: 4 });
     applied(st, [a, b], NONE, true);
-    const plan = st.plan({ table: table(a2, b), diff: { added: [], updated: [a.key], removed: [] }, full: false });
+    const plan = st.plan({ table: table(a2, b), changed: new Set([a.key]), full: false });
     expect(plan.full).toBe(false);
     expect(plan.rewritten).toEqual([a.key]);
     expect(plan.stale).toEqual([sep(a, '198.18.1.2:80')]);
@@ -49,11 +49,11 @@ describe('FamilySyncState (partial syncs)', () => {
   it('removing a service deletes all its chains; an empty diff rewrites only shared chains', () => {
     const st = new FamilySyncState({ family: 4 });
     applied(st, [a, b], NONE, true);
-    const plan = st.plan({ table: table(b), diff: { added: [], updated: [], removed: [a.key] }, full: false });
+    const plan = st.plan({ table: table(b), changed: new Set([a.key]), full: false });
     expect(plan.stale.sort()).toEqual([svc(a), sep(a, '198.18.1.2:80'), sep(a, '198.18.1.3:80')].sort());
     expect(plan.nat).not.toContain('ns/a cluster IP');
     st.commit(plan);
-    const idle = st.plan({ table: table(b), diff: NONE, full: false });
+    const idle = st.plan({ table: table(b), changed: NONE, full: false });
     expect(idle.chainsWritten).toBe(0);
     expect(idle.nat).toContain('ns/b cluster IP');
   });
@@ -61,7 +61,7 @@ describe('FamilySyncState (partial syncs)', () => {
   it('notices services the diff did not mention (cache and table disagree)', () => {
     const st = new FamilySyncState({ family: 4 });
     applied(st, [a], NONE, true);
-    const plan = st.plan({ table: table(a, b), diff: NONE, full: false });
+    const plan = st.plan({ table: table(a, b), changed: NONE, full: false });
     expect(plan.rewritten).toEqual([b.key]);
   });
 
@@ -69,7 +69,7 @@ describe('FamilySyncState (partial syncs)', () => {
     const st = new FamilySyncState({ family: 4 });
     applied(st, [a], NONE, true);
     st.invalidate();
-    const plan = st.plan({ table: table(a2), diff: { added: [], updated: [a.key], removed: [] }, full: false });
+    const plan = st.plan({ table: table(a2), changed: new Set([a.key]), full: false });
     expect(plan.full).toBe(true);
     expect(plan.reason).toMatch(/failed restore/);
   });
@@ -80,7 +80,7 @@ describe('FamilySyncState (partial syncs)', () => {
     const big = Array.from({ length: 11 }, (_, i) =>
       entry('ns', `big${i}`, '', `198.19.2.${i}`, 80, Array.from({ length: 100 }, (_, j) => endpoint(`198.18.${10 + i}.${j + 1}`, 80))),
     );
-    const plan = st.plan({ table: table(a, ...big), diff: { added: big.map((s) => s.key), updated: [], removed: [] }, full: false });
+    const plan = st.plan({ table: table(a, ...big), changed: new Set(big.map((s) => s.key)), full: false });
     expect(plan.full).toBe(true);
     expect(plan.reason).toBe('large cluster mode changed');
   });

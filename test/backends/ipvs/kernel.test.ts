@@ -36,7 +36,7 @@ function kernelSuite(): void {
   const servers: ChildProcess[] = [];
   const ns = (n: string) => `${prefix}-${n}`;
   const backend = new IpvsBackend({ clusterCIDRs: ['198.18.0.0/16'] });
-  const sync = (...svcs: ServicePortEntry[]) => backend.sync(table(...svcs), { added: [], updated: [], removed: [] }, { full: false });
+  const sync = (...svcs: ServicePortEntry[]) => backend.sync({ table: table(...svcs) }, { full: false });
 
   beforeAll(async () => {
     await sh('sysctl -qw net.ipv4.ip_forward=1');
@@ -91,7 +91,7 @@ function kernelSuite(): void {
     const spy = ipvsadmSpy();
     try {
       await sync(seed());
-      await new IpvsBackend({ clusterCIDRs: ['198.18.0.0/16'] }).sync(table(seed()), { added: [], updated: [], removed: [] }, { full: true });
+      await new IpvsBackend({ clusterCIDRs: ['198.18.0.0/16'] }).sync({ table: table(seed()) }, { full: true });
       expect(spy.calls().filter((c) => c.startsWith('-R'))).toEqual([]);
     } finally {
       spy.restore();
@@ -170,7 +170,7 @@ function kernelSuite(): void {
   it('schedulers: each of wrr lc wlc sh dh sed nq mh is programmed as asked', async () => {
     for (const s of ['wrr', 'lc', 'wlc', 'sh', 'dh', 'sed', 'nq', 'mh']) {
       const b = new IpvsBackend({ scheduler: s, clusterCIDRs: ['198.18.0.0/16'] });
-      await b.sync(table(seed()), { added: [], updated: [], removed: [] }, { full: false });
+      await b.sync({ table: table(seed()) }, { full: false });
       expect(b.failures).toEqual(new Map());
       expect(await sh('ipvsadm -Ln -t 198.19.1.175:80'), s).toMatch(new RegExp(`198\\.19\\.1\\.175:80 ${s}`));
     }
@@ -188,7 +188,7 @@ function kernelSuite(): void {
       const b = new IpvsBackend({ scheduler: 'ovf', clusterCIDRs: ['198.18.0.0/16'] });
       const before = await sh('ipvsadm -Ln -t 198.19.1.175:80');
       const fresh = entry('default', 'fresh', '', '198.19.1.183', 80, [endpoint('198.18.1.2', 9376)]);
-      await b.sync(table(seed(), fresh), { added: [], updated: [], removed: [] }, { full: true });
+      await b.sync({ table: table(seed(), fresh) }, { full: true });
       expect(b.failures.get(fresh.key)).toMatch(/^service default\/fresh\/TCP: IPVS scheduler ovf is unavailable \(modprobe ip_vs_ovf failed/);
       expect(b.failures.get(seed().key)).toMatch(/^service default\/hostnames\/TCP: IPVS scheduler ovf/);
       expect(await sh('ipvsadm -Ln -t 198.19.1.175:80')).toBe(before);
@@ -204,9 +204,9 @@ function kernelSuite(): void {
     try {
       const clash = entry('default', 'clash', '', '198.19.1.250', 80, [endpoint('198.18.1.2', 9376)]);
       const ok = entry('default', 'fine', '', '198.19.1.184', 80, [endpoint('198.18.1.4', 9376)]);
-      await sync(seed(), clash, ok);
-      expect(backend.failures.get(clash.key)).toBe('service default/clash/TCP: ClusterIP 198.19.1.250 is already an address of interface lo; refusing to bind it to kube-ipvs0');
-      expect(backend.failures.size).toBe(1);
+      const r = await sync(seed(), clash, ok);
+      // The same shape as every backend's partial failure: [service-port key, reason].
+      expect(r.failed).toEqual([[clash.key, 'service default/clash/TCP: ClusterIP 198.19.1.250 is already an address of interface lo; refusing to bind it to kube-ipvs0']]);
       expect(await sh('ipvsadm -Ln')).not.toContain('198.19.1.250');
       expect(tally(await requests(ns('ext'), '198.19.1.184:80')).bodies.get('pod-c')).toBe(1);
     } finally {

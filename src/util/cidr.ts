@@ -1,7 +1,7 @@
 // Address-in-prefix tests for --nodeport-addresses and the ruleset tracer (node's BlockList
 // does the bit arithmetic for both families).
 import { BlockList } from 'node:net';
-import { ipFamily } from '../../model/validate.js';
+import { ipFamily } from '../model/validate.js';
 
 const cache = new Map<string, BlockList>();
 

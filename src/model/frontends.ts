@@ -1,0 +1,59 @@
+// Service port → the frontends it answers on, once for every backend: ClusterIPs, NodePorts
+// on this node's addresses, external IPs and LoadBalancer ingress IPs, each with the
+// endpoints its traffic policy selects. Pure; the node's addresses come from the NodeView
+// (the Node object ∩ --nodeport-addresses), never from the host's interfaces.
+import { isIPv4 } from 'node:net';
+import { selectEndpoints } from './select-endpoints.js';
+import type { Endpoint, IPFamily, ServicePortEntry, ServiceTable } from './types.js';
+import { cidrContains } from '../util/cidr.js';
+
+export type FrontendKind = 'ClusterIP' | 'NodePort' | 'ExternalIP' | 'LoadBalancer';
+
+/** What this node knows about itself, computed once per sync. */
+export interface NodeView {
+  nodeName: string;
+  /** Node addresses NodePorts answer on: the Node's InternalIP/ExternalIPs ∩ --nodeport-addresses. */
+  nodePortAddresses: string[];
+  podCIDRs: string[];
+}
+
+export interface Frontend {
+  kind: FrontendKind;
+  address: string;
+  port: number;
+  family: IPFamily;
+  /** External traffic (NodePort, external IP, LB IP): externalTrafficPolicy applies. */
+  external: boolean;
+  /** Endpoints new flows may pick (policy and readiness applied). */
+  endpoints: Endpoint[];
+  /** No endpoint selected although the service has some (a Local policy): drop, not reject. */
+  dropEmpty: boolean;
+}
+
+export function nodeViewOf(table: ServiceTable, nodePortCIDRs: readonly string[] = []): NodeView {
+  const node = table.nodes.get(table.nodeName);
+  const addrs = node?.addresses ?? [];
+  return {
+    nodeName: table.nodeName,
+    nodePortAddresses: nodePortCIDRs.length ? addrs.filter((a) => nodePortCIDRs.some((c) => cidrContains(c, a))) : [...addrs],
+    podCIDRs: node?.podCIDRs ?? [],
+  };
+}
+
+const familyOf = (ip: string): IPFamily => (isIPv4(ip) ? 4 : 6);
+
+/** Every frontend of a service port, in a fixed order (ClusterIPs, NodePorts, external IPs, LB IPs). */
+export function frontendsOf(svc: ServicePortEntry, view: NodeView): Frontend[] {
+  const sel = selectEndpoints(svc, view.nodeName);
+  const out: Frontend[] = [];
+  const add = (kind: FrontendKind, addresses: readonly string[], port: number, external: boolean) => {
+    const endpoints = external ? sel.external : sel.internal;
+    for (const address of addresses)
+      out.push({ kind, address, port, family: familyOf(address), external, endpoints, dropEmpty: endpoints.length === 0 && sel.hasAny });
+  };
+  add('ClusterIP', svc.clusterIPs, svc.port, false);
+  if (svc.nodePort > 0) add('NodePort', view.nodePortAddresses, svc.nodePort, true);
+  add('ExternalIP', svc.externalIPs, svc.port, true);
+  add('LoadBalancer', svc.loadBalancerIPs, svc.port, true);
+  return out;
+}
