@@ -12,7 +12,7 @@ export interface BackendConfig {
   masqueradeAll: boolean;
   /** --nodeport-addresses CIDRs (empty: every node address). */
   nodePortAddresses?: string[];
-  /** iptables: --iptables-mode (nft or legacy binaries; default the system's iptables). */
+  /** iptables, ipvs: --iptables-mode (nft or legacy binaries; default the system's iptables). */
   iptablesMode?: 'nft' | 'legacy';
   /** ebpf: bpffs directory holding maps and programs. */
   pinRoot: string;
@@ -49,6 +49,7 @@ export async function createBackend(name: BackendName, cfg: BackendConfig): Prom
         clusterCIDRs: cfg.clusterCIDRs,
         masqueradeAll: cfg.masqueradeAll,
         nodePortAddresses: cfg.nodePortAddresses,
+        iptablesMode: cfg.iptablesMode,
         logger: cfg.logger,
         metrics: cfg.metrics,
       });

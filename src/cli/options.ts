@@ -30,7 +30,7 @@ Options:
   --cluster-cidr CIDRS        pod CIDRs (comma-separated, one per family); ClusterIP traffic from outside is masqueraded
   --masquerade-all            masquerade all Service traffic
   --nodeport-addresses CIDRS  NodePorts only on node addresses inside these CIDRs (default: all)
-  --iptables-mode nft|legacy  iptables: use iptables-nft or iptables-legacy (default: the system's iptables)
+  --iptables-mode nft|legacy  iptables, ipvs: use iptables-nft or iptables-legacy (default: the system's iptables)
   --service-proxy-name NAME   only proxy Services labelled service.kubernetes.io/service-proxy-name=NAME
   --healthz-bind-address A    host:port for /healthz (default 0.0.0.0:10256; "" disables)
   --metrics-bind-address A    host:port for /metrics (default 127.0.0.1:10249; "" disables)

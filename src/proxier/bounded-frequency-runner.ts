@@ -12,7 +12,7 @@ export class BoundedFrequencyRunner {
   private lastRun = 0;
   private running: Promise<void> | undefined;
   private pending = false;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private periodic: NodeJS.Timeout | undefined;
   private failures = 0;
   private stopped = false;
@@ -33,6 +33,14 @@ export class BoundedFrequencyRunner {
     this.pending = true;
     if (this.running || this.timer) return; // the running one re-checks `pending`
     const wait = Math.max(0, this.lastRun + this.opts.minIntervalMs - Date.now());
+    // setTimeout(0) waits at least 1 ms: too long for a change that may run now.
+    if (wait === 0) {
+      this.timer = setImmediate(() => {
+        this.timer = undefined;
+        void this.runNow();
+      });
+      return;
+    }
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.runNow();
@@ -41,7 +49,8 @@ export class BoundedFrequencyRunner {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
+    clearTimeout(this.timer as NodeJS.Timeout);
+    clearImmediate(this.timer as NodeJS.Immediate);
     clearInterval(this.periodic);
     await this.running;
   }

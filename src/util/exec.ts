@@ -26,6 +26,9 @@ export interface ExecOptions {
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Run inside network namespace /run/netns/NAME (through nsenter): the one way a
+   * backend, and so a test, acts on a namespace other than the caller's. */
+  netns?: string;
 }
 
 /** Processes started by `run` in this process so far: what a sync costs where every
@@ -45,7 +48,8 @@ export function run(cmd: string, args: readonly string[], opts: ExecOptions = {}
   recent.push(`${cmd} ${args[0] ?? ''}`);
   if (recent.length > 32) recent.shift();
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd });
+    const [file, argv] = opts.netns ? ['nsenter', [`--net=/run/netns/${opts.netns}`, '--', cmd, ...args]] : [cmd, args];
+    const child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));

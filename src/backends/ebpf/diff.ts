@@ -27,7 +27,7 @@ export const PHASES = [
 ] as const;
 
 function same<T extends object>(a: T, b: T): boolean {
-  for (const k of Object.keys(a) as Array<keyof T>) if (a[k] !== b[k]) return false;
+  for (const k in a) if (a[k] !== b[k]) return false;
   return true;
 }
 
@@ -68,6 +68,8 @@ export function diff(current: MapState, desired: MapState): Op[] {
   for (const id of current.meta.keys()) {
     if (!desired.meta.has(id)) ops.push({ phase: 9, unit: unit(id), map: 'svc_meta', kind: 'delete', id });
   }
-  // Stable sort keeps the insertion order within a phase (slots ascending, etc.).
-  return ops.sort((a, b) => a.phase - b.phase);
+  // Grouped by phase, insertion order kept within one (slots ascending, etc.).
+  const byPhase: Op[][] = PHASES.map(() => []);
+  for (const op of ops) byPhase[op.phase]!.push(op);
+  return byPhase.flat();
 }

@@ -100,6 +100,8 @@ export class EbpfBackend implements Backend {
   private adopted?: MapState;
   private ids: IdState = idsFromState(emptyState());
   private lastView = '';
+  /** Where the last sync's map work went (render, diff, apply), for the bench and debug logs. */
+  lastTimings = { renderMs: 0, diffMs: 0, applyMs: 0 };
   /** What the last sync did (tests and debug logs). */
   lastSync = { ops: 0, applied: 0, failed: 0, attached: [] as string[] };
 
@@ -196,7 +198,10 @@ export class EbpfBackend implements Backend {
     const res = await this.syncPorts(dp, table, view, keys, kernel, failed);
     this.adopted = undefined;
 
-    const att = await this.tc!.ensure({ verify: opts.full || opts.verify });
+    // New interfaces get tc_lb from link events and the poll; a sync looks for them itself
+    // only when it checks the kernel anyway, or when nothing else would (no watch, no poll).
+    const lookForLinks = opts.full || opts.verify || !this.links || !this.poll;
+    const att = lookForLinks ? await this.tc!.ensure({ verify: opts.full || opts.verify }) : { attached: [], errors: [] };
     this.lastSync = { ops: res.ops, applied: res.applied, failed: failed.size, attached: att.attached };
     if (att.attached.length) this.log.info({ interfaces: att.attached }, 'tc_lb attached');
     for (const e of att.errors) this.log.error({ op: e.op, err: e }, 'tc attach failed');
@@ -214,6 +219,7 @@ export class EbpfBackend implements Backend {
   private async syncPorts(
     dp: Dataplane, table: ServiceTable, view: NodeView, keys: Set<string>, kernel: MapState | undefined, failed: Map<string, string>,
   ): Promise<{ ops: number; applied: number }> {
+    const t0 = performance.now();
     const old = new Map<string, PortRender | undefined>();
     const next = new Map<string, PortRender | undefined>();
     const adoptedSlots = this.adopted && slotsFromState(this.adopted);
@@ -246,6 +252,7 @@ export class EbpfBackend implements Backend {
     extra.forEach(release);
     extra.forEach(renderKey);
 
+    const t1 = performance.now();
     let current: MapState;
     let desired: MapState;
     if (kernel) {
@@ -259,8 +266,11 @@ export class EbpfBackend implements Backend {
     }
     for (const p of next.values()) if (p) mergeState(desired, p.state);
     const ops = diff(current, desired);
+    const t2 = performance.now();
     const res = await apply(dp.maps, ops, current);
-    if (ops.length) this.log.debug({ ops: ops.length, applied: res.applied, batchFallbacks: res.fallbacks }, 'maps synced');
+    const ms = (a: number, b: number) => +(b - a).toFixed(2);
+    this.lastTimings = { renderMs: ms(t0, t1), diffMs: ms(t1, t2), applyMs: ms(t2, performance.now()) };
+    if (ops.length) this.log.debug({ ops: ops.length, applied: res.applied, batchFallbacks: res.fallbacks, ...this.lastTimings }, 'maps synced');
 
     const failedSp = new Map([...res.failures.values()].map((f) => [f.unit, f]));
     for (const [key, p] of next) {
@@ -322,11 +332,17 @@ export class EbpfBackend implements Backend {
   /** Reads the kernel maps back. Without a loaded data plane (e.g. `bpfproxy inspect` in
    * its own process) it only opens the pinned maps: inspecting never changes anything. */
   async inspect(): Promise<InspectRow[]> {
-    if (this.dp) return inspectRows(await readState(this.dp.maps));
+    const state = await this.kernelState();
+    return state ? inspectRows(state) : [];
+  }
+
+  /** The service maps as the kernel holds them (undefined: nothing pinned). */
+  async kernelState(): Promise<MapState | undefined> {
+    if (this.dp) return readState(this.dp.maps);
     const pinned = openPinnedMaps(this.pinRoot);
-    if (!pinned) return [];
+    if (!pinned) return undefined;
     try {
-      return inspectRows(await readState(pinned.maps));
+      return await readState(pinned.maps);
     } finally {
       pinned.close();
     }

@@ -58,24 +58,34 @@ export interface PortRender {
   skipped: Skipped[];
 }
 
-/** Endpoints listed for a service, deduplicated by ip:port, IPv4 only, sorted. */
+/** Endpoints listed for a service, deduplicated by ip:port, IPv4 only, sorted by address and port. */
 function listed(endpoints: readonly Endpoint[]): Endpoint[] {
-  const seen = new Map<string, Endpoint>();
-  for (const e of endpoints) if (isIPv4(e.ip) && !seen.has(`${e.ip}:${e.port}`)) seen.set(`${e.ip}:${e.port}`, e);
-  return [...seen.values()].sort((a, b) => cmpIp(a.ip, b.ip) || a.port - b.port);
+  const seen = new Map<string, { e: Endpoint; n: number }>();
+  for (const e of endpoints) {
+    const k = `${e.ip}:${e.port}`;
+    if (!seen.has(k) && isIPv4(e.ip)) seen.set(k, { e, n: ip4Number(e.ip) * 65536 + e.port });
+  }
+  return [...seen.values()].sort((a, b) => a.n - b.n).map((x) => x.e);
 }
 
-function cmpIp(a: string, b: string): number {
-  const na = a.split('.').map(Number);
-  const nb = b.split('.').map(Number);
-  for (let i = 0; i < 4; i++) if (na[i] !== nb[i]) return na[i]! - nb[i]!;
-  return 0;
+/** Dotted quad → number, for sorting (the address is known to be IPv4). */
+function ip4Number(ip: string): number {
+  let n = 0;
+  let octet = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      n = n * 256 + octet;
+      octet = 0;
+    } else octet = octet * 10 + (c - 48);
+  }
+  return n * 256 + octet;
 }
 
-/** Allocates an id for `identity`, or returns the one it has. Ids only grow. */
-function idFor(m: Map<string, number>, identity: string, next: () => number): number {
+/** Allocates an id for `identity`, or returns the one it has (in `m`, else in `prev`). Ids only grow. */
+function idFor(m: Map<string, number>, prev: Map<string, number> | undefined, identity: string, next: () => number): number {
   let id = m.get(identity);
-  if (id === undefined) m.set(identity, (id = next()));
+  if (id === undefined) m.set(identity, (id = prev?.get(identity) ?? next()));
   return id;
 }
 
@@ -101,6 +111,9 @@ export function stableSlots(previous: readonly number[] | undefined, active: rea
 export interface PortRenderInput {
   view: NodeView;
   ids: IdState;
+  /** Ids to keep when `ids` has none for an identity (a whole-table render starts `ids` empty
+   * and takes what is still used from here, so what is gone is forgotten). */
+  prevIds?: IdState;
   /** Slot order this frontend had (from the last render, or read from the kernel). */
   previousSlots?: (fid: string) => readonly number[] | undefined;
   /** Takes a frontend for this service port; false when another service port holds it. */
@@ -108,14 +121,14 @@ export interface PortRenderInput {
 }
 
 export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortRender {
-  const { view, ids } = input;
+  const { view, ids, prevIds: prev } = input;
   const name = servicePortNameString(svc.name);
   const state = emptyState();
   const skipped: Skipped[] = [];
   const frontends: FrontendInfo[] = [];
   const slotsOut = new Map<string, number[]>();
   const proto = abi.protoNumber(svc.protocol);
-  const spId = idFor(ids.sp, svc.key, () => ids.nextSp++);
+  const spId = idFor(ids.sp, prev?.sp, svc.key, () => ids.nextSp++);
   const out = { key: svc.key, spId, frontends, slots: slotsOut, state, skipped };
   if (proto === undefined) {
     skipped.push({ service: name, reason: `protocol ${svc.protocol} is not supported by the eBPF data plane` });
@@ -126,8 +139,9 @@ export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortR
   const activeInt = new Set(sel.internal.map((e) => `${e.ip}:${e.port}`));
   const activeExt = new Set(hasExternal(svc) ? sel.external.map((e) => `${e.ip}:${e.port}`) : []);
   const backendOf = new Map<string, number>();
-  for (const e of listed(svc.endpoints)) {
-    const id = idFor(ids.backend, backendIdentity(spId, e.ip, e.port), () => ids.nextBackend++);
+  const all = listed(svc.endpoints);
+  for (const e of all) {
+    const id = idFor(ids.backend, prev?.backend, backendIdentity(spId, e.ip, e.port), () => ids.nextBackend++);
     const k = `${e.ip}:${e.port}`;
     backendOf.set(k, id);
     const flags =
@@ -150,8 +164,10 @@ export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortR
       skipped.push({ service: name, reason: `${f.kind} ${fid} is already used by another service port` });
       continue;
     }
-    const svcId = idFor(ids.svc, fid, () => ids.nextSvc++);
-    const active = listed(f.endpoints).map((e) => backendOf.get(`${e.ip}:${e.port}`)!);
+    const svcId = idFor(ids.svc, prev?.svc, fid, () => ids.nextSvc++);
+    // In address order (what a first sync writes); stableSlots keeps an existing order.
+    const selected = new Set(f.endpoints.map((e) => `${e.ip}:${e.port}`));
+    const active = all.filter((e) => selected.has(`${e.ip}:${e.port}`)).map((e) => backendOf.get(`${e.ip}:${e.port}`)!);
     const slots = stableSlots(input.previousSlots?.(fid), active);
     slotsOut.set(fid, slots);
     const info: FrontendInfo = { svcId, service: name, entryKey: svc.key, kind: f.kind, vip: f.address, port: f.port, proto };
@@ -207,7 +223,7 @@ export function render(
   opts: { view?: NodeView; previousSlots?: (fid: string) => readonly number[] | undefined } = {},
 ): Rendered {
   const ids: IdState = {
-    svc: new Map(prevIds.svc), backend: new Map(prevIds.backend), sp: new Map(prevIds.sp),
+    svc: new Map(), backend: new Map(), sp: new Map(),
     nextSvc: prevIds.nextSvc, nextBackend: prevIds.nextBackend, nextSp: prevIds.nextSp,
   };
   const view = opts.view ?? nodeViewOf(table);
@@ -219,29 +235,13 @@ export function render(
   const claim = (fid: string) => !owner.has(fid) && (owner.add(fid), true);
   const keys = [...table.services.keys()].sort();
   for (const key of keys) {
-    const p = renderPort(table.services.get(key)!, { view, ids, claim, previousSlots: opts.previousSlots });
+    const p = renderPort(table.services.get(key)!, { view, ids, prevIds, claim, previousSlots: opts.previousSlots });
     parts.set(key, p);
     mergeState(desired, p.state);
     for (const f of p.frontends) frontends.set(f.svcId, f);
     skipped.push(...p.skipped);
   }
-  pruneIds(ids, parts.values());
   return { desired, ids, parts, frontends, skipped };
-}
-
-/** Forgets identities nothing uses any more (their ids are never handed out again). */
-export function pruneIds(ids: IdState, parts: Iterable<PortRender>): void {
-  const sp = new Set<string>();
-  const svc = new Set<string>();
-  const be = new Set<string>();
-  for (const p of parts) {
-    sp.add(p.key);
-    for (const fid of p.slots.keys()) svc.add(fid);
-    for (const [, b] of p.state.backends) be.add(backendIdentity(p.spId, b.ip, b.port));
-  }
-  for (const k of ids.sp.keys()) if (!sp.has(k)) ids.sp.delete(k);
-  for (const k of ids.svc.keys()) if (!svc.has(k)) ids.svc.delete(k);
-  for (const k of ids.backend.keys()) if (!be.has(k)) ids.backend.delete(k);
 }
 
 /** After a service port went from `before` to `after`: forget the identities it dropped. */

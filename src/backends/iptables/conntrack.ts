@@ -71,11 +71,11 @@ export function filterArgs(family: IPFamily, f: FlowFilter): string[] {
 }
 
 /** Lists and deletes stale UDP flows of one family; returns how many filters were applied. */
-export async function cleanStaleUdpFlows(table: ServiceTable, removed: readonly ServicePortEntry[], family: IPFamily): Promise<number> {
-  const list = await run('conntrack', ['-L', '-f', family === 4 ? 'ipv4' : 'ipv6', '-p', 'udp'], { allowFailure: true, timeoutMs: 30_000 });
+export async function cleanStaleUdpFlows(table: ServiceTable, removed: readonly ServicePortEntry[], family: IPFamily, netns?: string): Promise<number> {
+  const list = await run('conntrack', ['-L', '-f', family === 4 ? 'ipv4' : 'ipv6', '-p', 'udp'], { allowFailure: true, timeoutMs: 30_000, netns });
   if (list.code !== 0) throw new Error(`conntrack -L failed: ${list.stderr.trim()}`);
   const filters = staleFlowFilters(parseConntrack(list.stdout), table, removed, family);
   // Exit status 1 just means "0 flow entries deleted" (already gone): not an error.
-  for (const f of filters) await run('conntrack', filterArgs(family, f), { allowFailure: true, timeoutMs: 10_000 });
+  for (const f of filters) await run('conntrack', filterArgs(family, f), { allowFailure: true, timeoutMs: 10_000, netns });
   return filters.length;
 }

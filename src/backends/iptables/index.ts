@@ -12,8 +12,8 @@ import { cleanStaleUdpFlows } from './conntrack.js';
 import { IptablesCli, type IptablesMode, IptablesRestoreError } from './iptables-cli.js';
 import { inspectFromSave } from './inspect.js';
 import { JUMP_RULES } from './jump-rules.js';
-import { nodePortIPs } from './node-addresses.js';
-import { CANARY_CHAIN, FILTER_CHAINS, NAT_CHAINS, PER_SERVICE_CHAIN, renderRuleset } from './render.js';
+import { nodeViewOf } from '../../model/frontends.js';
+import { CANARY_CHAIN, FILTER_CHAINS, NAT_CHAINS, PER_SERVICE_CHAIN } from './render.js';
 import type { IptablesRenderOptions } from './render-service.js';
 import { FamilySyncState, type SyncPlan } from './sync-plan.js';
 import { parseSave } from './rule-tokens.js';
@@ -27,6 +27,8 @@ export interface IptablesBackendOptions {
   nodePortAddresses?: string[];
   /** --iptables-mode: iptables-nft or iptables-legacy binaries (default: the system's `iptables`). */
   mode?: IptablesMode;
+  /** Network namespace (/run/netns/NAME) to program; default the one we run in. */
+  netns?: string;
   logger?: Logger;
   metrics?: Metrics;
 }
@@ -49,18 +51,25 @@ export class IptablesBackend implements Backend {
   private readonly states = new Map<IPFamily, FamilySyncState>();
   private readonly warnedSctp = new Set<string>();
   lastSync: SyncStats[] = [];
+  /** What the last sync passed to iptables-restore, per family (debug; the render test). */
+  readonly lastRestore = new Map<IPFamily, string>();
 
   constructor(private readonly opts: IptablesBackendOptions = {}) {
-    this.clis = (opts.families ?? [4, 6]).map((f) => new IptablesCli(f, opts.mode));
+    this.clis = (opts.families ?? [4, 6]).map((f) => new IptablesCli(f, opts.mode, opts.netns));
     for (const cli of this.clis) this.states.set(cli.family, new FamilySyncState(this.renderOpts(cli.family)));
   }
 
-  /** What would be applied for `table` (render subcommand); no kernel access. */
+  /**
+   * What a first sync writes for `table` (render subcommand): the same plan a sync makes,
+   * against empty kernel state (no chains yet). No kernel access, nothing read from the host.
+   */
   render(table: ServiceTable): string {
     return this.clis
       .map((cli) => {
-        const r = renderRuleset(table, { ...this.renderOpts(cli.family), nodePortIPs: this.nodePortIPs(cli.family) });
-        return `# IPv${cli.family}: ${cli.family === 4 ? 'iptables' : 'ip6tables'}-restore --noflush\n${r.filter}${r.nat}`;
+        const plan = new FamilySyncState(this.renderOpts(cli.family)).plan({
+          table, full: true, fullReason: 'render', existingChains: [], nodePortIPs: this.nodePortIPs(table, cli.family),
+        });
+        return `# IPv${cli.family}: ${cli.family === 4 ? 'iptables' : 'ip6tables'}-restore --noflush\n${plan.text}`;
       })
       .join('\n');
   }
@@ -102,7 +111,7 @@ export class IptablesBackend implements Backend {
     if (this.udpAffected(table, changes, anyFull)) {
       for (const st of stats) {
         try {
-          st.conntrackFilters = await cleanStaleUdpFlows(table, removed, st.family);
+          st.conntrackFilters = await cleanStaleUdpFlows(table, removed, st.family, this.opts.netns);
         } catch (e) {
           this.opts.logger?.warn({ err: e, family: st.family }, 'UDP conntrack cleanup failed; stale flows expire on their own');
         }
@@ -123,7 +132,8 @@ export class IptablesBackend implements Backend {
     // A full sync also deletes chains left by earlier runs, so it reads what exists.
     const existing = reason !== undefined ? parseSave(await cli.save('nat')).chains.filter((c) => PER_SERVICE_CHAIN.test(c)) : undefined;
     const changed = changes && new Set(changes.map((c) => c.key));
-    const plan = state.plan({ table, changed, full: reason !== undefined, fullReason: reason, existingChains: existing, nodePortIPs: this.nodePortIPs(cli.family) });
+    const plan = state.plan({ table, changed, full: reason !== undefined, fullReason: reason, existingChains: existing, nodePortIPs: this.nodePortIPs(table, cli.family) });
+    this.lastRestore.set(cli.family, plan.text);
     try {
       await cli.restore(plan.text);
     } catch (e) {
@@ -177,8 +187,11 @@ export class IptablesBackend implements Backend {
     return rows;
   }
 
-  private nodePortIPs(family: IPFamily): string[] | undefined {
-    return this.opts.nodePortAddresses?.length ? nodePortIPs(this.opts.nodePortAddresses, family) : undefined;
+  /** --nodeport-addresses of `family` ∩ the Node's addresses (NodeView); undefined = every local address (addrtype LOCAL). */
+  private nodePortIPs(table: ServiceTable, family: IPFamily): string[] | undefined {
+    const cidrs = (this.opts.nodePortAddresses ?? []).filter((c) => ipFamily(c.split('/')[0]!) === family);
+    if (cidrs.length === 0) return undefined;
+    return nodeViewOf(table, cidrs).nodePortAddresses.filter((a) => ipFamily(a) === family).sort();
   }
 
   private renderOpts(family: IPFamily): IptablesRenderOptions {

@@ -23,6 +23,8 @@ export class IptablesCli {
     readonly family: IPFamily,
     /** Must match what the node uses (kube-proxy's wrapper picks the flavour holding rules). */
     readonly mode?: IptablesMode,
+    /** Network namespace (/run/netns/NAME) to act on; default the caller's. */
+    readonly netns?: string,
   ) {}
 
   private bin(tool: 'iptables' | 'iptables-save' | 'iptables-restore'): string {
@@ -33,7 +35,7 @@ export class IptablesCli {
   /** One atomic transaction per table; --noflush leaves chains we do not declare alone. */
   async restore(text: string): Promise<void> {
     try {
-      await run(this.bin('iptables-restore'), ['-w', '5', '--noflush'], { input: text, timeoutMs: 60_000 });
+      await run(this.bin('iptables-restore'), ['-w', '5', '--noflush'], { input: text, timeoutMs: 60_000, netns: this.netns });
     } catch (e) {
       if (!(e instanceof ExecError)) throw e;
       // iptables-restore names the failing line ("line 7 failed"); show that rule.
@@ -44,27 +46,27 @@ export class IptablesCli {
 
   /** Whether `chain` exists in `table` (the canary check: cheap, lists one empty chain). */
   async chainExists(table: 'filter' | 'nat' | 'mangle', chain: string): Promise<boolean> {
-    const r = await run(this.bin('iptables'), ['-w', '5', '-t', table, '-S', chain], { allowFailure: true, timeoutMs: 30_000 });
+    const r = await run(this.bin('iptables'), ['-w', '5', '-t', table, '-S', chain], { allowFailure: true, timeoutMs: 30_000, netns: this.netns });
     return r.code === 0;
   }
 
   async save(table: 'filter' | 'nat' | 'mangle'): Promise<string> {
-    const r = await run(this.bin('iptables-save'), ['-t', table], { timeoutMs: 60_000 });
+    const r = await run(this.bin('iptables-save'), ['-t', table], { timeoutMs: 60_000, netns: this.netns });
     return r.stdout;
   }
 
   async ensureJump(j: JumpRule): Promise<void> {
     const spec = [j.from, ...j.args, '-j', j.to];
-    const check = await run(this.bin('iptables'), ['-w', '5', '-t', j.table, '-C', ...spec], { allowFailure: true });
+    const check = await run(this.bin('iptables'), ['-w', '5', '-t', j.table, '-C', ...spec], { allowFailure: true, netns: this.netns });
     if (check.code === 0) return;
-    await run(this.bin('iptables'), ['-w', '5', '-t', j.table, '-I', ...spec]);
+    await run(this.bin('iptables'), ['-w', '5', '-t', j.table, '-I', ...spec], { netns: this.netns });
   }
 
   async deleteJump(j: JumpRule): Promise<void> {
     const spec = [j.from, ...j.args, '-j', j.to];
     // Delete every copy (a crashed older run may have inserted twice); bounded.
     for (let i = 0; i < 10; i++) {
-      const r = await run(this.bin('iptables'), ['-w', '5', '-t', j.table, '-D', ...spec], { allowFailure: true });
+      const r = await run(this.bin('iptables'), ['-w', '5', '-t', j.table, '-D', ...spec], { allowFailure: true, netns: this.netns });
       if (r.code !== 0) return;
     }
   }

@@ -9,7 +9,7 @@ import type { Metrics } from '../../metrics/metrics.js';
 import type { IPFamily, ServiceTable } from '../../model/types.js';
 import type { Backend, InspectRow, SyncOptions, SyncResult, TableUpdate } from '../../proxier/backend.js';
 import { toolRuns } from '../../util/exec.js';
-import { IptablesCli } from '../iptables/iptables-cli.js';
+import { type IptablesMode, IptablesCli } from '../iptables/iptables-cli.js';
 import { type DesiredService, desiredState } from './desired.js';
 import { inspectRows } from './inspect.js';
 import { allSetNames, entryKey } from './ipsets.js';
@@ -30,6 +30,8 @@ export interface IpvsBackendOptions {
   clusterCIDRs?: string[];
   masqueradeAll?: boolean;
   /** --nodeport-addresses: NodePorts only on node addresses inside these CIDRs (empty: all). */
+  /** --iptables-mode: the iptables flavour for the masquerade and filter rules (default the system's). */
+  iptablesMode?: IptablesMode;
   nodePortAddresses?: string[];
   families?: IPFamily[];
   logger?: Logger;
@@ -49,7 +51,7 @@ export class IpvsBackend implements Backend {
   constructor(private readonly opts: IpvsBackendOptions = {}) {
     this.scheduler = opts.scheduler ?? 'rr';
     if (!SCHEDULERS.includes(this.scheduler)) throw new Error(`--ipvs-scheduler: want one of ${SCHEDULERS.join(', ')}, got ${JSON.stringify(this.scheduler)}`);
-    this.clis = (opts.families ?? [4, 6]).map((f) => new IptablesCli(f));
+    this.clis = (opts.families ?? [4, 6]).map((f) => new IptablesCli(f, opts.iptablesMode));
   }
 
   /** What a sync would program on an empty node (`bpfproxy render`); no kernel access. */
