@@ -46,6 +46,8 @@ Napi::Value AbiLayout(const Napi::CallbackInfo& info) {
   STRUCT(affinity_key, { FIELD(affinity_key, svc_id); FIELD(affinity_key, client); });
   STRUCT(affinity_value, { FIELD(affinity_value, last_used); FIELD(affinity_value, backend_id);
                            FIELD(affinity_value, pad0); });
+  STRUCT(id_alloc, { FIELD(id_alloc, next_svc); FIELD(id_alloc, next_backend); FIELD(id_alloc, next_sp);
+                     FIELD(id_alloc, pad0); });
   STRUCT(lb_config, { FIELD(lb_config, hairpin_addr); FIELD(lb_config, snat_addr); FIELD(lb_config, snat_port_min);
                       FIELD(lb_config, snat_port_max); FIELD(lb_config, pad0); });
   STRUCT(sock_rev_key, { FIELD(sock_rev_key, cookie); FIELD(sock_rev_key, addr); FIELD(sock_rev_key, port);

@@ -25,6 +25,7 @@
 #define BPFPROXY_MAP_SVC_META  "svc_meta"
 #define BPFPROXY_MAP_STATS     "dp_stats"
 #define BPFPROXY_MAP_FRAG      "frag4"
+#define BPFPROXY_MAP_ID_ALLOC  "id_alloc"
 
 /* ---- map sizes ---- */
 #define BPFPROXY_SERVICES_MAX  2097152 /* frontends x (1 + slots): 100k services x 10 endpoints, and room */
@@ -175,6 +176,16 @@ struct lb_config {
 	__u16 snat_port_min;   /* SNAT source port range, host order, inclusive; */
 	__u16 snat_port_max;   /*   min 0 = BPFPROXY_SNAT_PORT_MIN..MAX */
 	__u32 pad0;            /* must be 0 */
+};
+
+/* id_alloc: ARRAY with one entry (key 0), written by the controller only: the next ids it
+ * hands out. Pinned, so a restarted controller never reuses an id a stale conntrack or
+ * affinity entry may still carry (the tables alone only give max + 1 of what is left). */
+struct id_alloc {
+	__u32 next_svc;     /* svc_id (frontends) */
+	__u32 next_backend; /* backend_id */
+	__u32 next_sp;      /* sp_id (service ports) */
+	__u32 pad0;         /* must be 0 */
 };
 
 /* sock_rev: socket LB reverse translation for recvmsg (unconnected UDP). */

@@ -60,6 +60,14 @@ struct {
 } lb_config SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct id_alloc);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} id_alloc SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, BPFPROXY_SOCK_REV_MAX);
 	__type(key, struct sock_rev_key);

@@ -164,7 +164,7 @@ export const STATS_MAX = 16;
 export const TC_HANDLE = 0xb9f1;
 export const TC_PRIORITY = 0xb9f;
 
-export const MAP_NAMES = ['services', 'backends', 'rev_nat', 'conntrack', 'affinity', 'lb_config', 'sock_rev', 'svc_meta', 'dp_stats', 'frag4'] as const;
+export const MAP_NAMES = ['services', 'backends', 'rev_nat', 'conntrack', 'affinity', 'lb_config', 'sock_rev', 'svc_meta', 'dp_stats', 'frag4', 'id_alloc'] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 
 // ---- structs ----
@@ -238,13 +238,17 @@ export const fragKey = defineStruct<FragKey>('frag_key', 12, [
   ['saddr', 0, 'ip4'], ['daddr', 4, 'ip4'], ['id', 8, 'be16'], ['proto', 10, 'u8'], ['pad0', 11, 'pad', 1],
 ]);
 export const fragValue = defineStruct<FragValue>('frag_value', 4, [['sport', 0, 'be16'], ['dport', 2, 'be16']]);
+export interface IdAlloc { nextSvc: number; nextBackend: number; nextSp: number }
+export const idAlloc = defineStruct<IdAlloc>('id_alloc', 16, [
+  ['next_svc', 0, 'u32'], ['next_backend', 4, 'u32'], ['next_sp', 8, 'u32'], ['pad0', 12, 'pad', 4],
+]);
 /** backends / rev_nat / lb_config keys: a host-order __u32. */
 export const u32Key = defineStruct<U32Key>('u32', 4, [['id', 0, 'u32']]);
 
 /** Every abi.h struct codec, by C name (what abi.test.ts walks). */
 export const STRUCTS: readonly StructCodec<unknown>[] = [
   svcKey, svcValue, backendValue, revNatValue, ctKey, ctValue, affinityKey, affinityValue, lbConfig,
-  sockRevKey, sockRevValue, svcMeta, fragKey, fragValue,
+  sockRevKey, sockRevValue, svcMeta, fragKey, fragValue, idAlloc,
 ] as StructCodec<unknown>[];
 
 export function protoNumber(p: string): number | undefined {

@@ -100,6 +100,7 @@ export class EbpfBackend implements Backend {
   private adopted?: MapState;
   private ids: IdState = idsFromState(emptyState());
   private lastView = '';
+  private persistedIds = '';
   /** Where the last sync's map work went (render, diff, apply), for the bench and debug logs. */
   lastTimings = { renderMs: 0, diffMs: 0, applyMs: 0 };
   /** What the last sync did (tests and debug logs). */
@@ -120,6 +121,13 @@ export class EbpfBackend implements Backend {
       try {
         this.adopted = await readState(dp.maps);
         this.ids = idsFromState(this.adopted);
+        // The allocator's own record wins over max + 1 of what the tables still hold.
+        const stored = dp.maps.ids.lookup({ id: 0 });
+        if (stored) {
+          this.ids.nextSvc = Math.max(this.ids.nextSvc, stored.nextSvc);
+          this.ids.nextBackend = Math.max(this.ids.nextBackend, stored.nextBackend);
+          this.ids.nextSp = Math.max(this.ids.nextSp, stored.nextSp);
+        }
         // Entries of an older version get the current layout before our programs attach.
         const converted = await this.conntrackGc(dp).convert();
         if (converted) this.log.info({ entries: converted }, 'conntrack entries of an older version converted');
@@ -266,6 +274,8 @@ export class EbpfBackend implements Backend {
     }
     for (const p of next.values()) if (p) mergeState(desired, p.state);
     const ops = diff(current, desired);
+    // Ids this render handed out are recorded before any entry carries them.
+    this.persistIds(dp);
     const t2 = performance.now();
     const res = await apply(dp.maps, ops, current);
     const ms = (a: number, b: number) => +(b - a).toFixed(2);
@@ -294,6 +304,14 @@ export class EbpfBackend implements Backend {
     // Entries that no service port owns (kernel reads only) failing to delete: retried next verify.
     if (failedSp.has(0)) this.log.warn({ op: failedSp.get(0)!.op, err: failedSp.get(0)!.error }, 'stale map entries not removed');
     return { ops: ops.length, applied: res.applied };
+  }
+
+  private persistIds(dp: Dataplane): void {
+    const { nextSvc, nextBackend, nextSp } = this.ids;
+    const key = `${nextSvc}/${nextBackend}/${nextSp}`;
+    if (key === this.persistedIds) return;
+    dp.maps.ids.update({ id: 0 }, { nextSvc, nextBackend, nextSp });
+    this.persistedIds = key;
   }
 
   private writeConfig(dp: Dataplane, table: ServiceTable): void {
@@ -367,6 +385,7 @@ export class EbpfBackend implements Backend {
     await this.close();
     rmSync(this.pinRoot, { recursive: true, force: true });
     this.parts.clear();
+    this.persistedIds = '';
     this.owner.clear();
     this.waiting.clear();
     this.ids = idsFromState(emptyState());

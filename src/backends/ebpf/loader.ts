@@ -21,6 +21,7 @@ export interface Maps {
   sockRev: BpfMap<abi.SockRevKey, abi.SockRevValue>;
   meta: BpfMap<abi.U32Key, abi.SvcMeta>;
   frag: BpfMap<abi.FragKey, abi.FragValue>;
+  ids: BpfMap<abi.U32Key, abi.IdAlloc>;
   /** dp_stats (PERCPU_ARRAY of __u64): read with stats.ts, not through a codec. */
   statsFd: number;
 }
@@ -63,6 +64,7 @@ function mapsOf(obj: LoadedObject): Maps {
     sockRev: get('sock_rev', abi.sockRevKey, abi.sockRevValue),
     meta: get('svc_meta', abi.u32Key, abi.svcMeta),
     frag: get('frag4', abi.fragKey, abi.fragValue),
+    ids: get('id_alloc', abi.u32Key, abi.idAlloc),
     statsFd: statsMap(byName.get('dp_stats')),
   };
 }
@@ -89,26 +91,34 @@ export interface Dataplane {
 export const SIZED_MAPS = ['services', 'backends', 'rev_nat', 'svc_meta', 'conntrack', 'affinity'] as const;
 export type MapSizes = Partial<Record<(typeof SIZED_MAPS)[number], number>>;
 
-/** A pinned map of another size cannot be reused: say which and what to do, before libbpf fails. */
-function checkPinnedSizes(pinRoot: string, sizes: MapSizes): void {
-  for (const [name, want] of Object.entries(sizes)) {
+/**
+ * Sizes to load with: a map already pinned keeps its size (a restarted or upgraded
+ * controller adopts the live map, whatever size this version would default to), unless a
+ * flag asks for another size, which needs the old map gone first: said clearly here rather
+ * than as libbpf's "couldn't reuse pinned map".
+ */
+function loadSizes(pinRoot: string, asked: MapSizes): MapSizes {
+  const out: MapSizes = { ...asked };
+  for (const name of SIZED_MAPS) {
     let fd: number;
     try {
       fd = libbpf.getPinned(path.join(pinRoot, name));
     } catch {
-      continue; // not pinned yet: created with the asked size
+      continue; // not pinned yet: created with the asked (or default) size
     }
     const have = libbpf.mapInfo(fd).maxEntries;
     libbpf.closeFd(fd);
-    if (have !== want)
+    const want = asked[name];
+    if (want !== undefined && have !== want)
       throw new Error(`map ${name} is pinned with ${have} entries but ${want} were asked for: run \`bpfproxy run --cleanup\` first (established flows are dropped)`);
+    out[name] = have;
   }
+  return out;
 }
 
 export async function loadDataplane(opts: { pinRoot: string; objectDir: string; mapSizes?: MapSizes }): Promise<Dataplane> {
   await ensureBpffs(opts.pinRoot);
-  const sizes = opts.mapSizes ?? {};
-  checkPinnedSizes(opts.pinRoot, sizes);
+  const sizes = loadSizes(opts.pinRoot, opts.mapSizes ?? {});
   // The first object pins the maps; the others find them pinned and share them.
   const objects: LoadedObject[] = [];
   const closeAll = () => {

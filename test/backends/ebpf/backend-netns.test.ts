@@ -272,8 +272,47 @@ describeKernel('EbpfBackend in a netns topology', () => {
       const again = await small.sync({ table: withNode(table(fits)), changes: [{ key: big.key, previous: big }] }, { full: false });
       expect(again.failed).toEqual([]);
       expect(small.lastSync.ops).toBe(0);
+
+      // A restart without the flag adopts the pinned size; asking for another size is a clear error.
+      await small.close();
+      const adopt = new EbpfBackend({ pinRoot: `${pinRoot}-small`, bpfObjectDir: OBJECT_DIR, netns: topo.nodeNsPath, interfacePollMs: 0, watchLinks: false });
+      expect((await adopt.sync({ table: withNode(table(fits)) }, { full: true })).failed).toEqual([]);
+      expect(adopt.lastSync.ops).toBe(0);
+      await adopt.close();
+      const resized = new EbpfBackend({ pinRoot: `${pinRoot}-small`, bpfObjectDir: OBJECT_DIR, netns: topo.nodeNsPath, mapSizes: { services: 8 }, interfacePollMs: 0, watchLinks: false });
+      await expect(resized.sync({ table: withNode(table(fits)) }, { full: true })).rejects.toThrow(/map services is pinned with 6 entries but 8 were asked for: run `bpfproxy run --cleanup` first/);
     } finally {
       await small.cleanup();
+    }
+  });
+
+  it('ids are never reused, also across a restart: a service port added after one was deleted gets new ones', async () => {
+    const root = `${pinRoot}-ids`;
+    const make2 = () => new EbpfBackend({ pinRoot: root, bpfObjectDir: OBJECT_DIR, netns: topo.nodeNsPath, interfacePollMs: 0, watchLinks: false });
+    const keep = svc('keep', { clusterIPs: ['198.19.1.190'], endpoints: [ep(PODS.p1)] });
+    const gone = svc('gone', { clusterIPs: ['198.19.1.191'], endpoints: [ep(PODS.p2), ep(PODS.p3)] });
+    const fresh = svc('fresh', { clusterIPs: ['198.19.1.192'], endpoints: [ep(PODS.p3)] });
+    let first: EbpfBackend | undefined = make2();
+    let second: EbpfBackend | undefined;
+    try {
+      await first.sync({ table: withNode(table(keep, gone)) }, { full: true });
+      const before = (await first.kernelState())!;
+      const maxSvc = Math.max(...before.revNat.keys());
+      const maxBackend = Math.max(...before.backends.keys());
+      // The highest ids go with `gone`; the tables alone would hand them out again (max + 1).
+      await first.sync({ table: withNode(table(keep)), changes: [{ key: gone.key, previous: gone }] }, { full: false });
+      await first.close();
+      first = undefined;
+      second = make2();
+      await second.sync({ table: withNode(table(keep, fresh)) }, { full: true });
+      const after = (await second.kernelState())!;
+      const slot0 = after.services.get('198.19.1.192:80/TCP#0')!.value;
+      expect(slot0.svcId).toBeGreaterThan(maxSvc);
+      expect(after.services.get('198.19.1.192:80/TCP#1')!.value.backendId).toBeGreaterThan(maxBackend);
+      expect(after.services.get('198.19.1.190:80/TCP#0')).toEqual(before.services.get('198.19.1.190:80/TCP#0')); // adopted as it was
+    } finally {
+      await first?.cleanup();
+      await second?.cleanup();
     }
   });
 }, { btf: true });
