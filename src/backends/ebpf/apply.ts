@@ -53,7 +53,11 @@ export interface ApplyResult {
   fallbacks: number;
 }
 
-type Undo = () => void;
+/** What an op replaced (undefined: the entry was absent): enough to put it back. */
+interface Undo {
+  op: Op;
+  prev: { key: SvcKey; value: SvcValue } | IdValue | undefined;
+}
 
 function describeOp(op: Op): string {
   const what = op.map === 'services' ? svcKeyId(op.key) : `id ${op.id}`;
@@ -62,7 +66,7 @@ function describeOp(op: Op): string {
 
 /** Runs one op against the kernel and the mirror; returns how to restore both. */
 function execOne(maps: ApplyMaps, state: MapState, op: Op): Undo {
-  const u = undoFor(maps, state, op);
+  const u = undoFor(state, op);
   if (op.map === 'services') {
     if (op.kind === 'upsert') maps.services.update(op.key, op.value);
     else maps.services.delete(op.key);
@@ -102,7 +106,7 @@ export async function apply(maps: ApplyMaps, ops: readonly Op[], state: MapState
     failures.set(op.unit, { unit: op.unit, op: describeOp(op), error });
     for (const u of (undo.get(op.unit) ?? []).reverse()) {
       try {
-        u();
+        restore(maps, state, u);
       } catch {
         // best effort: the next full sync reconciles from the kernel again
       }
@@ -110,9 +114,9 @@ export async function apply(maps: ApplyMaps, ops: readonly Op[], state: MapState
     undo.delete(op.unit);
   };
   const record = (op: Op, u: Undo) => {
-    const list = undo.get(op.unit) ?? [];
-    list.push(u);
-    undo.set(op.unit, list);
+    const list = undo.get(op.unit);
+    if (list) list.push(u);
+    else undo.set(op.unit, [u]);
     applied++;
   };
   const one = (op: Op) => {
@@ -132,12 +136,12 @@ export async function apply(maps: ApplyMaps, ops: readonly Op[], state: MapState
       continue;
     }
     // Remember the previous values first: the batch writes them all at once.
-    const snapshot = ops_.map((op) => ({ op, undo: undoFor(maps, state, op) }));
+    const snapshot = ops_.map((op) => undoFor(state, op));
     try {
       await execBatch(maps, ops_);
-      for (const { op, undo: u } of snapshot) {
-        mirror(state, op);
-        record(op, u);
+      for (const u of snapshot) {
+        mirror(state, u.op);
+        record(u.op, u);
       }
     } catch {
       // Find out which entries fail (and for which frontend) one by one; rewriting
@@ -160,27 +164,29 @@ function mirror(state: MapState, op: Op): void {
   }
 }
 
-/** The undo of an op, computed from the mirror before the op runs. */
-function undoFor(maps: ApplyMaps, state: MapState, op: Op): Undo {
+/** The undo of an op: what the mirror holds before the op runs. */
+function undoFor(state: MapState, op: Op): Undo {
+  return { op, prev: op.map === 'services' ? state.services.get(op.keyId) : idMirror(state, op).get(op.id) };
+}
+
+/** Puts back what an op replaced, in the kernel and the mirror. */
+function restore(maps: ApplyMaps, state: MapState, { op, prev }: Undo): void {
   if (op.map === 'services') {
-    const prev = state.services.get(op.keyId);
-    return () => {
-      if (prev) maps.services.update(prev.key, prev.value);
-      else maps.services.delete(op.key);
-      if (prev) state.services.set(op.keyId, prev);
-      else state.services.delete(op.keyId);
-    };
+    const p = prev as { key: SvcKey; value: SvcValue } | undefined;
+    if (p) maps.services.update(p.key, p.value);
+    else maps.services.delete(op.key);
+    if (p) state.services.set(op.keyId, p);
+    else state.services.delete(op.keyId);
+    return;
   }
   const m = idMap(maps, op);
   const s = idMirror(state, op);
-  const prev = s.get(op.id);
-  return () => {
-    if (prev) {
-      m.update({ id: op.id }, prev);
-      s.set(op.id, prev);
-    } else {
-      m.delete({ id: op.id });
-      s.delete(op.id);
-    }
-  };
+  const p = prev as IdValue | undefined;
+  if (p) {
+    m.update({ id: op.id }, p);
+    s.set(op.id, p);
+  } else {
+    m.delete({ id: op.id });
+    s.delete(op.id);
+  }
 }

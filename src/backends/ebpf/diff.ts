@@ -31,45 +31,71 @@ function same<T extends object>(a: T, b: T): boolean {
   return true;
 }
 
-export function diff(current: MapState, desired: MapState): Op[] {
+/**
+ * The wanted entries as the service ports' own states, without merging them into one
+ * (at 100k services that union alone costs more than the writes): `parts` give the
+ * entries, `has*` say whether any part holds an entry the kernel has.
+ */
+export interface Desired {
+  parts: Iterable<MapState>;
+  hasService(keyId: string): boolean;
+  hasBackend(id: number, spId: number): boolean;
+  hasFrontend(svcId: number): boolean;
+}
+
+/** One state as a Desired (tests, small diffs). */
+export function desiredOf(s: MapState): Desired {
+  return {
+    parts: [s],
+    hasService: (k) => s.services.has(k),
+    hasBackend: (id) => s.backends.has(id),
+    hasFrontend: (id) => s.revNat.has(id) || s.meta.has(id),
+  };
+}
+
+export function diff(current: MapState, want: MapState | Desired): Op[] {
+  const desired = 'parts' in want ? want : desiredOf(want);
   // svc_id → sp_id from slot 0 (its backend_id); entries of an older layout have 0 there.
   const spOf = new Map<number, number>();
-  for (const st of [current, desired])
+  const slot0 = (st: MapState) => {
     for (const { key, value } of st.services.values()) if (key.slot === 0) spOf.set(value.svcId, value.backendId);
+  };
+  slot0(current);
+  for (const part of desired.parts) slot0(part);
   const unit = (svcId: number) => spOf.get(svcId) ?? 0;
-  const ops: Op[] = [];
-  for (const [id, value] of desired.backends) {
-    const cur = current.backends.get(id);
-    if (!cur || !same(cur, value)) ops.push({ phase: 0, unit: value.spId, map: 'backends', kind: 'upsert', id, value });
-  }
-  for (const [id, value] of desired.revNat) {
-    const cur = current.revNat.get(id);
-    if (!cur || !same(cur, value)) ops.push({ phase: 1, unit: unit(id), map: 'rev_nat', kind: 'upsert', id, value });
-  }
-  for (const [id, value] of desired.meta) {
-    const cur = current.meta.get(id);
-    if (!cur || !same(cur, value)) ops.push({ phase: 8, unit: unit(id), map: 'svc_meta', kind: 'upsert', id, value });
-  }
-  for (const [keyId, { key, value }] of desired.services) {
-    const cur = current.services.get(keyId);
-    if (!cur || !same(cur.value, value))
-      ops.push({ phase: key.slot === 0 ? 3 : 2, unit: unit(value.svcId), map: 'services', kind: 'upsert', keyId, key, value });
+  const byPhase: Op[][] = PHASES.map(() => []);
+  for (const part of desired.parts) {
+    for (const [id, value] of part.backends) {
+      const cur = current.backends.get(id);
+      if (!cur || !same(cur, value)) byPhase[0]!.push({ phase: 0, unit: value.spId, map: 'backends', kind: 'upsert', id, value });
+    }
+    for (const [id, value] of part.revNat) {
+      const cur = current.revNat.get(id);
+      if (!cur || !same(cur, value)) byPhase[1]!.push({ phase: 1, unit: unit(id), map: 'rev_nat', kind: 'upsert', id, value });
+    }
+    for (const [id, value] of part.meta) {
+      const cur = current.meta.get(id);
+      if (!cur || !same(cur, value)) byPhase[8]!.push({ phase: 8, unit: unit(id), map: 'svc_meta', kind: 'upsert', id, value });
+    }
+    for (const [keyId, { key, value }] of part.services) {
+      const cur = current.services.get(keyId);
+      const phase = key.slot === 0 ? 3 : 2;
+      if (!cur || !same(cur.value, value)) byPhase[phase]!.push({ phase, unit: unit(value.svcId), map: 'services', kind: 'upsert', keyId, key, value });
+    }
   }
   for (const [keyId, { key, value }] of current.services) {
-    if (!desired.services.has(keyId))
-      ops.push({ phase: key.slot === 0 ? 4 : 5, unit: unit(value.svcId), map: 'services', kind: 'delete', keyId, key });
+    const phase = key.slot === 0 ? 4 : 5;
+    if (!desired.hasService(keyId)) byPhase[phase]!.push({ phase, unit: unit(value.svcId), map: 'services', kind: 'delete', keyId, key });
   }
   for (const [id, value] of current.backends) {
-    if (!desired.backends.has(id)) ops.push({ phase: 6, unit: value.spId, map: 'backends', kind: 'delete', id });
+    if (!desired.hasBackend(id, value.spId)) byPhase[6]!.push({ phase: 6, unit: value.spId, map: 'backends', kind: 'delete', id });
   }
   for (const id of current.revNat.keys()) {
-    if (!desired.revNat.has(id)) ops.push({ phase: 7, unit: unit(id), map: 'rev_nat', kind: 'delete', id });
+    if (!desired.hasFrontend(id)) byPhase[7]!.push({ phase: 7, unit: unit(id), map: 'rev_nat', kind: 'delete', id });
   }
   for (const id of current.meta.keys()) {
-    if (!desired.meta.has(id)) ops.push({ phase: 9, unit: unit(id), map: 'svc_meta', kind: 'delete', id });
+    if (!desired.hasFrontend(id)) byPhase[9]!.push({ phase: 9, unit: unit(id), map: 'svc_meta', kind: 'delete', id });
   }
   // Grouped by phase, insertion order kept within one (slots ascending, etc.).
-  const byPhase: Op[][] = PHASES.map(() => []);
-  for (const op of ops) byPhase[op.phase]!.push(op);
   return byPhase.flat();
 }

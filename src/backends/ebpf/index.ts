@@ -17,7 +17,7 @@ import type { Backend, BackendName, InspectRow, SyncOptions, SyncResult, TableUp
 import { apply } from './apply.js';
 import { SOCK_PROGRAMS, TcAttacher, attachCgroup, detachCgroup, detachTcEverywhere } from './attach.js';
 import { SNAT_PORT_MAX, SNAT_PORT_MIN, SVC_F_EXTERNAL, protoName } from './abi.js';
-import { diff } from './diff.js';
+import { type Desired, diff } from './diff.js';
 import { ConntrackGc } from './conntrack-gc.js';
 import { LinkWatcher } from './link-watch.js';
 import { BpfError, REPO_ROOT, libbpf } from './libbpf.js';
@@ -261,18 +261,18 @@ export class EbpfBackend implements Backend {
     extra.forEach(renderKey);
 
     const t1 = performance.now();
+    // What the maps should hold: with a kernel read, every service port's entries (and
+    // nothing else); otherwise only the re-rendered ports', against what they held.
+    const wanted: PortRender[] = [];
+    if (kernel) for (const [key, p] of this.parts) if (!next.has(key)) wanted.push(p);
+    for (const p of next.values()) if (p) wanted.push(p);
     let current: MapState;
-    let desired: MapState;
-    if (kernel) {
-      current = kernel;
-      desired = emptyState();
-      for (const [key, p] of this.parts) if (!next.has(key)) mergeState(desired, p.state);
-    } else {
+    if (kernel) current = kernel;
+    else {
       current = emptyState();
-      desired = emptyState();
       for (const p of old.values()) if (p) mergeState(current, p.state);
     }
-    for (const p of next.values()) if (p) mergeState(desired, p.state);
+    const desired = desiredOfParts(wanted);
     const ops = diff(current, desired);
     // Ids this render handed out are recorded before any entry carries them.
     this.persistIds(dp);
@@ -421,6 +421,25 @@ export async function createEbpfBackend(cfg: {
 }): Promise<Backend> {
   const { pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, nodePortAddresses, mapSizes, logger, metrics } = cfg;
   return new EbpfBackend({ pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, nodePortAddresses, mapSizes, logger, metrics });
+}
+
+/** The parts as diff()'s Desired: entries looked up in the part that owns them. */
+function desiredOfParts(parts: readonly PortRender[]): Desired {
+  const bySvc = new Map<number, PortRender>();
+  const bySp = new Map<number, PortRender>();
+  const byFid = new Map<string, PortRender>();
+  for (const p of parts) {
+    bySp.set(p.spId, p);
+    for (const f of p.frontends) bySvc.set(f.svcId, p);
+    for (const fid of p.slots.keys()) byFid.set(fid, p);
+  }
+  return {
+    parts: parts.map((p) => p.state),
+    // By the key's frontend, not the kernel entry's svc_id (which may be stale).
+    hasService: (keyId) => byFid.get(keyId.slice(0, keyId.lastIndexOf('#')))?.state.services.has(keyId) ?? false,
+    hasBackend: (id, spId) => bySp.get(spId)?.state.backends.has(id) ?? false,
+    hasFrontend: (svcId) => bySvc.get(svcId)?.state.revNat.has(svcId) ?? false,
+  };
 }
 
 /** The reason a service port was not written; a full map says which and how to grow it. */
