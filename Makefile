@@ -61,7 +61,7 @@ vm-test:
 
 ## bench: performance, as ratios from one run (see bench/*.ts)
 bench: setup
-	tsx bench/model-build.ts
+	tsx bench/control-plane.ts
 	tsx bench/ebpf-runtime.ts
 	tsx bench/conntrack-churn.ts
 	tsx bench/iptables-sync.ts

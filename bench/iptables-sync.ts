@@ -7,7 +7,7 @@
 // because iptables acts on the namespace of the process that calls it.
 import { fileURLToPath } from 'node:url';
 import { IptablesBackend } from '../src/backends/iptables/index.js';
-import type { IptablesMode } from '../src/backends/iptables/iptables-cli.js';
+import type { IptablesMode } from '../src/backends/netfilter/iptables-cli.js';
 import type { Endpoint, ServicePortEntry, ServiceTable } from '../src/model/types.js';
 import { run } from '../src/util/exec.js';
 import { endpoint, servicePort, serviceTable } from '../test/fixtures/service-table.js';

@@ -31,7 +31,7 @@ export async function traceCommand(opts: CliOptions, args: TraceArgs): Promise<n
   }
   const { traceRuleset } = await import('../backends/iptables/trace.js');
   const { localAddresses } = await import('../backends/iptables/node-addresses.js');
-  const { IptablesCli } = await import('../backends/iptables/iptables-cli.js');
+  const { IptablesCli } = await import('../backends/netfilter/iptables-cli.js');
   const cli = new IptablesCli(ipFamily(dst.ip)!, opts.backendConfig.iptablesMode);
   const save = (await cli.save('nat')) + (await cli.save('filter'));
   const r = traceRuleset(save, { src: args.src, dst: dst.ip, dport: dst.port, proto, localAddresses: localAddresses() });

@@ -8,15 +8,16 @@ import { ipFamily } from '../../model/validate.js';
 import type { IPFamily, ServicePortChange, ServicePortEntry, ServiceTable } from '../../model/types.js';
 import type { Backend, InspectRow, SyncOptions, SyncResult, TableUpdate } from '../../proxier/backend.js';
 import type { Metrics } from '../../metrics/metrics.js';
-import { cleanStaleUdpFlows } from './conntrack.js';
-import { IptablesCli, type IptablesMode, IptablesRestoreError } from './iptables-cli.js';
+import { cleanStaleUdpFlows } from '../netfilter/conntrack.js';
+import { IptablesCli, type IptablesMode, IptablesRestoreError } from '../netfilter/iptables-cli.js';
 import { inspectFromSave } from './inspect.js';
 import { JUMP_RULES } from './jump-rules.js';
 import { nodeViewOf } from '../../model/frontends.js';
 import { CANARY_CHAIN, FILTER_CHAINS, NAT_CHAINS, PER_SERVICE_CHAIN } from './render.js';
 import type { IptablesRenderOptions } from './render-service.js';
 import { FamilySyncState, type SyncPlan } from './sync-plan.js';
-import { parseSave } from './rule-tokens.js';
+import { parseSave } from '../netfilter/save.js';
+import { renderChainRemoval } from '../netfilter/chain-removal.js';
 
 export interface IptablesBackendOptions {
   families?: IPFamily[];
@@ -167,16 +168,13 @@ export class IptablesBackend implements Backend {
   async cleanup(): Promise<void> {
     for (const cli of this.clis) {
       for (const j of JUMP_RULES) await cli.deleteJump(j);
-      let lines: string[] = [];
+      const present: Record<'filter' | 'nat' | 'mangle', string[]> = { filter: [], nat: [], mangle: [] };
       for (const [table, base] of [['filter', FILTER_CHAINS], ['nat', NAT_CHAINS], ['mangle', [] as string[]]] as const) {
         const owned = (c: string) => base.includes(c) || c === CANARY_CHAIN || PER_SERVICE_CHAIN.test(c);
-        const present = parseSave(await cli.save(table)).chains.filter(owned);
-        if (present.length === 0) continue;
-        // Declaring a chain in --noflush mode flushes it; then all can be deleted.
-        // (concat, not push(...): a large cluster has 100k+ chains, too many for spread arguments)
-        lines = lines.concat([`*${table}`], present.map((c) => `:${c} - [0:0]`), present.map((c) => `-X ${c}`), ['COMMIT']);
+        present[table] = parseSave(await cli.save(table)).chains.filter(owned);
       }
-      if (lines.length > 0) await cli.restore(lines.join('\n') + '\n');
+      const text = renderChainRemoval(present);
+      if (text) await cli.restore(text);
       this.states.get(cli.family)!.invalidate();
     }
   }

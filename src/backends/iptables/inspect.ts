@@ -2,7 +2,7 @@
 // in nat KUBE-SERVICES / KUBE-NODEPORTS, followed through KUBE-EXT/SVC/SVL chains to the
 // DNAT targets; filter REJECT/DROP rules show frontends without (local) endpoints.
 import type { InspectRow } from '../../proxier/backend.js';
-import { optionValue, parseSave } from './rule-tokens.js';
+import { optionValue, parseSave } from '../netfilter/save.js';
 
 const KINDS: [RegExp, string][] = [
   [/ cluster IP$/, 'ClusterIP'],

@@ -1,14 +1,6 @@
-// Rules in the built-in chains that lead into ours (kube-proxy's iptablesJumpChains).
-// iptables-restore --noflush cannot add them idempotently, so they are ensured one by
-// one with -C / -I (cheap, and only a handful).
-export interface JumpRule {
-  table: 'filter' | 'nat';
-  from: string;
-  to: string;
-  args: string[];
-}
-
-import { quote } from './render-service.js';
+// The iptables backend's jump rules (kube-proxy's iptablesJumpChains), ensured one by one
+// by the netfilter CLI after full syncs.
+import { type JumpRule, jumpSpec } from '../netfilter/jumps.js';
 
 const NEW = ['-m', 'conntrack', '--ctstate', 'NEW'];
 
@@ -32,7 +24,7 @@ export function jumpRulesText(): string {
   const out: string[] = [];
   for (const table of ['filter', 'nat'] as const) {
     out.push(`*${table}`);
-    for (const j of JUMP_RULES.filter((r) => r.table === table)) out.push(`-A ${j.from} ${j.args.map(quote).join(' ')} -j ${j.to}`);
+    for (const j of JUMP_RULES.filter((r) => r.table === table)) out.push(`-A ${jumpSpec(j)}`);
     out.push('COMMIT');
   }
   return out.join('\n') + '\n';

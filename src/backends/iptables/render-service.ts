@@ -7,6 +7,7 @@ import { hasExternal, selectEndpoints } from '../../model/select-endpoints.js';
 import { servicePortNameString } from '../../model/service-port-name.js';
 import type { Endpoint, IPFamily, ServicePortEntry } from '../../model/types.js';
 import { endpointChain, servicePortChain } from './chain-names.js';
+import { quote } from '../netfilter/jumps.js';
 
 export interface IptablesRenderOptions {
   family: IPFamily;
@@ -38,9 +39,7 @@ export interface ServiceRules {
   endpointCount: number;
 }
 
-export function quote(s: string): string {
-  return /[\s"]/.test(s) ? `"${s.replace(/"/g, '\\"')}"` : s;
-}
+
 
 export function hostPort(ip: string, port: number): string {
   return ipFamily(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`;

@@ -4,7 +4,7 @@
 // it ends up. `statistic` rules branch: every reachable endpoint is reported with its
 // probability. Used by unit tests (render → trace → assert, like kube-proxy's packet-flow
 // tests) and by `bpfproxy trace` on the live ruleset.
-import { tokenize } from './rule-tokens.js';
+import { tokenize } from '../netfilter/save.js';
 import { type MatchContext, type PacketState, isLocal, matchProbability, targetEffect } from './trace-match.js';
 
 export interface TracePacket {

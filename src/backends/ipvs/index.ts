@@ -6,14 +6,17 @@
 import { BlockList } from 'node:net';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../metrics/metrics.js';
-import type { IPFamily, ServiceTable } from '../../model/types.js';
+import type { IPFamily, ServicePortEntry, ServiceTable } from '../../model/types.js';
+import { cleanStaleUdpFlows } from '../netfilter/conntrack.js';
 import type { Backend, InspectRow, SyncOptions, SyncResult, TableUpdate } from '../../proxier/backend.js';
 import { toolRuns } from '../../util/exec.js';
-import { type IptablesMode, IptablesCli } from '../iptables/iptables-cli.js';
+import { type IptablesMode, IptablesCli } from '../netfilter/iptables-cli.js';
 import { type DesiredService, desiredState } from './desired.js';
 import { inspectRows } from './inspect.js';
 import { allSetNames, entryKey } from './ipsets.js';
-import { FILTER_CHAINS, IPVS_JUMP_RULES, NAT_CHAINS, ourRules, renderChainRemoval, renderIptables, tablesOf, withMissingJumps } from './iptables-rules.js';
+import { renderChainRemoval } from '../netfilter/chain-removal.js';
+import { parseSave } from '../netfilter/save.js';
+import { FILTER_CHAINS, IPVS_JUMP_RULES, NAT_CHAINS, ourRules, renderIptables, tablesOf, withMissingJumps } from './iptables-rules.js';
 import { deleteServiceLine } from './ipvsadm.js';
 import { diffVirtualServer } from './ipvs-diff.js';
 import * as k from './kernel.js';
@@ -67,7 +70,7 @@ export class IpvsBackend implements Backend {
    * kernel's current state (three reads), which also repairs what was changed behind our
    * back. Service ports that could not be programmed are returned (see backend.ts).
    */
-  async sync({ table }: TableUpdate, opts: SyncOptions): Promise<SyncResult> {
+  async sync({ table, changes }: TableUpdate, opts: SyncOptions): Promise<SyncResult> {
     const t0 = performance.now();
     const tools0 = toolRuns();
     const ms: Record<string, number> = {};
@@ -98,8 +101,31 @@ export class IpvsBackend implements Backend {
     const v6 = desired.some((d) => d.virtualServers.some((v) => familyOf(v.ip) === 6));
     for (const cli of this.clis) if (cli.family === 4 || v6 || this.appliedRules.has(cli.family)) await this.syncRules(cli, opts.full);
     lap('iptables');
+    await this.cleanUdpFlows(table, changes, opts.full);
+    lap('conntrack');
     this.opts.logger?.debug({ ms, tools: toolRuns() - tools0, steps: plan.steps.length, removed: plan.deleteVirtualServers.length, failed: this.failures.size }, 'ipvs sync');
     return { failed: [...this.failures] };
+  }
+
+  /**
+   * UDP flows whose NAT binding points at an endpoint that is gone (kube-proxy's conntrack
+   * cleanup, shared with the iptables backend): only when a UDP service port changed, or on
+   * a full sync, and only for families that have UDP services.
+   */
+  private async cleanUdpFlows(table: ServiceTable, changes: TableUpdate['changes'], full: boolean): Promise<void> {
+    const isUdp = (s: ServicePortEntry | undefined) => s?.protocol === 'UDP';
+    const touched = full || !changes ? [...table.services.values()].some(isUdp) : changes.some((c) => isUdp(c.current) || isUdp(c.previous));
+    if (!touched) return;
+    const removed = (changes ?? []).flatMap((c) => (c.previous && !c.current ? [c.previous] : []));
+    for (const family of this.clis.map((c) => c.family)) {
+      const has = (s: ServicePortEntry) => isUdp(s) && s.clusterIPs.some((ip) => familyOf(ip) === family);
+      if (![...table.services.values(), ...removed].some(has)) continue;
+      try {
+        await cleanStaleUdpFlows(table, removed, family);
+      } catch (e) {
+        this.opts.logger?.warn({ err: e, family }, 'UDP conntrack cleanup failed; stale flows expire on their own');
+      }
+    }
   }
 
   async cleanup(): Promise<void> {
@@ -289,6 +315,6 @@ export function filterByCIDRs(ips: string[], cidrs: string[]): string[] {
 }
 
 async function chainsIn(cli: IptablesCli, table: 'filter' | 'nat', ours: string[]): Promise<string[]> {
-  const save = await cli.save(table).catch(() => '');
-  return ours.filter((c) => new RegExp(`^:${c} `, 'm').test(save));
+  const present = new Set(parseSave(await cli.save(table).catch(() => '')).chains);
+  return ours.filter((c) => present.has(c));
 }

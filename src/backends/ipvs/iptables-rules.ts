@@ -10,7 +10,7 @@
 //          FORWARD → KUBE-FORWARD: accept marked and established service flows (a DROP policy
 //          must not break them)
 import type { IPFamily } from '../../model/types.js';
-import type { JumpRule } from '../iptables/jump-rules.js';
+import { type JumpRule, jumpSpec } from '../netfilter/jumps.js';
 import { type SetRole, nodePortRole, setName } from './ipsets.js';
 
 export const MASQ_MARK = '0x4000';
@@ -75,22 +75,6 @@ export function renderIptables(opts: IptablesRuleOptions): string {
   ];
   const table = (name: string, chains: string[], rules: string[]) => [`*${name}`, ...chains.map((c) => `:${c} - [0:0]`), ...rules, 'COMMIT'];
   return [...table('filter', FILTER_CHAINS, filter), ...table('nat', NAT_CHAINS, nat)].join('\n') + '\n';
-}
-
-/** iptables-restore --noflush input that flushes and deletes the chains present (cleanup). */
-export function renderChainRemoval(present: { filter: string[]; nat: string[] }): string {
-  const lines: string[] = [];
-  for (const t of ['filter', 'nat'] as const) {
-    if (present[t].length === 0) continue;
-    lines.push(`*${t}`, ...present[t].map((c) => `:${c} - [0:0]`), ...present[t].map((c) => `-X ${c}`), 'COMMIT');
-  }
-  return lines.length === 0 ? '' : lines.join('\n') + '\n';
-}
-
-/** A jump rule as iptables-save prints it (without the leading -A/-I). */
-export function jumpSpec(j: JumpRule): string {
-  const args = j.args.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ');
-  return `${j.from} ${args} -j ${j.to}`;
 }
 
 /** Adds `-I` lines to `text` for the jump rules `saved` (iptables-save per table) lacks. */

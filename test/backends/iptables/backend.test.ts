@@ -2,7 +2,7 @@
 // (the backend's `netns` option: every tool it runs enters that namespace).
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { IptablesBackend } from '../../../src/backends/iptables/index.js';
-import { IptablesCli, IptablesRestoreError } from '../../../src/backends/iptables/iptables-cli.js';
+import { IptablesCli, IptablesRestoreError } from '../../../src/backends/netfilter/iptables-cli.js';
 import { describeKernel } from '../../kernel-required.js';
 import { createNetns, deleteNetns, newRunPrefix, nsRun } from '../../harness/netns.js';
 import { endpoint, entry, table } from './fixtures.js';

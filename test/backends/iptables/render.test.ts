@@ -77,12 +77,12 @@ describe('iptables render', () => {
 
 describe('locateFailure', () => {
   it('names the rule on the reported line', async () => {
-    const { locateFailure } = await import('../../../src/backends/iptables/iptables-cli.js');
+    const { locateFailure } = await import('../../../src/backends/netfilter/iptables-cli.js');
     const text = '*nat\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES --dport 99999\nCOMMIT\n';
     expect(locateFailure(text, "invalid port\nError occurred at line: 3\n")).toEqual({ line: 3, rule: '-A KUBE-SERVICES --dport 99999' });
   });
   it('maps a COMMIT-time missing chain back to the rule that jumps to it', async () => {
-    const { locateFailure } = await import('../../../src/backends/iptables/iptables-cli.js');
+    const { locateFailure } = await import('../../../src/backends/netfilter/iptables-cli.js');
     const text = '*nat\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -j NO-SUCH\nCOMMIT\n';
     expect(locateFailure(text, "Chain 'NO-SUCH' does not exist\nError occurred at line: 4\n")).toEqual({ line: 3, rule: '-A KUBE-SERVICES -j NO-SUCH' });
   });

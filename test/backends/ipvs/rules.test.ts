@@ -1,7 +1,8 @@
 // The fixed iptables rules and the ipset text formats.
 import { describe, expect, it } from 'vitest';
 import { createLine, parseIpsetSave, renderIpsetRestore } from '../../../src/backends/ipvs/ipsets.js';
-import { renderChainRemoval, renderIptables } from '../../../src/backends/ipvs/iptables-rules.js';
+import { renderChainRemoval } from '../../../src/backends/netfilter/chain-removal.js';
+import { renderIptables } from '../../../src/backends/ipvs/iptables-rules.js';
 
 describe('renderIptables', () => {
   it('IPv4 with --cluster-cidr: masquerade ClusterIP traffic from outside it, hairpin, reject without endpoints', () => {

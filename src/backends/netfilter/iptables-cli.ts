@@ -2,7 +2,7 @@
 // iptables-save except the few jump rules in built-in chains.
 import { ExecError, run } from '../../util/exec.js';
 import type { IPFamily } from '../../model/types.js';
-import type { JumpRule } from './jump-rules.js';
+import type { JumpRule } from './jumps.js';
 
 export class IptablesRestoreError extends Error {
   constructor(

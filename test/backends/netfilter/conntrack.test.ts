@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { filterArgs, parseConntrack, staleFlowFilters } from '../../../src/backends/iptables/conntrack.js';
-import { endpoint, entry, table } from './fixtures.js';
+import { filterArgs, parseConntrack, staleFlowFilters } from '../../../src/backends/netfilter/conntrack.js';
+import { endpoint, entry, table } from '../iptables/fixtures.js';
 
 const LIST = `udp      17 27 src=198.18.1.100 dst=198.19.0.10 sport=40000 dport=53 src=198.18.1.2 dst=198.18.1.100 sport=5353 dport=40000 mark=0 use=1
 udp      17 25 src=198.18.1.100 dst=198.19.0.10 sport=40001 dport=53 [UNREPLIED] src=198.18.1.9 dst=198.18.1.100 sport=5353 dport=40001 mark=0 use=1
