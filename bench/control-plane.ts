@@ -5,7 +5,8 @@
 // both removed at the end.
 //
 // Latency of a change = event handed to the proxier → backend.sync() returned (the last
-// map syscall done). --min-sync-period is 0 here: the production default (1 s) would
+// map syscall done). Verify = a sync-period sync with nothing changed (map entry counts
+// compared). RSS is the process's; heap is the live JS heap after a full GC. --min-sync-period is 0 here: the production default (1 s) would
 // only add its wait to every number; the rate limit is not what is measured.
 //
 // Run: npx tsx bench/control-plane.ts [size ...]   (default 1000 10000 100000)
@@ -166,12 +167,15 @@ function outer(sizes: number[]): void {
     rows.push(JSON.parse(out.trim().split('\n').pop()!) as Row);
   }
   console.log(`ebpf control plane, ${ENDPOINTS} endpoints per service; change = one endpoint replaced (${CHANGES} changes), add = one new service (${ADDS} adds)`);
-  console.log('services  map entries  load ms  ingest ms  full sync ms  verify ms  change p50/p99/max ms  add p50/p99 ms  RSS MB (start/after full/end)');
-  for (const r of rows)
+  console.log('services  map entries  load ms  ingest ms  full sync ms (render/diff/apply)  verify ms  change p50/p99/max ms  add p50/p99 ms  RSS MB start/full/end  heap MB');
+  for (const r of rows) {
+    const split = `${r.fullSplit.renderMs.toFixed(0)}/${r.fullSplit.diffMs.toFixed(0)}/${r.fullSplit.applyMs.toFixed(0)}`;
     console.log(
-      `${String(r.services).padStart(8)}  ${String(r.mapEntries).padStart(11)}  ${String(r.loadMs).padStart(7)}  ${r.ingestMs.toFixed(0).padStart(9)}  ${r.fullSyncMs.toFixed(0).padStart(12)}  ${r.verifyMs.toFixed(0).padStart(9)}  ` +
-        `${`${r.changeP50}/${r.changeP99}/${r.changeMax}`.padStart(21)}  ${`${r.addP50}/${r.addP99}`.padStart(14)}  ${r.rssStartMB}/${r.rssAfterFullMB}/${r.rssEndMB}`,
+      `${String(r.services).padStart(8)}  ${String(r.mapEntries).padStart(11)}  ${String(r.loadMs).padStart(7)}  ${r.ingestMs.toFixed(0).padStart(9)}  ` +
+        `${`${r.fullSyncMs.toFixed(0)} (${split})`.padStart(32)}  ${r.verifyMs.toFixed(0).padStart(9)}  ` +
+        `${`${r.changeP50}/${r.changeP99}/${r.changeMax}`.padStart(21)}  ${`${r.addP50}/${r.addP99}`.padStart(14)}  ${`${r.rssStartMB}/${r.rssAfterFullMB}/${r.rssEndMB}`.padStart(21)}  ${String(r.heapEndMB).padStart(7)}`,
     );
+  }
   const at = (n: number) => rows.find((r) => r.services === n);
   const targets: Array<[string, number | undefined, number, string]> = [
     ['one endpoint change → maps written, p99 at 10k', at(10_000)?.changeP99, 10, 'ms'],

@@ -202,7 +202,7 @@ export class EbpfBackend implements Backend {
     // service port; a verify sync re-reads the maps and repairs them from `parts`.
     const all = opts.full || !update.changes || viewChanged || this.adopted !== undefined;
     const keys = all ? new Set([...table.services.keys(), ...this.parts.keys()]) : new Set(update.changes!.map((c) => c.key));
-    const kernel = all || opts.verify ? await readState(dp.maps) : undefined;
+    const kernel = all ? await readState(dp.maps) : opts.verify ? await this.readIfDrifted(dp) : undefined;
     const res = await this.syncPorts(dp, table, view, keys, kernel, failed);
     this.adopted = undefined;
 
@@ -304,6 +304,27 @@ export class EbpfBackend implements Backend {
     // Entries that no service port owns (kernel reads only) failing to delete: retried next verify.
     if (failedSp.has(0)) this.log.warn({ op: failedSp.get(0)!.op, err: failedSp.get(0)!.error }, 'stale map entries not removed');
     return { ops: ops.length, applied: res.applied };
+  }
+
+  /**
+   * A verify sync's check for edits behind our back: entry counts per map against what the
+   * service ports wrote (no entry decoded: cheap at 100k services). Only on a difference
+   * are the maps read and repaired; an entry changed in place is repaired by the next full
+   * sync (hourly), as kube-proxy's canary catches flushes, not edits.
+   */
+  private async readIfDrifted(dp: Dataplane): Promise<MapState | undefined> {
+    const want = { services: 0, backends: 0, revNat: 0, meta: 0 };
+    for (const p of this.parts.values()) {
+      want.services += p.state.services.size;
+      want.backends += p.state.backends.size;
+      want.revNat += p.state.revNat.size;
+      want.meta += p.state.meta.size;
+    }
+    const [services, backends, revNat, meta] = await Promise.all([dp.maps.services.count(), dp.maps.backends.count(), dp.maps.revNat.count(), dp.maps.meta.count()]);
+    const have = { services, backends, revNat, meta };
+    if ((Object.keys(want) as (keyof typeof want)[]).every((k) => want[k] === have[k])) return undefined;
+    this.log.warn({ want, have }, 'maps changed behind our back: reading them back to repair');
+    return readState(dp.maps);
   }
 
   private persistIds(dp: Dataplane): void {

@@ -176,6 +176,11 @@ export class BpfMap<K, V> {
     return out;
   }
 
+  /** How many entries the map holds (one batch dump, nothing decoded). */
+  async count(): Promise<number> {
+    return (await async(() => addon().mapDump(this.fd, this.key.size, this.value.size, this.maxEntries))).count;
+  }
+
   async updateBatch(entries: ReadonlyArray<readonly [K, V]>, flags = BPF_ANY): Promise<BatchResult> {
     const keys = Buffer.alloc(entries.length * this.key.size);
     const values = Buffer.alloc(entries.length * this.value.size);

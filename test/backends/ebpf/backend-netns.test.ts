@@ -204,6 +204,26 @@ describeKernel('EbpfBackend in a netns topology', () => {
     expect((await topo.curl('client', URL_)).out).toMatch(/^p[123]$/);
   });
 
+  it('a verify sync repairs entries deleted behind our back; an entry edited in place waits for the full sync', async () => {
+    const t = hostnames(Object.values(PODS));
+    await backend.sync({ table: t }, { full: false });
+    const hex = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, '0'));
+    const slot = (n: number) => hex(abi.svcKey.encode({ vip: VIP, port: 80, proto: abi.PROTO_TCP, slot: n }));
+    const map = `${pinRoot}/services`;
+    await sh('bpftool', ['map', 'delete', 'pinned', map, 'key', 'hex', ...slot(2)]);
+    // changes: [] — what the proxier sends when nothing changed (a bare table means "compare all").
+    await backend.sync({ table: t, changes: [] }, { full: false, verify: true });
+    expect(backend.lastSync.ops).toBe(1); // counted, read back, the one slot rewritten
+    const value = (await backend.kernelState())!.services.get(`${VIP}:80/TCP#2`)!.value;
+    const edited = hex(abi.svcValue.encode({ ...value, backendId: 999_999 }));
+    await sh('bpftool', ['map', 'update', 'pinned', map, 'key', 'hex', ...slot(2), 'value', 'hex', ...edited]);
+    await backend.sync({ table: t, changes: [] }, { full: false, verify: true });
+    expect(backend.lastSync.ops).toBe(0); // same counts: not looked at
+    await backend.sync({ table: t }, { full: true });
+    expect(backend.lastSync.ops).toBe(1);
+    expect((await backend.kernelState())!.services.get(`${VIP}:80/TCP#2`)!.value).toEqual(value);
+  });
+
   it('a pod added later is served through the VIP after the next sync', async () => {
     await topo.addHost('p4', '198.18.1.14', true);
     await backend.sync({ table: hostnames(['198.18.1.14']) }, { full: false });
