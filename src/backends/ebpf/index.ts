@@ -5,8 +5,8 @@
 //
 // Cost of a sync: a change re-renders only its service port and diffs it against what that
 // service port last wrote (`parts`), so it costs the same at 100 or 100k services. A verify
-// sync (every sync period) diffs those parts against a batch read of the maps; a full sync
-// re-renders everything.
+// sync (every sync period) compares the maps' entry counts with the parts and reads the
+// maps back only when they differ; a full sync (hourly) re-renders and compares everything.
 import { rmSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import path from 'node:path';
@@ -199,7 +199,8 @@ export class EbpfBackend implements Backend {
     this.lastView = viewKey;
     const failed = new Map<string, string>();
     // A full sync (or a table with no change list, or new node addresses) re-renders every
-    // service port; a verify sync re-reads the maps and repairs them from `parts`.
+    // service port against a read of the maps; a verify sync reads them only if it finds
+    // other entry counts than `parts` wrote, then repairs them from `parts`.
     const all = opts.full || !update.changes || viewChanged || this.adopted !== undefined;
     const keys = all ? new Set([...table.services.keys(), ...this.parts.keys()]) : new Set(update.changes!.map((c) => c.key));
     const kernel = all ? await readState(dp.maps) : opts.verify ? await this.readIfDrifted(dp) : undefined;
