@@ -125,6 +125,12 @@ export class Proxier {
     end();
     const failedKeys = new Set(failed.map(([k]) => k));
     for (const c of changes) if (!failedKeys.has(c.key)) this.pending.delete(c.key);
+    // A failed service port the sync was not asked about (a full sync's restore failed) is
+    // retried too: as changed, with no better knowledge of what the kernel holds.
+    for (const key of failedKeys) {
+      const e = table.services.get(key);
+      if (!this.pending.has(key) && e) this.pending.set(key, { key, previous: e, current: e });
+    }
     this.nodesPending = false;
     this.metrics.failedServicePorts.set({ backend }, failed.length);
     this.metrics.serviceCount.set(table.services.size);
