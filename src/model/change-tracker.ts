@@ -161,12 +161,10 @@ export class ServiceChangeTracker {
       const sliceIds = [...(this.slicesOf.get(objectId(s.obj.metadata)) ?? [])].sort();
       const fresh = serviceEntries(s, sliceIds.map((x) => this.slices.get(x)!.slice), this.opts, problems);
       this.setProblems(what, problems);
-      if (fresh !== undefined) entries = fresh;
-      else {
-        // Invalid now: keep its last valid entries (what the table holds), rebuilt with the
-        // current endpoints is not possible without a valid spec, so they stay as they are.
-        return;
-      }
+      // Invalid now: the table keeps its last valid entries as they are (without a valid
+      // spec they cannot be rebuilt with the current endpoints either).
+      if (fresh === undefined) return;
+      entries = fresh;
     } else {
       this.setProblems(`Service ${id}`, []);
     }
