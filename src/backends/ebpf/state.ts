@@ -1,7 +1,7 @@
 // The three LB tables as plain data: what render() wants and what the kernel holds. Both
 // sides use the same shape so diff() can compare them entry by entry.
 import type { BackendValue, RevNatValue, SvcKey, SvcMeta, SvcValue } from './abi.js';
-import { protoName } from './abi.js';
+import { SVC_KIND_CLUSTER_IP, protoName } from './abi.js';
 
 export interface MapState {
   /** services entries by svcKeyId(key). */
@@ -67,8 +67,13 @@ export function idsFromState(s: MapState): IdState {
     ids.svc.set(frontendId(key.vip, key.port, key.proto), value.svcId);
     ids.nextSvc = Math.max(ids.nextSvc, value.svcId + 1);
     const meta = s.meta.get(value.svcId);
-    if (value.backendId > 0 && meta) ids.sp.set(`${meta.name}/${protoName(key.proto).toLowerCase()}`, value.backendId);
-    ids.nextSp = Math.max(ids.nextSp, value.backendId + 1);
+    const spKey = meta && `${meta.name}/${protoName(key.proto).toLowerCase()}`;
+    if (value.backendId > 0 && spKey) ids.sp.set(spKey, value.backendId);
+    // The layout before shared backends (slot 0 backend_id 0, backends owned by one frontend):
+    // the ClusterIP frontend's svc_id becomes the service port's sp_id, so its backends keep
+    // their ids and the flows to them survive the upgrade.
+    else if (value.backendId === 0 && spKey && meta.kind === SVC_KIND_CLUSTER_IP && !ids.sp.has(spKey)) ids.sp.set(spKey, value.svcId);
+    ids.nextSp = Math.max(ids.nextSp, value.backendId + 1, value.svcId + 1);
   }
   for (const id of s.revNat.keys()) ids.nextSvc = Math.max(ids.nextSvc, id + 1);
   for (const [id, b] of s.backends) {

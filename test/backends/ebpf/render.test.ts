@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as abi from '../../../src/backends/ebpf/abi.js';
 import { render, stableSlots } from '../../../src/backends/ebpf/render.js';
 import { renderText } from '../../../src/backends/ebpf/render-text.js';
-import { emptyIds, idsFromState } from '../../../src/backends/ebpf/state.js';
+import { emptyIds, emptyState, idsFromState, slotsFromState } from '../../../src/backends/ebpf/state.js';
 import { ep, svc, table } from './table.js';
 
 const VIP = '198.19.1.175';
@@ -133,6 +133,28 @@ describe('ebpf render', () => {
     const r2 = render(table(svc('s', { endpoints: ten.slice(1) })), r1.ids, { previousSlots: (fid) => r1.parts.get('default/s/tcp')!.slots.get(fid) });
     const changed = [...r1.desired.services].filter(([k, v]) => JSON.stringify(r2.desired.services.get(k)?.value) !== JSON.stringify(v.value)).map(([k]) => k);
     expect(changed.sort()).toEqual([`${VIP}:80/TCP#0`, `${VIP}:80/TCP#1`, `${VIP}:80/TCP#10`]);
+  });
+
+  it('adopting the layout before shared backends keeps the ClusterIP\'s backend ids (its flows survive the upgrade)', () => {
+    const nodes = new Map([['node-a', { name: 'node-a', addresses: ['198.19.200.1'], podCIDRs: [] }]]);
+    const t = { ...table(svc('s', { nodePort: 30080, endpoints: [ep('198.18.1.11'), ep('198.18.1.12')] })), nodes };
+    // What the previous version wrote: per-frontend backends (svc_id in the backend), slot 0 backend_id 0.
+    const legacy = emptyState();
+    const frontend = (svcId: number, vip: string, port: number, kind: number, backendIds: number[]) => {
+      legacy.services.set(`${vip}:${port}/TCP#0`, { key: { vip, port, proto: 6, slot: 0 }, value: { backendId: 0, svcId, count: 2, flags: 0, affinityTimeout: 0 } });
+      backendIds.forEach((id, i) => {
+        legacy.services.set(`${vip}:${port}/TCP#${i + 1}`, { key: { vip, port, proto: 6, slot: i + 1 }, value: { backendId: id, svcId, count: 0, flags: 0, affinityTimeout: 0 } });
+        legacy.backends.set(id, { ip: `198.18.1.${11 + i}`, port: 9376, proto: 6, flags: abi.BE_F_ACTIVE, spId: svcId });
+      });
+      legacy.revNat.set(svcId, { vip, port });
+      legacy.meta.set(svcId, { name: 'default/s', kind });
+    };
+    frontend(1, VIP, 80, abi.SVC_KIND_CLUSTER_IP, [1, 2]);
+    frontend(2, '198.19.200.1', 30080, abi.SVC_KIND_NODE_PORT, [3, 4]);
+    const r = render(t, idsFromState(legacy), { previousSlots: (fid) => slotsFromState(legacy).get(fid) });
+    expect([...r.desired.backends.keys()].sort()).toEqual([1, 2]);
+    expect(r.desired.services.get(`${VIP}:80/TCP#0`)!.value).toMatchObject({ svcId: 1, backendId: 1 });
+    expect(r.desired.services.get('198.19.200.1:30080/TCP#0')!.value).toMatchObject({ svcId: 2, backendId: 1 });
   });
 
   it('renderText lists every entry', () => {
