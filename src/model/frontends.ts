@@ -3,7 +3,7 @@
 // endpoints its traffic policy selects. Pure; the node's addresses come from the NodeView
 // (the Node object ∩ --nodeport-addresses), never from the host's interfaces.
 import { isIPv4 } from 'node:net';
-import { selectEndpoints } from './select-endpoints.js';
+import { type SelectedEndpoints, selectEndpoints } from './select-endpoints.js';
 import type { Endpoint, IPFamily, ServicePortEntry, ServiceTable } from './types.js';
 import { cidrContains } from '../util/cidr.js';
 
@@ -42,9 +42,11 @@ export function nodeViewOf(table: ServiceTable, nodePortCIDRs: readonly string[]
 
 const familyOf = (ip: string): IPFamily => (isIPv4(ip) ? 4 : 6);
 
-/** Every frontend of a service port, in a fixed order (ClusterIPs, NodePorts, external IPs, LB IPs). */
-export function frontendsOf(svc: ServicePortEntry, view: NodeView): Frontend[] {
-  const sel = selectEndpoints(svc, view.nodeName);
+/**
+ * Every frontend of a service port, in a fixed order (ClusterIPs, NodePorts, external IPs,
+ * LB IPs). `sel` saves selecting the endpoints again when the caller already did.
+ */
+export function frontendsOf(svc: ServicePortEntry, view: NodeView, sel: SelectedEndpoints = selectEndpoints(svc, view.nodeName)): Frontend[] {
   const out: Frontend[] = [];
   const add = (kind: FrontendKind, addresses: readonly string[], port: number, external: boolean) => {
     const endpoints = external ? sel.external : sel.internal;

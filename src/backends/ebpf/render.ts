@@ -15,7 +15,7 @@ import { hasExternal, selectEndpoints } from '../../model/select-endpoints.js';
 import { servicePortNameString } from '../../model/service-port-name.js';
 import type { Endpoint, ServicePortEntry, ServiceTable } from '../../model/types.js';
 import * as abi from './abi.js';
-import { type IdState, type MapState, backendIdentity, emptyIds, emptyState, frontendId, svcKeyId } from './state.js';
+import { type IdState, type MapState, backendIdentity, emptyIds, emptyState, frontendId } from './state.js';
 
 export type { FrontendKind };
 
@@ -154,7 +154,13 @@ export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortR
 
   if (svc.nodePort > 0 && !view.nodePortAddresses.some((a) => isIPv4(a)))
     skipped.push({ service: name, reason: `NodePort ${svc.nodePort}: no IPv4 address known for node ${view.nodeName}` });
-  for (const f of frontendsOf(svc, view)) {
+  // Slot candidates in address order (what a first sync writes), once per selection.
+  const activeIds = (selected: readonly Endpoint[]) => {
+    const want = new Set(selected.map((e) => `${e.ip}:${e.port}`));
+    return all.filter((e) => want.has(`${e.ip}:${e.port}`)).map((e) => backendOf.get(`${e.ip}:${e.port}`)!);
+  };
+  const activeFor = new Map<readonly Endpoint[], number[]>();
+  for (const f of frontendsOf(svc, view, sel)) {
     if (f.family !== 4) {
       if (f.kind !== 'NodePort') skipped.push({ service: name, reason: `${f.kind} ${f.address}: IPv6 frontends are not supported by the eBPF data plane yet` });
       continue;
@@ -165,9 +171,9 @@ export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortR
       continue;
     }
     const svcId = idFor(ids.svc, prev?.svc, fid, () => ids.nextSvc++);
-    // In address order (what a first sync writes); stableSlots keeps an existing order.
-    const selected = new Set(f.endpoints.map((e) => `${e.ip}:${e.port}`));
-    const active = all.filter((e) => selected.has(`${e.ip}:${e.port}`)).map((e) => backendOf.get(`${e.ip}:${e.port}`)!);
+    let active = activeFor.get(f.endpoints);
+    if (!active) activeFor.set(f.endpoints, (active = activeIds(f.endpoints)));
+    // stableSlots keeps an existing order.
     const slots = stableSlots(input.previousSlots?.(fid), active);
     slotsOut.set(fid, slots);
     const info: FrontendInfo = { svcId, service: name, entryKey: svc.key, kind: f.kind, vip: f.address, port: f.port, proto };
@@ -179,8 +185,9 @@ export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortR
       (f.external && svc.externalTrafficPolicy === 'Cluster' ? abi.SVC_F_SNAT_ALL : 0) |
       (f.kind === 'NodePort' ? abi.SVC_F_NODEPORT : 0) |
       (f.dropEmpty ? abi.SVC_F_DROP_EMPTY : 0);
+    // Map keys are svcKeyId(key): `${fid}#${slot}`, built from fid once per frontend.
     const key0 = { vip: f.address, port: f.port, proto, slot: 0 };
-    state.services.set(svcKeyId(key0), {
+    state.services.set(`${fid}#0`, {
       key: key0,
       value: {
         backendId: spId, svcId, count: slots.length, flags,
@@ -189,7 +196,7 @@ export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortR
     });
     slots.forEach((bid, i) => {
       const key = { vip: f.address, port: f.port, proto, slot: i + 1 };
-      state.services.set(svcKeyId(key), { key, value: { backendId: bid, svcId, count: 0, flags: 0, affinityTimeout: 0 } });
+      state.services.set(`${fid}#${i + 1}`, { key, value: { backendId: bid, svcId, count: 0, flags: 0, affinityTimeout: 0 } });
     });
     state.revNat.set(svcId, { vip: f.address, port: f.port });
     state.meta.set(svcId, { name, kind: KIND_CODE[f.kind] });
