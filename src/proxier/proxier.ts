@@ -7,7 +7,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { ServiceChangeTracker } from '../model/change-tracker.js';
-import { summarize } from '../model/diff.js';
 import type { InputProblem, ServicePortChange, ServiceTable } from '../model/types.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { SourceEvent } from '../sources/types.js';
@@ -157,4 +156,17 @@ export class Proxier {
       this.log.warn({ file: p.source, object: p.object, field: p.field }, `skipped invalid object: ${p.message}`);
     }
   }
+}
+
+/** How many changes add, update and remove a service port (the "synced" log line). */
+function summarize(changes: readonly ServicePortChange[]): { added: number; updated: number; removed: number } {
+  let added = 0;
+  let updated = 0;
+  let removed = 0;
+  for (const c of changes) {
+    if (!c.previous) added++;
+    else if (!c.current) removed++;
+    else updated++;
+  }
+  return { added, updated, removed };
 }

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildServiceTable, type LastGood } from '../../src/model/build-table.js';
 import { ServiceChangeTracker } from '../../src/model/change-tracker.js';
-import { changesBetween } from '../../src/model/diff.js';
+import { changesBetween } from '../fixtures/changes.js';
 import type { ServiceTable } from '../../src/model/types.js';
 import { ObjectStore } from '../../src/sources/store.js';
 import type { SourceEvent } from '../../src/sources/types.js';
