@@ -13,9 +13,11 @@ export const udpRepin: ConformanceCase = {
     const vip = '198.19.1.205:53';
     await ctx.manifests.write('svc.json', simpleService('udpflow', '198.19.1.205', 53, [ep('hostnames-a'), ep('hostnames-b')], 'UDP'));
     await eventually(async () => expect(tally(await ctx.request(vip, { proto: 'udp', count: 6, timeoutMs: 800 })).bodies.size).toBe(2), ctx.syncDeadlineMs);
-    // One flow for the whole run (200 datagrams at most; stopped below): it answers from
-    // one pod; then that pod's endpoint goes away.
-    const loop = ctx.requestLoop(vip, { proto: 'udp', keepAlive: true, count: 200, intervalMs: 200, timeoutMs: 400 });
+    // One flow for the whole run (600 datagrams, 2 min at most; stopped below as soon as the
+    // new endpoint has answered 10 times): it answers from one pod; then that pod's endpoint
+    // goes away. Under qemu the change can take most of a minute to be programmed and
+    // seen by `inspect`: 200 datagrams once ran out before it had been.
+    const loop = ctx.requestLoop(vip, { proto: 'udp', keepAlive: true, count: 600, intervalMs: 200, timeoutMs: 400 });
     await loop.untilMoreAnswers(3, ctx.syncDeadlineMs);
     // Whichever of a/b serves the flow, it goes away: only extra-e remains.
     await ctx.manifests.write('svc.json', simpleService('udpflow', '198.19.1.205', 53, [ep('extra-e')], 'UDP'));
