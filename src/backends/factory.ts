@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Backend, BackendName } from '../proxier/backend.js';
 import type { PortRange } from '../util/port-range.js';
+import type { MapSizes } from './ebpf/abi.js';
 
 export const BACKEND_NAMES: readonly BackendName[] = ['ebpf', 'iptables', 'ipvs'];
 
@@ -25,7 +26,7 @@ export interface BackendConfig {
   /** ebpf: conntrack garbage collection period in ms (0 = off); default 5000. */
   conntrackGcIntervalMs?: number;
   /** ebpf: entries of the sized maps (--bpf-map-sizes); unset ones keep the ABI default. */
-  mapSizes?: Partial<Record<'services' | 'backends' | 'rev_nat' | 'svc_meta' | 'conntrack' | 'affinity', number>>;
+  mapSizes?: MapSizes;
   /** ipvs: scheduler (rr, wrr, lc, ...). */
   ipvsScheduler: string;
   logger: Logger;

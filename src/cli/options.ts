@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
 import { BACKEND_NAMES, type BackendConfig, parseBackendName } from '../backends/factory.js';
 import { requireCIDR } from '../model/validate.js';
-import { SNAT_PORT_MAX, SNAT_PORT_MIN } from '../backends/ebpf/abi.js';
+import { type MapSizes, SIZED_MAPS, SNAT_PORT_MAX, SNAT_PORT_MIN } from '../backends/ebpf/abi.js';
 import { parseDuration } from '../util/duration.js';
 import { parsePortRange } from '../util/port-range.js';
 
@@ -104,17 +104,15 @@ function parseIptablesMode(v: string | undefined): 'nft' | 'legacy' | undefined 
   throw new Error(`--iptables-mode: want nft or legacy, got ${JSON.stringify(v)}`);
 }
 
-const SIZED = ['services', 'backends', 'rev_nat', 'svc_meta', 'conntrack', 'affinity'] as const;
-
 /** `services=N,backends=N`: each a known map, each N a positive integer. */
-export function parseMapSizes(v: string): BackendConfig['mapSizes'] {
-  const out: NonNullable<BackendConfig['mapSizes']> = {};
+export function parseMapSizes(v: string): MapSizes {
+  const out: MapSizes = {};
   for (const item of v.split(',').filter((s) => s !== '')) {
     const [name, n] = item.split('=');
-    if (!(SIZED as readonly string[]).includes(name ?? '')) throw new Error(`--bpf-map-sizes: unknown map ${JSON.stringify(name)} (want ${SIZED.join(', ')})`);
+    if (!(SIZED_MAPS as readonly string[]).includes(name ?? '')) throw new Error(`--bpf-map-sizes: unknown map ${JSON.stringify(name)} (want ${SIZED_MAPS.join(', ')})`);
     const size = Number(n);
     if (!Number.isInteger(size) || size < 1) throw new Error(`--bpf-map-sizes: ${name}=${n} is not a positive integer`);
-    out[name as (typeof SIZED)[number]] = size;
+    out[name as (typeof SIZED_MAPS)[number]] = size;
   }
   return out;
 }

@@ -166,6 +166,9 @@ export const TC_PRIORITY = 0xb9f;
 
 export const MAP_NAMES = ['services', 'backends', 'rev_nat', 'conntrack', 'affinity', 'lb_config', 'sock_rev', 'svc_meta', 'dp_stats', 'frag4', 'id_alloc'] as const;
 export type MapName = (typeof MAP_NAMES)[number];
+/** Maps whose size `--bpf-map-sizes` may set; the others are fixed by abi.h. */
+export const SIZED_MAPS = ['services', 'backends', 'rev_nat', 'svc_meta', 'conntrack', 'affinity'] as const;
+export type MapSizes = Partial<Record<(typeof SIZED_MAPS)[number], number>>;
 
 // ---- structs ----
 export interface SvcKey { vip: string; port: number; proto: number; slot: number }

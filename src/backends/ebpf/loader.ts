@@ -87,19 +87,15 @@ export interface Dataplane {
   close(): void;
 }
 
-/** Maps whose size a flag may set (`--bpf-map-sizes`); the rest are fixed by the ABI. */
-export const SIZED_MAPS = ['services', 'backends', 'rev_nat', 'svc_meta', 'conntrack', 'affinity'] as const;
-export type MapSizes = Partial<Record<(typeof SIZED_MAPS)[number], number>>;
-
 /**
  * Sizes to load with: a map already pinned keeps its size (a restarted or upgraded
  * controller adopts the live map, whatever size this version would default to), unless a
  * flag asks for another size, which needs the old map gone first: said clearly here rather
  * than as libbpf's "couldn't reuse pinned map".
  */
-function loadSizes(pinRoot: string, asked: MapSizes): MapSizes {
-  const out: MapSizes = { ...asked };
-  for (const name of SIZED_MAPS) {
+function loadSizes(pinRoot: string, asked: abi.MapSizes): abi.MapSizes {
+  const out: abi.MapSizes = { ...asked };
+  for (const name of abi.SIZED_MAPS) {
     let fd: number;
     try {
       fd = libbpf.getPinned(path.join(pinRoot, name));
@@ -116,7 +112,7 @@ function loadSizes(pinRoot: string, asked: MapSizes): MapSizes {
   return out;
 }
 
-export async function loadDataplane(opts: { pinRoot: string; objectDir: string; mapSizes?: MapSizes }): Promise<Dataplane> {
+export async function loadDataplane(opts: { pinRoot: string; objectDir: string; mapSizes?: abi.MapSizes }): Promise<Dataplane> {
   await ensureBpffs(opts.pinRoot);
   const sizes = loadSizes(opts.pinRoot, opts.mapSizes ?? {});
   // The first object pins the maps; the others find them pinned and share them.
