@@ -154,12 +154,10 @@ export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortR
 
   if (svc.nodePort > 0 && !view.nodePortAddresses.some((a) => isIPv4(a)))
     skipped.push({ service: name, reason: `NodePort ${svc.nodePort}: no IPv4 address known for node ${view.nodeName}` });
-  // Slot candidates in address order (what a first sync writes), once per selection.
-  const activeIds = (selected: readonly Endpoint[]) => {
-    const want = new Set(selected.map((e) => `${e.ip}:${e.port}`));
-    return all.filter((e) => want.has(`${e.ip}:${e.port}`)).map((e) => backendOf.get(`${e.ip}:${e.port}`)!);
-  };
-  const activeFor = new Map<readonly Endpoint[], number[]>();
+  // Slot candidates in address order (what a first sync writes): the internal frontends'
+  // and the external ones' (an external frontend exists only when hasExternal(svc)).
+  const slotCandidates = (active: Set<string>) => all.filter((e) => active.has(`${e.ip}:${e.port}`)).map((e) => backendOf.get(`${e.ip}:${e.port}`)!);
+  const candidates = { internal: slotCandidates(activeInt), external: slotCandidates(activeExt) };
   for (const f of frontendsOf(svc, view, sel)) {
     if (f.family !== 4) {
       if (f.kind !== 'NodePort') skipped.push({ service: name, reason: `${f.kind} ${f.address}: IPv6 frontends are not supported by the eBPF data plane yet` });
@@ -171,10 +169,8 @@ export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortR
       continue;
     }
     const svcId = idFor(ids.svc, prev?.svc, fid, () => ids.nextSvc++);
-    let active = activeFor.get(f.endpoints);
-    if (!active) activeFor.set(f.endpoints, (active = activeIds(f.endpoints)));
     // stableSlots keeps an existing order.
-    const slots = stableSlots(input.previousSlots?.(fid), active);
+    const slots = stableSlots(input.previousSlots?.(fid), f.external ? candidates.external : candidates.internal);
     slotsOut.set(fid, slots);
     const info: FrontendInfo = { svcId, service: name, entryKey: svc.key, kind: f.kind, vip: f.address, port: f.port, proto };
     frontends.push(info);

@@ -5,10 +5,10 @@
 // failure the previous rules stay in force.
 import type { Logger } from 'pino';
 import { ipFamily } from '../../model/validate.js';
-import type { IPFamily, ServicePortChange, ServicePortEntry, ServiceTable } from '../../model/types.js';
+import type { IPFamily, ServicePortChange, ServiceTable } from '../../model/types.js';
 import type { Backend, InspectRow, SyncOptions, SyncResult, TableUpdate } from '../../proxier/backend.js';
 import type { Metrics } from '../../metrics/metrics.js';
-import { cleanStaleUdpFlows } from '../netfilter/conntrack.js';
+import { cleanStaleUdpFlows, udpCleanupAfter } from '../netfilter/conntrack.js';
 import { IptablesCli, type IptablesMode, IptablesRestoreError } from '../netfilter/iptables-cli.js';
 import { inspectFromSave } from './inspect.js';
 import { JUMP_RULES } from './jump-rules.js';
@@ -108,11 +108,11 @@ export class IptablesBackend implements Backend {
       });
     }
     // After the rules are in: flush UDP flows whose NAT binding no longer matches them.
-    const removed = (changes ?? []).flatMap((c) => (c.previous && !c.current ? [c.previous] : []));
-    if (this.udpAffected(table, changes, anyFull)) {
+    const udp = udpCleanupAfter(table, changes, anyFull);
+    if (udp) {
       for (const st of stats) {
         try {
-          st.conntrackFilters = await cleanStaleUdpFlows(table, removed, st.family, this.opts.netns);
+          st.conntrackFilters = await cleanStaleUdpFlows(table, udp.removed, st.family, this.opts.netns);
         } catch (e) {
           this.opts.logger?.warn({ err: e, family: st.family }, 'UDP conntrack cleanup failed; stale flows expire on their own');
         }
@@ -156,13 +156,6 @@ export class IptablesBackend implements Backend {
   private async canaryPresent(cli: IptablesCli): Promise<boolean> {
     const present = await Promise.all((['mangle', 'nat', 'filter'] as const).map((t) => cli.chainExists(t, CANARY_CHAIN)));
     return present.every(Boolean);
-  }
-
-  /** Whether a UDP service was touched (or a full sync with UDP services): then stale flows are looked for. */
-  private udpAffected(table: ServiceTable, changes: readonly ServicePortChange[] | undefined, full: boolean): boolean {
-    const isUdp = (s: ServicePortEntry | undefined) => s?.protocol === 'UDP';
-    if (full || !changes) return [...table.services.values()].some(isUdp);
-    return changes.some((c) => isUdp(c.current) || isUdp(c.previous));
   }
 
   async cleanup(): Promise<void> {

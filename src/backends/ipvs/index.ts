@@ -7,7 +7,7 @@ import { BlockList } from 'node:net';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { IPFamily, ServicePortEntry, ServiceTable } from '../../model/types.js';
-import { cleanStaleUdpFlows } from '../netfilter/conntrack.js';
+import { cleanStaleUdpFlows, udpCleanupAfter } from '../netfilter/conntrack.js';
 import type { Backend, InspectRow, SyncOptions, SyncResult, TableUpdate } from '../../proxier/backend.js';
 import { toolRuns } from '../../util/exec.js';
 import { type IptablesMode, IptablesCli } from '../netfilter/iptables-cli.js';
@@ -113,15 +113,14 @@ export class IpvsBackend implements Backend {
    * a full sync, and only for families that have UDP services.
    */
   private async cleanUdpFlows(table: ServiceTable, changes: TableUpdate['changes'], full: boolean): Promise<void> {
-    const isUdp = (s: ServicePortEntry | undefined) => s?.protocol === 'UDP';
-    const touched = full || !changes ? [...table.services.values()].some(isUdp) : changes.some((c) => isUdp(c.current) || isUdp(c.previous));
-    if (!touched) return;
-    const removed = (changes ?? []).flatMap((c) => (c.previous && !c.current ? [c.previous] : []));
+    const udp = udpCleanupAfter(table, changes, full);
+    if (!udp) return;
     for (const family of this.clis.map((c) => c.family)) {
-      const has = (s: ServicePortEntry) => isUdp(s) && s.clusterIPs.some((ip) => familyOf(ip) === family);
-      if (![...table.services.values(), ...removed].some(has)) continue;
+      // A family without UDP service ports has no flows to look for (each tool start counts under qemu).
+      const has = (s: ServicePortEntry) => s.protocol === 'UDP' && s.clusterIPs.some((ip) => familyOf(ip) === family);
+      if (![...table.services.values(), ...udp.removed].some(has)) continue;
       try {
-        await cleanStaleUdpFlows(table, removed, family);
+        await cleanStaleUdpFlows(table, udp.removed, family);
       } catch (e) {
         this.opts.logger?.warn({ err: e, family }, 'UDP conntrack cleanup failed; stale flows expire on their own');
       }

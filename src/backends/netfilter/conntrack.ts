@@ -4,7 +4,7 @@
 // successful restore we list UDP flows and delete those addressed to a service IP:port
 // (or a NodePort) whose reply does not come from one of its serving endpoints.
 import { ipFamily } from '../../model/validate.js';
-import type { IPFamily, ServicePortEntry, ServiceTable } from '../../model/types.js';
+import type { IPFamily, ServicePortChange, ServicePortEntry, ServiceTable } from '../../model/types.js';
 import { run } from '../../util/exec.js';
 
 export interface Flow {
@@ -68,6 +68,20 @@ export function filterArgs(family: IPFamily, f: FlowFilter): string[] {
   if (f.origDst !== undefined) args.push('--orig-dst', f.origDst);
   args.push('--orig-port-dst', String(f.origDport), '--reply-src', f.replySrc);
   return args;
+}
+
+/**
+ * Whether a sync has UDP flows to look at: undefined when it touched no UDP service port
+ * (every one on a full sync or without a change list), else the UDP service ports it removed
+ * (flows to those go as well).
+ */
+export function udpCleanupAfter(
+  table: ServiceTable, changes: readonly ServicePortChange[] | undefined, full: boolean,
+): { removed: ServicePortEntry[] } | undefined {
+  const isUdp = (s: ServicePortEntry | undefined) => s?.protocol === 'UDP';
+  const touched = full || !changes ? [...table.services.values()].some(isUdp) : changes.some((c) => isUdp(c.current) || isUdp(c.previous));
+  if (!touched) return undefined;
+  return { removed: (changes ?? []).flatMap((c) => (c.previous && !c.current && isUdp(c.previous) ? [c.previous] : [])) };
 }
 
 /** Lists and deletes stale UDP flows of one family; returns how many filters were applied. */
