@@ -1,0 +1,82 @@
+// Writes test objects through the real API server, with the same interface as a manifests
+// directory (test/harness/manifests.ts ManifestDir): a "file" is a named group of objects.
+// Writing a file server-side-applies each object (status too, where a test sets it:
+// LoadBalancer ingress) and deletes the objects the file held before but no longer does.
+import type { TestCluster } from './cluster.js';
+
+interface Obj {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  status?: unknown;
+}
+
+const RESOURCES: Record<string, { group: string; plural: string; namespaced: boolean }> = {
+  Service: { group: '/api/v1', plural: 'services', namespaced: true },
+  EndpointSlice: { group: '/apis/discovery.k8s.io/v1', plural: 'endpointslices', namespaced: true },
+  Node: { group: '/api/v1', plural: 'nodes', namespaced: false },
+  Pod: { group: '/api/v1', plural: 'pods', namespaced: true },
+  Namespace: { group: '/api/v1', plural: 'namespaces', namespaced: false },
+};
+
+export function objectPath(o: Obj): string {
+  const r = RESOURCES[o.kind];
+  if (!r) throw new Error(`api writer: no resource for kind ${o.kind}`);
+  const ns = r.namespaced ? `/namespaces/${o.metadata.namespace ?? 'default'}` : '';
+  return `${r.group}${ns}/${r.plural}/${o.metadata.name}`;
+}
+
+function id(o: Obj): string {
+  return `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+}
+
+export class ApiWriter {
+  private readonly files = new Map<string, Obj[]>();
+  private readonly namespaces = new Set<string>(['default']);
+
+  constructor(private readonly cluster: TestCluster) {}
+
+  async init(): Promise<void> {}
+
+  /** Server-side apply; throws with the API server's message (which object, which field). */
+  async apply(o: Obj): Promise<void> {
+    const ns = RESOURCES[o.kind]?.namespaced ? (o.metadata.namespace ?? 'default') : undefined;
+    if (ns && !this.namespaces.has(ns)) {
+      await this.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+      this.namespaces.add(ns);
+    }
+    const path = objectPath(o);
+    const { status, ...spec } = o;
+    const r = await this.cluster.request('PATCH', `${path}?fieldManager=bpfproxy-test&force=true`, spec, undefined, 'application/apply-patch+yaml');
+    if (r.status >= 300) throw new Error(`apply ${id(o)}: ${r.status} ${r.text}`);
+    if (status !== undefined) {
+      const s = await this.cluster.request('PATCH', `${path}/status?fieldManager=bpfproxy-test&force=true`, { apiVersion: o.apiVersion, kind: o.kind, metadata: o.metadata, status }, undefined, 'application/apply-patch+yaml');
+      if (s.status >= 300) throw new Error(`apply ${id(o)} status: ${s.status} ${s.text}`);
+    }
+  }
+
+  async delete(o: Obj): Promise<void> {
+    const r = await this.cluster.request('DELETE', objectPath(o));
+    if (r.status >= 300 && r.status !== 404) throw new Error(`delete ${id(o)}: ${r.status} ${r.text}`);
+  }
+
+  /** The objects of `file` become exactly `objects`. */
+  async write(file: string, objects: object[]): Promise<void> {
+    const next = objects as Obj[];
+    const keep = new Set(next.map(id));
+    for (const o of this.files.get(file) ?? []) if (!keep.has(id(o))) await this.delete(o);
+    // Slices after their Service, as a controller would write them.
+    const order = (o: Obj) => (o.kind === 'Node' ? 0 : o.kind === 'Service' ? 1 : 2);
+    for (const o of [...next].sort((a, b) => order(a) - order(b))) await this.apply(o);
+    this.files.set(file, next);
+  }
+
+  async remove(file: string): Promise<void> {
+    for (const o of this.files.get(file) ?? []) await this.delete(o);
+    this.files.delete(file);
+  }
+
+  async clear(keep: string[] = []): Promise<void> {
+    for (const f of [...this.files.keys()]) if (!keep.includes(f)) await this.remove(f);
+  }
+}
