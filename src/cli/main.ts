@@ -2,7 +2,7 @@
 // enters --netns, and hands over to the subcommand.
 import { createLogger } from '../util/logger.js';
 import { reexecInNetns } from './netns.js';
-import { type CliOptions, HELP, cliOptions, parseArgv } from './options.js';
+import { type CliOptions, HELP, optionsFrom, parseArgv } from './options.js';
 import { runCommand } from './run.js';
 import { inspectCommand } from './inspect.js';
 import { renderCommand } from './render.js';
@@ -26,13 +26,15 @@ export async function main(argv: string[]): Promise<number> {
   if (entered !== undefined) return entered;
 
   let opts: CliOptions;
+  let ignored: string[];
   try {
-    opts = cliOptions(v);
+    ({ opts, ignored } = optionsFrom(v));
   } catch (e) {
     process.stderr.write(`bpfproxy: ${(e as Error).message}\n`);
     return 2;
   }
   const log = createLogger(v['log-level'], cmd === 'run' ? 1 : 2);
+  if (ignored.length > 0) log.warn({ config: v.config, fields: ignored }, 'kube-proxy configuration fields bpfproxy does not use; ignored');
   switch (cmd) {
     case 'run':
       return runCommand(opts, log);

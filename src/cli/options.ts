@@ -5,14 +5,18 @@ import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
 import { BACKEND_NAMES, type BackendConfig, parseBackendName } from '../backends/factory.js';
 import { requireCIDR } from '../model/validate.js';
+import { parseBind } from '../proxier/http-endpoints.js';
 import { type MapSizes, SIZED_MAPS, SNAT_PORT_MAX, SNAT_PORT_MIN } from '../backends/ebpf/abi.js';
 import { parseDuration } from '../util/duration.js';
 import { parsePortRange } from '../util/port-range.js';
+import { readKubeProxyConfig } from './kube-proxy-config.js';
 
 export const HELP = `bpfproxy — Kubernetes Service proxy (eBPF, iptables or IPVS data plane)
 
 Usage:
-  bpfproxy run     --backend=ebpf|iptables|ipvs --manifests DIR [options]
+  bpfproxy run     --backend=ebpf|iptables|ipvs [--kubeconfig FILE | --manifests DIR] [options]
+                                                   source: --manifests DIR, else the Kubernetes API
+                                                   (--kubeconfig/--master, else in-cluster config)
   bpfproxy inspect --backend=B [--netns NAME]      what is programmed, read back from the kernel
   bpfproxy inspect --backend=ebpf --stats          the data plane's packet and drop counters
   bpfproxy render  --backend=B --manifests DIR     what B would program, without touching the kernel
@@ -21,10 +25,15 @@ Usage:
                                                    follow one new connection through the live ruleset
 
 Options:
-  --backend NAME              ${BACKEND_NAMES.join(' | ')} (default ebpf)
-  --manifests DIR             watch a directory of YAML/JSON Services, EndpointSlices, Nodes, Pods
+  --backend NAME              ${BACKEND_NAMES.join(' | ')} (default ebpf); --proxy-mode is an alias
+  --config FILE               a kube-proxy KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1);
+                              flags given on the command line override its values
+  --kubeconfig FILE           Kubernetes API credentials (default: in-cluster service account)
+  --master URL                Kubernetes API server address (overrides the kubeconfig's)
+  --manifests DIR             no API server: watch a directory of YAML/JSON Services, EndpointSlices, Nodes, Pods
   --netns NAME                run inside network namespace NAME (/run/netns/NAME)
-  --node-name NAME            this node's name, for Local traffic policies (default: $NODE_NAME or hostname)
+  --hostname-override NAME    this node's name, for its Node object and Local traffic policies
+                              (default: $NODE_NAME or the hostname); --node-name is an alias
   --min-sync-period DUR       at most one sync per DUR (default 1s)
   --sync-period DUR           full resync at least every DUR (default 30s)
   --cluster-cidr CIDRS        pod CIDRs (comma-separated, one per family); ClusterIP traffic from outside is masqueraded
@@ -52,6 +61,8 @@ Options:
 export interface CliOptions {
   backend: ReturnType<typeof parseBackendName>;
   manifests?: string;
+  kubeconfig?: string;
+  master?: string;
   nodeName: string;
   minSyncPeriodMs: number;
   syncPeriodMs: number;
@@ -62,31 +73,49 @@ export interface CliOptions {
   backendConfig: Omit<BackendConfig, 'logger' | 'metrics'>;
 }
 
+/** The flags a KubeProxyConfiguration can set: no parseArgs default, so "not given" shows. */
+const DEFAULTS = {
+  backend: 'ebpf',
+  'min-sync-period': '1s',
+  'sync-period': '30s',
+  'cluster-cidr': '',
+  'masquerade-all': false,
+  'healthz-bind-address': '0.0.0.0:10256',
+  'metrics-bind-address': '127.0.0.1:10249',
+  'ipvs-scheduler': 'rr',
+  'nodeport-addresses': '',
+} as const;
+
 export function parseArgv(argv: string[]) {
   return parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
-      backend: { type: 'string', default: 'ebpf' },
+      backend: { type: 'string' },
+      'proxy-mode': { type: 'string' },
+      config: { type: 'string' },
+      kubeconfig: { type: 'string' },
+      master: { type: 'string' },
       manifests: { type: 'string' },
       netns: { type: 'string' },
       'node-name': { type: 'string' },
-      'min-sync-period': { type: 'string', default: '1s' },
-      'sync-period': { type: 'string', default: '30s' },
-      'cluster-cidr': { type: 'string', default: '' },
-      'masquerade-all': { type: 'boolean', default: false },
+      'hostname-override': { type: 'string' },
+      'min-sync-period': { type: 'string' },
+      'sync-period': { type: 'string' },
+      'cluster-cidr': { type: 'string' },
+      'masquerade-all': { type: 'boolean' },
       'service-proxy-name': { type: 'string' },
-      'healthz-bind-address': { type: 'string', default: '0.0.0.0:10256' },
-      'metrics-bind-address': { type: 'string', default: '127.0.0.1:10249' },
+      'healthz-bind-address': { type: 'string' },
+      'metrics-bind-address': { type: 'string' },
       'bpf-pin-root': { type: 'string', default: '/sys/fs/bpf/bpfproxy' },
       'cgroup-path': { type: 'string' },
       'hairpin-address': { type: 'string' },
       'snat-port-range': { type: 'string', default: `${SNAT_PORT_MIN}-${SNAT_PORT_MAX}` },
       'conntrack-gc-interval': { type: 'string', default: '5s' },
       'bpf-map-sizes': { type: 'string', default: '' },
-      'ipvs-scheduler': { type: 'string', default: 'rr' },
+      'ipvs-scheduler': { type: 'string' },
       cleanup: { type: 'boolean', default: false },
-      'nodeport-addresses': { type: 'string', default: '' },
+      'nodeport-addresses': { type: 'string' },
       'iptables-mode': { type: 'string' },
       src: { type: 'string' },
       dst: { type: 'string' },
@@ -97,6 +126,43 @@ export function parseArgv(argv: string[]) {
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
+}
+
+type Values = ReturnType<typeof parseArgv>['values'];
+
+export const IPVS_SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'sh', 'dh', 'sed', 'nq', 'mh'] as const;
+
+/** One value for a flag that has an alias; both given and different is an error. */
+function aliased(v: Values, name: keyof Values, alias: keyof Values): string | undefined {
+  const a = v[name] as string | undefined;
+  const b = v[alias] as string | undefined;
+  if (a !== undefined && b !== undefined && a !== b) throw new Error(`--${String(name)} ${JSON.stringify(a)} and --${String(alias)} ${JSON.stringify(b)} disagree (they are the same flag)`);
+  return a ?? b;
+}
+
+/**
+ * Command line over --config over defaults. A value's error names where it came from:
+ * the flag, or the config file's field.
+ */
+export function withConfig(v: Values): { values: Values; ignored: string[]; origin: Record<string, string> } {
+  const out = { ...v } as Record<string, unknown>;
+  out.backend = aliased(v, 'backend', 'proxy-mode');
+  out['node-name'] = aliased(v, 'node-name', 'hostname-override');
+  const origin: Record<string, string> = {};
+  let ignored: string[] = [];
+  if (v.config !== undefined) {
+    const cfg = readKubeProxyConfig(v.config);
+    ignored = cfg.ignored;
+    for (const [flag, value] of Object.entries(cfg.flags)) {
+      const key = flag === 'hostname-override' ? 'node-name' : flag;
+      if (out[key] === undefined) {
+        out[key] = value;
+        origin[key] = cfg.fields[flag] ?? flag;
+      }
+    }
+  }
+  for (const [k, d] of Object.entries(DEFAULTS)) if (out[k] === undefined) out[k] = d;
+  return { values: out as Values, ignored, origin };
 }
 
 function parseIptablesMode(v: string | undefined): 'nft' | 'legacy' | undefined {
@@ -117,22 +183,29 @@ export function parseMapSizes(v: string): MapSizes {
   return out;
 }
 
-/** The parsed values as CliOptions; throws with a message naming the flag. */
-export function cliOptions(v: ReturnType<typeof parseArgv>['values']): CliOptions {
+/** The parsed values (after withConfig) as CliOptions; throws with a message naming the flag. */
+export function cliOptions(v: Values): CliOptions {
+  const d = v as Values & typeof DEFAULTS;
+  const scheduler = d['ipvs-scheduler'];
+  if (!(IPVS_SCHEDULERS as readonly string[]).includes(scheduler)) throw new Error(`--ipvs-scheduler: want one of ${IPVS_SCHEDULERS.join(', ')}, got ${JSON.stringify(scheduler)}`);
+  if (v.manifests !== undefined && (v.kubeconfig !== undefined || v.master !== undefined)) throw new Error('--manifests and --kubeconfig/--master: pick one source');
+  if (v.master !== undefined && !/^https?:\/\/[^/]+\/?$/.test(v.master)) throw new Error(`--master: want a URL like https://host:6443, got ${JSON.stringify(v.master)}`);
   const opts: CliOptions = {
-    backend: parseBackendName(v.backend),
+    backend: parseBackendName(d.backend),
     manifests: v.manifests,
-    nodeName: v['node-name'] ?? process.env.NODE_NAME ?? hostname(),
-    minSyncPeriodMs: parseDuration(v['min-sync-period'], '--min-sync-period'),
-    syncPeriodMs: parseDuration(v['sync-period'], '--sync-period'),
+    kubeconfig: v.kubeconfig,
+    master: v.master,
+    nodeName: (v['node-name'] ?? process.env.NODE_NAME ?? hostname()).toLowerCase(),
+    minSyncPeriodMs: parseDuration(d['min-sync-period'], '--min-sync-period'),
+    syncPeriodMs: parseDuration(d['sync-period'], '--sync-period'),
     serviceProxyName: v['service-proxy-name'],
-    healthzBind: v['healthz-bind-address'],
-    metricsBind: v['metrics-bind-address'],
+    healthzBind: d['healthz-bind-address'],
+    metricsBind: d['metrics-bind-address'],
     cleanup: v.cleanup,
     backendConfig: {
-      clusterCIDRs: v['cluster-cidr'].split(',').filter((s) => s !== ''),
-      masqueradeAll: v['masquerade-all'],
-      nodePortAddresses: v['nodeport-addresses'].split(',').filter((s) => s !== '').map((c) => requireCIDR(c, '--nodeport-addresses')),
+      clusterCIDRs: d['cluster-cidr'].split(',').filter((s) => s !== '').map((c) => requireCIDR(c, '--cluster-cidr')),
+      masqueradeAll: d['masquerade-all'],
+      nodePortAddresses: d['nodeport-addresses'].split(',').filter((s) => s !== '').map((c) => requireCIDR(c, '--nodeport-addresses')),
       iptablesMode: parseIptablesMode(v['iptables-mode']),
       pinRoot: v['bpf-pin-root'],
       cgroupPath: v['cgroup-path'],
@@ -140,9 +213,27 @@ export function cliOptions(v: ReturnType<typeof parseArgv>['values']): CliOption
       snatPortRange: parsePortRange(v['snat-port-range'], '--snat-port-range'),
       conntrackGcIntervalMs: parseDuration(v['conntrack-gc-interval'], '--conntrack-gc-interval'),
       mapSizes: parseMapSizes(v['bpf-map-sizes']),
-      ipvsScheduler: v['ipvs-scheduler'],
+      ipvsScheduler: scheduler,
     },
   };
   if (opts.syncPeriodMs <= 0) throw new Error('--sync-period must be > 0');
+  for (const [flag, bind] of [['--healthz-bind-address', opts.healthzBind], ['--metrics-bind-address', opts.metricsBind]] as const) parseBind(bind, flag);
   return opts;
+}
+
+/**
+ * argv → CliOptions, or an error naming the flag, or the --config file and field the bad
+ * value came from. `ignored` lists the config's kube-proxy fields bpfproxy does not use.
+ */
+export function optionsFrom(v: Values): { opts: CliOptions; ignored: string[] } {
+  const { values, ignored, origin } = withConfig(v);
+  try {
+    return { opts: cliOptions(values), ignored };
+  } catch (e) {
+    const msg = (e as Error).message;
+    const flag = /^--([a-z-]+)/.exec(msg)?.[1];
+    const field = flag ? origin[flag] : undefined;
+    if (field) throw new Error(`--config ${v.config}: ${field}: ${msg.replace(/^--[a-z-]+:\s*/, '')}`);
+    throw e;
+  }
 }

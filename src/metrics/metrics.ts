@@ -119,6 +119,69 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['backend'],
       registers: [registry],
     }),
+    endpointChangesTotal: new Counter({
+      name: 'kubeproxy_sync_proxy_rules_endpoint_changes_total',
+      help: 'Cumulative proxy rules Endpoint changes',
+      registers: [registry],
+    }),
+    endpointChangesPending: new Gauge({
+      name: 'kubeproxy_sync_proxy_rules_endpoint_changes_pending',
+      help: 'Pending proxy rules Endpoint changes',
+      registers: [registry],
+    }),
+    serviceChangesTotal: new Counter({
+      name: 'kubeproxy_sync_proxy_rules_service_changes_total',
+      help: 'Cumulative proxy rules Service changes',
+      registers: [registry],
+    }),
+    serviceChangesPending: new Gauge({
+      name: 'kubeproxy_sync_proxy_rules_service_changes_pending',
+      help: 'Pending proxy rules Service changes',
+      registers: [registry],
+    }),
+    // kube-proxy's buckets start at 250 ms; ours also resolve the milliseconds we take.
+    networkProgrammingDuration: new Histogram({
+      name: 'kubeproxy_network_programming_duration_seconds',
+      help: 'In Cluster Network Programming Latency in seconds (endpoints.kubernetes.io/last-change-trigger-time to programmed)',
+      buckets: [0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+      registers: [registry],
+    }),
+    noLocalEndpoints: new Gauge({
+      name: 'kubeproxy_sync_proxy_rules_no_local_endpoints_total',
+      help: 'Number of services with a Local traffic policy and no endpoints',
+      labelNames: ['traffic_policy'],
+      registers: [registry],
+    }),
+    informerRestarts: new Counter({
+      name: 'bpfproxy_informer_restarts_total',
+      help: 'Kubernetes informers restarted after an error (API server unreachable, list or watch refused)',
+      labelNames: ['resource'],
+      registers: [registry],
+    }),
+    informerStale: new Counter({
+      name: 'bpfproxy_informer_stale_total',
+      help: 'Times an informer heard nothing from the API server (no event, no bookmark) for too long',
+      labelNames: ['resource'],
+      registers: [registry],
+    }),
+    bpfMapEntries: new Gauge({
+      name: 'bpfproxy_bpf_map_entries',
+      help: 'Entries in each eBPF service map after the last sync',
+      labelNames: ['map'],
+      registers: [registry],
+    }),
+    bpfMapCapacity: new Gauge({
+      name: 'bpfproxy_bpf_map_capacity',
+      help: 'max_entries of each eBPF service map',
+      labelNames: ['map'],
+      registers: [registry],
+    }),
+    bpfMapFull: new Counter({
+      name: 'bpfproxy_bpf_map_full_errors_total',
+      help: 'Service ports not programmed because an eBPF map was full',
+      labelNames: ['map'],
+      registers: [registry],
+    }),
     serviceCount: new Gauge({
       name: 'bpfproxy_services',
       help: 'Service ports in the last synced table',

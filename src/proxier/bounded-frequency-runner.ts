@@ -16,13 +16,16 @@ export class BoundedFrequencyRunner {
   private periodic: NodeJS.Timeout | undefined;
   private failures = 0;
   private stopped = false;
+  private started = false;
 
   constructor(
     private readonly fn: () => Promise<void>,
     private readonly opts: RunnerOptions,
   ) {}
 
+  /** Nothing runs before start(): requests until then are one run at start. */
   start(): void {
+    this.started = true;
     this.periodic = setInterval(() => this.request(), this.opts.maxIntervalMs);
     this.request();
   }
@@ -31,6 +34,9 @@ export class BoundedFrequencyRunner {
   request(): void {
     if (this.stopped) return;
     this.pending = true;
+    // Before start() the source is still listing: a run now would program a partial table
+    // (Services without their endpoints), as kube-proxy would if it did not wait for its caches.
+    if (!this.started) return;
     if (this.running || this.timer) return; // the running one re-checks `pending`
     const wait = Math.max(0, this.lastRun + this.opts.minIntervalMs - Date.now());
     // setTimeout(0) waits at least 1 ms: too long for a change that may run now.

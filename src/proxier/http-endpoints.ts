@@ -1,4 +1,5 @@
-// /healthz (kube-proxy's contract: 200 while syncs are recent, 503 when stale) and /metrics.
+// /healthz and /livez (kube-proxy's contract: 200 while changes get synced in time, 503
+// when one waits too long) and /metrics.
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 
@@ -9,13 +10,36 @@ export function parseBind(addr: string, flag: string): { host: string; port: num
   return { host: m[1] ?? m[2] ?? '0.0.0.0', port: Number(m[3]) };
 }
 
-export function startHealthz(bind: { host: string; port: number }, status: () => { lastSyncAt: number; staleAfterMs: number }): Server {
-  const srv = createServer((_req, res) => {
-    const { lastSyncAt, staleAfterMs } = status();
+export interface HealthStatus {
+  /** Last successful sync (ms since epoch), 0 before the first. */
+  lastSyncAt: number;
+  /** Oldest change not yet synced (ms since epoch), 0 when none waits. */
+  oldestPendingAt: number;
+  staleAfterMs: number;
+}
+
+/**
+ * kube-proxy's health rule: unhealthy when a change has waited longer than staleAfter
+ * (2 × --sync-period) without a sync that covers it. Startup counts as such a change, so
+ * a proxy that never manages to sync turns unhealthy too.
+ */
+export function healthy(s: HealthStatus, now: number): boolean {
+  return s.oldestPendingAt === 0 || now - s.oldestPendingAt < s.staleAfterMs;
+}
+
+/** /healthz and /livez: JSON {lastUpdated, currentTime}, 200 or 503 (kube-proxy's contract). */
+export function startHealthz(bind: { host: string; port: number }, status: () => HealthStatus): Server {
+  const srv = createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/healthz' && path !== '/livez') {
+      res.writeHead(404).end();
+      return;
+    }
+    const s = status();
     const now = Date.now();
-    const healthy = lastSyncAt > 0 && now - lastSyncAt < staleAfterMs;
-    res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ lastUpdated: new Date(lastSyncAt).toISOString(), currentTime: new Date(now).toISOString() }));
+    const ok = healthy(s, now);
+    res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' });
+    res.end(JSON.stringify({ lastUpdated: new Date(s.lastSyncAt).toISOString(), currentTime: new Date(now).toISOString() }));
   });
   srv.listen(bind.port, bind.host);
   return srv;

@@ -12,6 +12,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { SourceEvent } from '../sources/types.js';
 import type { Backend } from './backend.js';
 import { BoundedFrequencyRunner } from './bounded-frequency-runner.js';
+import type { ServiceHealthServers } from './service-health.js';
 
 export interface ProxierOptions {
   nodeName: string;
@@ -21,6 +22,8 @@ export interface ProxierOptions {
   /** Full rewrite at least this often (kube-proxy: 1 h); default FULL_SYNC_PERIOD_MS. */
   fullSyncPeriodMs?: number;
   serviceProxyName?: string;
+  /** healthCheckNodePort servers, updated after every sync (run.ts; tests leave it out). */
+  serviceHealth?: ServiceHealthServers;
 }
 
 /** kube-proxy rewrites everything hourly; between, periodic syncs are partial. */
@@ -37,12 +40,22 @@ export class Proxier {
   /** Changes not yet applied, by key: `previous` is what the kernel holds. */
   private readonly pending = new Map<string, ServicePortChange>();
   private nodesPending = false;
+  private readonly changedSlices = new Set<string>();
+  private readonly changedServices = new Set<string>();
+  /** last-change-trigger-time of slice changes not yet collected / collected but not yet synced. */
+  private readonly triggerTimes: number[] = [];
+  private collectedTriggers: number[] = [];
   private synced = false;
   private lastFull = 0;
   private lastVerify = 0;
   /** Number of successful syncs (logged; tests wait on it). */
   syncCount = 0;
   lastSyncAt = 0;
+  /** Oldest change not yet synced (health): startup counts as one, a sync clears it. */
+  oldestPendingAt = Date.now();
+  /** First event that arrived after the running sync collected its changes, 0 if none. */
+  private pendingSinceCollect = 0;
+  private collecting = false;
 
   constructor(
     private readonly backend: Backend,
@@ -64,6 +77,9 @@ export class Proxier {
   /** Every source event comes here: the tracker notes it, a sync is requested. */
   onEvent(ev: SourceEvent): void {
     this.tracker.onEvent(ev);
+    this.countChange(ev);
+    if (this.oldestPendingAt === 0) this.oldestPendingAt = Date.now();
+    if (this.collecting && this.pendingSinceCollect === 0) this.pendingSinceCollect = Date.now();
     this.metrics.lastQueued.setToCurrentTime();
     this.runner.request();
   }
@@ -81,7 +97,27 @@ export class Proxier {
     return [...this.pending.keys()];
   }
 
+  /** kube-proxy's change counters, and the slice's trigger time for network programming latency. */
+  private countChange(ev: SourceEvent): void {
+    if (ev.kind === 'EndpointSlice') {
+      this.metrics.endpointChangesTotal.inc();
+      this.changedSlices.add(ev.key);
+      this.metrics.endpointChangesPending.set(this.changedSlices.size);
+      const at = ev.type === 'DELETED' ? undefined : triggerTime(ev.object);
+      if (at !== undefined) this.triggerTimes.push(at);
+    } else if (ev.kind === 'Service') {
+      this.metrics.serviceChangesTotal.inc();
+      this.changedServices.add(ev.key);
+      this.metrics.serviceChangesPending.set(this.changedServices.size);
+    }
+  }
+
   private collect(): void {
+    this.changedSlices.clear();
+    this.changedServices.clear();
+    this.metrics.endpointChangesPending.set(0);
+    this.metrics.serviceChangesPending.set(0);
+    this.collectedTriggers.push(...this.triggerTimes.splice(0));
     const { changes, problems, nodesChanged } = this.tracker.takeChanges();
     this.report(problems);
     if (nodesChanged) this.nodesPending = true;
@@ -106,7 +142,20 @@ export class Proxier {
     // The runner fires at least every syncPeriod; such a run checks the kernel even if nothing changed.
     const verify = full || now - this.lastVerify >= this.opts.syncPeriodMs - this.opts.minSyncPeriodMs;
     this.collect();
-    if (!full && !verify && this.pending.size === 0 && !this.nodesPending) return;
+    this.collecting = true;
+    this.pendingSinceCollect = 0;
+    try {
+      await this.syncCollected(now, full, verify);
+    } finally {
+      this.collecting = false;
+    }
+  }
+
+  private async syncCollected(now: number, full: boolean, verify: boolean): Promise<void> {
+    if (!full && !verify && this.pending.size === 0 && !this.nodesPending) {
+      this.oldestPendingAt = this.pendingSinceCollect; // the events changed nothing to program
+      return;
+    }
     const changes = [...this.pending.values()];
     const table = this.tracker.table;
     const end = (full ? this.metrics.syncFullDuration : this.metrics.syncPartialDuration).startTimer();
@@ -133,6 +182,12 @@ export class Proxier {
     this.nodesPending = false;
     this.metrics.failedServicePorts.set({ backend }, failed.length);
     this.metrics.serviceCount.set(table.services.size);
+    const programmedAt = Date.now();
+    for (const at of this.collectedTriggers.splice(0)) if (programmedAt >= at) this.metrics.networkProgrammingDuration.observe((programmedAt - at) / 1000);
+    this.opts.serviceHealth?.update(table);
+    const noLocal = noLocalEndpoints(table);
+    this.metrics.noLocalEndpoints.set({ traffic_policy: 'internal' }, noLocal.internal);
+    this.metrics.noLocalEndpoints.set({ traffic_policy: 'external' }, noLocal.external);
     // A sync that leaves some service ports failed still counts for timing and health: the
     // rest is programmed, and the failed ones are retried on their own (partially).
     this.synced = true;
@@ -140,6 +195,8 @@ export class Proxier {
     if (verify) this.lastVerify = now;
     this.syncCount++;
     this.lastSyncAt = Date.now();
+    // What was collected is synced; what arrived since waits for the next sync.
+    this.oldestPendingAt = this.pendingSinceCollect;
     this.metrics.lastSync.setToCurrentTime();
     this.log.info({ sync: this.syncCount, full, verify, services: table.services.size, ...summarize(changes), failed: failed.length, seconds }, 'synced');
     if (failed.length > 0) {
@@ -169,4 +226,33 @@ function summarize(changes: readonly ServicePortChange[]): { added: number; upda
     else updated++;
   }
   return { added, updated, removed };
+}
+
+export const TRIGGER_TIME_ANNOTATION = 'endpoints.kubernetes.io/last-change-trigger-time';
+
+/** The EndpointSlice controller's trigger time (RFC 3339), in ms; undefined when absent or bad. */
+export function triggerTime(obj: { metadata?: { annotations?: Record<string, string> } }): number | undefined {
+  const v = obj.metadata?.annotations?.[TRIGGER_TIME_ANNOTATION];
+  if (v === undefined) return undefined;
+  const ms = Date.parse(v);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/**
+ * kube-proxy's no_local_endpoints_total: Services (counted once, not per port) with a
+ * Local policy and no local ready endpoint. external counts only Services that have
+ * external frontends (NodePort, externalIPs, LoadBalancer).
+ */
+export function noLocalEndpoints(table: ServiceTable): { internal: number; external: number } {
+  const internal = new Set<string>();
+  const external = new Set<string>();
+  for (const e of table.services.values()) {
+    const hasLocal = e.endpoints.some((ep) => ep.ready && ep.nodeName === table.nodeName);
+    if (hasLocal || e.endpoints.length === 0) continue; // no endpoints at all is not "no local endpoints"
+    const svc = `${e.name.namespace}/${e.name.name}`;
+    if (e.internalTrafficPolicy === 'Local') internal.add(svc);
+    const externallyReachable = e.nodePort !== 0 || e.externalIPs.length > 0 || e.loadBalancerIPs.length > 0;
+    if (e.externalTrafficPolicy === 'Local' && externallyReachable) external.add(svc);
+  }
+  return { internal: internal.size, external: external.size };
 }

@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { type Server, type Socket, connect, createServer } from 'node:net';
 import { join } from 'node:path';
+import { run } from '../../src/util/exec.js';
 
 export class ApiRelay {
   private servers: Server[] = [];
@@ -67,12 +68,19 @@ export class ApiRelay {
     await this.open();
   }
 
-  /** socat inside `netns`: 127.0.0.1:<apiPort> there → this relay. */
-  intoNetns(netns: string): void {
+  /** socat inside `netns`: 127.0.0.1:<apiPort> there → this relay. Resolves once it listens. */
+  async intoNetns(netns: string): Promise<void> {
     const p = spawn('ip', ['netns', 'exec', netns, 'socat', `TCP-LISTEN:${this.apiPort},bind=127.0.0.1,fork,reuseaddr`, `UNIX-CONNECT:${this.socketPath}`], {
       stdio: 'ignore',
     });
     this.socats.push(p);
+    for (let i = 0; i < 100; i++) {
+      const r = await run('ip', ['netns', 'exec', netns, 'ss', '-Hltn', `sport = :${this.apiPort}`], { allowFailure: true });
+      if (r.stdout.trim() !== '') return;
+      if (p.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`socat in ${netns} is not listening on 127.0.0.1:${this.apiPort}`);
   }
 
   async close(): Promise<void> {

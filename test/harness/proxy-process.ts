@@ -9,7 +9,9 @@ export const BIN = fileURLToPath(new URL('../../bin/bpfproxy.js', import.meta.ur
 export interface ProxyOptions {
   backend: string;
   netns: string;
-  manifests: string;
+  /** The source: a manifests directory, or a kubeconfig for the API server. */
+  manifests?: string;
+  kubeconfig?: string;
   nodeName: string;
   extraArgs?: string[];
 }
@@ -34,7 +36,14 @@ export class ProxyProcess {
   /** Starts `bpfproxy run` and waits for its first successful sync (also on a restart). */
   async start(timeoutMs = process.env.BPFPROXY_IN_GUEST === '1' ? 90_000 : 30_000): Promise<void> {
     const before = this.syncs;
-    const child = spawn(process.execPath, [BIN, 'run', '--manifests', this.opts.manifests, '--min-sync-period', '100ms', '--sync-period', '5s', ...this.args()], {
+    this.launch();
+    await this.waitForSyncs(before + 1, timeoutMs);
+  }
+
+  /** Starts `bpfproxy run` without waiting for anything. */
+  launch(): void {
+    const source = this.opts.kubeconfig ? ['--kubeconfig', this.opts.kubeconfig] : ['--manifests', this.opts.manifests!];
+    const child = spawn(process.execPath, [BIN, 'run', ...source, '--min-sync-period', '100ms', '--sync-period', '5s', ...this.args()], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
@@ -53,7 +62,6 @@ export class ProxyProcess {
       }
     });
     child.stderr!.on('data', (b: Buffer) => this.logs.push(b.toString()));
-    await this.waitForSyncs(before + 1, timeoutMs);
   }
 
   /** Resolves once `n` syncs in total have completed. */

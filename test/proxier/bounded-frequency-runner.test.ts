@@ -20,6 +20,19 @@ describe('BoundedFrequencyRunner', () => {
     await r.stop();
   });
 
+  it('runs nothing before start(): requests until then become the first run', async () => {
+    vi.useFakeTimers();
+    let n = 0;
+    const r = new BoundedFrequencyRunner(async () => void n++, { minIntervalMs: 10, maxIntervalMs: 60_000 });
+    for (let i = 0; i < 5; i++) r.request(); // a source still listing
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(n).toBe(0);
+    r.start();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(n).toBe(1);
+    await r.stop();
+  });
+
   it('runs at least every maxInterval without requests', async () => {
     vi.useFakeTimers();
     let n = 0;

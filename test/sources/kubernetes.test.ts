@@ -96,7 +96,8 @@ describeCluster('KubernetesSource against the real API server', (peers) => {
     await api.write('boom', [service({ name: 'boom', clusterIP: '198.19.1.15', ports: [{ port: 1, targetPort: 1 }] })]);
     await until('boom added', seen('ADDED', 'Service', 'default/boom'));
     // A headless slice is never watched.
-    await api.apply({ ...(endpointSlice('hl', [{ port: 80 }], [{ ip: '198.18.1.11', pod: 'hl-1' }]) as never), metadata: { name: 'hl-x', namespace: 'default', labels: { 'kubernetes.io/service-name': 'hl', 'service.kubernetes.io/headless': '' } } } as never);
+    const headless = endpointSlice('hl', [{ port: 80 }], [{ ip: '198.18.1.11', pod: 'hl-1' }]) as Record<string, unknown>;
+    await api.apply({ ...headless, metadata: { name: 'hl-x', namespace: 'default', labels: { 'kubernetes.io/service-name': 'hl', 'service.kubernetes.io/headless': '' } } } as never);
     await api.write('marker', [service({ name: 'marker', clusterIP: '198.19.1.13', ports: [{ port: 1, targetPort: 1 }] })]);
     await until('marker added', seen('ADDED', 'Service', 'default/marker'));
     const got = events.slice(from).map((e) => `${e.type} ${e.kind} ${e.key}`);

@@ -206,6 +206,11 @@ export class EbpfBackend implements Backend {
     const kernel = all ? await readState(dp.maps) : opts.verify ? await this.readIfDrifted(dp) : undefined;
     const res = await this.syncPorts(dp, table, view, keys, kernel, failed);
     this.adopted = undefined;
+    this.reportMapUse(dp);
+    for (const reason of failed.values()) {
+      const full = /^map (\S+) is full/.exec(reason);
+      if (full) this.opts.metrics?.bpfMapFull.inc({ map: full[1]! });
+    }
 
     // New interfaces get tc_lb from link events and the poll; a sync looks for them itself
     // only when it checks the kernel anyway, or when nothing else would (no watch, no poll).
@@ -314,18 +319,36 @@ export class EbpfBackend implements Backend {
    * sync (hourly), as kube-proxy's canary catches flushes, not edits.
    */
   private async readIfDrifted(dp: Dataplane): Promise<MapState | undefined> {
-    const want = { services: 0, backends: 0, revNat: 0, meta: 0 };
-    for (const p of this.parts.values()) {
-      want.services += p.state.services.size;
-      want.backends += p.state.backends.size;
-      want.revNat += p.state.revNat.size;
-      want.meta += p.state.meta.size;
-    }
+    const want = this.partCounts();
     const [services, backends, revNat, meta] = await Promise.all([dp.maps.services.count(), dp.maps.backends.count(), dp.maps.revNat.count(), dp.maps.meta.count()]);
     const have = { services, backends, revNat, meta };
     if ((Object.keys(want) as (keyof typeof want)[]).every((k) => want[k] === have[k])) return undefined;
     this.log.warn({ want, have }, 'maps changed behind our back: reading them back to repair');
     return readState(dp.maps);
+  }
+
+  /** Entries per service map that the service ports wrote (what the maps hold after a sync). */
+  private partCounts(): { services: number; backends: number; revNat: number; meta: number } {
+    const n = { services: 0, backends: 0, revNat: 0, meta: 0 };
+    for (const p of this.parts.values()) {
+      n.services += p.state.services.size;
+      n.backends += p.state.backends.size;
+      n.revNat += p.state.revNat.size;
+      n.meta += p.state.meta.size;
+    }
+    return n;
+  }
+
+  /** bpfproxy_bpf_map_entries / _capacity: how close each service map is to full. */
+  private reportMapUse(dp: Dataplane): void {
+    const m = this.opts.metrics;
+    if (!m) return;
+    const n = this.partCounts();
+    const maps = { services: [n.services, dp.maps.services], backends: [n.backends, dp.maps.backends], rev_nat: [n.revNat, dp.maps.revNat], svc_meta: [n.meta, dp.maps.meta] } as const;
+    for (const [name, [entries, map]] of Object.entries(maps)) {
+      m.bpfMapEntries.set({ map: name }, entries);
+      m.bpfMapCapacity.set({ map: name }, map.maxEntries);
+    }
   }
 
   private persistIds(dp: Dataplane): void {
