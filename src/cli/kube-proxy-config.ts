@@ -34,8 +34,7 @@ const SECTIONS: Record<string, Set<string>> = {
 /** What bpfproxy reads; every other known field is "ignored". */
 const USED = new Set([
   'apiVersion', 'kind', 'clientConnection.kubeconfig', 'hostnameOverride', 'healthzBindAddress', 'metricsBindAddress', 'mode',
-  'clusterCIDR', 'nodePortAddresses', 'iptables.masqueradeAll', 'iptables.syncPeriod', 'iptables.minSyncPeriod', 'ipvs.scheduler',
-  'ipvs.syncPeriod', 'ipvs.minSyncPeriod',
+  'clusterCIDR', 'nodePortAddresses', 'iptables.masqueradeAll', 'ipvs.scheduler',
 ]);
 /** kube-proxy's modes → ours. "" is kube-proxy's default (iptables on Linux); ebpf is ours. */
 const MODES: Record<string, string> = { '': 'iptables', iptables: 'iptables', ipvs: 'ipvs', ebpf: 'ebpf' };
@@ -63,7 +62,7 @@ export function decode(doc: unknown): KubeProxyConfig {
   const c = doc as Record<string, unknown>;
   if (c.apiVersion !== KUBE_PROXY_CONFIG_API) throw new Error(`apiVersion: want ${KUBE_PROXY_CONFIG_API}, got ${JSON.stringify(c.apiVersion)}`);
   if (c.kind !== 'KubeProxyConfiguration') throw new Error(`kind: want KubeProxyConfiguration, got ${JSON.stringify(c.kind)}`);
-  const ignored: string[] = [];
+  let ignored: string[] = [];
   for (const [k, v] of Object.entries(c)) {
     if (!TOP.has(k)) throw new Error(`${k}: unknown field (kube-proxy's v1alpha1 has no such field)`);
     const section = SECTIONS[k];
@@ -100,6 +99,8 @@ export function decode(doc: unknown): KubeProxyConfig {
   // kube-proxy takes the sync periods from the section of the mode it runs.
   const sectionName = backend === 'ipvs' ? 'ipvs' : 'iptables';
   const section = (c[sectionName] ?? {}) as Record<string, unknown>;
+  const used = new Set([`${sectionName}.syncPeriod`, `${sectionName}.minSyncPeriod`]);
+  ignored = ignored.filter((f) => !used.has(f));
   if (!isEmpty(section.syncPeriod)) set('sync-period', str(section.syncPeriod, `${sectionName}.syncPeriod`), `${sectionName}.syncPeriod`);
   if (!isEmpty(section.minSyncPeriod)) set('min-sync-period', str(section.minSyncPeriod, `${sectionName}.minSyncPeriod`), `${sectionName}.minSyncPeriod`);
   const ipt = (c.iptables ?? {}) as Record<string, unknown>;

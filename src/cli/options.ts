@@ -183,6 +183,20 @@ export function parseMapSizes(v: string): MapSizes {
   return out;
 }
 
+/** A comma-separated CIDR list; the error names the flag. */
+function cidrList(v: string, flag: string): string[] {
+  return v
+    .split(',')
+    .filter((s) => s !== '')
+    .map((c) => {
+      try {
+        return requireCIDR(c, flag);
+      } catch (e) {
+        throw new Error(`${flag}: ${(e as Error).message}`);
+      }
+    });
+}
+
 /** The parsed values (after withConfig) as CliOptions; throws with a message naming the flag. */
 export function cliOptions(v: Values): CliOptions {
   const d = v as Values & typeof DEFAULTS;
@@ -203,9 +217,9 @@ export function cliOptions(v: Values): CliOptions {
     metricsBind: d['metrics-bind-address'],
     cleanup: v.cleanup,
     backendConfig: {
-      clusterCIDRs: d['cluster-cidr'].split(',').filter((s) => s !== '').map((c) => requireCIDR(c, '--cluster-cidr')),
+      clusterCIDRs: cidrList(d['cluster-cidr'], '--cluster-cidr'),
       masqueradeAll: d['masquerade-all'],
-      nodePortAddresses: d['nodeport-addresses'].split(',').filter((s) => s !== '').map((c) => requireCIDR(c, '--nodeport-addresses')),
+      nodePortAddresses: cidrList(d['nodeport-addresses'], '--nodeport-addresses'),
       iptablesMode: parseIptablesMode(v['iptables-mode']),
       pinRoot: v['bpf-pin-root'],
       cgroupPath: v['cgroup-path'],

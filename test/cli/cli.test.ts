@@ -1,4 +1,5 @@
 // The built CLI as users run it (bin/bpfproxy.js → dist/): help, render, and located errors.
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,5 +44,54 @@ describe('bpfproxy CLI', () => {
   it('rejects an unknown backend and a bad duration with exit 2', async () => {
     expect((await cli(['run', '--backend=nft'])).stderr).toContain('--backend: want one of');
     expect((await cli(['run', '--sync-period=soon'])).code).toBe(2);
+  });
+});
+
+describe('bpfproxy run: invalid flags and --config exit 2 before touching the kernel', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bpfproxy-flags-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  /** Runs `bpfproxy run ARGS` with a pin root that must never appear (no kernel touched). */
+  async function refused(args: string[]): Promise<string> {
+    const pins = join(dir, 'pins');
+    const r = await cli(['run', '--bpf-pin-root', pins, '--manifests', dir, ...args]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(existsSync(pins)).toBe(false);
+    return r.stderr;
+  }
+  const config = async (name: string, text: string) => {
+    const p = join(dir, name);
+    await writeFile(p, text);
+    return p;
+  };
+  const header = 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n';
+
+  it('names the flag and its allowed values', async () => {
+    expect(await refused(['--proxy-mode', 'nftables'])).toContain('--backend: want one of ebpf, iptables, ipvs, got "nftables"');
+    expect(await refused(['--ipvs-scheduler', 'fastest'])).toContain('--ipvs-scheduler: want one of rr, wrr, lc, wlc, lblc, lblcr, sh, dh, sed, nq, mh, got "fastest"');
+    expect(await refused(['--cluster-cidr', '198.18.0.0/33'])).toContain('--cluster-cidr');
+    expect(await refused(['--metrics-bind-address', 'localhost'])).toContain('--metrics-bind-address: want host:port');
+    expect(await refused(['--backend', 'ebpf', '--proxy-mode', 'iptables'])).toContain('--backend "ebpf" and --proxy-mode "iptables" disagree');
+    expect(await refused(['--kubeconfig', '/nonexistent'])).toContain('--manifests and --kubeconfig/--master: pick one source');
+    expect(await refused(['--unknown-flag'])).toContain("Unknown option '--unknown-flag'");
+  });
+
+  it('names the --config file and field, for a bad value as for an unknown field', async () => {
+    const bad = await config('bad-value.yaml', `${header}iptables:\n  syncPeriod: soon\n`);
+    expect(await refused(['--config', bad])).toContain(`--config ${bad}: iptables.syncPeriod: invalid duration "soon"`);
+    const cidr = await config('bad-cidr.yaml', `${header}clusterCIDR: 198.18.0.0/99\n`);
+    expect(await refused(['--config', cidr])).toContain(`--config ${cidr}: clusterCIDR:`);
+    const unknown = await config('unknown.yaml', `${header}mode: iptables\nsyncPeriod: 1s\n`);
+    expect(await refused(['--config', unknown])).toContain(`--config ${unknown}: syncPeriod: unknown field`);
+    expect(await refused(['--config', join(dir, 'missing.yaml')])).toContain('missing.yaml');
+  });
+
+  it('a command-line flag overrides the --config value', async () => {
+    const cfg = await config('ok.yaml', `${header}mode: ipvs\nipvs:\n  scheduler: fastest\n`);
+    // The file's bad scheduler is never used: the flag wins, and the next error is the flag's.
+    expect(await refused(['--config', cfg, '--ipvs-scheduler', 'rr', '--sync-period', 'never'])).toContain('--sync-period: invalid duration "never"');
   });
 });
