@@ -15,13 +15,15 @@ if (results.length === 0) {
 // Columns: backend, then the host kernel before the guest. Rows in the suite's own order
 // (each results file lists its cases in that order).
 const columnKey = (c: string) => c.replace('(host', '(0host').replace('(guest', '(1guest');
-const columns = [...new Set(results.map((r) => `${r.backend} (${r.kernel})`))].sort((a, b) => (columnKey(a) < columnKey(b) ? -1 : 1));
+// The source shows in the column: manifests directory (default) or the real API server.
+const column = (r: CaseResult) => `${r.backend} (${r.kernel}${r.source && r.source !== 'manifests' ? `, source=${r.source}` : ''})`;
+const columns = [...new Set(results.map(column))].sort((a, b) => (columnKey(a) < columnKey(b) ? -1 : 1));
 const cases = [...new Map(results.map((r) => [r.case, r.title])).entries()];
 const cell = (r: CaseResult | undefined) => (!r ? '—' : r.status === 'pass' ? 'pass' : `${r.status}: ${r.reason ?? ''}`);
 
 const lines = [`| case | ${columns.join(' | ')} |`, `|---|${columns.map(() => '---').join('|')}|`];
 for (const [id, title] of cases) {
-  const row = columns.map((col) => cell(results.find((r) => r.case === id && `${r.backend} (${r.kernel})` === col)));
+  const row = columns.map((col) => cell(results.find((r) => r.case === id && column(r) === col)));
   lines.push(`| ${id}: ${title} | ${row.join(' | ')} |`);
 }
 const failed = results.filter((r) => r.status === 'fail');

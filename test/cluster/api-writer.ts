@@ -2,6 +2,7 @@
 // directory (test/harness/manifests.ts ManifestDir): a "file" is a named group of objects.
 // Writing a file server-side-applies each object (status too, where a test sets it:
 // LoadBalancer ingress) and deletes the objects the file held before but no longer does.
+import type { ObjectWriter } from '../harness/manifests.js';
 import type { TestCluster } from './cluster.js';
 
 interface Obj {
@@ -19,6 +20,17 @@ const RESOURCES: Record<string, { group: string; plural: string; namespaced: boo
   Namespace: { group: '/api/v1', plural: 'namespaces', namespaced: false },
 };
 
+/** The API server refused a write (e.g. 422 Invalid, naming the field). */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(message);
+  }
+}
+
 export function objectPath(o: Obj): string {
   const r = RESOURCES[o.kind];
   if (!r) throw new Error(`api writer: no resource for kind ${o.kind}`);
@@ -30,7 +42,7 @@ function id(o: Obj): string {
   return `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 }
 
-export class ApiWriter {
+export class ApiWriter implements ObjectWriter {
   private readonly files = new Map<string, Obj[]>();
   private readonly namespaces = new Set<string>(['default']);
 
@@ -47,8 +59,15 @@ export class ApiWriter {
     }
     const path = objectPath(o);
     const { status, ...spec } = o;
-    const r = await this.cluster.request('PATCH', `${path}?fieldManager=bpfproxy-test&force=true`, spec, undefined, 'application/apply-patch+yaml');
-    if (r.status >= 300) throw new Error(`apply ${id(o)}: ${r.status} ${r.text}`);
+    const patch = () => this.cluster.request('PATCH', `${path}?fieldManager=bpfproxy-test&force=true`, spec, undefined, 'application/apply-patch+yaml');
+    let r = await patch();
+    // A changed clusterIP or addressType cannot be applied in place: replace the object,
+    // as a user would (delete, create).
+    if (r.status === 422 && r.text.includes('field is immutable')) {
+      await this.delete(o);
+      r = await patch();
+    }
+    if (r.status >= 300) throw new ApiError(`apply ${id(o)}: ${r.status} ${r.text}`, r.status, r.text);
     if (status !== undefined) {
       const s = await this.cluster.request('PATCH', `${path}/status?fieldManager=bpfproxy-test&force=true`, { apiVersion: o.apiVersion, kind: o.kind, metadata: o.metadata, status }, undefined, 'application/apply-patch+yaml');
       if (s.status >= 300) throw new Error(`apply ${id(o)} status: ${s.status} ${s.text}`);
@@ -67,8 +86,9 @@ export class ApiWriter {
     for (const o of this.files.get(file) ?? []) if (!keep.has(id(o))) await this.delete(o);
     // Slices after their Service, as a controller would write them.
     const order = (o: Obj) => (o.kind === 'Node' ? 0 : o.kind === 'Service' ? 1 : 2);
-    for (const o of [...next].sort((a, b) => order(a) - order(b))) await this.apply(o);
+    // Recorded first: what a failed write did create is still removed by remove()/clear().
     this.files.set(file, next);
+    for (const o of [...next].sort((a, b) => order(a) - order(b))) await this.apply(o);
   }
 
   async remove(file: string): Promise<void> {

@@ -8,6 +8,8 @@ export interface CaseResult {
   case: string;
   title: string;
   backend: string;
+  /** manifests (default) or kubernetes: where the proxies read the objects from. */
+  source?: string;
   kernel: string;
   status: Status;
   reason?: string;
@@ -20,8 +22,9 @@ export function kernelLabel(): string {
   return process.env.BPFPROXY_IN_GUEST === '1' ? `guest ${release()}` : `host ${release()}`;
 }
 
-export function writeResults(backend: string, results: CaseResult[]): void {
+export function writeResults(backend: string, results: CaseResult[], source = 'manifests'): void {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const kernel = kernelLabel().replace(/[^a-zA-Z0-9.-]+/g, '_');
-  writeFileSync(`${RESULTS_DIR}results-${backend}-${kernel}.json`, JSON.stringify(results, null, 1));
+  const via = source === 'manifests' ? '' : `-${source}`;
+  writeFileSync(`${RESULTS_DIR}results-${backend}${via}-${kernel}.json`, JSON.stringify(results, null, 1));
 }

@@ -1,13 +1,21 @@
 // Runs every case against one backend in one shared topology (node + pods + client),
 // with the real bpfproxy process in the node namespace. A failing case reports the
 // requests it made and the backend's `inspect` output, so the cause shows without a rerun.
+// The source is a manifests directory, or (source=kubernetes) the real API server: the
+// cases write through it (ApiWriter) and every node's proxy watches it with --kubeconfig
+// and its own --hostname-override, as a DaemonSet does.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, it } from 'vitest';
 import { describeKernel } from '../kernel-required.js';
 import { RequestLoop, requests } from '../harness/client.js';
-import { ManifestDir, node } from '../harness/manifests.js';
+import { ManifestDir, type ObjectWriter, node } from '../harness/manifests.js';
+import { ApiWriter } from '../cluster/api-writer.js';
+import { TestCluster } from '../cluster/cluster.js';
+import { describeCluster } from '../cluster/describe-cluster.js';
+import type { Peers } from '../cluster/peers.js';
+import { ApiRelay } from '../cluster/relay.js';
 import { newRunPrefix } from '../harness/netns.js';
 import { ProxyProcess } from '../harness/proxy-process.js';
 import { createCgroup, removeCgroup } from '../harness/cgroup.js';
@@ -17,7 +25,7 @@ import { BACKENDS } from './backends.js';
 import { CASES } from './cases/index.js';
 import { CLIENT, CLIENT_B, CLIENT_B_IP, CLIENT_IP, EXTERNAL, EXTERNAL_HOST, NODE, NODES, PODS } from './fixtures.js';
 import { type CaseResult, kernelLabel, writeResults } from './results.js';
-import type { ConformanceContext } from './types.js';
+import type { ConformanceContext, ConformanceSource } from './types.js';
 
 
 const NODES_FILE = 'nodes.json';
@@ -29,25 +37,43 @@ const SYNC_DEADLINE_MS = IN_GUEST ? 15_000 : 6000;
  * starts and two snapshots) took 41–59 s in CI under TCG, at the default 60 s limit. */
 const CASE_TIMEOUT_MS = IN_GUEST ? 180_000 : 60_000;
 
-export function defineConformance(backendName: string): void {
+export function defineConformance(backendName: string, source: ConformanceSource = 'manifests'): void {
+  if (source === 'kubernetes') describeCluster(`conformance: ${backendName} (source=kubernetes)`, (peers) => suite(backendName, source, peers));
+  else suite(backendName, source);
+}
+
+function suite(backendName: string, source: ConformanceSource, peers?: Peers): void {
   const backend = BACKENDS[backendName];
   if (!backend) throw new Error(`unknown backend ${backendName}`);
-  describeKernel(`conformance: ${backendName}`, () => {
+  describeKernel(`conformance: ${backendName}${source === 'kubernetes' ? ' via the API server' : ''}`, () => {
     const prefix = newRunPrefix();
     const topo = new Topology(prefix);
     const results: CaseResult[] = [];
     const proxies = new Map<string, ProxyProcess>();
     const baseline = new Map<string, Record<string, string>>();
     const cgroups = new Map<string, string>();
-    let manifests: ManifestDir;
+    let manifests: ObjectWriter;
     let workDir = '';
+    let cluster: TestCluster | undefined;
+    let relay: ApiRelay | undefined;
+    let kubeconfig: string | undefined;
 
     beforeAll(async () => {
       workDir = await mkdtemp(join(tmpdir(), `${prefix}-`));
-      manifests = new ManifestDir(join(workDir, 'manifests'));
-      await manifests.init();
       for (const n of NODES) await topo.addNode(n.name, n.index);
       await topo.connectNodes();
+      if (source === 'kubernetes') {
+        cluster = await TestCluster.start(peers!);
+        relay = new ApiRelay(cluster.apiPort, cluster.dir);
+        await relay.open();
+        for (const n of NODES) await relay.intoNetns(topo.node(n.name).ns);
+        kubeconfig = await cluster.writeKubeconfig('bpfproxy');
+        manifests = new ApiWriter(cluster);
+      } else {
+        const dir = new ManifestDir(join(workDir, 'manifests'));
+        await dir.init();
+        manifests = dir;
+      }
       await manifests.write(NODES_FILE, NODES.map((n) => node(n.name, topo.node(n.name).address, `198.18.${n.index}.0/24`)));
       for (const p of PODS) await topo.addPod(p.name, p.node, p.ip);
       await topo.addPod(CLIENT, NODE, CLIENT_IP, false);
@@ -58,7 +84,8 @@ export function defineConformance(backendName: string): void {
         if (backend.nodeCgroup) cgroups.set(n.name, createCgroup(`${prefix}-${n.name}`));
         const args = backend.args(prefix, n.name, cgroups.get(n.name));
         baseline.set(n.name, await snapshotNode(topo.node(n.name).ns, argValue(args, '--bpf-pin-root'), argValue(args, '--cgroup-path')));
-        const p = new ProxyProcess({ backend: backendName, netns: topo.node(n.name).ns, manifests: manifests.dir, nodeName: n.name, extraArgs: args });
+        const from = kubeconfig ? { kubeconfig } : { manifests: manifests.dir };
+        const p = new ProxyProcess({ backend: backendName, netns: topo.node(n.name).ns, ...from, nodeName: n.name, extraArgs: args });
         proxies.set(n.name, p);
       }
       await Promise.all([...proxies.values()].map((p) => p.start()));
@@ -68,18 +95,20 @@ export function defineConformance(backendName: string): void {
       // Cases that never ran (setup failed) are failures in the matrix, not blanks.
       for (const c of CASES) {
         if (!results.some((r) => r.case === c.id)) {
-          results.push({ case: c.id, title: c.title, backend: backendName, kernel: kernelLabel(), status: 'fail', reason: 'no result: suite setup failed, or the case timed out', ms: 0 });
+          results.push({ case: c.id, title: c.title, backend: backendName, source, kernel: kernelLabel(), status: 'fail', reason: 'no result: suite setup failed, or the case timed out', ms: 0 });
         }
       }
       // In the suite's order (skips were recorded when the cases were defined).
       const order = (id: string) => CASES.findIndex((c) => c.id === id);
-      writeResults(backendName, results.sort((a, b) => order(a.case) - order(b.case)));
+      writeResults(backendName, results.sort((a, b) => order(a.case) - order(b.case)), source);
       try {
         for (const p of proxies.values()) {
           await p.stop();
           await p.cleanup().catch(() => undefined);
         }
       } finally {
+        await relay?.close();
+        await cluster?.stop();
         await topo.destroy();
         for (const cg of cgroups.values()) await removeCgroup(cg);
         if (workDir) await rm(workDir, { recursive: true, force: true });
@@ -90,7 +119,7 @@ export function defineConformance(backendName: string): void {
       const reason = backend.unsupported[c.id];
       if (reason) {
         it.skip(`${c.id}: ${c.title} (not on ${backendName}: ${reason})`, () => undefined);
-        results.push({ case: c.id, title: c.title, backend: backendName, kernel: kernelLabel(), status: 'skip', reason, ms: 0 });
+        results.push({ case: c.id, title: c.title, backend: backendName, source, kernel: kernelLabel(), status: 'skip', reason, ms: 0 });
         continue;
       }
       it(`${c.id}: ${c.title}`, async () => {
@@ -107,6 +136,7 @@ export function defineConformance(backendName: string): void {
           proxies,
           baseline,
           manifests,
+          source,
           tamper: () => backend.tamper(topo.node(NODE).ns, prefix, NODE),
           backend: backendName,
           log,
@@ -127,9 +157,9 @@ export function defineConformance(backendName: string): void {
         const t0 = Date.now();
         try {
           await c.run(ctx);
-          results.push({ case: c.id, title: c.title, backend: backendName, kernel: kernelLabel(), status: 'pass', ms: Date.now() - t0 });
+          results.push({ case: c.id, title: c.title, backend: backendName, source, kernel: kernelLabel(), status: 'pass', ms: Date.now() - t0 });
         } catch (e) {
-          results.push({ case: c.id, title: c.title, backend: backendName, kernel: kernelLabel(), status: 'fail', reason: (e as Error).message.split('\n')[0], ms: Date.now() - t0 });
+          results.push({ case: c.id, title: c.title, backend: backendName, source, kernel: kernelLabel(), status: 'fail', reason: (e as Error).message.split('\n')[0], ms: Date.now() - t0 });
           let report = `\n--- requests (last 10)\n${log.slice(-10).join('\n')}`;
           for (const [node, p] of proxies) {
             const inspect = await p.inspect().catch((x: Error) => x.message);

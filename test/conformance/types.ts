@@ -1,9 +1,11 @@
 // A conformance case: objects in, real connections from client namespaces, assertions
 // on who answered. Cases know nothing about backends.
 import type { ProxyProcess } from '../harness/proxy-process.js';
-import type { ManifestDir } from '../harness/manifests.js';
+import type { ObjectWriter } from '../harness/manifests.js';
 import type { Topology } from '../harness/topology.js';
 import type { RequestLoop, RequestOptions, RequestResult } from '../harness/client.js';
+
+export type ConformanceSource = 'manifests' | 'kubernetes';
 
 export interface ConformanceContext {
   topo: Topology;
@@ -11,7 +13,10 @@ export interface ConformanceContext {
   proxy: ProxyProcess;
   /** Every node's proxy by node name. */
   proxies: Map<string, ProxyProcess>;
-  manifests: ManifestDir;
+  /** Where cases write their objects: the manifests directory, or the API server (ApiWriter). */
+  manifests: ObjectWriter;
+  /** Which source the proxies read: a manifests directory or the Kubernetes API. */
+  source: ConformanceSource;
   backend: string;
   /** Requests from the client namespace (or `from`: a pod name, or a node name for a client in the node's own namespace). */
   request(target: string, opts?: RequestOptions & { from?: string }): Promise<RequestResult[]>;

@@ -84,8 +84,17 @@ export function node(name: string, address: string, podCIDR: string): object {
   };
 }
 
+/** Where a test writes its objects, as named groups ("files"): a ManifestDir, or the API server. */
+export interface ObjectWriter {
+  /** The manifests directory (manifests source only). */
+  readonly dir?: string;
+  write(file: string, objects: object[]): Promise<void>;
+  remove(file: string): Promise<void>;
+  clear(keep?: string[]): Promise<void>;
+}
+
 /** A manifests directory a test owns: write/replace named files atomically. */
-export class ManifestDir {
+export class ManifestDir implements ObjectWriter {
   constructor(readonly dir: string) {}
 
   async init(): Promise<void> {

@@ -104,6 +104,21 @@ describeCluster('KubernetesSource against the real API server', (peers) => {
     expect(got).toEqual(['ADDED Service default/db', 'MODIFIED Service default/db', 'DELETED Service default/db', 'ADDED Service default/boom', 'ADDED Service default/marker']);
   });
 
+  it('the watchdog reports an informer that heard nothing, not even a bookmark, for too long', async () => {
+    const stale: string[] = [];
+    const kc = new KubeConfig();
+    kc.loadFromFile(await cluster.writeKubeconfig('watchdog', cluster.adminToken, relay.url));
+    // Nodes named like no node: an informer that lists nothing and then hears nothing.
+    const quiet = new KubernetesSource(kc, { nodeName: 'no-such-node', staleAfterMs: 400, onStale: (r) => stale.push(r) }, pino({ level: 'silent' }));
+    try {
+      await quiet.start({ onEvent: () => undefined, onProblem: () => undefined });
+      await until('a stale report', () => stale.includes('Node'));
+      expect(quiet.restarts()).toEqual({ Service: 0, EndpointSlice: 0, Node: 0 }); // reported, not an error
+    } finally {
+      await quiet.stop();
+    }
+  });
+
   it('outage: nothing is emitted while the API server is unreachable; on return it resumes and converges', async () => {
     const before = source.restarts();
     await relay.cut();
