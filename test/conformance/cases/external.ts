@@ -130,3 +130,39 @@ export const snatSameSourcePort: ConformanceCase = {
     }
   },
 };
+
+/** GET from the external client: [HTTP status, parsed JSON body]. */
+async function probe(ctx: Parameters<ConformanceCase['run']>[0], url: string): Promise<[number, { localEndpoints?: number; service?: unknown }]> {
+  const r = await nsRun(ctx.topo.pod(EXTERNAL).ns, 'curl', ['-s', '-m', '3', '-w', '\n%{http_code}', url], { allowFailure: true });
+  const i = r.stdout.lastIndexOf('\n');
+  const body = r.stdout.slice(0, i);
+  return [Number(r.stdout.slice(i + 1)), body.startsWith('{') ? (JSON.parse(body) as { localEndpoints?: number }) : {}];
+}
+
+export const healthCheckNodePort: ConformanceCase = {
+  id: 'health-check-node-port',
+  title: "healthCheckNodePort (LoadBalancer, eTP Local): each node answers the cloud's probe 200 with its local endpoint count, or 503 with none",
+  async run(ctx) {
+    const write = (pod: string) => {
+      const svc = service({ name: 'hc', type: 'LoadBalancer', clusterIP: '198.19.1.209', externalTrafficPolicy: 'Local', loadBalancerIP: '198.19.250.30', ports: [{ port: 80, targetPort: 9376, nodePort: 30091 }] }) as { spec: Record<string, unknown> };
+      svc.spec.healthCheckNodePort = 30092;
+      return ctx.manifests.write('svc.json', [svc, endpointSlice('hc', [{ port: 9376 }], [ep(pod)])]);
+    };
+    await write('hostnames-a');
+    const expectProbe = async (node: string, status: number, local: number) =>
+      eventually(async () => {
+        const [code, body] = await probe(ctx, `http://${node}:30092/healthz`);
+        expect(code).toBe(status);
+        expect(body).toEqual({ service: { namespace: 'default', name: 'hc' }, localEndpoints: local, serviceProxyHealthy: true });
+      }, ctx.syncDeadlineMs);
+    await expectProbe(NODE_A, 200, 1);
+    await expectProbe(NODE_B, 503, 0);
+    // The endpoint moves to node-b: the answers follow.
+    await write('remote-f');
+    await expectProbe(NODE_A, 503, 0);
+    await expectProbe(NODE_B, 200, 1);
+    // Service gone: nothing listens on the port any more (curl: no HTTP status, 000).
+    await ctx.manifests.remove('svc.json');
+    await eventually(async () => expect((await probe(ctx, `http://${NODE_B}:30092/healthz`))[0]).toBe(0), ctx.syncDeadlineMs);
+  },
+};

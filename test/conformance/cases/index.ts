@@ -3,7 +3,7 @@ import { affinitySwitch, affinityTimeout } from './affinity.js';
 import { badEditKeepsService } from './bad-input.js';
 import { bulkTransfer, fragmentedUdp, pathMtuDiscovery } from './bulk.js';
 import { endpointChurn, noEndpoints, onlyReady, seed, udpClusterIP } from './clusterip-basic.js';
-import { externalIPs, externalLocal, loadBalancer, nodePort, snatSameSourcePort } from './external.js';
+import { externalIPs, externalLocal, healthCheckNodePort, loadBalancer, nodePort, snatSameSourcePort } from './external.js';
 import { restoredAfterTamper, udpRepin } from './recovery.js';
 import { ipv6ClusterIP } from './ipv6.js';
 import { cleanupLeavesNothing, establishedSurvivesChurn, restartNoLoss } from './resilience.js';
@@ -37,6 +37,7 @@ export const CASES: ConformanceCase[] = [
   externalIPs,
   loadBalancer,
   externalLocal,
+  healthCheckNodePort,
   snatSameSourcePort,
   bulkTransfer,
   pathMtuDiscovery,
