@@ -280,7 +280,8 @@ describeKernel('EbpfBackend in a netns topology', () => {
 
   it('a full map fails only the service port that does not fit: named with the map, not half-written; the others are served', async () => {
     // services holds 6 entries here: a-fits needs 3 (slot 0 + 2), z-big 7 (slot 0 + 6): it can never fit.
-    const small = new EbpfBackend({ pinRoot: `${pinRoot}-small`, bpfObjectDir: OBJECT_DIR, netns: topo.nodeNsPath, mapSizes: { services: 6 }, interfacePollMs: 0, watchLinks: false });
+    const mapMetrics = createMetrics();
+    const small = new EbpfBackend({ pinRoot: `${pinRoot}-small`, bpfObjectDir: OBJECT_DIR, netns: topo.nodeNsPath, mapSizes: { services: 6 }, interfacePollMs: 0, watchLinks: false, metrics: mapMetrics });
     try {
       const fits = svc('a-fits', { clusterIPs: ['198.19.1.180'], endpoints: [ep(PODS.p1), ep(PODS.p2)] });
       const big = svc('z-big', { clusterIPs: ['198.19.1.181'], endpoints: ['198.18.1.11', '198.18.1.12', '198.18.1.13', '198.18.1.14', '198.18.1.15', '198.18.1.16'].map((ip) => ep(ip)) });
@@ -288,6 +289,12 @@ describeKernel('EbpfBackend in a netns topology', () => {
       expect(r.failed).toEqual([['default/z-big/tcp', expect.stringMatching(/^map services is full \(6 entries\)/)]]);
       expect((await small.inspect()).map((row) => `${row.service} ${row.frontend} ${row.backends.length}`)).toEqual(['default/a-fits 198.19.1.180:80 2']);
       expect(await topo.curl('client', 'http://198.19.1.180:80/')).toMatchObject({ code: 0 });
+      // What /metrics shows an operator: the full map, its use and its capacity.
+      const text = await mapMetrics.registry.metrics();
+      expect(text).toContain('bpfproxy_bpf_map_full_errors_total{map="services"} 1');
+      expect(text).toContain('bpfproxy_bpf_map_entries{map="services"} 3');
+      expect(text).toContain('bpfproxy_bpf_map_capacity{map="services"} 6');
+      expect(text).toContain('bpfproxy_bpf_map_entries{map="backends"} 2');
       // Deleting it (a partial sync) has nothing to undo: it never wrote anything.
       const again = await small.sync({ table: withNode(table(fits)), changes: [{ key: big.key, previous: big }] }, { full: false });
       expect(again.failed).toEqual([]);
