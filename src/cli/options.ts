@@ -154,6 +154,8 @@ export function withConfig(v: Values): { values: Values; ignored: string[]; orig
     const cfg = readKubeProxyConfig(v.config);
     ignored = cfg.ignored;
     for (const [flag, value] of Object.entries(cfg.flags)) {
+      // --manifests on the command line picks the source: the file's kubeconfig does not apply.
+      if (flag === 'kubeconfig' && v.manifests !== undefined) continue;
       const key = flag === 'hostname-override' ? 'node-name' : flag;
       if (out[key] === undefined) {
         out[key] = value;

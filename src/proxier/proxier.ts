@@ -154,6 +154,7 @@ export class Proxier {
   private async syncCollected(now: number, full: boolean, verify: boolean): Promise<void> {
     if (!full && !verify && this.pending.size === 0 && !this.nodesPending) {
       this.oldestPendingAt = this.pendingSinceCollect; // the events changed nothing to program
+      this.observeProgrammed(); // nothing to program is programmed now
       return;
     }
     const changes = [...this.pending.values()];
@@ -182,8 +183,7 @@ export class Proxier {
     this.nodesPending = false;
     this.metrics.failedServicePorts.set({ backend }, failed.length);
     this.metrics.serviceCount.set(table.services.size);
-    const programmedAt = Date.now();
-    for (const at of this.collectedTriggers.splice(0)) if (programmedAt >= at) this.metrics.networkProgrammingDuration.observe((programmedAt - at) / 1000);
+    this.observeProgrammed();
     this.opts.serviceHealth?.update(table);
     const noLocal = noLocalEndpoints(table);
     this.metrics.noLocalEndpoints.set({ traffic_policy: 'internal' }, noLocal.internal);
@@ -205,6 +205,12 @@ export class Proxier {
       // Rejecting makes the runner retry with backoff; only the failed changes are pending.
       throw new PartialSyncError(`${failed.length} service port(s) not programmed`);
     }
+  }
+
+  /** kube-proxy's network programming latency: each collected trigger time → now. */
+  private observeProgrammed(): void {
+    const now = Date.now();
+    for (const at of this.collectedTriggers.splice(0)) if (now >= at) this.metrics.networkProgrammingDuration.observe((now - at) / 1000);
   }
 
   private report(problems: InputProblem[]): void {
