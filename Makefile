@@ -65,8 +65,9 @@ vm-test:
 	scripts/vm/run.sh $(CMD)
 
 ## bench: performance, as ratios from one run (see bench/*.ts)
-bench: setup
+bench: setup cluster
 	tsx bench/control-plane.ts
+	tsx bench/cluster-scale.ts
 	tsx bench/ebpf-runtime.ts
 	tsx bench/conntrack-churn.ts
 	tsx bench/iptables-sync.ts
