@@ -45,9 +45,14 @@ export async function runCommand(opts: CliOptions, log: Logger): Promise<number>
     log.info({ backend: opts.backend }, 'cleanup done');
     return 0;
   }
+  let stopRequested = false;
   const stopping = new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
+    const stop = () => {
+      stopRequested = true;
+      resolve();
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
   });
   const serviceHealth = new ServiceHealthServers(log.child({ component: 'service-health' }));
   const proxier = new Proxier(backend, { ...opts, serviceHealth }, log.child({ component: 'proxier' }), metrics);
@@ -67,6 +72,8 @@ export async function runCommand(opts: CliOptions, log: Logger): Promise<number>
       onProblem: (p) => log.warn({ file: p.source, object: p.object, field: p.field }, `skipped: ${p.message}`),
     })
     .then(() => {
+      // Stopped while still listing: the caches are partial, so nothing is programmed.
+      if (stopRequested) return;
       proxier.start();
       log.info({ backend: opts.backend, source: opts.manifests ?? 'kubernetes', node: opts.nodeName }, 'bpfproxy started');
     });

@@ -25,6 +25,7 @@ export class BoundedFrequencyRunner {
 
   /** Nothing runs before start(): requests until then are one run at start. */
   start(): void {
+    if (this.stopped) return;
     this.started = true;
     this.periodic = setInterval(() => this.request(), this.opts.maxIntervalMs);
     this.request();

@@ -210,7 +210,10 @@ export class KubernetesSource implements Source {
     this.informers = specs.map((s) => new Informer(s, kc, emit, log, opts));
   }
 
-  /** Starts every informer and resolves once each has listed (kube-proxy waits for its caches too). */
+  /**
+   * Starts every informer and resolves once each has listed (kube-proxy waits for its
+   * caches too); onSynced then. Also resolves when stop() comes first, without onSynced.
+   */
   async start(h: SourceHandlers): Promise<void> {
     this.emitTo = (ev) => h.onEvent(ev);
     for (const i of this.informers) i.start();
@@ -218,7 +221,7 @@ export class KubernetesSource implements Source {
     this.watchdog = setInterval(() => this.checkStale(staleAfter), Math.min(30_000, Math.max(100, staleAfter / 4)));
     this.watchdog.unref();
     await Promise.all(this.informers.map((i) => i.whenSynced()));
-    h.onSynced?.();
+    if (this.informers.every((i) => i.synced)) h.onSynced?.();
   }
 
   private checkStale(staleAfterMs: number): void {
