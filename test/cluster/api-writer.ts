@@ -12,14 +12,6 @@ interface Obj {
   status?: unknown;
 }
 
-const RESOURCES: Record<string, { group: string; plural: string; namespaced: boolean }> = {
-  Service: { group: '/api/v1', plural: 'services', namespaced: true },
-  EndpointSlice: { group: '/apis/discovery.k8s.io/v1', plural: 'endpointslices', namespaced: true },
-  Node: { group: '/api/v1', plural: 'nodes', namespaced: false },
-  Pod: { group: '/api/v1', plural: 'pods', namespaced: true },
-  Namespace: { group: '/api/v1', plural: 'namespaces', namespaced: false },
-};
-
 /** The API server refused a write (e.g. 422 Invalid, naming the field). */
 export class ApiError extends Error {
   constructor(
@@ -31,11 +23,19 @@ export class ApiError extends Error {
   }
 }
 
+/** Kinds without a namespace; every other kind lives in one ('default' unless given). */
+const CLUSTER_SCOPED = new Set(['Node', 'Namespace', 'ClusterRole', 'ClusterRoleBinding']);
+
+/** The collection an object is created in, from its apiVersion and kind (plural: kind + s/es). */
+export function collectionPath(o: Pick<Obj, 'apiVersion' | 'kind' | 'metadata'>): string {
+  const base = o.apiVersion.includes('/') ? `/apis/${o.apiVersion}` : `/api/${o.apiVersion}`;
+  const plural = `${o.kind.toLowerCase()}${o.kind.endsWith('s') ? 'es' : 's'}`;
+  const ns = CLUSTER_SCOPED.has(o.kind) ? '' : `/namespaces/${o.metadata.namespace ?? 'default'}`;
+  return `${base}${ns}/${plural}`;
+}
+
 export function objectPath(o: Obj): string {
-  const r = RESOURCES[o.kind];
-  if (!r) throw new Error(`api writer: no resource for kind ${o.kind}`);
-  const ns = r.namespaced ? `/namespaces/${o.metadata.namespace ?? 'default'}` : '';
-  return `${r.group}${ns}/${r.plural}/${o.metadata.name}`;
+  return `${collectionPath(o)}/${o.metadata.name}`;
 }
 
 function id(o: Obj): string {
@@ -48,11 +48,9 @@ export class ApiWriter implements ObjectWriter {
 
   constructor(private readonly cluster: TestCluster) {}
 
-  async init(): Promise<void> {}
-
   /** Server-side apply; throws with the API server's message (which object, which field). */
   async apply(o: Obj): Promise<void> {
-    const ns = RESOURCES[o.kind]?.namespaced ? (o.metadata.namespace ?? 'default') : undefined;
+    const ns = CLUSTER_SCOPED.has(o.kind) ? undefined : (o.metadata.namespace ?? 'default');
     if (ns && !this.namespaces.has(ns)) {
       await this.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
       this.namespaces.add(ns);

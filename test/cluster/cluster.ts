@@ -61,6 +61,8 @@ export class TestCluster {
   private etcdClientPort = 0;
   private etcdPeerPort = 0;
   apiPort = 0;
+  /** The serving cert (written once by the first API server start; trusted by every request). */
+  private ca: string | undefined;
 
   private constructor(
     private readonly peers: Peers,
@@ -159,7 +161,7 @@ export class TestCluster {
 
   /** A raw HTTPS request with the admin token (or `token`), trusting the cluster's serving cert. */
   async request(method: string, path: string, body?: unknown, token = this.adminToken, contentType = 'application/json'): Promise<{ status: number; text: string }> {
-    const ca = await readFile(this.caFile, 'utf8');
+    const ca = (this.ca ??= await readFile(this.caFile, 'utf8'));
     const data = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const req = httpsRequest(

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ApiWriter } from '../cluster/api-writer.js';
+import { ApiWriter, collectionPath } from '../cluster/api-writer.js';
 import { TestCluster } from '../cluster/cluster.js';
 import { describeCluster } from '../cluster/describe-cluster.js';
 import { ApiRelay } from '../cluster/relay.js';
@@ -31,14 +31,6 @@ function yamlObjects(dir: string): Obj[] {
     .filter((o) => o !== null);
 }
 
-/** The collection URL a create goes to. */
-function collection(o: Obj): string {
-  const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : ['', o.apiVersion];
-  const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
-  const plural = `${o.kind.toLowerCase()}${o.kind.endsWith('s') ? 'es' : 's'}`;
-  return o.metadata.namespace ? `${base}/namespaces/${o.metadata.namespace}/${plural}` : `${base}/${plural}`;
-}
-
 describeCluster('deploy/ on the real API server', (peers) => {
   let cluster: TestCluster;
   let saToken: string;
@@ -57,14 +49,14 @@ describeCluster('deploy/ on the real API server', (peers) => {
 
   it('every object passes a server-side dry-run', async () => {
     for (const o of objects) {
-      const r = await cluster.request('POST', `${collection(o)}?dryRun=All&fieldValidation=Strict`, o);
+      const r = await cluster.request('POST', `${collectionPath(o)}?dryRun=All&fieldValidation=Strict`, o);
       expect(r.status, `${o.kind} ${o.metadata.name}: ${r.text}`).toBe(201);
     }
   });
 
   it("the ServiceAccount's token may list and watch what bpfproxy reads, and is refused (403) the rest", async () => {
     for (const o of objects.filter((x) => x.kind !== 'DaemonSet')) {
-      const r = await cluster.request('POST', collection(o), o);
+      const r = await cluster.request('POST', collectionPath(o), o);
       expect(r.status, r.text).toBe(201);
     }
     const tr = await cluster.request('POST', '/api/v1/namespaces/kube-system/serviceaccounts/bpfproxy/token', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } });
