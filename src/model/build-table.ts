@@ -44,8 +44,8 @@ export interface LastGood {
 }
 
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
-const PROXY_NAME_LABEL = 'service.kubernetes.io/service-proxy-name';
-const HEADLESS_LABEL = 'service.kubernetes.io/headless';
+export const PROXY_NAME_LABEL = 'service.kubernetes.io/service-proxy-name';
+export const HEADLESS_LABEL = 'service.kubernetes.io/headless';
 const DEFAULT_AFFINITY_TIMEOUT = 10800;
 
 export function buildServiceTable(objs: ClusterObjects, opts: BuildOptions): BuildResult {

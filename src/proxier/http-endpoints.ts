@@ -1,6 +1,6 @@
 // /healthz and /livez (kube-proxy's contract: 200 while changes get synced in time, 503
 // when one waits too long) and /metrics.
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 
 export function parseBind(addr: string, flag: string): { host: string; port: number } | undefined {
@@ -8,6 +8,12 @@ export function parseBind(addr: string, flag: string): { host: string; port: num
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr);
   if (!m) throw new Error(`${flag}: want host:port, got ${JSON.stringify(addr)}`);
   return { host: m[1] ?? m[2] ?? '0.0.0.0', port: Number(m[3]) };
+}
+
+/** A JSON answer as kube-proxy's health endpoints send it. */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' });
+  res.end(JSON.stringify(body));
 }
 
 export interface HealthStatus {
@@ -38,8 +44,7 @@ export function startHealthz(bind: { host: string; port: number }, status: () =>
     const s = status();
     const now = Date.now();
     const ok = healthy(s, now);
-    res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' });
-    res.end(JSON.stringify({ lastUpdated: new Date(s.lastSyncAt).toISOString(), currentTime: new Date(now).toISOString() }));
+    sendJson(res, ok ? 200 : 503, { lastUpdated: new Date(s.lastSyncAt).toISOString(), currentTime: new Date(now).toISOString() });
   });
   srv.listen(bind.port, bind.host);
   return srv;

@@ -6,6 +6,7 @@
 import { type Server, createServer } from 'node:http';
 import type { Logger } from 'pino';
 import type { ServiceTable } from '../model/types.js';
+import { sendJson } from './http-endpoints.js';
 
 export interface HealthCheckService {
   namespace: string;
@@ -31,11 +32,11 @@ export function healthCheckServices(table: ServiceTable): Map<number, HealthChec
   return out;
 }
 
-/** The response body and status for one Service (kube-proxy's shape). */
-export function healthCheckResponse(s: HealthCheckService): { status: number; body: string } {
+/** The response status and body for one Service (kube-proxy's shape). */
+export function healthCheckResponse(s: HealthCheckService): { status: number; body: object } {
   return {
     status: s.localEndpoints > 0 ? 200 : 503,
-    body: JSON.stringify({ service: { namespace: s.namespace, name: s.name }, localEndpoints: s.localEndpoints, serviceProxyHealthy: true }),
+    body: { service: { namespace: s.namespace, name: s.name }, localEndpoints: s.localEndpoints, serviceProxyHealthy: true },
   };
 }
 
@@ -62,7 +63,13 @@ export class ServiceHealthServers {
         have.svc = svc;
         continue;
       }
-      const entry = { svc, server: createServer((_req, res) => this.answer(entry.svc, res)) };
+      const entry = {
+        svc,
+        server: createServer((_req, res) => {
+          const r = healthCheckResponse(entry.svc);
+          sendJson(res, r.status, r.body);
+        }),
+      };
       entry.server.on('error', (e) => {
         // Port taken (or similar): forget it, so the next sync tries again.
         this.log.error({ err: e, port, service: `${svc.namespace}/${svc.name}` }, 'health check node port server failed');
@@ -71,16 +78,6 @@ export class ServiceHealthServers {
       entry.server.listen(port, this.host);
       this.servers.set(port, entry);
     }
-  }
-
-  private answer(svc: HealthCheckService, res: import('node:http').ServerResponse): void {
-    const r = healthCheckResponse(svc);
-    res.writeHead(r.status, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' });
-    res.end(r.body);
-  }
-
-  ports(): number[] {
-    return [...this.servers.keys()].sort((a, b) => a - b);
   }
 
   close(): void {

@@ -15,16 +15,14 @@
 // A watchdog logs when an informer has heard nothing, not even a bookmark, for too long.
 import { CoreV1Api, DiscoveryV1Api, type KubeConfig, type KubernetesObject, ListWatch, Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { HEADLESS_LABEL, PROXY_NAME_LABEL } from '../model/build-table.js';
 import type { SourceEvent, SourceHandlers, SourceKind, Source } from './types.js';
-
-export const SERVICE_PROXY_NAME_LABEL = 'service.kubernetes.io/service-proxy-name';
-export const HEADLESS_LABEL = 'service.kubernetes.io/headless';
 
 export interface KubernetesSourceOptions {
   nodeName: string;
   /** Only Services (and their slices) labelled service-proxy-name=NAME; unset: only unlabelled ones. */
   serviceProxyName?: string;
-  /** Log and restart a watch that heard nothing (no event, no bookmark) for this long. */
+  /** Log (and count) an informer that heard nothing (no event, no bookmark) for this long. */
   staleAfterMs?: number;
   /** Backoff between informer restarts: base doubling to max, ±50 % jitter. */
   backoffBaseMs?: number;
@@ -37,7 +35,7 @@ export interface KubernetesSourceOptions {
 
 /** kube-proxy's selector: this proxy's Services only, never headless ones. */
 export function serviceLabelSelector(serviceProxyName?: string): string {
-  const proxy = serviceProxyName ? `${SERVICE_PROXY_NAME_LABEL}=${serviceProxyName}` : `!${SERVICE_PROXY_NAME_LABEL}`;
+  const proxy = serviceProxyName ? `${PROXY_NAME_LABEL}=${serviceProxyName}` : `!${PROXY_NAME_LABEL}`;
   return `${proxy},!${HEADLESS_LABEL}`;
 }
 
