@@ -7,6 +7,7 @@ import { TestCluster } from '../cluster/cluster.js';
 import { describeCluster } from '../cluster/describe-cluster.js';
 import { ApiRelay } from '../cluster/relay.js';
 import { describeKernel } from '../kernel-required.js';
+import { eventually } from '../harness/client.js';
 import { endpointSlice, node, service } from '../harness/manifests.js';
 import { createNetns, deleteNetns, newRunPrefix, nsRun } from '../harness/netns.js';
 import { ProxyProcess } from '../harness/proxy-process.js';
@@ -27,15 +28,13 @@ describeCluster('bpfproxy run against the real API server', (peers) => describeK
     const i = r.stdout.lastIndexOf('\n');
     return [Number(r.stdout.slice(i + 1)), r.stdout.slice(0, i)];
   }
-  async function until<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
+  /** The harness's bounded `eventually`, failing with what was awaited, the last value and the proxy's log. */
+  const until = <T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> =>
+    eventually(async () => {
       const v = await probe();
-      if (ok(v)) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}\n${proxy?.logs.slice(-15).join('\n')}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
+      if (!ok(v)) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}\n${proxy?.logs.slice(-15).join('\n')}`);
+      return v;
+    }, timeoutMs);
   const metric = async (name: string): Promise<number> => {
     const [, text] = await get(`http://${METRICS}/metrics`);
     const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));

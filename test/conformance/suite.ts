@@ -24,8 +24,8 @@ import { Topology } from '../harness/topology.js';
 import { BACKENDS } from './backends.js';
 import { CASES } from './cases/index.js';
 import { CLIENT, CLIENT_B, CLIENT_B_IP, CLIENT_IP, EXTERNAL, EXTERNAL_HOST, NODE, NODES, PODS } from './fixtures.js';
-import { type CaseResult, kernelLabel, writeResults } from './results.js';
-import type { ConformanceContext, ConformanceSource } from './types.js';
+import { type CaseResult, type Status, kernelLabel, writeResults } from './results.js';
+import type { ConformanceCase, ConformanceContext, ConformanceSource } from './types.js';
 
 
 const NODES_FILE = 'nodes.json';
@@ -49,6 +49,9 @@ function suite(backendName: string, source: ConformanceSource, peers?: Peers): v
     const prefix = newRunPrefix();
     const topo = new Topology(prefix);
     const results: CaseResult[] = [];
+    /** One case's row of the matrix. */
+    const record = (c: ConformanceCase, status: Status, ms: number, reason?: string) =>
+      results.push({ case: c.id, title: c.title, backend: backendName, source, kernel: kernelLabel(), status, ...(reason !== undefined ? { reason } : {}), ms });
     const proxies = new Map<string, ProxyProcess>();
     const baseline = new Map<string, Record<string, string>>();
     const cgroups = new Map<string, string>();
@@ -95,7 +98,7 @@ function suite(backendName: string, source: ConformanceSource, peers?: Peers): v
       // Cases that never ran (setup failed) are failures in the matrix, not blanks.
       for (const c of CASES) {
         if (!results.some((r) => r.case === c.id)) {
-          results.push({ case: c.id, title: c.title, backend: backendName, source, kernel: kernelLabel(), status: 'fail', reason: 'no result: suite setup failed, or the case timed out', ms: 0 });
+          record(c, 'fail', 0, 'no result: suite setup failed, or the case timed out');
         }
       }
       // In the suite's order (skips were recorded when the cases were defined).
@@ -119,7 +122,7 @@ function suite(backendName: string, source: ConformanceSource, peers?: Peers): v
       const reason = backend.unsupported[c.id];
       if (reason) {
         it.skip(`${c.id}: ${c.title} (not on ${backendName}: ${reason})`, () => undefined);
-        results.push({ case: c.id, title: c.title, backend: backendName, source, kernel: kernelLabel(), status: 'skip', reason, ms: 0 });
+        record(c, 'skip', 0, reason);
         continue;
       }
       it(`${c.id}: ${c.title}`, async () => {
@@ -157,9 +160,9 @@ function suite(backendName: string, source: ConformanceSource, peers?: Peers): v
         const t0 = Date.now();
         try {
           await c.run(ctx);
-          results.push({ case: c.id, title: c.title, backend: backendName, source, kernel: kernelLabel(), status: 'pass', ms: Date.now() - t0 });
+          record(c, 'pass', Date.now() - t0);
         } catch (e) {
-          results.push({ case: c.id, title: c.title, backend: backendName, source, kernel: kernelLabel(), status: 'fail', reason: (e as Error).message.split('\n')[0], ms: Date.now() - t0 });
+          record(c, 'fail', Date.now() - t0, (e as Error).message.split('\n')[0]);
           let report = `\n--- requests (last 10)\n${log.slice(-10).join('\n')}`;
           for (const [node, p] of proxies) {
             const inspect = await p.inspect().catch((x: Error) => x.message);

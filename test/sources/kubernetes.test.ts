@@ -10,6 +10,7 @@ import { ApiWriter } from '../cluster/api-writer.js';
 import { TestCluster } from '../cluster/cluster.js';
 import { describeCluster } from '../cluster/describe-cluster.js';
 import { ApiRelay } from '../cluster/relay.js';
+import { eventually } from '../harness/client.js';
 import { endpointSlice, node, service } from '../harness/manifests.js';
 
 it('backoff doubles to its cap, with ±50 % jitter', () => {
@@ -34,13 +35,15 @@ describeCluster('KubernetesSource against the real API server', (peers) => {
   let synced = 0;
 
   /** Bounded wait for a condition on the events seen so far. */
-  async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!cond()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; events: ${events.map((e) => `${e.type} ${e.kind} ${e.key}`).join(', ')}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  /** The harness's bounded `eventually` on a condition over the events seen so far. */
+  const until = (what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> =>
+    eventually(
+      async () => {
+        if (!cond()) throw new Error(`timed out waiting for ${what}; events: ${events.map((e) => `${e.type} ${e.kind} ${e.key}`).join(', ')}`);
+      },
+      timeoutMs,
+      50,
+    );
   const seen = (type: string, kind: string, key: string) => () => events.some((e) => e.type === type && e.kind === kind && e.key === key);
 
   beforeAll(async () => {
