@@ -1,7 +1,8 @@
 // `make demo`: the seed example end to end. Builds throwaway namespaces from the pods
 // that examples/hostnames/ names (node-a, its pods, a client), runs the real bpfproxy in
-// the node namespace on that directory, curls the VIP from the client, shows `inspect`
-// and the kernel state (iptables rules or BPF maps), then removes everything.
+// the node namespace on that directory, curls the VIP from the client, asks its cluster DNS
+// for the seed's names with dig, shows `inspect` and the kernel state (iptables rules or
+// BPF maps), then removes everything.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,21 +18,37 @@ const dir = values.manifests!;
 
 interface Obj {
   kind: string;
-  metadata: { name: string };
+  metadata: { name: string; labels?: Record<string, string> };
   spec?: { clusterIP?: string; ports?: Array<{ port: number }> };
   endpoints?: Array<{ addresses: string[]; nodeName?: string; targetRef?: { name: string } }>;
 }
 const objects: Obj[] = readdirSync(dir)
   .filter((f) => /\.ya?ml$/.test(f))
   .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS() as Obj));
-const svc = objects.find((o) => o.kind === 'Service')!;
+const svc = objects.find((o) => o.kind === 'Service' && o.spec?.clusterIP !== 'None')!;
 const vip = `${svc.spec!.clusterIP}:${svc.spec!.ports![0]!.port}`;
-const pods = objects.filter((o) => o.kind === 'EndpointSlice').flatMap((s) => s.endpoints ?? []);
+const pods = objects
+  .filter((o) => o.kind === 'EndpointSlice' && o.metadata.labels?.['kubernetes.io/service-name'] === svc.metadata.name)
+  .flatMap((s) => s.endpoints ?? []);
+// Cluster DNS inside the node namespace, on its loopback (the demo's resolver).
+const DNS = '127.0.0.1';
+const DNS_NAMES: Array<[string, string]> = [
+  [`${svc.metadata.name}.default.svc.cluster.local`, 'A'],
+  ['default-subdomain.default.svc.cluster.local', 'A'],
+  ['busybox-1.default-subdomain.default.svc.cluster.local', 'A'],
+  ['_foo._tcp.default-subdomain.default.svc.cluster.local', 'SRV'],
+];
 
 const say = (s: string) => console.log(`\n\x1b[1m${s}\x1b[0m`);
 const prefix = newRunPrefix();
 const topo = new Topology(prefix);
-const proxy = new ProxyProcess({ backend, netns: `${prefix}-node-a`, manifests: dir, nodeName: 'node-a', extraArgs: backend === 'ebpf' ? ['--bpf-pin-root', `/sys/fs/bpf/${prefix}`] : ['--cluster-cidr', '198.18.0.0/16'] });
+const proxy = new ProxyProcess({
+  backend,
+  netns: `${prefix}-node-a`,
+  manifests: dir,
+  nodeName: 'node-a',
+  extraArgs: [...(backend === 'ebpf' ? ['--bpf-pin-root', `/sys/fs/bpf/${prefix}`] : ['--cluster-cidr', '198.18.0.0/16']), '--dns-bind-address', `${DNS}:53`],
+});
 
 try {
   say(`bpfproxy demo — backend ${backend}, manifests ${dir}, namespaces ${prefix}-*`);
@@ -50,6 +67,12 @@ try {
     const r = await nsRun(topo.pod('client').ns, 'curl', ['-s', '--max-time', '2', `http://${vip}/`], { allowFailure: true });
     console.log(r.code === 0 ? r.stdout : `curl failed (${r.code}) ${r.stderr.trim()}`);
     if (r.code === 0) seen.add(r.stdout);
+  }
+
+  for (const [name, type] of DNS_NAMES) {
+    say(`$ dig @${DNS} ${name} ${type} +noall +answer   (in the node namespace)`);
+    const r = await nsRun(`${prefix}-node-a`, 'dig', [`@${DNS}`, name, type, '+noall', '+answer', '+tries=1', '+time=2'], { allowFailure: true });
+    console.log((r.stdout || r.stderr).trim());
   }
 
   say(`$ bpfproxy inspect --backend=${backend} --netns ${prefix}-node-a`);

@@ -10,6 +10,8 @@ import { type MapSizes, SIZED_MAPS, SNAT_PORT_MAX, SNAT_PORT_MIN } from '../back
 import { parseDuration } from '../util/duration.js';
 import { parsePortRange } from '../util/port-range.js';
 import { readKubeProxyConfig } from './kube-proxy-config.js';
+import { readFileSync } from 'node:fs';
+import { type Nameserver, parseResolvConf } from '../dns/resolv-conf.js';
 
 export const HELP = `bpfproxy — Kubernetes Service proxy (eBPF, iptables or IPVS data plane)
 
@@ -53,10 +55,27 @@ Options:
   --bpf-map-sizes LIST        ebpf: map entries, e.g. services=2097152,backends=1048576 (maps: services,
                               backends, rev_nat, svc_meta, conntrack, affinity; defaults fit 100k services)
   --ipvs-scheduler S          ipvs: rr (default), wrr, lc, wlc, sh, dh, sed, nq, mh
+  --dns-bind-address A        answer cluster DNS on host:port, UDP and TCP (default "": off)
+  --cluster-domain ZONE       the cluster's DNS zone (default cluster.local)
+  --dns-ttl DUR               TTL of DNS answers (default 5s)
+  --dns-upstream FILE         a resolv.conf: names outside the zone go to its nameservers
+                              (default: answered REFUSED)
+  --dns-pods MODE             <a-b-c-d>.<ns>.pod.<zone> records: disabled, insecure (any IP,
+                              the default, as kubeadm's Corefile) or verified (a Pod has that IP)
   --cleanup                   remove all rules/maps/programs of the backend and exit
   --log-level LEVEL           trace|debug|info|warn|error (default info)
   -h, --help                  this text
 `;
+
+export const DNS_POD_MODES = ['disabled', 'insecure', 'verified'] as const;
+
+export interface DnsOptions {
+  bind: { host: string; port: number };
+  zone: string;
+  ttlSeconds: number;
+  upstream?: Nameserver[];
+  pods: (typeof DNS_POD_MODES)[number];
+}
 
 export interface CliOptions {
   backend: ReturnType<typeof parseBackendName>;
@@ -70,6 +89,8 @@ export interface CliOptions {
   healthzBind: string;
   metricsBind: string;
   cleanup: boolean;
+  /** Cluster DNS (--dns-bind-address); undefined when off. */
+  dns?: DnsOptions;
   backendConfig: Omit<BackendConfig, 'logger' | 'metrics'>;
 }
 
@@ -114,6 +135,11 @@ export function parseArgv(argv: string[]) {
       'conntrack-gc-interval': { type: 'string', default: '5s' },
       'bpf-map-sizes': { type: 'string', default: '' },
       'ipvs-scheduler': { type: 'string' },
+      'dns-bind-address': { type: 'string', default: '' },
+      'cluster-domain': { type: 'string', default: 'cluster.local' },
+      'dns-ttl': { type: 'string', default: '5s' },
+      'dns-upstream': { type: 'string' },
+      'dns-pods': { type: 'string', default: 'insecure' },
       cleanup: { type: 'boolean', default: false },
       'nodeport-addresses': { type: 'string' },
       'iptables-mode': { type: 'string' },
@@ -199,6 +225,34 @@ function cidrList(v: string, flag: string): string[] {
     });
 }
 
+/** The --dns-* flags, or undefined when --dns-bind-address is empty. */
+function dnsOptions(v: Values): DnsOptions | undefined {
+  const bind = parseBind(v['dns-bind-address'] ?? '', '--dns-bind-address');
+  if (!bind) return undefined;
+  const zone = (v['cluster-domain'] ?? '').toLowerCase().replace(/\.$/, '');
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(zone)) throw new Error(`--cluster-domain: want a DNS name like cluster.local, got ${JSON.stringify(v['cluster-domain'])}`);
+  const ttlMs = parseDuration(v['dns-ttl'] ?? '5s', '--dns-ttl');
+  if (ttlMs % 1000 !== 0 || ttlMs < 0 || ttlMs / 1000 > 3600) throw new Error(`--dns-ttl: want whole seconds from 0s to 1h, got ${JSON.stringify(v['dns-ttl'])}`);
+  const pods = v['dns-pods'] ?? 'insecure';
+  if (!(DNS_POD_MODES as readonly string[]).includes(pods)) throw new Error(`--dns-pods: want one of ${DNS_POD_MODES.join(', ')}, got ${JSON.stringify(pods)}`);
+  let upstream: Nameserver[] | undefined;
+  const file = v['dns-upstream'];
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new Error(`--dns-upstream: cannot read ${file}: ${(e as Error).message}`);
+    }
+    try {
+      upstream = parseResolvConf(text, file);
+    } catch (e) {
+      throw new Error(`--dns-upstream: ${(e as Error).message}`);
+    }
+  }
+  return { bind, zone, ttlSeconds: ttlMs / 1000, upstream, pods: pods as DnsOptions['pods'] };
+}
+
 /** The parsed values (after withConfig) as CliOptions; throws with a message naming the flag. */
 export function cliOptions(v: Values): CliOptions {
   const d = v as Values & typeof DEFAULTS;
@@ -218,6 +272,7 @@ export function cliOptions(v: Values): CliOptions {
     healthzBind: d['healthz-bind-address'],
     metricsBind: d['metrics-bind-address'],
     cleanup: v.cleanup,
+    dns: dnsOptions(v),
     backendConfig: {
       clusterCIDRs: cidrList(d['cluster-cidr'], '--cluster-cidr'),
       masqueradeAll: d['masquerade-all'],

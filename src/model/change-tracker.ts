@@ -75,7 +75,8 @@ export class ServiceChangeTracker {
         this.onNode(ev.key, deleted ? undefined : { obj: ev.object as V1Node, source: ev.source });
         return;
       case 'Pod':
-        return; // not part of the service table
+      case 'Namespace':
+        return; // not part of the service table (DNS reads them)
     }
   }
 

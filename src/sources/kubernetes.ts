@@ -31,6 +31,8 @@ export interface KubernetesSourceOptions {
   onRestart?: (resource: string, err: unknown) => void;
   /** Called when the watchdog finds an informer quiet for staleAfterMs (metric). */
   onStale?: (resource: string) => void;
+  /** Cluster DNS: also watch Namespaces, every Service and slice, and (pods: true) Pods. */
+  dns?: { pods: boolean };
 }
 
 /** kube-proxy's selector: this proxy's Services only, never headless ones. */
@@ -192,7 +194,10 @@ export class KubernetesSource implements Source {
   ) {
     const core = kc.makeApiClient(CoreV1Api);
     const discovery = kc.makeApiClient(DiscoveryV1Api);
-    const labelSelector = serviceLabelSelector(opts.serviceProxyName);
+    // With cluster DNS the Services and slices are watched whole (DNS names headless and
+    // other proxies' Services too) and the proxier's selector is applied by ProxiedFilter.
+    const labelSelector = opts.dns ? undefined : serviceLabelSelector(opts.serviceProxyName);
+    const emit = (ev: SourceEvent) => this.emitTo(ev);
     const fieldSelector = `metadata.name=${opts.nodeName}`;
     const specs: InformerSpec[] = [
       { kind: 'Service', path: '/api/v1/services', labelSelector, list: () => core.listServiceForAllNamespaces({ labelSelector }) as never },
@@ -204,7 +209,8 @@ export class KubernetesSource implements Source {
       },
       { kind: 'Node', path: '/api/v1/nodes', fieldSelector, list: () => core.listNode({ fieldSelector }) as never },
     ];
-    const emit = (ev: SourceEvent) => this.emitTo(ev);
+    if (opts.dns) specs.push({ kind: 'Namespace', path: '/api/v1/namespaces', list: () => core.listNamespace() as never });
+    if (opts.dns?.pods) specs.push({ kind: 'Pod', path: '/api/v1/pods', list: () => core.listPodForAllNamespaces() as never });
     this.informers = specs.map((s) => new Informer(s, kc, emit, log, opts));
   }
 

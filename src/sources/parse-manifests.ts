@@ -4,7 +4,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import type { InputProblem } from '../model/types.js';
-import { SOURCE_KINDS, type SourceKind } from './types.js';
+import { CLUSTER_SCOPED, SOURCE_KINDS, type SourceKind } from './types.js';
 
 export interface ParsedObject {
   kind: SourceKind;
@@ -26,6 +26,7 @@ const API_VERSIONS: Record<SourceKind, string> = {
   EndpointSlice: 'discovery.k8s.io/v1',
   Node: 'v1',
   Pod: 'v1',
+  Namespace: 'v1',
 };
 
 export function parseManifestText(path: string, text: string): ParsedFile {
@@ -85,8 +86,8 @@ function collect(doc: unknown, where: string, path: string, out: ParsedObject[],
     return;
   }
   // Namespaced kinds default to "default" as kubectl apply would.
-  const object: KubernetesObject =
-    kind === 'Node' ? o : { ...o, metadata: { ...o.metadata, namespace: o.metadata?.namespace ?? 'default' } };
-  const key = kind === 'Node' ? name : `${object.metadata!.namespace}/${name}`;
+  const clusterScoped = CLUSTER_SCOPED.includes(kind);
+  const object: KubernetesObject = clusterScoped ? o : { ...o, metadata: { ...o.metadata, namespace: o.metadata?.namespace ?? 'default' } };
+  const key = clusterScoped ? name : `${object.metadata!.namespace}/${name}`;
   out.push({ kind, key, object, where });
 }

@@ -2,13 +2,15 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { InputProblem } from '../model/types.js';
 
-export const SOURCE_KINDS = ['Service', 'EndpointSlice', 'Node', 'Pod'] as const;
+export const SOURCE_KINDS = ['Service', 'EndpointSlice', 'Node', 'Pod', 'Namespace'] as const;
+/** Kinds without a namespace: their key is the name alone. */
+export const CLUSTER_SCOPED: readonly SourceKind[] = ['Node', 'Namespace'];
 export type SourceKind = (typeof SOURCE_KINDS)[number];
 
 export interface SourceEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
   kind: SourceKind;
-  /** `namespace/name` (`name` alone for cluster-scoped Nodes). */
+  /** `namespace/name` (`name` alone for cluster-scoped Nodes and Namespaces). */
   key: string;
   object: KubernetesObject;
   /** File path (manifests) or "api" (kubernetes). */

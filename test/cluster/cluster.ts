@@ -124,6 +124,8 @@ export class TestCluster {
       '--cert-dir', join(this.dir, 'certs'), // self-signed serving cert, written once
       '--token-auth-file', join(this.dir, 'tokens.csv'),
       '--authorization-mode', 'Node,RBAC',
+      // No controller-manager creates namespaces' default ServiceAccounts; test Pods never run.
+      '--disable-admission-plugins', 'ServiceAccount',
       '--service-account-issuer', 'https://kubernetes.default.svc',
       '--service-account-key-file', join(this.dir, 'sa.pub'),
       '--service-account-signing-key-file', join(this.dir, 'sa.key'),

@@ -1,0 +1,45 @@
+// The DNS server's thread (a worker_threads Worker started by dns-thread.ts). Queries are
+// answered here, off the main thread, so a flood of them never delays the proxier's sync
+// loop; the main thread only posts the source's object events, which keep this thread's
+// DnsObjects as current as the proxier's own view.
+import { parentPort, workerData } from 'node:worker_threads';
+import { createLogger } from '../util/logger.js';
+import { ClusterZone } from './cluster-zone.js';
+import { DnsObjects } from './dns-objects.js';
+import { DnsResponder, DnsServer } from './server.js';
+import type { ToDnsThread, DnsThreadConfig, FromDnsThread } from './dns-thread.js';
+import { Upstream } from './upstream.js';
+
+const cfg = workerData as DnsThreadConfig;
+const port = parentPort!;
+const log = createLogger(cfg.logLevel).child({ component: 'dns' });
+const objects = new DnsObjects(cfg.implicitNamespaces, (p) =>
+  log.warn({ file: p.source, object: p.object, field: p.field }, `dns: skipped: ${p.message}`),
+);
+const upstream = cfg.upstream ? new Upstream(cfg.upstream) : undefined;
+const zone = new ClusterZone(objects, {
+  zone: cfg.zone,
+  ttl: cfg.ttlSeconds,
+  pods: cfg.pods,
+  resolveOutside: upstream && ((name, type) => upstream.resolve(name, type)),
+});
+const server = new DnsServer(new DnsResponder(zone, upstream, log), log);
+const post = (m: FromDnsThread) => port.postMessage(m);
+
+port.on('message', (m: ToDnsThread) => {
+  switch (m.type) {
+    case 'events':
+      for (const ev of m.events) objects.onEvent(ev);
+      return;
+    case 'synced':
+      zone.synced = true;
+      return;
+    case 'stop':
+      server.close();
+      port.close();
+  }
+});
+server.listen(cfg.bind).then(
+  (address) => post({ type: 'listening', address }),
+  (e: Error) => post({ type: 'failed', message: `--dns-bind-address ${cfg.bind.host}:${cfg.bind.port}: ${e.message}` }),
+);
