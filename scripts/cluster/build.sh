@@ -3,7 +3,7 @@
 # test/cluster/go.mod (etcd, kube-apiserver) and test/coredns/go.mod (CoreDNS), into
 # versioned caches outside the repo:
 #   ${BPFPROXY_CACHE:-~/.cache/bpfproxy}/k8s-<release>-etcd-<release>/
-#   ${BPFPROXY_CACHE:-~/.cache/bpfproxy}/coredns-<release>/
+#   ${BPFPROXY_CACHE:-~/.cache/bpfproxy}/coredns-<release>-<hash of test/coredns/main.go>/
 # Does nothing when the binaries are there. Prints the Kubernetes directory on stdout (last
 # line); with --dir, only prints it; with --coredns-dir, only prints CoreDNS's.
 # Go is needed only here: bpfproxy itself is TypeScript, C and C++.
@@ -18,7 +18,9 @@ MIN_GO=1.26
 
 base="${BPFPROXY_CACHE:-$HOME/.cache/bpfproxy}"
 k8s_cache="$base/k8s-${K8S_RELEASE}-etcd-${ETCD_RELEASE}"
-coredns_cache="$base/coredns-${COREDNS_RELEASE}"
+# CoreDNS's directory also names its plugin set (test/coredns/main.go), so adding a plugin
+# rebuilds it instead of reusing a binary without it.
+coredns_cache="$base/coredns-${COREDNS_RELEASE}-$(sha256sum "$root/test/coredns/main.go" | cut -c1-8)"
 
 pinned() { grep -q "$2 $3" "$root/$1/go.mod" || { echo "peer build: $1/go.mod does not pin $2 $3" >&2; exit 1; }; }
 pinned test/cluster k8s.io/kubernetes "$K8S_RELEASE"

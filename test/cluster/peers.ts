@@ -1,4 +1,4 @@
-// Where scripts/cluster/build.sh put the real etcd and kube-apiserver (tests and bench/).
+// Where scripts/cluster/build.sh put the real etcd, kube-apiserver and CoreDNS (tests and bench/).
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ export interface Peers {
   dir: string;
   etcd: string;
   kubeApiserver: string;
+  coredns: string;
 }
 
 let cached: { peers?: Peers; reason?: string } | undefined;
@@ -23,8 +24,9 @@ export function findPeers(): { peers?: Peers; reason?: string } {
   } catch (e) {
     return (cached = { reason: `scripts/cluster/build.sh --dir failed: ${(e as Error).message}` });
   }
-  const peers = { dir, etcd: join(dir, 'etcd'), kubeApiserver: join(dir, 'kube-apiserver') };
-  const missing = [peers.etcd, peers.kubeApiserver].filter((p) => !existsSync(p));
+  const corednsDir = execFileSync(BUILD_SCRIPT, ['--coredns-dir'], { encoding: 'utf8' }).trim();
+  const peers = { dir, etcd: join(dir, 'etcd'), kubeApiserver: join(dir, 'kube-apiserver'), coredns: join(corednsDir, 'coredns') };
+  const missing = [peers.etcd, peers.kubeApiserver, peers.coredns].filter((p) => !existsSync(p));
   if (missing.length > 0) return (cached = { reason: `not built: ${missing.join(', ')} (run scripts/cluster/build.sh; needs Go >= 1.26)` });
   return (cached = { peers });
 }

@@ -1,5 +1,6 @@
 // The CoreDNS the DNS tests compare bpfproxy against: the real coremain with only the
-// plugins the differential and dnsperf runs use (kubernetes, forward, errors, log), so a
+// plugins the differential and dnsperf runs use (kubernetes, forward, hosts as the tests'
+// upstream, errors, log), so a
 // cold build does not compile every cloud provider's SDK. Go is for test peers only.
 package main
 
@@ -8,6 +9,7 @@ import (
 	"github.com/coredns/coredns/coremain"
 	_ "github.com/coredns/coredns/plugin/errors"
 	_ "github.com/coredns/coredns/plugin/forward"
+	_ "github.com/coredns/coredns/plugin/hosts"
 	_ "github.com/coredns/coredns/plugin/kubernetes"
 	_ "github.com/coredns/coredns/plugin/log"
 )
