@@ -72,6 +72,7 @@ bench: setup cluster
 	tsx bench/conntrack-churn.ts
 	tsx bench/iptables-sync.ts
 	tsx bench/dataplane.ts
+	tsx bench/dns.ts
 
 clean: bpf-clean
 	rm -rf dist build .conformance

@@ -12,10 +12,12 @@ import { describeCluster } from '../cluster/describe-cluster.js';
 import { ApiRelay } from '../cluster/relay.js';
 import { itNeeds, kernelUnavailableReason } from '../kernel-required.js';
 import { createNetns, deleteNetns, newRunPrefix, nsRun } from '../harness/netns.js';
+import { dig } from '../dns/dig.js';
 import { ProxyProcess } from '../harness/proxy-process.js';
 
 const DEPLOY = fileURLToPath(new URL('../../deploy', import.meta.url));
 const SEED = fileURLToPath(new URL('../../examples/hostnames', import.meta.url));
+const DEPLOY_DNS = fileURLToPath(new URL('../../deploy/dns', import.meta.url));
 
 interface Obj {
   apiVersion: string;
@@ -92,6 +94,37 @@ describeCluster('deploy/ on the real API server', (peers) => {
       expect(rules).toContain('-d 198.19.1.175/32');
       for (const ip of ['198.18.1.2', '198.18.1.3', '198.18.1.4']) expect(rules).toContain(`--to-destination ${ip}:9376`);
       expect(rules).not.toContain('198.18.1.5'); // the unready pod
+      expect(proxy.logs.join('\n')).not.toContain('forbidden');
+    } finally {
+      await proxy?.stop();
+      await proxy?.cleanup().catch(() => undefined);
+      await relay.close();
+      await deleteNetns(ns);
+    }
+  }, 90_000);
+
+  itNeeds(kernelUnavailableReason(), 'with deploy/dns/rbac.yaml too, the token runs cluster DNS (--dns-pods verified): the seed names answer, nothing is forbidden', async () => {
+    for (const o of yamlObjects(DEPLOY_DNS)) {
+      const r = await cluster.request('POST', collectionPath(o), o);
+      expect(r.status, r.text).toBe(201);
+    }
+    const as = (path: string) => cluster.request('GET', path, undefined, saToken);
+    for (const path of ['/api/v1/namespaces', '/api/v1/pods']) expect((await as(path)).status, path).toBe(200);
+    expect((await as('/api/v1/secrets')).status).toBe(403);
+    const ns = `${newRunPrefix()}-depdns`;
+    const relay = new ApiRelay(cluster.apiPort, cluster.dir);
+    let proxy: ProxyProcess | undefined;
+    await createNetns(ns);
+    try {
+      await relay.open();
+      await relay.intoNetns(ns);
+      const kubeconfig = await cluster.writeKubeconfig('bpfproxy-sa', saToken);
+      proxy = new ProxyProcess({ backend: 'iptables', netns: ns, kubeconfig, nodeName: 'node-a', extraArgs: ['--dns-bind-address', '127.0.0.1:53', '--dns-pods', 'verified'] });
+      await proxy.start();
+      const answer = async (name: string) => (await dig(ns, '127.0.0.1', 53, name, 'A')).answers;
+      expect(await answer('hostnames.default.svc.cluster.local')).toEqual(['hostnames.default.svc.cluster.local. A 198.19.1.175']);
+      expect(await answer('busybox-1.default-subdomain.default.svc.cluster.local')).toEqual(['busybox-1.default-subdomain.default.svc.cluster.local. A 198.18.1.10']);
+      expect(await answer('198-18-1-11.default.pod.cluster.local')).toEqual(['198-18-1-11.default.pod.cluster.local. A 198.18.1.11']);
       expect(proxy.logs.join('\n')).not.toContain('forbidden');
     } finally {
       await proxy?.stop();
