@@ -15,10 +15,10 @@ import { parseArgs } from 'node:util';
 import { ApiWriter } from '../test/cluster/api-writer.js';
 import { TestCluster } from '../test/cluster/cluster.js';
 import { findPeers } from '../test/cluster/peers.js';
-import { ApiRelay } from '../test/cluster/relay.js';
+import { type ApiRelay, netnsWithApi } from '../test/cluster/relay.js';
 import { dig } from '../test/dns/dig.js';
 import { DNS_OBJECTS } from '../test/dns/fixture.js';
-import { createNetns, deleteNetns, newRunPrefix, spawnInNetns } from '../test/harness/netns.js';
+import { deleteNetns, newRunPrefix, spawnInNetns } from '../test/harness/netns.js';
 import { ProxyProcess } from '../test/harness/proxy-process.js';
 import { run } from '../src/util/exec.js';
 
@@ -77,13 +77,11 @@ if (!peers) throw new Error(`bench/dns.ts needs the test cluster and CoreDNS: ${
 const ns = `${newRunPrefix()}-dnsb`;
 const dir = await mkdtemp(join(tmpdir(), 'bpfproxy-dnsbench-'));
 const cluster = await TestCluster.start(peers);
-const relay = new ApiRelay(cluster.apiPort, cluster.dir);
+let relay: ApiRelay | undefined;
 let coredns: ChildProcess | undefined;
 let proxy: ProxyProcess | undefined;
 try {
-  await createNetns(ns);
-  await relay.open();
-  await relay.intoNetns(ns);
+  relay = await netnsWithApi(cluster, ns);
   const api = new ApiWriter(cluster);
   await api.write('dns', DNS_OBJECTS as never);
   for (let i = 0; i < SERVICES; i += 50) await api.write(`svc-${i}`, Array.from({ length: Math.min(50, SERVICES - i) }, (_, k) => serviceObj(i + k)) as never);
@@ -143,7 +141,7 @@ try {
   await proxy?.stop();
   await proxy?.cleanup().catch(() => undefined);
   coredns?.kill('SIGTERM');
-  await relay.close();
+  await relay?.close();
   await deleteNetns(ns);
   await cluster.stop();
   await rm(dir, { recursive: true, force: true });

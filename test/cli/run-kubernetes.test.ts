@@ -5,11 +5,11 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ApiWriter } from '../cluster/api-writer.js';
 import { TestCluster } from '../cluster/cluster.js';
 import { describeCluster } from '../cluster/describe-cluster.js';
-import { ApiRelay } from '../cluster/relay.js';
+import { type ApiRelay, netnsWithApi } from '../cluster/relay.js';
 import { describeKernel } from '../kernel-required.js';
 import { eventually } from '../harness/client.js';
 import { endpointSlice, node, service } from '../harness/manifests.js';
-import { createNetns, deleteNetns, newRunPrefix, nsRun } from '../harness/netns.js';
+import { deleteNetns, newRunPrefix, nsRun } from '../harness/netns.js';
 import { ProxyProcess } from '../harness/proxy-process.js';
 
 const HEALTHZ = '127.0.0.1:10256';
@@ -48,10 +48,7 @@ describeCluster('bpfproxy run against the real API server', (peers) => describeK
 
   beforeAll(async () => {
     cluster = await TestCluster.start(peers);
-    relay = new ApiRelay(cluster.apiPort, cluster.dir);
-    await createNetns(ns);
-    await relay.open();
-    await relay.intoNetns(ns);
+    relay = await netnsWithApi(cluster, ns);
     api = new ApiWriter(cluster);
     await api.write('node', [node('node-a', '198.19.200.1', '198.18.1.0/24')]);
     await api.write('web', [

@@ -10,6 +10,7 @@ import { rmSync } from 'node:fs';
 import { type Server, type Socket, connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { run } from '../../src/util/exec.js';
+import { createNetns } from '../harness/netns.js';
 
 export class ApiRelay {
   private servers: Server[] = [];
@@ -88,4 +89,13 @@ export class ApiRelay {
     await this.cut();
     rmSync(this.socketPath, { force: true });
   }
+}
+
+/** A new network namespace `ns` that reaches the API server on apiPort through a new relay. */
+export async function netnsWithApi(api: { apiPort: number; dir: string }, ns: string): Promise<ApiRelay> {
+  const relay = new ApiRelay(api.apiPort, api.dir);
+  await createNetns(ns);
+  await relay.open();
+  await relay.intoNetns(ns);
+  return relay;
 }

@@ -9,9 +9,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ApiWriter, collectionPath } from '../cluster/api-writer.js';
 import { TestCluster } from '../cluster/cluster.js';
 import { describeCluster } from '../cluster/describe-cluster.js';
-import { ApiRelay } from '../cluster/relay.js';
+import { type ApiRelay, netnsWithApi } from '../cluster/relay.js';
 import { itNeeds, kernelUnavailableReason } from '../kernel-required.js';
-import { createNetns, deleteNetns, newRunPrefix, nsRun } from '../harness/netns.js';
+import { deleteNetns, newRunPrefix, nsRun } from '../harness/netns.js';
 import { dig } from '../dns/dig.js';
 import { ProxyProcess } from '../harness/proxy-process.js';
 
@@ -77,30 +77,35 @@ describeCluster('deploy/ on the real API server', (peers) => {
     expect((await cluster.request('POST', '/api/v1/namespaces/default/services', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'x' }, spec: { ports: [{ port: 1 }] } }, saToken)).status).toBe(403);
   });
 
-  itNeeds(kernelUnavailableReason(), 'bpfproxy with that token syncs the seed (iptables, in a node namespace)', async () => {
-    const ns = `${newRunPrefix()}-dep`;
-    const relay = new ApiRelay(cluster.apiPort, cluster.dir);
+  /** bpfproxy (iptables) with the ServiceAccount's token in a new node namespace; teardown always. */
+  async function withProxy(suffix: string, extraArgs: string[], body: (ns: string, proxy: ProxyProcess) => Promise<void>): Promise<void> {
+    const ns = `${newRunPrefix()}-${suffix}`;
+    let relay: ApiRelay | undefined;
     let proxy: ProxyProcess | undefined;
-    await createNetns(ns);
     try {
-      await relay.open();
-      await relay.intoNetns(ns);
-      const api = new ApiWriter(cluster);
-      for (const o of yamlObjects(SEED)) await api.apply(o);
+      relay = await netnsWithApi(cluster, ns);
       const kubeconfig = await cluster.writeKubeconfig('bpfproxy-sa', saToken);
-      proxy = new ProxyProcess({ backend: 'iptables', netns: ns, kubeconfig, nodeName: 'node-a' });
+      proxy = new ProxyProcess({ backend: 'iptables', netns: ns, kubeconfig, nodeName: 'node-a', extraArgs });
       await proxy.start();
-      const rules = (await nsRun(ns, 'iptables-save', ['-t', 'nat'])).stdout;
-      expect(rules).toContain('-d 198.19.1.175/32');
-      for (const ip of ['198.18.1.2', '198.18.1.3', '198.18.1.4']) expect(rules).toContain(`--to-destination ${ip}:9376`);
-      expect(rules).not.toContain('198.18.1.5'); // the unready pod
+      await body(ns, proxy);
       expect(proxy.logs.join('\n')).not.toContain('forbidden');
     } finally {
       await proxy?.stop();
       await proxy?.cleanup().catch(() => undefined);
-      await relay.close();
+      await relay?.close();
       await deleteNetns(ns);
     }
+  }
+
+  itNeeds(kernelUnavailableReason(), 'bpfproxy with that token syncs the seed (iptables, in a node namespace)', async () => {
+    const api = new ApiWriter(cluster);
+    for (const o of yamlObjects(SEED)) await api.apply(o);
+    await withProxy('dep', [], async (ns) => {
+      const rules = (await nsRun(ns, 'iptables-save', ['-t', 'nat'])).stdout;
+      expect(rules).toContain('-d 198.19.1.175/32');
+      for (const ip of ['198.18.1.2', '198.18.1.3', '198.18.1.4']) expect(rules).toContain(`--to-destination ${ip}:9376`);
+      expect(rules).not.toContain('198.18.1.5'); // the unready pod
+    });
   }, 90_000);
 
   itNeeds(kernelUnavailableReason(), 'with deploy/dns/rbac.yaml too, the token runs cluster DNS (--dns-pods verified): the seed names answer, nothing is forbidden', async () => {
@@ -111,26 +116,11 @@ describeCluster('deploy/ on the real API server', (peers) => {
     const as = (path: string) => cluster.request('GET', path, undefined, saToken);
     for (const path of ['/api/v1/namespaces', '/api/v1/pods']) expect((await as(path)).status, path).toBe(200);
     expect((await as('/api/v1/secrets')).status).toBe(403);
-    const ns = `${newRunPrefix()}-depdns`;
-    const relay = new ApiRelay(cluster.apiPort, cluster.dir);
-    let proxy: ProxyProcess | undefined;
-    await createNetns(ns);
-    try {
-      await relay.open();
-      await relay.intoNetns(ns);
-      const kubeconfig = await cluster.writeKubeconfig('bpfproxy-sa', saToken);
-      proxy = new ProxyProcess({ backend: 'iptables', netns: ns, kubeconfig, nodeName: 'node-a', extraArgs: ['--dns-bind-address', '127.0.0.1:53', '--dns-pods', 'verified'] });
-      await proxy.start();
+    await withProxy('depdns', ['--dns-bind-address', '127.0.0.1:53', '--dns-pods', 'verified'], async (ns) => {
       const answer = async (name: string) => (await dig(ns, '127.0.0.1', 53, name, 'A')).answers;
       expect(await answer('hostnames.default.svc.cluster.local')).toEqual(['hostnames.default.svc.cluster.local. A 198.19.1.175']);
       expect(await answer('busybox-1.default-subdomain.default.svc.cluster.local')).toEqual(['busybox-1.default-subdomain.default.svc.cluster.local. A 198.18.1.10']);
       expect(await answer('198-18-1-11.default.pod.cluster.local')).toEqual(['198-18-1-11.default.pod.cluster.local. A 198.18.1.11']);
-      expect(proxy.logs.join('\n')).not.toContain('forbidden');
-    } finally {
-      await proxy?.stop();
-      await proxy?.cleanup().catch(() => undefined);
-      await relay.close();
-      await deleteNetns(ns);
-    }
+    });
   }, 90_000);
 });

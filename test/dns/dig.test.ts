@@ -12,10 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiWriter } from '../cluster/api-writer.js';
 import { TestCluster } from '../cluster/cluster.js';
 import { describeCluster } from '../cluster/describe-cluster.js';
-import { ApiRelay } from '../cluster/relay.js';
+import { type ApiRelay, netnsWithApi } from '../cluster/relay.js';
 import { describeKernel } from '../kernel-required.js';
 import { eventually } from '../harness/client.js';
-import { createNetns, deleteNetns, newRunPrefix, spawnInNetns } from '../harness/netns.js';
+import { deleteNetns, newRunPrefix, spawnInNetns } from '../harness/netns.js';
 import { ProxyProcess } from '../harness/proxy-process.js';
 import { type DigAnswer, dig } from './dig.js';
 import { BIG_ENDPOINTS, DIFFERENTIAL_ONLY, DNS_OBJECTS, EXPECTED, SOA_PREFIX, UPSTREAM_HOSTS } from './fixture.js';
@@ -86,10 +86,7 @@ describeCluster('cluster DNS, checked with dig and against CoreDNS', (peers) => 
 
   beforeAll(async () => {
     cluster = await TestCluster.start(peers);
-    relay = new ApiRelay(cluster.apiPort, cluster.dir);
-    await createNetns(ns);
-    await relay.open();
-    await relay.intoNetns(ns);
+    relay = await netnsWithApi(cluster, ns);
     // The upstream: the real CoreDNS serving one test name from a hosts block.
     const hosts = UPSTREAM_HOSTS.map(([ip, name]) => `    ${ip} ${name}`).join('\n');
     const kubeconfig = await cluster.writeKubeconfig('coredns');
