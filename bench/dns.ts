@@ -1,12 +1,16 @@
 // Cluster DNS under load, bpfproxy next to the real CoreDNS, one run:
 // - dnsperf (Debian) against each, in turn, on the same objects from the real API server:
-//   the server pinned to one core (taskset; CoreDNS with GOMAXPROCS=1, no cache plugin since
-//   ours has none), dnsperf on the other. Queries/s, and latency p50/p99 from dnsperf's
-//   per-query report (-v).
+//   the server pinned to one core (taskset; CoreDNS with GOMAXPROCS=1), dnsperf on the
+//   other. Queries/s, and latency p50/p99 from dnsperf's per-query report (-v). CoreDNS runs
+//   twice: without its cache plugin, and with it (bpfproxy keeps its own answers until the
+//   next object change, which is a cache of a kind, so both rows are shown).
 // - the proxier's sync latency (an EndpointSlice write through the API server → the proxy's
 //   "synced" log line) idle and while dnsperf floods bpfproxy's DNS: the DNS server runs in
 //   its own thread, so the flood should not delay the sync loop.
-//   tsx bench/dns.ts [--seconds 10] [--services 1000] [--changes 15]
+//   Two query mixes: names that repeat (what clients mostly ask), and 50k distinct pod names
+//   (almost every query misses bpfproxy's answer cache). Each server × mix runs --rounds
+//   times, interleaved; the table gives medians and the queries/s range.
+//   tsx bench/dns.ts [--seconds 10] [--rounds 3] [--services 1000] [--changes 15]
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,12 +26,16 @@ import { deleteNetns, newRunPrefix, spawnInNetns } from '../test/harness/netns.j
 import { ProxyProcess } from '../test/harness/proxy-process.js';
 import { run } from '../src/util/exec.js';
 
-const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, services: { type: 'string', default: '1000' }, changes: { type: 'string', default: '15' } } });
+const { values: args } = parseArgs({
+  options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, services: { type: 'string', default: '1000' }, changes: { type: 'string', default: '15' } },
+});
 const SECONDS = Number(args.seconds);
+const ROUNDS = Number(args.rounds);
 const SERVICES = Number(args.services);
 const CHANGES = Number(args.changes);
 const OURS = 53;
 const COREDNS = 1053;
+const COREDNS_CACHED = 1054;
 const SERVER_CPU = '1';
 const CLIENT_CPU = '0';
 
@@ -48,6 +56,7 @@ function serviceObj(i: number): object {
 }
 
 interface PerfResult {
+  /** One dnsperf run. */
   qps: number;
   p50: number;
   p99: number;
@@ -87,21 +96,33 @@ try {
   for (let i = 0; i < SERVICES; i += 50) await api.write(`svc-${i}`, Array.from({ length: Math.min(50, SERVICES - i) }, (_, k) => serviceObj(i + k)) as never);
   const queryFile = join(dir, 'queries.txt');
   await writeFile(queryFile, queries());
+  const podFile = join(dir, 'pods.txt');
+  await writeFile(podFile, Array.from({ length: 50_000 }, (_, i) => `198-18-${i >> 8}-${i & 255}.default.pod.cluster.local A\n`).join(''));
 
   const corefile = join(dir, 'Corefile');
-  await writeFile(corefile, `.:${COREDNS} {\n  kubernetes cluster.local in-addr.arpa ip6.arpa {\n    kubeconfig ${await cluster.writeKubeconfig('coredns')} test\n    pods insecure\n    ttl 5\n  }\n}\n`);
+  const kubernetes = `  kubernetes cluster.local in-addr.arpa ip6.arpa {\n    kubeconfig ${await cluster.writeKubeconfig('coredns')} test\n    pods insecure\n    ttl 5\n  }\n`;
+  await writeFile(corefile, `.:${COREDNS} {\n${kubernetes}}\n.:${COREDNS_CACHED} {\n  cache\n${kubernetes}}\n`);
   coredns = await spawnInNetns(ns, 'env', ['GOMAXPROCS=1', 'taskset', '-c', SERVER_CPU, peers.coredns, '-conf', corefile], /CoreDNS-\d/, 30_000);
   proxy = new ProxyProcess({ backend: 'iptables', netns: ns, nodeName: 'node-a', kubeconfig: await cluster.writeKubeconfig('node-a'), extraArgs: ['--dns-bind-address', `127.0.0.1:${OURS}`] });
   await proxy.start();
   await pin(`bpfproxy.js run .*--netns ${ns}`);
-  for (const port of [OURS, COREDNS]) {
+  for (const port of [OURS, COREDNS, COREDNS_CACHED]) {
     const last = `s${SERVICES - 1}.default.svc.cluster.local`;
     for (let i = 0; i < 100 && (await dig(ns, '127.0.0.1', port, last, 'A')).answers.length !== 1; i++) await new Promise((r) => setTimeout(r, 200));
   }
 
-  const results: Array<[string, PerfResult]> = [];
-  for (const [name, port] of [['bpfproxy', OURS], ['CoreDNS', COREDNS]] as const) results.push([name, await dnsperf(ns, port, queryFile)]);
-
+  const servers = [['bpfproxy', OURS], ['CoreDNS', COREDNS], ['CoreDNS + cache plugin', COREDNS_CACHED]] as const;
+  const mixes = [['repeated names (204 distinct)', queryFile], ['distinct pod names (50k)', podFile]] as const;
+  const runs = new Map<string, PerfResult[]>();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [mix, file] of mixes) {
+      for (const [name, port] of servers) {
+        const r = await dnsperf(ns, port, file);
+        runs.set(`${mix}|${name}`, [...(runs.get(`${mix}|${name}`) ?? []), r]);
+        console.error(`round ${round + 1} ${mix} ${name}: ${r.qps.toFixed(0)} q/s`);
+      }
+    }
+  }
   // Sync latency: a slice write, then the proxy's next "synced" line; idle, then under flood.
   const syncLatency = async (label: string): Promise<number[]> => {
     const out: number[] = [];
@@ -127,12 +148,19 @@ try {
   const loaded = await syncLatency('under dnsperf');
   flood.kill('SIGINT');
 
-  const [ours, theirs] = [results[0]![1], results[1]![1]];
-  console.log(`\n## Cluster DNS: dnsperf, ${SECONDS} s each, server on one core (CPU ${SERVER_CPU}), dnsperf on CPU ${CLIENT_CPU}; ${SERVICES + DNS_OBJECTS.length} objects\n`);
-  console.log('| server | queries/s | p50 | p99 | lost |');
-  console.log('|---|---|---|---|---|');
-  for (const [name, r] of results) console.log(`| ${name} | ${r.qps.toFixed(0)} | ${ms(r.p50)} | ${ms(r.p99)} | ${r.lost} |`);
-  console.log(`\nbpfproxy / CoreDNS queries/s: ${(ours.qps / theirs.qps).toFixed(2)}×`);
+  const med = (k: string, f: (r: PerfResult) => number) => pct(runs.get(k)!.map(f), 50);
+  console.log(`\n## Cluster DNS: dnsperf, ${SECONDS} s × ${ROUNDS} rounds each, server on one core (CPU ${SERVER_CPU}), dnsperf on CPU ${CLIENT_CPU}; ${SERVICES + DNS_OBJECTS.length} objects\n`);
+  console.log('| queries | server | queries/s, median (min–max) | p50 | p99 | lost |');
+  console.log('|---|---|---|---|---|---|');
+  for (const [mix] of mixes) {
+    for (const [name] of servers) {
+      const k = `${mix}|${name}`;
+      const qps = runs.get(k)!.map((r) => r.qps);
+      console.log(`| ${mix} | ${name} | ${med(k, (r) => r.qps).toFixed(0)} (${Math.min(...qps).toFixed(0)}–${Math.max(...qps).toFixed(0)}) | ${ms(med(k, (r) => r.p50))} | ${ms(med(k, (r) => r.p99))} | ${runs.get(k)!.reduce((a, r) => a + r.lost, 0)} |`);
+    }
+    const ours = med(`${mix}|bpfproxy`, (r) => r.qps);
+    console.log(`\n${mix}: bpfproxy / CoreDNS ${(ours / med(`${mix}|CoreDNS`, (r) => r.qps)).toFixed(2)}×, / CoreDNS with its cache ${(ours / med(`${mix}|CoreDNS + cache plugin`, (r) => r.qps)).toFixed(2)}×\n`);
+  }
   console.log(`\n## Sync latency (slice write → synced), ${CHANGES} changes each\n`);
   console.log('| | median | min | max |');
   console.log('|---|---|---|---|');

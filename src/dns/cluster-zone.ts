@@ -46,6 +46,11 @@ interface Entry {
   target: string;
 }
 
+interface LookupContext {
+  /** Names outside the zone to ask the upstream, and where in the answer theirs go. */
+  pending: Array<{ host: string; type: 'A' | 'AAAA'; at: number }>;
+}
+
 /** Entries, or a name error (NXDOMAIN). */
 type Found = { entries: Entry[] } | 'nxdomain';
 
@@ -145,18 +150,39 @@ export class ClusterZone implements Zone {
     return this.zones.find((z) => name === z || name.endsWith(`.${z}`));
   }
 
+  /** Changes whenever an answer could: any object change, and the end of the initial list. */
+  generation(): number {
+    return this.objects.generation * 2 + (this.synced ? 1 : 0);
+  }
+
   covers(name: string): boolean {
     return this.zoneOf(name.toLowerCase()) !== undefined;
   }
 
-  async lookup(q: Question): Promise<ZoneReply> {
+  /**
+   * The answer to one question: synchronous from the objects, except when an ExternalName
+   * target outside the zone has to be asked of the upstream (then a Promise).
+   */
+  lookup(q: Question): ZoneReply | Promise<ZoneReply> {
     const name = q.name.toLowerCase().replace(/\.$/, '');
     const zone = this.zoneOf(name)!;
-    const answers = await this.answer(q.name, name, zone, q.type);
-    if (answers === 'refused') return { rcode: RCODE.REFUSED, answers: [], authorities: [], additionals: [] };
-    if (answers === 'nxdomain') return { rcode: this.synced ? RCODE.NXDOMAIN : RCODE.SERVFAIL, answers: [], authorities: [this.soa(zone)], additionals: [] };
-    if (answers.answers.length === 0) return { rcode: RCODE.NOERROR, answers: [], authorities: [this.soa(zone)], additionals: [] };
-    return { rcode: RCODE.NOERROR, answers: answers.answers, authorities: [], additionals: answers.additionals };
+    const ctx: LookupContext = { pending: [] };
+    const answers = this.answer(q.name, name, zone, q.type, ctx);
+    if (ctx.pending.length === 0) return this.reply(zone, answers, true);
+    // Upstream answers go in where their CNAMEs are, last first so positions hold. An answer
+    // that took the upstream's records is not ours to keep (not cacheable).
+    const list = (answers as { answers: Answer[] }).answers;
+    return Promise.all(ctx.pending.map((p) => this.opts.resolveOutside!(p.host, p.type).catch(() => [] as Answer[]))).then((found) => {
+      for (let i = ctx.pending.length - 1; i >= 0; i--) list.splice(ctx.pending[i]!.at, 0, ...found[i]!);
+      return this.reply(zone, answers, false);
+    });
+  }
+
+  private reply(zone: string, answers: { answers: Answer[]; additionals: Answer[] } | 'nxdomain' | 'refused', cacheable: boolean): ZoneReply {
+    if (answers === 'refused') return { rcode: RCODE.REFUSED, answers: [], authorities: [], additionals: [], cacheable };
+    if (answers === 'nxdomain') return { rcode: this.synced ? RCODE.NXDOMAIN : RCODE.SERVFAIL, answers: [], authorities: [this.soa(zone)], additionals: [], cacheable };
+    if (answers.answers.length === 0) return { rcode: RCODE.NOERROR, answers: [], authorities: [this.soa(zone)], additionals: [], cacheable };
+    return { rcode: RCODE.NOERROR, answers: answers.answers, authorities: [], additionals: answers.additionals, cacheable };
   }
 
   private soa(zone: string): Answer {
@@ -170,12 +196,13 @@ export class ClusterZone implements Zone {
     };
   }
 
-  private async answer(
+  private answer(
     qname: string,
     name: string,
     zone: string,
     type: string,
-  ): Promise<{ answers: Answer[]; additionals: Answer[] } | 'nxdomain' | 'refused'> {
+    ctx: LookupContext,
+  ): { answers: Answer[]; additionals: Answer[] } | 'nxdomain' | 'refused' {
     const ttl = this.opts.ttl;
     const none = { answers: [], additionals: [] };
     switch (type) {
@@ -183,7 +210,9 @@ export class ClusterZone implements Zone {
       case 'AAAA': {
         const found = this.records(name, zone);
         if (found === 'nxdomain') return found;
-        return { answers: await this.addresses(qname, name, zone, type, found.entries, 0), additionals: [] };
+        const out: Answer[] = [];
+        this.addresses(qname, name, type, found.entries, 0, ctx, out);
+        return { answers: out, additionals: [] };
       }
       case 'TXT': {
         if (name === `dns-version.${zone}`) {
@@ -229,31 +258,32 @@ export class ClusterZone implements Zone {
     return found === 'nxdomain' ? found : none;
   }
 
-  /** A/AAAA answers for entries, following ExternalName CNAMEs. */
-  private async addresses(qname: string, name: string, zone: string, type: 'A' | 'AAAA', entries: Entry[], depth: number): Promise<Answer[]> {
+  /**
+   * Appends the A/AAAA answers for entries to `out`, following ExternalName CNAMEs: in the
+   * zone at once, outside it by noting where the upstream's answer goes (ctx.pending).
+   */
+  private addresses(qname: string, name: string, type: 'A' | 'AAAA', entries: Entry[], depth: number, ctx: LookupContext, out: Answer[]): void {
     const ttl = this.opts.ttl;
-    const out: Answer[] = [];
     const seen = new Set<string>();
     for (const e of entries) {
       const family = isIP(e.host);
       if (family === 0) {
         // A target at or below the name itself loops; a chain too long stops.
         if (e.host === name || e.host.endsWith(`.${name}`) || depth >= MAX_CNAME_CHAIN) continue;
-        const cname: Answer = { type: 'CNAME', name: qname, ttl, class: 'IN', data: e.host };
+        const at = out.length;
+        out.push({ type: 'CNAME', name: qname, ttl, class: 'IN', data: e.host });
         if (this.zoneOf(e.host) === this.opts.zone) {
           const next = this.records(e.host, this.opts.zone);
-          const more = next === 'nxdomain' ? [] : await this.addresses(e.host, e.host, zone, type, next.entries, depth + 1);
-          if (more.length > 0) out.push(cname, ...more);
-        } else if (this.opts.resolveOutside) {
-          out.push(cname, ...(await this.opts.resolveOutside(e.host, type).catch(() => [])));
-        } else out.push(cname);
+          if (next !== 'nxdomain') this.addresses(e.host, e.host, type, next.entries, depth + 1, ctx, out);
+          // A target in the zone with nothing to give: no CNAME either (CoreDNS's rule).
+          if (out.length === at + 1 && !ctx.pending.some((p) => p.at > at)) out.pop();
+        } else if (this.opts.resolveOutside) ctx.pending.push({ host: e.host, type, at: out.length });
         continue;
       }
       if ((family === 4) !== (type === 'A') || seen.has(e.host)) continue;
       seen.add(e.host);
       out.push({ type, name: qname, ttl, class: 'IN', data: e.host });
     }
-    return out;
   }
 
   /** SRV records (weights split 100 over all entries) and their targets' addresses. */

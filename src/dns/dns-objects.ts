@@ -121,6 +121,8 @@ export class DnsObjects {
   private readonly namespaceUse = new Map<string, number>();
   /** Unix seconds of the last change (the SOA serial, as CoreDNS's). */
   modifiedAt = Math.floor(Date.now() / 1000);
+  /** Bumped by every change: answers computed at one generation hold until the next. */
+  generation = 0;
 
   /**
    * `implicitNamespaces`: a namespace exists when an object is in it, as well as when a
@@ -158,6 +160,7 @@ export class DnsObjects {
           return;
       }
       this.modifiedAt = Math.floor(Date.now() / 1000);
+      this.generation++;
     } catch (e) {
       this.onProblem(problem(ev.source, what, e)); // the last valid form stays
     }

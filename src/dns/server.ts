@@ -20,6 +20,8 @@ export interface ZoneReply {
   answers: Answer[];
   authorities: Answer[];
   additionals: Answer[];
+  /** False when the answer holds what another server said (not kept in the answer cache). */
+  cacheable?: boolean;
 }
 
 /** What the server is authoritative for, and its answers there. */
@@ -27,6 +29,8 @@ export interface Zone {
   /** True for names this server answers itself (the cluster zone, the reverse zones). */
   covers(name: string): boolean;
   lookup(q: Question): ZoneReply | Promise<ZoneReply>;
+  /** Changes whenever any answer could change; answers are kept only within one. */
+  generation(): number;
 }
 
 /** Our advertised EDNS0 UDP payload size: DNS Flag Day 2020's, fits one unfragmented packet. */
@@ -34,6 +38,8 @@ export const EDNS_UDP_SIZE = 1232;
 const PLAIN_UDP_SIZE = 512;
 const QUERY_OPCODE = 0;
 const TCP_IDLE_MS = 10_000;
+/** Distinct queries kept per generation; past it the cache starts over. */
+const CACHE_ENTRIES = 20_000;
 
 type Opt = Extract<Answer, { type: 'OPT' }>;
 
@@ -41,15 +47,47 @@ function header(id: number, flags: number, rcode: number): Pick<Packet, 'id' | '
   return { id, type: 'response', flags: (flags & ~0xf) | (rcode & 0xf) };
 }
 
+/**
+ * Answers messages. Our own answers are kept, as encoded bytes, for as long as the objects
+ * do not change (one zone generation): a repeated query costs a map lookup and a copy, not
+ * a decode, a lookup and an encode. This is not a TTL cache: any object event starts it
+ * over, so it never answers from an older view than an uncached lookup would.
+ */
 export class DnsResponder {
+  private cache = new Map<string, Buffer>();
+  private cacheGeneration = -1;
+
   constructor(
     private readonly zone: Zone,
     private readonly upstream: Upstream | undefined,
     private readonly log: Logger,
   ) {}
 
-  /** The reply to one message, or undefined when it must be dropped. */
-  async respond(msg: Buffer, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {
+  /** The kept reply to this exact message (ID aside; key: cacheKey(msg)), or undefined. */
+  cached(msg: Buffer, key: string): Buffer | undefined {
+    if (msg.length < 12 || this.cacheGeneration !== this.zone.generation()) return undefined;
+    const hit = this.cache.get(key);
+    if (!hit) return undefined;
+    const out = Buffer.allocUnsafe(hit.length);
+    hit.copy(out);
+    out.writeUInt16BE(msg.readUInt16BE(0), 0);
+    return out;
+  }
+
+  private keep(key: string, generation: number, out: Buffer): void {
+    if (generation !== this.zone.generation()) return; // the objects changed during the lookup
+    if (this.cacheGeneration !== generation || this.cache.size >= CACHE_ENTRIES) {
+      this.cache = new Map();
+      this.cacheGeneration = generation;
+    }
+    this.cache.set(key, out);
+  }
+
+  /**
+   * The reply to one message, or undefined when it must be dropped. Synchronous unless the
+   * upstream has to be asked (forwarding, or an ExternalName target outside the zone).
+   */
+  respond(msg: Buffer, transport: 'udp' | 'tcp', key = cacheKey(msg, transport)): Buffer | undefined | Promise<Buffer | undefined> {
     if (msg.length < 12) return undefined;
     const id = msg.readUInt16BE(0);
     const flags = msg.readUInt16BE(2);
@@ -83,32 +121,44 @@ export class DnsResponder {
     if (q.class !== 'IN' || q.type === 'AXFR' || q.type === 'IXFR') return dnsPacket.encode(base(RCODE.NOTIMP));
     if (!this.zone.covers(q.name)) {
       if (!this.upstream) return dnsPacket.encode(base(RCODE.REFUSED));
-      try {
-        return await this.upstream.forward(msg, transport);
-      } catch (e) {
-        this.log.warn({ name: q.name, err: (e as Error).message }, 'dns: upstream failed');
+      return this.upstream.forward(msg, transport).catch((e: Error) => {
+        this.log.warn({ name: q.name, err: e.message }, 'dns: upstream failed');
         return dnsPacket.encode(base(RCODE.SERVFAIL));
-      }
+      });
     }
-    let reply: ZoneReply;
-    try {
-      reply = await this.zone.lookup(q);
-    } catch (e) {
+    const generation = this.zone.generation();
+    const failed = (e: unknown) => {
       this.log.error({ name: q.name, type: q.type, err: e }, 'dns: lookup failed');
       return dnsPacket.encode(base(RCODE.SERVFAIL));
+    };
+    const finish = (reply: ZoneReply): Buffer => this.encodeReply(key, transport, generation, base(reply.rcode, true), reply, replyOpt, opt);
+    try {
+      const r = this.zone.lookup(q);
+      return r instanceof Promise ? r.then(finish, failed) : finish(r);
+    } catch (e) {
+      return failed(e);
     }
-    const p = base(reply.rcode, true);
+  }
+
+  /** Our answer, encoded; emptied with TC when it does not fit the client's UDP size. */
+  private encodeReply(key: string, transport: 'udp' | 'tcp', generation: number, p: Packet, reply: ZoneReply, replyOpt: Answer[], opt: Opt | undefined): Buffer {
     p.answers = reply.answers;
     p.authorities = reply.authorities;
     p.additionals = [...reply.additionals, ...replyOpt];
-    const out = dnsPacket.encode(p);
+    let out = dnsPacket.encode(p);
     const limit = transport === 'tcp' ? 65535 : opt ? Math.max(PLAIN_UDP_SIZE, opt.udpPayloadSize ?? 0) : PLAIN_UDP_SIZE;
-    if (out.length <= limit) return out;
-    // Too big: no records at all and TC set, so the client asks again over TCP (RFC 7766).
-    const tc = base(reply.rcode, true);
-    tc.flags = (tc.flags ?? 0) | dnsPacket.TRUNCATED_RESPONSE;
-    return dnsPacket.encode(tc);
+    if (out.length > limit) {
+      // Too big: no records at all and TC set, so the client asks again over TCP (RFC 7766).
+      out = dnsPacket.encode({ ...p, flags: (p.flags ?? 0) | dnsPacket.TRUNCATED_RESPONSE, answers: [], authorities: [], additionals: replyOpt });
+    }
+    if (reply.cacheable !== false) this.keep(key, generation, out);
+    return out;
   }
+}
+
+/** The message without its ID: flags, counts, question and EDNS, and the transport. */
+export function cacheKey(msg: Buffer, transport: 'udp' | 'tcp'): string {
+  return transport + msg.toString('latin1', 2);
 }
 
 export interface DnsServerAddress {
@@ -139,7 +189,18 @@ export class DnsServer {
     });
     udp.on('error', (e) => this.log.error({ err: e }, 'dns: udp socket error'));
     udp.on('message', (msg, rinfo) => {
-      this.responder.respond(msg, 'udp').then(
+      const key = cacheKey(msg, 'udp');
+      const hit = this.responder.cached(msg, key);
+      if (hit) {
+        udp.send(hit, rinfo.port, rinfo.address);
+        return;
+      }
+      const reply = this.responder.respond(msg, 'udp', key);
+      if (!(reply instanceof Promise)) {
+        if (reply) udp.send(reply, rinfo.port, rinfo.address);
+        return;
+      }
+      reply.then(
         (out) => {
           if (out) udp.send(out, rinfo.port, rinfo.address);
         },
@@ -174,7 +235,8 @@ export class DnsServer {
         const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
         buf = buf.subarray(2 + msg.length);
         chain = chain.then(async () => {
-          const out = await this.responder.respond(Buffer.from(msg), 'tcp');
+          const key = cacheKey(msg, 'tcp');
+          const out = this.responder.cached(msg, key) ?? (await this.responder.respond(Buffer.from(msg), 'tcp', key));
           if (!out || s.destroyed) return;
           const len = Buffer.alloc(2);
           len.writeUInt16BE(out.length);

@@ -39,12 +39,14 @@ function header(id: number, flags: number, qd: number, an = 0, ns = 0, ar = 0): 
 }
 const rcodeOf = (b: Buffer) => b.readUInt16BE(2) & 0xf;
 
+const objects = new DnsObjects(true);
+const webEvent = (type: 'ADDED' | 'MODIFIED', clusterIP: string) => ({
+  type, kind: 'Service' as const, key: 'default/web', source: 'test',
+  object: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'default' }, spec: { clusterIP, ports: [{ port: 80 }] } } as never,
+});
+
 beforeAll(async () => {
-  const objects = new DnsObjects(true);
-  objects.onEvent({
-    type: 'ADDED', kind: 'Service', key: 'default/web', source: 'test',
-    object: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'default' }, spec: { clusterIP: '198.19.2.10', ports: [{ port: 80 }] } } as never,
-  });
+  objects.onEvent(webEvent('ADDED', '198.19.2.10'));
   const zone = new ClusterZone(objects, { zone: 'cluster.local', ttl: 5, pods: 'insecure' });
   zone.synced = true;
   server = new DnsServer(new DnsResponder(zone, undefined, log), log);
@@ -60,6 +62,24 @@ beforeAll(async () => {
 afterAll(() => {
   client?.close();
   server?.close();
+});
+
+describe('DNS server: the answer cache', () => {
+  it('answers a repeated query from the cache with its own ID, and an object change ends that at once', async () => {
+    const ask = async (id: number) => {
+      replies.length = 0;
+      client.send(dnsPacket.encode({ id, type: 'query', questions: [{ type: 'A', name: 'web.default.svc.cluster.local' }] }), port, '127.0.0.1');
+      for (let i = 0; i < 100 && !replies.some((r) => r.readUInt16BE(0) === id); i++) await new Promise<void>((r) => waiters.push(r));
+      const p = dnsPacket.decode(replies.find((r) => r.readUInt16BE(0) === id)!);
+      return [p.id, p.answers?.map((a) => ('data' in a ? a.data : ''))];
+    };
+    expect(await ask(101)).toEqual([101, ['198.19.2.10']]);
+    expect(await ask(102)).toEqual([102, ['198.19.2.10']]);
+    objects.onEvent(webEvent('MODIFIED', '198.19.2.99'));
+    expect(await ask(103)).toEqual([103, ['198.19.2.99']]);
+    objects.onEvent(webEvent('MODIFIED', '198.19.2.10'));
+    expect(await ask(104)).toEqual([104, ['198.19.2.10']]);
+  });
 });
 
 describe('DNS server: bad messages', () => {
