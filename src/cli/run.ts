@@ -1,7 +1,8 @@
 // `bpfproxy run`: source → proxier (change tracker) → backend, plus /healthz, /livez and
-// /metrics, and cluster DNS (--dns-bind-address) from the same events. The source is a manifests directory or the Kubernetes API; with the API the
-// first sync waits until every informer has listed, as kube-proxy waits for its caches
-// (a sync before that would program Services without their endpoints).
+// /metrics, and cluster DNS (--dns-bind-address) from the same events. The source is a
+// manifests directory or the Kubernetes API; with the API the first sync waits until every
+// informer has listed, as kube-proxy waits for its caches (a sync before that would
+// program Services without their endpoints).
 // Stopping (SIGTERM/SIGINT) stops the watches and leaves the data plane programmed, as
 // kube-proxy does: a restarted proxy adopts it, so traffic does not notice the restart.
 import type { Logger } from 'pino';

@@ -79,6 +79,17 @@ describe('bpfproxy run: invalid flags and --config exit 2 before touching the ke
     expect(await refused(['--unknown-flag'])).toContain("Unknown option '--unknown-flag'");
   });
 
+  it('names the bad --dns-* flag', async () => {
+    const dns = ['--dns-bind-address', '127.0.0.1:53'];
+    expect(await refused([...dns, '--dns-pods', 'sometimes'])).toContain('--dns-pods: want one of disabled, insecure, verified, got "sometimes"');
+    expect(await refused([...dns, '--dns-ttl', '1.5s'])).toContain('--dns-ttl: want whole seconds');
+    expect(await refused([...dns, '--cluster-domain', 'bad_zone!'])).toContain('--cluster-domain: want a DNS name');
+    expect(await refused([...dns, '--dns-upstream', join(dir, 'none.conf')])).toContain('--dns-upstream: cannot read');
+    const conf = await config('resolv.conf', 'search example.test\nnameserver 198.18.9.300\n');
+    expect(await refused([...dns, '--dns-upstream', conf])).toContain(`--dns-upstream: ${conf}:2: nameserver "198.18.9.300" is not an IP address`);
+    expect(await refused(['--dns-bind-address', 'localhost'])).toContain('--dns-bind-address: want host:port');
+  });
+
   it('names the --config file and field, for a bad value as for an unknown field', async () => {
     const bad = await config('bad-value.yaml', `${header}iptables:\n  syncPeriod: soon\n`);
     expect(await refused(['--config', bad])).toContain(`--config ${bad}: iptables.syncPeriod: invalid duration "soon"`);
