@@ -62,7 +62,9 @@ export async function runCommand(opts: CliOptions, log: Logger): Promise<number>
   let dns: DnsThread | undefined;
   if (opts.dns) {
     try {
-      dns = await DnsThread.start({ ...opts.dns, implicitNamespaces: !!opts.manifests, logLevel: log.level }, log);
+      dns = await DnsThread.start({ ...opts.dns, implicitNamespaces: !!opts.manifests, logLevel: log.level }, log, (c) => {
+        metrics.dns.totals = c;
+      });
     } catch (e) {
       log.error((e as Error).message);
       await backend.close?.();

@@ -3,6 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { DnsOptions } from '../cli/options.js';
+import type { DnsCounters } from '../metrics/metrics.js';
 import type { SourceEvent } from '../sources/types.js';
 import type { DnsServerAddress } from './server.js';
 
@@ -13,7 +14,10 @@ export interface DnsThreadConfig extends DnsOptions {
 }
 
 export type ToDnsThread = { type: 'events'; events: SourceEvent[] } | { type: 'synced' } | { type: 'stop' };
-export type FromDnsThread = { type: 'listening'; address: DnsServerAddress } | { type: 'failed'; message: string };
+export type FromDnsThread =
+  | { type: 'listening'; address: DnsServerAddress }
+  | { type: 'failed'; message: string }
+  | { type: 'counters'; counters: DnsCounters };
 
 export class DnsThread {
   private pending: SourceEvent[] = [];
@@ -24,21 +28,29 @@ export class DnsThread {
     readonly address: DnsServerAddress,
   ) {}
 
-  /** Starts the thread; resolves once its sockets listen, rejects with the bind error. */
-  static start(cfg: DnsThreadConfig, log: Logger): Promise<DnsThread> {
+  /**
+   * Starts the thread; resolves once its sockets listen, rejects with the bind error.
+   * `onCounters` gets its totals every second (metrics).
+   */
+  static start(cfg: DnsThreadConfig, log: Logger, onCounters: (c: DnsCounters) => void = () => {}): Promise<DnsThread> {
     const worker = new Worker(new URL('./dns-worker.js', import.meta.url), { workerData: cfg });
     return new Promise((resolve, reject) => {
       worker.once('error', reject);
-      worker.once('message', (m: FromDnsThread) => {
-        if (m.type === 'failed') {
-          void worker.terminate();
-          reject(new Error(m.message));
-          return;
+      worker.on('message', (m: FromDnsThread) => {
+        switch (m.type) {
+          case 'failed':
+            void worker.terminate();
+            reject(new Error(m.message));
+            return;
+          case 'listening':
+            worker.off('error', reject);
+            worker.on('error', (e) => log.error({ err: e }, 'dns thread failed'));
+            log.info({ address: `${m.address.host}:${m.address.port}`, zone: cfg.zone }, 'dns: listening (udp, tcp)');
+            resolve(new DnsThread(worker, m.address));
+            return;
+          case 'counters':
+            onCounters(m.counters);
         }
-        worker.off('error', reject);
-        worker.on('error', (e) => log.error({ err: e }, 'dns thread failed'));
-        log.info({ address: `${m.address.host}:${m.address.port}`, zone: cfg.zone }, 'dns: listening (udp, tcp)');
-        resolve(new DnsThread(worker, m.address));
       });
     });
   }

@@ -47,11 +47,19 @@ port.on('message', (m: ToDnsThread) => {
       zone.synced = true;
       return;
     case 'stop':
+      clearInterval(counters);
       server.close();
       port.close();
   }
 });
+/** Totals go to the main thread's /metrics once a second. */
+const COUNTERS_EVERY_MS = 1000;
+let counters: NodeJS.Timeout | undefined;
 server.listen(cfg.bind).then(
-  (address) => post({ type: 'listening', address }),
+  (address) => {
+    post({ type: 'listening', address });
+    counters = setInterval(() => post({ type: 'counters', counters: server.counters }), COUNTERS_EVERY_MS);
+    counters.unref();
+  },
   (e: Error) => post({ type: 'failed', message: `--dns-bind-address ${cfg.bind.host}:${cfg.bind.port}: ${e.message}` }),
 );

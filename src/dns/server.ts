@@ -9,9 +9,11 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, isIPv6, type Server as TcpServer, type Socket } from 'node:net';
 import dnsPacket, { type Answer, type Packet, type Question } from 'dns-packet';
 import type { Logger } from 'pino';
+import type { DnsCounters } from '../metrics/metrics.js';
 import type { Upstream } from './upstream.js';
 
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
+const RCODE_NAMES = Object.fromEntries(Object.entries(RCODE).map(([k, v]) => [v, k])) as Record<number, string>;
 /** EDNS0 BADVERS: extended rcode 16, its upper 8 bits (1) in the OPT record. */
 const BADVERS_HIGH = 1;
 
@@ -63,9 +65,9 @@ export class DnsResponder {
     private readonly log: Logger,
   ) {}
 
-  /** The kept reply to this exact message (ID aside; key: cacheKey(msg)), or undefined. */
-  cached(msg: Buffer, key: string): Buffer | undefined {
-    if (msg.length < 12 || this.cacheGeneration !== this.zone.generation()) return undefined;
+  /** The kept reply to this message (key: cacheKey(msg)), or undefined. */
+  cached(msg: Buffer, key: string | undefined): Buffer | undefined {
+    if (key === undefined || this.cacheGeneration !== this.zone.generation()) return undefined;
     const hit = this.cache.get(key);
     if (!hit) return undefined;
     const out = Buffer.allocUnsafe(hit.length);
@@ -74,8 +76,8 @@ export class DnsResponder {
     return out;
   }
 
-  private keep(key: string, generation: number, out: Buffer): void {
-    if (generation !== this.zone.generation()) return; // the objects changed during the lookup
+  private keep(key: string | undefined, generation: number, out: Buffer): void {
+    if (key === undefined || generation !== this.zone.generation()) return; // not keyable, or the objects changed meanwhile
     if (this.cacheGeneration !== generation || this.cache.size >= CACHE_ENTRIES) {
       this.cache = new Map();
       this.cacheGeneration = generation;
@@ -141,7 +143,7 @@ export class DnsResponder {
   }
 
   /** Our answer, encoded; emptied with TC when it does not fit the client's UDP size. */
-  private encodeReply(key: string, transport: 'udp' | 'tcp', generation: number, p: Packet, reply: ZoneReply, replyOpt: Answer[], opt: Opt | undefined): Buffer {
+  private encodeReply(key: string | undefined, transport: 'udp' | 'tcp', generation: number, p: Packet, reply: ZoneReply, replyOpt: Answer[], opt: Opt | undefined): Buffer {
     p.answers = reply.answers;
     p.authorities = reply.authorities;
     p.additionals = [...reply.additionals, ...replyOpt];
@@ -156,9 +158,28 @@ export class DnsResponder {
   }
 }
 
-/** The message without its ID: flags, counts, question and EDNS, and the transport. */
-export function cacheKey(msg: Buffer, transport: 'udp' | 'tcp'): string {
-  return transport + msg.toString('latin1', 2);
+/**
+ * What decides our answer to a query: the transport, the header without its ID (flags,
+ * counts), the question, and the EDNS0 UDP size, version and flags. EDNS options are left
+ * out: we answer none of them, and a client's random COOKIE option (dig, many resolvers)
+ * would otherwise make every query distinct. Undefined (not cached) for anything but one
+ * question and at most one well-formed OPT record.
+ */
+export function cacheKey(msg: Buffer, transport: 'udp' | 'tcp'): string | undefined {
+  if (msg.length < 12 || msg.readUInt16BE(4) !== 1 || msg.readUInt16BE(6) !== 0 || msg.readUInt16BE(8) !== 0) return undefined;
+  let i = 12;
+  while (i < msg.length && msg[i] !== 0) {
+    if (msg[i]! > 63) return undefined; // a compression pointer or bad label: let the decoder judge
+    i += msg[i]! + 1;
+  }
+  const qEnd = i + 5; // the root label, QTYPE, QCLASS
+  if (qEnd > msg.length) return undefined;
+  const arcount = msg.readUInt16BE(10);
+  if (arcount === 0) return transport + msg.toString('latin1', 2, qEnd);
+  // OPT: root name (1), TYPE 41 (2), CLASS = UDP size (2), TTL = ext-rcode, version, flags (4), RDLENGTH (2).
+  if (arcount !== 1 || qEnd + 11 > msg.length || msg[qEnd] !== 0 || msg.readUInt16BE(qEnd + 1) !== 41) return undefined;
+  if (qEnd + 11 + msg.readUInt16BE(qEnd + 9) !== msg.length) return undefined;
+  return transport + msg.toString('latin1', 2, qEnd) + msg.toString('latin1', qEnd + 3, qEnd + 9);
 }
 
 export interface DnsServerAddress {
@@ -171,6 +192,18 @@ export class DnsServer {
   private udp?: UdpSocket;
   private tcp?: TcpServer;
   private readonly conns = new Set<Socket>();
+  /** Totals since start (metrics). */
+  readonly counters: DnsCounters = { responses: {}, cacheHits: {}, dropped: 0 };
+
+  private count(proto: 'udp' | 'tcp', out: Buffer | undefined, hit: boolean): void {
+    if (!out) {
+      this.counters.dropped++;
+      return;
+    }
+    const k = `${proto}|${RCODE_NAMES[out.readUInt16BE(2) & 0xf] ?? String(out.readUInt16BE(2) & 0xf)}`;
+    this.counters.responses[k] = (this.counters.responses[k] ?? 0) + 1;
+    if (hit) this.counters.cacheHits[proto] = (this.counters.cacheHits[proto] ?? 0) + 1;
+  }
 
   constructor(
     private readonly responder: DnsResponder,
@@ -192,16 +225,19 @@ export class DnsServer {
       const key = cacheKey(msg, 'udp');
       const hit = this.responder.cached(msg, key);
       if (hit) {
+        this.count('udp', hit, true);
         udp.send(hit, rinfo.port, rinfo.address);
         return;
       }
       const reply = this.responder.respond(msg, 'udp', key);
       if (!(reply instanceof Promise)) {
+        this.count('udp', reply, false);
         if (reply) udp.send(reply, rinfo.port, rinfo.address);
         return;
       }
       reply.then(
         (out) => {
+          this.count('udp', out, false);
           if (out) udp.send(out, rinfo.port, rinfo.address);
         },
         (e) => this.log.error({ err: e }, 'dns: udp reply failed'),
@@ -236,7 +272,9 @@ export class DnsServer {
         buf = buf.subarray(2 + msg.length);
         chain = chain.then(async () => {
           const key = cacheKey(msg, 'tcp');
-          const out = this.responder.cached(msg, key) ?? (await this.responder.respond(Buffer.from(msg), 'tcp', key));
+          const hit = this.responder.cached(msg, key);
+          const out = hit ?? (await this.responder.respond(Buffer.from(msg), 'tcp', key));
+          this.count('tcp', out, hit !== undefined);
           if (!out || s.destroyed) return;
           const len = Buffer.alloc(2);
           len.writeUInt16BE(out.length);

@@ -7,8 +7,25 @@ export interface DatapathCounters {
   drops: Record<string, number>;
 }
 
+/** Cluster DNS totals, kept by the DNS thread and posted to the main thread every second. */
+export interface DnsCounters {
+  /** `proto|rcode` → responses sent. */
+  responses: Record<string, number>;
+  /** proto → answers sent from the answer cache. */
+  cacheHits: Record<string, number>;
+  /** Messages dropped unanswered (shorter than a header, or a response). */
+  dropped: number;
+}
+
 export function createMetrics(registry = new Registry()) {
   collectDefaultMetrics({ register: registry });
+  /** The DNS thread's latest totals (unset: DNS is off, the DNS metrics have no samples). */
+  const dns: { totals?: DnsCounters } = {};
+  const fromDns = (set: (c: Counter<string>, t: DnsCounters) => void) =>
+    function (this: Counter<string>) {
+      this.reset();
+      if (dns.totals) set(this, dns.totals);
+    };
   /** Set by a backend with kernel counters; unset, the datapath metrics have no samples. */
   const datapath: { read?: () => DatapathCounters | undefined } = {};
   // The kernel keeps the totals: each scrape replaces the samples with its current values.
@@ -186,6 +203,34 @@ export function createMetrics(registry = new Registry()) {
       name: 'bpfproxy_services',
       help: 'Service ports in the last synced table',
       registers: [registry],
+    }),
+    dns,
+    dnsResponses: new Counter({
+      name: 'bpfproxy_dns_responses_total',
+      help: 'Cluster DNS responses sent, by transport and rcode (forwarded ones with the upstream\'s rcode)',
+      labelNames: ['proto', 'rcode'],
+      registers: [registry],
+      collect: fromDns((c, t) => {
+        for (const [k, n] of Object.entries(t.responses)) {
+          const [proto, rcode] = k.split('|');
+          c.inc({ proto, rcode }, n);
+        }
+      }),
+    }),
+    dnsCacheHits: new Counter({
+      name: 'bpfproxy_dns_cache_hits_total',
+      help: 'Cluster DNS answers sent from the answer cache (kept until the next object change)',
+      labelNames: ['proto'],
+      registers: [registry],
+      collect: fromDns((c, t) => {
+        for (const [proto, n] of Object.entries(t.cacheHits)) c.inc({ proto }, n);
+      }),
+    }),
+    dnsDropped: new Counter({
+      name: 'bpfproxy_dns_dropped_total',
+      help: 'DNS messages dropped unanswered (shorter than a header, or a response)',
+      registers: [registry],
+      collect: fromDns((c, t) => c.inc(t.dropped)),
     }),
   };
 }

@@ -15,7 +15,7 @@ import { describeCluster } from '../cluster/describe-cluster.js';
 import { type ApiRelay, netnsWithApi } from '../cluster/relay.js';
 import { describeKernel } from '../kernel-required.js';
 import { eventually } from '../harness/client.js';
-import { deleteNetns, newRunPrefix, spawnInNetns } from '../harness/netns.js';
+import { deleteNetns, newRunPrefix, nsRun, spawnInNetns } from '../harness/netns.js';
 import { ProxyProcess } from '../harness/proxy-process.js';
 import { type DigAnswer, dig } from './dig.js';
 import { BIG_ENDPOINTS, DIFFERENTIAL_ONLY, DNS_OBJECTS, EXPECTED, SOA_PREFIX, UPSTREAM_HOSTS } from './fixture.js';
@@ -24,6 +24,7 @@ const LOOPBACK = '127.0.0.1';
 const OURS = 53;
 const COREDNS = 1053;
 const UPSTREAM = 2053;
+const METRICS = '127.0.0.1:10249';
 
 describeCluster('cluster DNS, checked with dig and against CoreDNS', (peers) => describeKernel('in a test namespace', () => {
   const ns = `${newRunPrefix()}-dns`;
@@ -38,7 +39,7 @@ describeCluster('cluster DNS, checked with dig and against CoreDNS', (peers) => 
   async function startProxy(source: { manifests: string } | { kubeconfig: string }): Promise<ProxyProcess> {
     const proxy = new ProxyProcess({
       backend: 'iptables', netns: ns, nodeName: 'node-a', ...source,
-      extraArgs: ['--dns-bind-address', `${LOOPBACK}:${OURS}`, '--dns-upstream', resolvConf],
+      extraArgs: ['--dns-bind-address', `${LOOPBACK}:${OURS}`, '--dns-upstream', resolvConf, '--metrics-bind-address', METRICS],
     });
     await proxy.start();
     await eventually(async () => {
@@ -158,6 +159,25 @@ ${hosts}
       const [ours, theirs] = [await dig(ns, LOOPBACK, OURS, name, type), await dig(ns, LOOPBACK, COREDNS, name, type)];
       const view = (a: DigAnswer) => ({ rcode: a.rcode, answers: a.answers, authorities: a.authorities, additionals: a.additionals });
       expect(view(ours), `bpfproxy:\n${ours.raw}\nCoreDNS:\n${theirs.raw}`).toEqual(view(theirs));
+    });
+
+    it('counts its answers on /metrics: by transport and rcode, and the answer-cache hits', async () => {
+      const nxdomains = EXPECTED.filter((e) => e.rcode === 'NXDOMAIN').length;
+      const sample = (text: string, series: string) => Number(text.split('\n').find((l) => l.startsWith(`${series} `))?.split(' ')[1] ?? Number.NaN);
+      // The DNS thread posts its totals once a second.
+      await eventually(async () => {
+        const text = (await nsRun(ns, 'curl', ['-s', '-m', '5', `http://${METRICS}/metrics`])).stdout;
+        const got = {
+          udpNxdomain: sample(text, 'bpfproxy_dns_responses_total{proto="udp",rcode="NXDOMAIN"}'),
+          tcpNoerror: sample(text, 'bpfproxy_dns_responses_total{proto="tcp",rcode="NOERROR"}'),
+          udpHits: sample(text, 'bpfproxy_dns_cache_hits_total{proto="udp"}'),
+        };
+        // Each EXPECTED query was asked at least twice (its own check and the differential),
+        // so its second answer came from the cache; the big answer came over TCP.
+        if (!(got.udpNxdomain >= 2 * nxdomains && got.tcpNoerror >= 1 && got.udpHits >= EXPECTED.length)) {
+          throw new Error(`DNS counters not there yet: ${JSON.stringify(got)}`);
+        }
+      }, 10_000);
     });
   });
 }));

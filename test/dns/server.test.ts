@@ -7,7 +7,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterZone } from '../../src/dns/cluster-zone.js';
 import { DnsObjects } from '../../src/dns/dns-objects.js';
-import { DnsResponder, DnsServer } from '../../src/dns/server.js';
+import { DnsResponder, DnsServer, cacheKey } from '../../src/dns/server.js';
 
 const log = pino({ level: 'silent' });
 let server: DnsServer;
@@ -82,9 +82,32 @@ describe('DNS server: the answer cache', () => {
   });
 });
 
+describe('cacheKey', () => {
+  const q = (id: number, options: Array<{ code: number; data: Buffer }>, udpPayloadSize = 1232) =>
+    dnsPacket.encode({
+      id, type: 'query', flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: 'web.default.svc.cluster.local' }],
+      additionals: [{ type: 'OPT', name: '.', udpPayloadSize, extendedRcode: 0, ednsVersion: 0, flags: 0, flag_do: false, options } as never],
+    });
+  it('leaves out the ID and the EDNS options (a random COOKIE), keeps the UDP size and the transport', () => {
+    const a = cacheKey(q(1, [{ code: 10, data: Buffer.from('0123456789abcdef', 'hex') }]), 'udp');
+    expect(a).toBeDefined();
+    expect(cacheKey(q(2, [{ code: 10, data: Buffer.from('fedcba9876543210', 'hex') }]), 'udp')).toBe(a);
+    expect(cacheKey(q(3, []), 'udp')).toBe(a);
+    expect(cacheKey(q(4, [], 512), 'udp')).not.toBe(a);
+    expect(cacheKey(q(5, []), 'tcp')).not.toBe(a);
+  });
+  it('declines what it cannot read plainly: a compressed question, two questions, a bad OPT length', () => {
+    expect(cacheKey(Buffer.concat([header(1, 0, 1), Buffer.from([0xc0, 12, 0, 1, 0, 1])]), 'udp')).toBeUndefined();
+    expect(cacheKey(dnsPacket.encode({ id: 1, type: 'query', questions: [{ type: 'A', name: 'a.test' }, { type: 'A', name: 'b.test' }] }), 'udp')).toBeUndefined();
+    expect(cacheKey(Buffer.concat([q(1, []), Buffer.from([0])]), 'udp')).toBeUndefined();
+  });
+});
+
 describe('DNS server: bad messages', () => {
-  it('drops a message too short for a header (no ID to answer with)', async () => {
+  it('drops a message too short for a header (no ID to answer with), and counts it', async () => {
+    const before = server.counters.dropped;
     expect(await send(Buffer.from([1, 2, 3, 4, 5]))).toEqual([]);
+    expect(server.counters.dropped).toBe(before + 1);
   });
 
   it('drops a response (QR set): answering it could loop between two servers', async () => {
