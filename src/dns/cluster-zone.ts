@@ -313,9 +313,8 @@ export class ClusterZone implements Zone {
     if (svc) return [`${svc.name}.${svc.namespace}.svc.${zone}`];
     const out = new Set<string>();
     for (const slice of this.objects.slicesWithEndpoint(ip)) {
-      const publish = this.objects.services.get(slice.service)?.publishNotReady ?? false;
-      for (const e of slice.endpoints) {
-        if (e.address === ip && (e.ready || publish)) out.add(`${endpointHostname(e.address, e.hostname)}.${slice.serviceName}.${slice.namespace}.svc.${zone}`);
+      for (const e of this.objects.named(slice)) {
+        if (e.address === ip) out.add(`${endpointHostname(e.address, e.hostname)}.${slice.serviceName}.${slice.namespace}.svc.${zone}`);
       }
     }
     return [...out];
@@ -356,8 +355,7 @@ export class ClusterZone implements Zone {
     if (svc.kind === 'headless' || r.endpoint !== '') {
       for (const slice of this.objects.slicesOfService(`${svc.namespace}/${svc.name}`)) {
         const ports: DnsPort[] = slice.ports.length > 0 ? slice.ports : [{ name: '', port: -1, protocol: '' }];
-        for (const e of slice.endpoints) {
-          if (!e.ready && !svc.publishNotReady) continue;
+        for (const e of this.objects.named(slice)) {
           const host = endpointHostname(e.address, e.hostname);
           if (r.endpoint !== '' && !same(r.endpoint, host)) continue;
           for (const p of ports) {

@@ -9,7 +9,7 @@
 // Bad input follows the proxier's rule: the object is skipped with a located problem, and a
 // Service or slice that turns invalid keeps its last valid form.
 import type { V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
-import { describeObj, problem } from '../model/build-table.js';
+import { SERVICE_NAME_LABEL, describeObj, problem } from '../model/build-table.js';
 import { FieldError, requireIP, requireName, requirePort } from '../model/validate.js';
 import type { InputProblem } from '../model/types.js';
 import type { SourceEvent } from '../sources/types.js';
@@ -49,8 +49,6 @@ export interface DnsSlice {
   endpoints: DnsEndpoint[];
   ports: DnsPort[];
 }
-
-const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
 function ports(list: Array<{ name?: string; port?: number; protocol?: string }> | undefined, field: string, allowNoPort: boolean): DnsPort[] {
   return (list ?? []).flatMap((p, i) => {
@@ -110,8 +108,8 @@ export class DnsObjects {
   private readonly slices = new Map<string, DnsSlice>();
   private readonly slicesOf = new Map<string, Set<string>>();
   private readonly pods = new Map<string, { namespace: string; ips: string[] }>();
-  /** Pod IP → how many Pods per namespace have it (--dns-pods verified). */
-  private readonly podIPIndex = new Map<string, Map<string, number>>();
+  /** Pod IP → the keys (`namespace/name`) of the Pods that have it (--dns-pods verified). */
+  private readonly podIPIndex = new Map<string, Set<string>>();
   /** Cluster IP → Service keys (PTR). */
   private readonly clusterIPIndex = new Map<string, Set<string>>();
   /** Endpoint IP → slice ids (PTR). */
@@ -182,7 +180,18 @@ export class DnsObjects {
   }
 
   hasPod(namespace: string, ip: string): boolean {
-    return (this.podIPIndex.get(ip)?.get(namespace) ?? 0) > 0;
+    for (const key of this.podIPIndex.get(ip) ?? []) if (key.startsWith(`${namespace}/`)) return true;
+    return false;
+  }
+
+  /**
+   * The endpoints of a slice that get names: the ready ones, or all of them when the
+   * Service publishes not-ready addresses (the EndpointSlice controller's rule, honoured here
+   * for manifests written without one).
+   */
+  named(slice: DnsSlice): DnsEndpoint[] {
+    if (this.services.get(slice.service)?.publishNotReady) return slice.endpoints;
+    return slice.endpoints.filter((e) => e.ready);
   }
 
   hasNamespace(namespace: string): boolean {
@@ -239,22 +248,12 @@ export class DnsObjects {
     const old = this.pods.get(key);
     if (old) {
       this.useNamespace(old.namespace, -1);
-      for (const ip of old.ips) {
-        const m = this.podIPIndex.get(ip);
-        const n = (m?.get(old.namespace) ?? 0) - 1;
-        if (n > 0) m!.set(old.namespace, n);
-        else m?.delete(old.namespace);
-        if (m?.size === 0) this.podIPIndex.delete(ip);
-      }
+      for (const ip of old.ips) DnsObjects.remove(this.podIPIndex, ip, key);
     }
     if (pod) {
       this.pods.set(key, pod);
       this.useNamespace(pod.namespace, +1);
-      for (const ip of pod.ips) {
-        let m = this.podIPIndex.get(ip);
-        if (!m) this.podIPIndex.set(ip, (m = new Map()));
-        m.set(pod.namespace, (m.get(pod.namespace) ?? 0) + 1);
-      }
+      for (const ip of pod.ips) DnsObjects.add(this.podIPIndex, ip, key);
     } else this.pods.delete(key);
   }
 }

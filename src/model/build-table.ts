@@ -43,7 +43,7 @@ export interface LastGood {
   slices: ReadonlyMap<string, { service: string; slice: ParsedSlice }>;
 }
 
-const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 export const PROXY_NAME_LABEL = 'service.kubernetes.io/service-proxy-name';
 export const HEADLESS_LABEL = 'service.kubernetes.io/headless';
 const DEFAULT_AFFINITY_TIMEOUT = 10800;
