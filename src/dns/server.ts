@@ -10,6 +10,7 @@ import { createServer, isIPv6, type Server as TcpServer, type Socket } from 'nod
 import dnsPacket, { type Answer, type Packet, type Question } from 'dns-packet';
 import type { Logger } from 'pino';
 import type { DnsCounters } from '../metrics/metrics.js';
+import { FrameReader, frame } from './tcp-frames.js';
 import type { Upstream } from './upstream.js';
 
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
@@ -205,6 +206,25 @@ export class DnsServer {
     if (hit) this.counters.cacheHits[proto] = (this.counters.cacheHits[proto] ?? 0) + 1;
   }
 
+  /** The reply to one message, from the answer cache or worked out, counted; undefined: drop it. */
+  private reply(msg: Buffer, proto: 'udp' | 'tcp'): Buffer | undefined | Promise<Buffer | undefined> {
+    const key = cacheKey(msg, proto);
+    const hit = this.responder.cached(msg, key);
+    if (hit) {
+      this.count(proto, hit, true);
+      return hit;
+    }
+    const out = this.responder.respond(msg, proto, key);
+    if (!(out instanceof Promise)) {
+      this.count(proto, out, false);
+      return out;
+    }
+    return out.then((o) => {
+      this.count(proto, o, false);
+      return o;
+    });
+  }
+
   constructor(
     private readonly responder: DnsResponder,
     private readonly log: Logger,
@@ -222,26 +242,12 @@ export class DnsServer {
     });
     udp.on('error', (e) => this.log.error({ err: e }, 'dns: udp socket error'));
     udp.on('message', (msg, rinfo) => {
-      const key = cacheKey(msg, 'udp');
-      const hit = this.responder.cached(msg, key);
-      if (hit) {
-        this.count('udp', hit, true);
-        udp.send(hit, rinfo.port, rinfo.address);
-        return;
-      }
-      const reply = this.responder.respond(msg, 'udp', key);
-      if (!(reply instanceof Promise)) {
-        this.count('udp', reply, false);
-        if (reply) udp.send(reply, rinfo.port, rinfo.address);
-        return;
-      }
-      reply.then(
-        (out) => {
-          this.count('udp', out, false);
-          if (out) udp.send(out, rinfo.port, rinfo.address);
-        },
-        (e) => this.log.error({ err: e }, 'dns: udp reply failed'),
-      );
+      const send = (out: Buffer | undefined) => {
+        if (out) udp.send(out, rinfo.port, rinfo.address);
+      };
+      const out = this.reply(msg, 'udp');
+      if (out instanceof Promise) out.then(send, (e) => this.log.error({ err: e }, 'dns: udp reply failed'));
+      else send(out); // the common case stays synchronous: no promise per query
     });
     const port = udp.address().port;
     const tcp = createServer((s) => this.serveTcp(s));
@@ -257,29 +263,22 @@ export class DnsServer {
     return { host: bind.host, port };
   }
 
-  /** Length-prefixed messages (RFC 1035 4.2.2), several per connection, answered in order. */
+  /** Several length-prefixed messages per connection, answered in order. */
   private serveTcp(s: Socket): void {
     this.conns.add(s);
     s.setTimeout(TCP_IDLE_MS, () => s.destroy());
     s.on('close', () => this.conns.delete(s));
     s.on('error', () => s.destroy());
-    let buf = Buffer.alloc(0);
+    const reader = new FrameReader();
     let chain = Promise.resolve();
     s.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-        const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
-        buf = buf.subarray(2 + msg.length);
-        chain = chain.then(async () => {
-          const key = cacheKey(msg, 'tcp');
-          const hit = this.responder.cached(msg, key);
-          const out = hit ?? (await this.responder.respond(Buffer.from(msg), 'tcp', key));
-          this.count('tcp', out, hit !== undefined);
-          if (!out || s.destroyed) return;
-          const len = Buffer.alloc(2);
-          len.writeUInt16BE(out.length);
-          s.write(Buffer.concat([len, out]));
-        }).catch((e) => this.log.error({ err: e }, 'dns: tcp reply failed'));
+      for (const msg of reader.push(d)) {
+        chain = chain
+          .then(async () => {
+            const out = await this.reply(msg, 'tcp');
+            if (out && !s.destroyed) s.write(frame(out));
+          })
+          .catch((e) => this.log.error({ err: e }, 'dns: tcp reply failed'));
       }
     });
   }

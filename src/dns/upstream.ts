@@ -6,6 +6,7 @@ import { createSocket } from 'node:dgram';
 import { connect, isIPv6 } from 'node:net';
 import dnsPacket, { type Answer } from 'dns-packet';
 import type { Nameserver } from './resolv-conf.js';
+import { FrameReader, frame } from './tcp-frames.js';
 
 const TIMEOUT_MS = 2000;
 
@@ -31,7 +32,7 @@ function viaUdp(ns: Nameserver, query: Buffer): Promise<Buffer> {
 function viaTcp(ns: Nameserver, query: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const sock = connect({ host: ns.host, port: ns.port });
-    let buf = Buffer.alloc(0);
+    const reader = new FrameReader();
     const done = (err: Error | undefined, reply?: Buffer) => {
       clearTimeout(timer);
       sock.destroy();
@@ -41,13 +42,11 @@ function viaTcp(ns: Nameserver, query: Buffer): Promise<Buffer> {
     const timer = setTimeout(() => done(new Error(`no answer from ${ns.host}:${ns.port} (tcp) in ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
     sock.on('error', (e) => done(e));
     sock.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) done(undefined, buf.subarray(2, 2 + buf.readUInt16BE(0)));
+      const [reply] = reader.push(d);
+      if (reply) done(undefined, reply);
     });
     sock.on('end', () => done(new Error(`${ns.host}:${ns.port} closed the connection before answering`)));
-    const len = Buffer.alloc(2);
-    len.writeUInt16BE(query.length);
-    sock.write(Buffer.concat([len, query]));
+    sock.write(frame(query));
   });
 }
 
