@@ -20,6 +20,7 @@ import { findPeers } from '../test/cluster/peers.js';
 import { ApiRelay } from '../test/cluster/relay.js';
 import { createNetns, deleteNetns, newRunPrefix, nsRun } from '../test/harness/netns.js';
 import { ProxyProcess } from '../test/harness/proxy-process.js';
+import { percentile as pct } from './stats.js';
 
 const { values: args } = parseArgs({ options: { services: { type: 'string', default: '10000' }, changes: { type: 'string', default: '200' } } });
 const N = Number(args.services);
@@ -28,7 +29,6 @@ const ENDPOINTS = 10;
 const CONCURRENCY = 16;
 const METRICS = '127.0.0.1:10249';
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 /** Pod address k (198.18.0.0/16 from .0.1; distinct within a Service, reused across them). */
 const podIP = (k: number) => `198.18.${((k + 1) >> 8) & 255}.${(k + 1) & 255}`;
 

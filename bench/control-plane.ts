@@ -20,6 +20,7 @@ import type { Backend, SyncResult } from '../src/proxier/backend.js';
 import { Proxier } from '../src/proxier/proxier.js';
 import type { SourceEvent } from '../src/sources/types.js';
 import { createNetns, deleteNetns, newRunPrefix } from '../test/harness/netns.js';
+import { percentile as pct } from './stats.js';
 
 const ENDPOINTS = 10;
 const CHANGES = 200;
@@ -57,11 +58,6 @@ function sliceEvent(i: number, gen = 0): SourceEvent {
     })),
   };
   return { type: gen ? 'MODIFIED' : 'ADDED', kind: 'EndpointSlice', key: `bench/svc-${i}-abcde`, object, source: 'bench' };
-}
-
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 
 const rssMB = () => Math.round(process.memoryUsage().rss / 2 ** 20);

@@ -16,6 +16,7 @@ import { ManifestDir, endpointSlice, node, service } from '../test/harness/manif
 import { newRunPrefix, nsRun, spawnInNetns } from '../test/harness/netns.js';
 import { ProxyProcess } from '../test/harness/proxy-process.js';
 import { Topology } from '../test/harness/topology.js';
+import { median } from './stats.js';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '2' }, connections: { type: 'string', default: '600' }, rounds: { type: 'string', default: '3' } },
@@ -35,7 +36,6 @@ interface Result {
   keepAlivePerSec: number;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Median of ROUNDS measurements: one machine's noise (other load) moves single runs a lot. */
 async function measure(topo: Topology, mode: string, target: string): Promise<Result> {

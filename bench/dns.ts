@@ -25,6 +25,7 @@ import { DNS_OBJECTS } from '../test/dns/fixture.js';
 import { deleteNetns, newRunPrefix, spawnInNetns } from '../test/harness/netns.js';
 import { ProxyProcess } from '../test/harness/proxy-process.js';
 import { run } from '../src/util/exec.js';
+import { percentile as pct } from './stats.js';
 
 const { values: args } = parseArgs({
   options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, services: { type: 'string', default: '1000' }, changes: { type: 'string', default: '15' } },
@@ -39,7 +40,6 @@ const COREDNS_CACHED = 1054;
 const SERVER_CPU = '1';
 const CLIENT_CPU = '0';
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 const ms = (s: number) => `${(s * 1000).toFixed(2)} ms`;
 
 /** The query mix: Service A, headless A, SRV, PTR, a name that does not exist. */

@@ -25,6 +25,7 @@ import { ManifestDir, endpointSlice, node, service } from '../test/harness/manif
 import { newRunPrefix, nsRun, spawnInNetns } from '../test/harness/netns.js';
 import { ProxyProcess } from '../test/harness/proxy-process.js';
 import { Topology } from '../test/harness/topology.js';
+import { median } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -49,7 +50,6 @@ interface Sample {
   paths: { new: number; established: number; reply: number; other: number };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const spread = (xs: number[]) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
 
 /** The frontends: the measured one (VIP: http + iperf) last, after SERVICES - 1 others. */
