@@ -96,14 +96,16 @@ export interface Expected {
   name: string;
   type: string;
   rcode: 'NOERROR' | 'NXDOMAIN';
-  /** Answer records as `owner TYPE rdata` (dig's text, lower case, no TTL). */
+  /** Answer records as `owner TYPE rdata` (dig's text: names and rdata in lower case, no TTL). */
   answers: string[];
   additionals?: string[];
 }
 
-const SOA = 'cluster.local. SOA ns.dns.cluster.local. hostmaster.cluster.local.';
-/** An empty answer carries the zone's SOA (checked by the tests for every NODATA/NXDOMAIN). */
-export const SOA_PREFIX = SOA;
+/** An empty answer carries its zone's SOA, as dig.ts reads it (serial masked, rdata lower case): RFC 2308. */
+export function soaOf(name: string): string {
+  const zone = ['in-addr.arpa.', 'ip6.arpa.'].find((z) => name.endsWith(`.${z}`)) ?? 'cluster.local.';
+  return `${zone} SOA ns.dns.${zone} hostmaster.${zone} serial 7200 1800 86400 5`;
+}
 
 const web = 'web.default.svc.cluster.local.';
 const db = 'db.default.svc.cluster.local.';
