@@ -36,9 +36,8 @@ export async function dig(ns: string, server: string, port: number, name: string
     if (line.startsWith(';; ANSWER SECTION')) section = 'answers';
     else if (line.startsWith(';; AUTHORITY SECTION')) section = 'authorities';
     else if (line.startsWith(';; ADDITIONAL SECTION')) section = 'additionals';
-    else if (line.startsWith(';') || line.trim() === '') {
-      if (line.trim() === '') section = undefined;
-    } else if (section) out[section].push(normalize(line));
+    else if (line.trim() === '') section = undefined; // a blank line ends a section
+    else if (section && !line.startsWith(';')) out[section].push(normalize(line));
   }
   if (out.rcode === '') throw new Error(`dig ${name} ${type} @${server}:${port} gave no answer:\n${out.raw}`);
   for (const k of ['answers', 'authorities', 'additionals'] as const) out[k].sort();
