@@ -166,11 +166,14 @@ export function parseSlice(obj: V1EndpointSlice): { service: string; slice: Pars
 
 // ---------------------------------------------------------------- Services
 
+/** kube-proxy's label selector: labelled for this proxy (service-proxy-name) and not headless. */
+export function proxiedLabels(labels: Record<string, string> | undefined, serviceProxyName?: string): boolean {
+  const l = labels ?? {};
+  return !(HEADLESS_LABEL in l) && (l[PROXY_NAME_LABEL] ?? '') === (serviceProxyName ?? '');
+}
+
 function isProxied(svc: V1Service, opts: BuildOptions): boolean {
-  const labels = svc.metadata?.labels ?? {};
-  if (HEADLESS_LABEL in labels) return false;
-  const proxyName = labels[PROXY_NAME_LABEL];
-  if ((proxyName ?? '') !== (opts.serviceProxyName ?? '')) return false;
+  if (!proxiedLabels(svc.metadata?.labels, opts.serviceProxyName)) return false;
   if (svc.spec?.type === 'ExternalName') return false;
   const ip = svc.spec?.clusterIP;
   if (ip === 'None') return false; // headless: DNS only

@@ -3,13 +3,8 @@
 // Kubernetes source applies it on the server unless cluster DNS needs every Service; then
 // this filter applies it here, turning "stopped matching" into a delete as a server-side
 // selector would.
-import { HEADLESS_LABEL, PROXY_NAME_LABEL } from '../model/build-table.js';
+import { proxiedLabels } from '../model/build-table.js';
 import type { SourceEvent } from './types.js';
-
-export function proxiedLabels(labels: Record<string, string> | undefined, serviceProxyName?: string): boolean {
-  const l = labels ?? {};
-  return !(HEADLESS_LABEL in l) && (l[PROXY_NAME_LABEL] ?? '') === (serviceProxyName ?? '');
-}
 
 export class ProxiedFilter {
   /** Service and EndpointSlice keys passed on (and not deleted since), by kind. */
