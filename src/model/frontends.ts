@@ -12,6 +12,8 @@ export type FrontendKind = 'ClusterIP' | 'NodePort' | 'ExternalIP' | 'LoadBalanc
 /** What this node knows about itself, computed once per sync. */
 export interface NodeView {
   nodeName: string;
+  /** Every address of the Node object (InternalIP/ExternalIP), whatever --nodeport-addresses says. */
+  addresses: string[];
   /** Node addresses NodePorts answer on: the Node's InternalIP/ExternalIPs ∩ --nodeport-addresses. */
   nodePortAddresses: string[];
   podCIDRs: string[];
@@ -35,6 +37,7 @@ export function nodeViewOf(table: ServiceTable, nodePortCIDRs: readonly string[]
   const addrs = node?.addresses ?? [];
   return {
     nodeName: table.nodeName,
+    addresses: [...addrs],
     nodePortAddresses: nodePortCIDRs.length ? addrs.filter((a) => nodePortCIDRs.some((c) => cidrContains(c, a))) : [...addrs],
     podCIDRs: node?.podCIDRs ?? [],
   };

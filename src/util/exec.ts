@@ -31,6 +31,22 @@ export interface ExecOptions {
   netns?: string;
 }
 
+/**
+ * A state-changing tool run as data: its command line and what it reads on stdin. A backend
+ * builds these once, runs them in a sync and prints them in `bpfproxy render`, so what render
+ * shows is literally what a sync runs.
+ */
+export interface ToolWrite {
+  cmd: string;
+  args: string[];
+  input: string;
+}
+
+/** `# cmd args` and the input, as `bpfproxy render` prints a ToolWrite. */
+export function formatWrite(w: ToolWrite): string {
+  return `# ${[w.cmd, ...w.args].join(' ')}\n${w.input}`;
+}
+
 /** Processes started by `run` in this process so far: what a sync costs where every
  * process start is expensive (qemu TCG: 0.3–0.7 s each). Backends log the difference. */
 let started = 0;

@@ -1,7 +1,8 @@
 // `bpfproxy render` prints exactly what a first sync writes: a sync of the feature table
 // into an empty namespace writes the same map entries (ebpf) / iptables-restore input
-// (iptables) that render() produces without a kernel. Not yet for ipvs: its sync takes
-// NodePort addresses from the kernel and its render from the Node object.
+// (iptables) that render() produces without a kernel. ipvs has the same check in the guest
+// kernel, the only one with IPVS: test/backends/ipvs/kernel.test.ts ("render = what a first
+// sync runs"), which records every tool run of the sync.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { EbpfBackend } from '../../src/backends/ebpf/index.js';
 import { render } from '../../src/backends/ebpf/render.js';

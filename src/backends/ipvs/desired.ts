@@ -2,11 +2,12 @@
 // frontend address:port:protocol), the addresses bound to kube-ipvs0 and the ipset members.
 // Pure. Frontends of a family exist only when the service has a ClusterIP of that family
 // (kube-proxy runs one proxier per family and skips services of the other one).
+import { type FrontendKind, type NodeView, frontendsOf } from '../../model/frontends.js';
 import { selectEndpoints } from '../../model/select-endpoints.js';
 import { servicePortNameString } from '../../model/service-port-name.js';
 import type { Endpoint, IPFamily, ServicePortEntry, ServiceTable } from '../../model/types.js';
-import { type SetEntry, ipPortMember, nodePortRole, setName } from './ipsets.js';
-import { type FrontendKind, type RealServer, type VirtualServer, canonicalIP, familyOf } from './types.js';
+import { type SetEntry, type SetRole, ipPortMember, nodePortRole, setName } from './ipsets.js';
+import { type RealServer, type VirtualServer, canonicalIP, familyOf } from './types.js';
 
 export interface DesiredVirtualServer extends VirtualServer {
   kind: FrontendKind;
@@ -25,8 +26,8 @@ export interface DesiredService {
 
 export interface DesiredOptions {
   scheduler: string;
-  /** The node's own addresses (both families) NodePorts answer on. */
-  nodeIPs: readonly string[];
+  /** This node: NodePorts answer on its nodePortAddresses; its addresses are local already. */
+  view: NodeView;
 }
 
 /** How a service is named in errors, logs and ipset comments: `ns/name:port` + `/TCP`. */
@@ -44,59 +45,57 @@ function realServers(endpoints: readonly Endpoint[], family: IPFamily): RealServ
   return [...byKey.values()].sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip < b.ip ? -1 : 1));
 }
 
-export function desiredService(svc: ServicePortEntry, nodeName: string, opts: DesiredOptions): DesiredService {
+export function desiredService(svc: ServicePortEntry, opts: DesiredOptions): DesiredService {
   const label = serviceLabel(svc);
-  const sel = selectEndpoints(svc, nodeName);
+  const sel = selectEndpoints(svc, opts.view.nodeName);
   const persistence = svc.sessionAffinity.type === 'ClientIP' ? svc.sessionAffinity.timeoutSeconds : undefined;
   const vss: DesiredVirtualServer[] = [];
   const bound: string[] = [];
   const sets: SetEntry[] = [];
-  const add = (set: string, member: string) => sets.push({ set, member, comment: label });
-  const families = [...new Set(svc.clusterIPs.map(familyOf))].sort();
+  const add = (role: SetRole, family: IPFamily, member: string) => sets.push({ set: setName(role, family), member, comment: label });
+  const families = new Set(svc.clusterIPs.map(familyOf));
   const extLocal = svc.externalTrafficPolicy === 'Local';
-  const nodeIPs = new Set(opts.nodeIPs.map(canonicalIP));
+  // An externalIP or LoadBalancer IP that is already one of the node's addresses (common:
+  // externalIPs set to node IPs) is local anyway; binding it to kube-ipvs0 too would let a
+  // later unbind delete the node's own local route.
+  const nodeAddresses = new Set(opts.view.addresses.map(canonicalIP));
+  const bind = (ip: string) => (nodeAddresses.has(ip) ? undefined : bound.push(ip));
+  const servers = new Map<string, RealServer[]>();
+  const serversOf = (external: boolean, family: IPFamily) => {
+    const k = `${external}|${family}`;
+    if (!servers.has(k)) servers.set(k, realServers(external ? sel.external : sel.internal, family));
+    return servers.get(k)!;
+  };
 
-  for (const family of families) {
-    const internal = realServers(sel.internal, family);
-    const external = realServers(sel.external, family);
-    const vs = (kind: FrontendKind, ip: string, port: number, rs: RealServer[]) =>
-      vss.push({ kind, protocol: svc.protocol, ip, port, scheduler: opts.scheduler, ...(persistence !== undefined ? { persistence } : {}), realServers: rs });
-    const set = (role: Parameters<typeof setName>[0]) => setName(role, family);
-    const addrs = (list: readonly string[]) => list.filter((ip) => familyOf(ip) === family).map(canonicalIP);
-
-    for (const ip of addrs(svc.clusterIPs)) {
-      vs('ClusterIP', ip, svc.port, internal);
+  for (const f of frontendsOf(svc, opts.view, sel)) {
+    if (!families.has(f.family)) continue;
+    const ip = canonicalIP(f.address);
+    vss.push({ kind: f.kind, protocol: svc.protocol, ip, port: f.port, scheduler: opts.scheduler, ...(persistence !== undefined ? { persistence } : {}), realServers: serversOf(f.external, f.family) });
+    const member = ipPortMember(ip, svc.protocol, f.port);
+    if (f.kind === 'ClusterIP') {
       bound.push(ip);
-      add(set('CLUSTER-IP'), ipPortMember(ip, svc.protocol, svc.port));
-    }
-    // An externalIP or LoadBalancer IP that is already one of the node's addresses (common:
-    // externalIPs set to node IPs) is local anyway; binding it to kube-ipvs0 too would let a
-    // later unbind delete the node's own local route.
-    const bind = (ip: string) => (nodeIPs.has(ip) ? undefined : bound.push(ip));
-    for (const ip of addrs(svc.externalIPs)) {
-      vs('ExternalIP', ip, svc.port, external);
+      add('CLUSTER-IP', f.family, member);
+    } else if (f.kind === 'ExternalIP') {
       bind(ip);
-      add(set(extLocal ? 'EXTERNAL-IP-LOCAL' : 'EXTERNAL-IP'), ipPortMember(ip, svc.protocol, svc.port));
-    }
-    for (const ip of addrs(svc.loadBalancerIPs)) {
-      vs('LoadBalancer', ip, svc.port, external);
+      add(extLocal ? 'EXTERNAL-IP-LOCAL' : 'EXTERNAL-IP', f.family, member);
+    } else if (f.kind === 'LoadBalancer') {
       bind(ip);
-      add(set('LOAD-BALANCER'), ipPortMember(ip, svc.protocol, svc.port));
-      if (extLocal) add(set('LOAD-BALANCER-LOCAL'), ipPortMember(ip, svc.protocol, svc.port));
+      add('LOAD-BALANCER', f.family, member);
+      if (extLocal) add('LOAD-BALANCER-LOCAL', f.family, member);
     }
+  }
+  for (const family of [...families].sort()) {
+    // The node-port sets hold the port, whatever addresses the node has.
     if (svc.nodePort > 0) {
-      for (const ip of addrs(opts.nodeIPs)) vs('NodePort', ip, svc.nodePort, external);
-      add(set(nodePortRole(svc.protocol, false)), String(svc.nodePort));
-      if (extLocal) add(set(nodePortRole(svc.protocol, true)), String(svc.nodePort));
+      add(nodePortRole(svc.protocol, false), family, String(svc.nodePort));
+      if (extLocal) add(nodePortRole(svc.protocol, true), family, String(svc.nodePort));
     }
     // Hairpin: a pod reaching itself through the service is masqueraded (KUBE-LOOP-BACK).
-    const eps = new Map([...internal, ...external].map((r) => [`${r.ip}|${r.port}`, r]));
-    for (const r of eps.values()) add(set('LOOP-BACK'), `${r.ip},${svc.protocol.toLowerCase()}:${r.port},${r.ip}`);
+    const eps = new Map([...serversOf(false, family), ...serversOf(true, family)].map((r) => [`${r.ip}|${r.port}`, r]));
+    for (const r of eps.values()) add('LOOP-BACK', family, `${r.ip},${svc.protocol.toLowerCase()}:${r.port},${r.ip}`);
   }
-  for (const v of vss) {
-    if (v.realServers.length === 0) sets.push({ set: setName('NO-ENDPOINTS', familyOf(v.ip)), member: ipPortMember(v.ip, v.protocol, v.port), comment: label });
-  }
-  for (const ip of new Set(bound)) sets.push({ set: setName('IPVS-IPS', familyOf(ip)), member: ip, comment: label });
+  for (const v of vss) if (v.realServers.length === 0) add('NO-ENDPOINTS', familyOf(v.ip), ipPortMember(v.ip, v.protocol, v.port));
+  for (const ip of new Set(bound)) add('IPVS-IPS', familyOf(ip), ip);
   return { key: svc.key, label, virtualServers: vss, bound: [...new Set(bound)], sets };
 }
 
@@ -104,5 +103,5 @@ export function desiredService(svc: ServicePortEntry, nodeName: string, opts: De
 export function desiredState(table: ServiceTable, opts: DesiredOptions): DesiredService[] {
   return [...table.services.values()]
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-    .map((svc) => desiredService(svc, table.nodeName, opts));
+    .map((svc) => desiredService(svc, opts));
 }

@@ -3,9 +3,9 @@
 // IPVS virtual server with masqueraded real servers, and a few fixed iptables rules match
 // ipsets for masquerade/hairpin/reject. Each sync reads the kernel's state and applies only
 // the difference (plan.ts): nothing is flushed and rebuilt, so traffic never sees a gap.
-import { BlockList } from 'node:net';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../metrics/metrics.js';
+import { nodeViewOf } from '../../model/frontends.js';
 import type { IPFamily, ServicePortEntry, ServiceTable } from '../../model/types.js';
 import { cleanStaleUdpFlows, udpCleanupAfter } from '../netfilter/conntrack.js';
 import type { Backend, InspectRow, SyncOptions, SyncResult, TableUpdate } from '../../proxier/backend.js';
@@ -32,9 +32,9 @@ export interface IpvsBackendOptions {
   /** --cluster-cidr, one per family at most. */
   clusterCIDRs?: string[];
   masqueradeAll?: boolean;
-  /** --nodeport-addresses: NodePorts only on node addresses inside these CIDRs (empty: all). */
   /** --iptables-mode: the iptables flavour for the masquerade and filter rules (default the system's). */
   iptablesMode?: IptablesMode;
+  /** --nodeport-addresses: NodePorts only on the Node's addresses inside these CIDRs (empty: all of them). */
   nodePortAddresses?: string[];
   families?: IPFamily[];
   logger?: Logger;
@@ -57,12 +57,27 @@ export class IpvsBackend implements Backend {
     this.clis = (opts.families ?? [4, 6]).map((f) => new IptablesCli(f, opts.iptablesMode));
   }
 
-  /** What a sync would program on an empty node (`bpfproxy render`); no kernel access. */
-  render(table: ServiceTable, nodeIPs: string[] = table.nodes.get(table.nodeName)?.addresses ?? []): string {
-    const desired = desiredState(table, { scheduler: this.scheduler, nodeIPs });
+  /**
+   * What a first sync runs on an empty node (`bpfproxy render`), tool by tool: the plan
+   * against an empty kernel state, as the same ToolWrites sync runs. No kernel access.
+   */
+  render(table: ServiceTable): string {
+    const desired = desiredState(table, { scheduler: this.scheduler, view: nodeViewOf(table, this.opts.nodePortAddresses) });
     const empty: KernelState = { virtualServers: new Map(), bound: new Set(), otherAddresses: new Map(), sets: new Map() };
     const plan = planSync({ desired, current: empty, lastApplied: new Map() });
-    return renderPlanText(plan, this.clis.map((c) => ({ family: c.family, text: renderIptables(this.ruleOpts(c.family)) })));
+    const none = { filter: '', nat: '' };
+    const writes = [
+      k.dummyWrite(false),
+      k.setsWrite({ create: this.setNames() }),
+      k.setsWrite({ add: plan.addEntries }),
+      k.addressesWrite('add', stepAddresses(plan.steps)),
+      k.ipvsWrite(plan.steps.flatMap((s) => s.ipvs)),
+      k.ipvsWrite(plan.deleteVirtualServers),
+      k.addressesWrite('del', plan.deleteAddresses),
+      k.setsWrite({ del: plan.deleteEntries }),
+      ...this.ruleClis(desired).map((c) => c.restoreWrite(withMissingJumps(renderIptables(this.ruleOpts(c.family)), none))),
+    ];
+    return renderPlanText(writes.filter((w) => w !== undefined), plan.failed);
   }
 
   /**
@@ -80,8 +95,7 @@ export class IpvsBackend implements Backend {
     const state = await k.readKernelState();
     lap('read');
     await this.ensureBase(state);
-    const nodeIPs = filterByCIDRs(state.addresses.nodeIPs, this.opts.nodePortAddresses ?? []);
-    const desired = desiredState(table, { scheduler: this.scheduler, nodeIPs });
+    const desired = desiredState(table, { scheduler: this.scheduler, view: nodeViewOf(table, this.opts.nodePortAddresses) });
     const plan = planSync({ desired, current: state, lastApplied: this.lastApplied, schedulerError });
     lap('plan');
 
@@ -96,10 +110,7 @@ export class IpvsBackend implements Backend {
     lap('removals');
 
     this.recordOutcome(table, desired, plan, failedSteps);
-    // IPv6 rules only once an IPv6 frontend exists (saves iptables runs on IPv4-only nodes);
-    // once written they are kept up to date.
-    const v6 = desired.some((d) => d.virtualServers.some((v) => familyOf(v.ip) === 6));
-    for (const cli of this.clis) if (cli.family === 4 || v6 || this.appliedRules.has(cli.family)) await this.syncRules(cli, opts.full);
+    for (const cli of this.ruleClis(desired)) await this.syncRules(cli, opts.full);
     lap('iptables');
     await this.cleanUdpFlows(table, changes, opts.full);
     lap('conntrack');
@@ -162,12 +173,26 @@ export class IpvsBackend implements Backend {
   /** kube-ipvs0 up, and every set there (the iptables rules reference all of them). */
   private async ensureBase(state: Awaited<ReturnType<typeof k.readKernelState>>): Promise<void> {
     if (!state.addresses.dummyExists || !state.addresses.dummyUp) await k.ensureDummy(state.addresses.dummyExists);
-    const families = new Set(this.clis.map((c) => c.family));
-    const missing = allSetNames().filter((s) => !state.sets.has(s) && families.has(s.startsWith('KUBE-6-') ? 6 : 4));
+    const missing = this.setNames().filter((s) => !state.sets.has(s));
     if (missing.length > 0) {
       await k.restoreSets({ create: missing });
       for (const s of missing) state.sets.set(s, new Map());
     }
+  }
+
+  /** Our sets of the families this backend serves (the iptables rules reference all of them). */
+  private setNames(): string[] {
+    const families = new Set(this.clis.map((c) => c.family));
+    return allSetNames().filter((s) => families.has(s.startsWith('KUBE-6-') ? 6 : 4));
+  }
+
+  /**
+   * The families whose rules a sync writes: IPv6 only once an IPv6 frontend exists (saves
+   * iptables runs on IPv4-only nodes); once written they are kept up to date.
+   */
+  private ruleClis(desired: DesiredService[]): IptablesCli[] {
+    const v6 = desired.some((d) => d.virtualServers.some((v) => familyOf(v.ip) === 6));
+    return this.clis.filter((c) => c.family === 4 || v6 || this.appliedRules.has(c.family));
   }
 
   /** Loads ip_vs_<scheduler>; the error names the module (services needing it then fail). */
@@ -190,7 +215,7 @@ export class IpvsBackend implements Backend {
    */
   private async applySteps(steps: ServiceStep[], before: KernelState): Promise<Map<ServiceStep, string>> {
     const failed = new Map<ServiceStep, string>();
-    const bindErrors = await k.changeAddresses('add', [...new Set(steps.flatMap((s) => s.addAddresses))]);
+    const bindErrors = await k.changeAddresses('add', stepAddresses(steps));
     const bindOk: ServiceStep[] = [];
     for (const s of steps) {
       const error = s.addAddresses.map((a) => bindErrors.get(a)).find((e) => e !== undefined);
@@ -301,16 +326,9 @@ function throwIfAny(failed: Map<string, string>): void {
   if (failed.size > 0) throw new k.ToolError([...failed.values()].join('; '));
 }
 
-/** Addresses inside any of `cidrs` (all of them when no CIDR is given). */
-export function filterByCIDRs(ips: string[], cidrs: string[]): string[] {
-  if (cidrs.length === 0) return ips;
-  const list = new BlockList();
-  for (const c of cidrs) {
-    const [base, bits] = c.split('/');
-    const fam = familyOf(base!);
-    list.addSubnet(base!, Number(bits ?? (fam === 4 ? 32 : 128)), fam === 4 ? 'ipv4' : 'ipv6');
-  }
-  return ips.filter((ip) => list.check(ip, familyOf(ip) === 4 ? 'ipv4' : 'ipv6'));
+/** The addresses the steps bind, each once, in step order. */
+function stepAddresses(steps: ServiceStep[]): string[] {
+  return [...new Set(steps.flatMap((s) => s.addAddresses))];
 }
 
 async function chainsIn(cli: IptablesCli, table: 'filter' | 'nat', ours: string[]): Promise<string[]> {

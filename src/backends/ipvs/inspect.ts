@@ -3,7 +3,8 @@
 import type { InspectRow } from '../../proxier/backend.js';
 import { type SetContents, ipPortMember, nodePortRole, setName } from './ipsets.js';
 import { owned } from './plan.js';
-import { type FrontendKind, type VirtualServer, familyOf, hostPort } from './types.js';
+import type { FrontendKind } from '../../model/frontends.js';
+import { type VirtualServer, familyOf, hostPort } from './types.js';
 
 const BY_SET: Array<[Parameters<typeof setName>[0], FrontendKind]> = [
   ['CLUSTER-IP', 'ClusterIP'],

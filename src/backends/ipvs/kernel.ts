@@ -3,7 +3,7 @@
 // errors that say which tool failed and what it printed. All in the caller's netns.
 import { readFile, writeFile } from 'node:fs/promises';
 import { release } from 'node:os';
-import { ExecError, run } from '../../util/exec.js';
+import { ExecError, type ToolWrite, run } from '../../util/exec.js';
 import { type SetContents, type SetEntry, parseIpsetSave, renderIpsetRestore } from './ipsets.js';
 import { parseIpvsList } from './ipvsadm.js';
 import type { KernelState } from './plan.js';
@@ -69,12 +69,18 @@ export async function readVirtualServers() {
   }
 }
 
-/** `ipvsadm -R` with only the given lines. It exits 0 even when a line failed, so stderr counts too. */
+/** `ipvsadm -R` with only the given lines (undefined: nothing to run). */
+export function ipvsWrite(lines: string[]): ToolWrite | undefined {
+  return lines.length === 0 ? undefined : { cmd: 'ipvsadm', args: ['-R'], input: lines.join('\n') + '\n' };
+}
+
+/** Runs `ipvsadm -R`. It exits 0 even when a line failed, so stderr counts too. */
 export async function applyIpvs(lines: string[]): Promise<void> {
-  if (lines.length === 0) return;
+  const w = ipvsWrite(lines);
+  if (!w) return;
   let r;
   try {
-    r = await run('ipvsadm', ['-R'], { input: lines.join('\n') + '\n', allowFailure: true, ...TIMEOUT });
+    r = await run(w.cmd, w.args, { input: w.input, allowFailure: true, ...TIMEOUT });
   } catch (e) {
     throw toolError('ipvsadm -R failed', e);
   }
@@ -95,8 +101,6 @@ export interface Addresses {
   bound: Set<string>;
   /** Every other interface's addresses → interface. */
   others: Map<string, string>;
-  /** Addresses NodePorts answer on: others minus loopback and IPv6 link-local. */
-  nodeIPs: string[];
 }
 
 export async function readAddresses(): Promise<Addresses> {
@@ -106,7 +110,7 @@ export async function readAddresses(): Promise<Addresses> {
   } catch (e) {
     throw toolError('ip addr show failed', e);
   }
-  const out: Addresses = { dummyExists: false, dummyUp: false, bound: new Set(), others: new Map(), nodeIPs: [] };
+  const out: Addresses = { dummyExists: false, dummyUp: false, bound: new Set(), others: new Map() };
   for (const link of list) {
     if (link.ifname === DUMMY) {
       out.dummyExists = true;
@@ -119,20 +123,23 @@ export async function readAddresses(): Promise<Addresses> {
         if (a.scope !== 'link') out.bound.add(ip);
       } else {
         if (!out.others.has(ip)) out.others.set(ip, link.ifname);
-        if (a.scope === 'global' && !out.nodeIPs.includes(ip)) out.nodeIPs.push(ip);
       }
     }
   }
-  out.nodeIPs.sort();
   return out;
 }
 
 /** kube-ipvs0: a dummy device whose only job is to make the VIPs local addresses. */
-export async function ensureDummy(exists: boolean): Promise<void> {
+export function dummyWrite(exists: boolean): ToolWrite {
   // Up, so IPv6 addresses on it are usable (IPv4 would work on a down device too).
   const cmds = [...(exists ? [] : [`link add ${DUMMY} type dummy`]), `link set ${DUMMY} up`];
+  return { cmd: 'ip', args: ['-batch', '-'], input: cmds.join('\n') + '\n' };
+}
+
+export async function ensureDummy(exists: boolean): Promise<void> {
+  const w = dummyWrite(exists);
   try {
-    await run('ip', ['-batch', '-'], { input: cmds.join('\n') + '\n', ...TIMEOUT });
+    await run(w.cmd, w.args, { input: w.input, ...TIMEOUT });
   } catch (e) {
     throw toolError(`cannot create ${DUMMY}`, e);
   }
@@ -161,11 +168,15 @@ async function addrOne(op: 'add' | 'del', ip: string): Promise<void> {
  * reports an error is each address retried on its own, so the failure names its address
  * and the others are unaffected. Returns address → error for those that failed.
  */
+export function addressesWrite(op: 'add' | 'del', ips: string[]): ToolWrite | undefined {
+  return ips.length === 0 ? undefined : { cmd: 'ip', args: ['-force', '-batch', '-'], input: ips.map((ip) => addrArgs(op, ip).join(' ')).join('\n') + '\n' };
+}
+
 export async function changeAddresses(op: 'add' | 'del', ips: string[]): Promise<Map<string, string>> {
   const failed = new Map<string, string>();
-  if (ips.length === 0) return failed;
-  const input = ips.map((ip) => addrArgs(op, ip).join(' ')).join('\n') + '\n';
-  const r = await run('ip', ['-force', '-batch', '-'], { input, allowFailure: true, ...TIMEOUT });
+  const w = addressesWrite(op, ips);
+  if (!w) return failed;
+  const r = await run(w.cmd, w.args, { input: w.input, allowFailure: true, ...TIMEOUT });
   const errors = r.stderr.split('\n').filter((l) => l.trim() !== '' && !/^Command failed/.test(l));
   if (r.code === 0 || errors.every((l) => HARMLESS[op].test(l))) return failed;
   for (const ip of ips) await addrOne(op, ip).catch((e: Error) => failed.set(ip, e.message));
@@ -178,11 +189,16 @@ export async function readSets(): Promise<SetContents> {
   return parseIpsetSave(r.code === 0 ? r.stdout : '');
 }
 
-export async function restoreSets(opts: { create?: string[]; add?: SetEntry[]; del?: SetEntry[] }): Promise<void> {
+export function setsWrite(opts: { create?: string[]; add?: SetEntry[]; del?: SetEntry[] }): ToolWrite | undefined {
   const text = renderIpsetRestore(opts);
-  if (!text) return;
+  return text ? { cmd: 'ipset', args: ['restore', '-exist'], input: text } : undefined;
+}
+
+export async function restoreSets(opts: { create?: string[]; add?: SetEntry[]; del?: SetEntry[] }): Promise<void> {
+  const w = setsWrite(opts);
+  if (!w) return;
   try {
-    await run('ipset', ['restore', '-exist'], { input: text, ...TIMEOUT });
+    await run(w.cmd, w.args, { input: w.input, ...TIMEOUT });
   } catch (e) {
     throw toolError('ipset restore failed', e);
   }

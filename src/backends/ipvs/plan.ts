@@ -71,6 +71,20 @@ function validate(svc: DesiredService, input: PlanInput, claimed: Map<string, st
   return undefined;
 }
 
+/**
+ * An externalIP or LB IP that is already an address of another interface (local anyway, and
+ * not in the Node object, or desired.ts would have left it out) is neither bound to kube-ipvs0,
+ * which would let a later unbind delete that interface's local route, nor put in IPVS-IPS,
+ * whose reject rule would then refuse the node's own services on it. A ClusterIP there fails
+ * validation instead.
+ */
+function withoutLocalAddresses(svc: DesiredService, others: ReadonlyMap<string, string>): DesiredService {
+  const local = svc.bound.filter((a) => others.has(a) && !svc.virtualServers.some((v) => v.kind === 'ClusterIP' && v.ip === a));
+  if (local.length === 0) return svc;
+  const ipvsIps = new Set(local.map((a) => setName('IPVS-IPS', familyOf(a))));
+  return { ...svc, bound: svc.bound.filter((a) => !local.includes(a)), sets: svc.sets.filter((e) => !(ipvsIps.has(e.set) && local.includes(e.member))) };
+}
+
 /** Whether a virtual server in the kernel is one of ours (so we may delete it). */
 export function owned(vs: VirtualServer, state: Pick<KernelState, 'bound' | 'otherAddresses' | 'sets'>): boolean {
   if (state.bound.has(vs.ip)) return true;
@@ -91,7 +105,8 @@ export function planSync(input: PlanInput): SyncPlan {
   const keepBound = new Set<string>();
   const keepEntries = new Set<string>();
 
-  for (const svc of input.desired) {
+  for (const wanted of input.desired) {
+    const svc = withoutLocalAddresses(wanted, current.otherAddresses);
     const ipvs = svc.virtualServers.flatMap((v) => diffVirtualServer(v, current.virtualServers.get(vsKey(v.protocol, v.ip, v.port))));
     const error = validate(svc, input, claimed, ipvs);
     if (error) {

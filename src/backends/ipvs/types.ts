@@ -23,8 +23,6 @@ export interface VirtualServer {
   realServers: RealServer[];
 }
 
-export type FrontendKind = 'ClusterIP' | 'NodePort' | 'ExternalIP' | 'LoadBalancer';
-
 /** `TCP/198.19.1.175:80`, `UDP/[2001:db8:19::b]:53`: one virtual server. */
 export function vsKey(protocol: Protocol, ip: string, port: number): string {
   return `${protocol}/${hostPort(ip, port)}`;

@@ -105,7 +105,7 @@ describe('ebpf render', () => {
 
   it('backends are stored once per service port and shared by its frontends', () => {
     const r = render(table(svc('s', { externalIPs: ['198.19.250.1'], nodePort: 30080, endpoints: [ep('198.18.1.11'), ep('198.18.2.11', { nodeName: 'node-b' })] })), emptyIds(), {
-      view: { nodeName: 'node-a', nodePortAddresses: ['198.19.200.1'], podCIDRs: [] },
+      view: { nodeName: 'node-a', addresses: ['198.19.200.1'], nodePortAddresses: ['198.19.200.1'], podCIDRs: [] },
     });
     expect(r.frontends.size).toBe(3);
     expect(r.desired.backends.size).toBe(2);

@@ -3,9 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import { desiredState } from '../../../src/backends/ipvs/desired.js';
 import { planSync } from '../../../src/backends/ipvs/plan.js';
-import { endpoint, emptyState, entry, NODE_IPS, seed, table, vs } from './fixtures.js';
+import { nodeViewOf } from '../../../src/model/frontends.js';
+import { endpoint, emptyState, entry, seed, table, vs } from './fixtures.js';
 
-const OPTS = { scheduler: 'rr', nodeIPs: NODE_IPS };
+const OPTS = { scheduler: 'rr', view: nodeViewOf(table()) };
 
 describe('desiredState', () => {
   it('the seed: one rr virtual server on the VIP, three masqueraded pods, VIP bound, sets filled', () => {
@@ -158,13 +159,25 @@ describe('planSync', () => {
 });
 
 describe('IpvsBackend.render', () => {
-  it('prints the commands a sync would run on an empty node, without a kernel', async () => {
+  it('prints the tool runs of a first sync on an empty node, each command line with its stdin, without a kernel', async () => {
     const { IpvsBackend } = await import('../../../src/backends/ipvs/index.js');
-    const text = new IpvsBackend({ scheduler: 'wlc', clusterCIDRs: ['198.18.0.0/16'] }).render(table(seed()), NODE_IPS);
-    expect(text).toContain('ip addr add 198.19.1.175/32 dev kube-ipvs0');
-    expect(text).toContain('-A -t 198.19.1.175:80 -s wlc\n-a -t 198.19.1.175:80 -r 198.18.1.2:9376 -m -w 1');
+    const text = new IpvsBackend({ scheduler: 'wlc', clusterCIDRs: ['198.18.0.0/16'] }).render(table(seed()));
+    expect(text).toMatch(/^# ip -batch -\nlink add kube-ipvs0 type dummy\nlink set kube-ipvs0 up\n\n# ipset restore -exist\ncreate KUBE-CLUSTER-IP hash:ip,port /);
+    expect(text).toContain('\n# ip -force -batch -\naddr add 198.19.1.175/32 dev kube-ipvs0\n');
+    expect(text).toContain('\n# ipvsadm -R\n-A -t 198.19.1.175:80 -s wlc\n-a -t 198.19.1.175:80 -r 198.18.1.2:9376 -m -w 1\n');
     expect(text).toContain('add KUBE-CLUSTER-IP 198.19.1.175,tcp:80 comment "default/hostnames/TCP"');
-    expect(text).toContain('# IPv6: ip6tables-restore --noflush');
+    // The jumps from the built-in chains are missing on an empty node: the restore inserts them.
+    expect(text).toMatch(/\n# iptables-restore -w 5 --noflush\n\*filter\n[\s\S]*-I INPUT -m comment --comment "kubernetes ipvs access filter" -j KUBE-IPVS-FILTER\n-I FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD\nCOMMIT\n/);
+    expect(text).not.toContain('ip6tables-restore'); // no IPv6 frontend: no IPv6 rules, as sync
     expect(() => new IpvsBackend({ scheduler: 'bogus' })).toThrow(/--ipvs-scheduler: want one of rr, wrr/);
+  });
+
+  it('NodePorts on the Node object\'s addresses inside --nodeport-addresses, not the host\'s', async () => {
+    const { IpvsBackend } = await import('../../../src/backends/ipvs/index.js');
+    const t = table(seed({ nodePort: 30080 }));
+    expect(new IpvsBackend().render(t)).toContain('-A -t 198.19.200.1:30080 -s rr\n');
+    const narrowed = new IpvsBackend({ nodePortAddresses: ['198.18.0.0/16'] }).render(t);
+    expect(narrowed).not.toContain(':30080 -s rr');
+    expect(narrowed).toContain('add KUBE-NODE-PORT-TCP 30080'); // the port stays a node port
   });
 });

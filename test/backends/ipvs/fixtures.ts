@@ -1,11 +1,18 @@
 // Tables and kernel states for the IPVS unit tests (no kernel needed).
 import type { KernelState } from '../../../src/backends/ipvs/plan.js';
 import type { VirtualServer } from '../../../src/backends/ipvs/types.js';
-import { endpoint, entry, table } from '../iptables/fixtures.js';
+import type { ServicePortEntry, ServiceTable } from '../../../src/model/types.js';
+import { serviceTable } from '../../fixtures/service-table.js';
+import { endpoint, entry } from '../iptables/fixtures.js';
 
-export { endpoint, entry, table };
+export { endpoint, entry };
 
+/** The Node object's addresses of node-a, the node these tables are for. */
 export const NODE_IPS = ['198.19.200.1', '2001:db8:19:200::1'];
+
+export function table(...entries: ServicePortEntry[]): ServiceTable {
+  return serviceTable(entries, 'node-a', new Map([['node-a', { name: 'node-a', addresses: NODE_IPS, podCIDRs: ['198.18.1.0/24'] }]]));
+}
 
 /** The seed: default/hostnames 198.19.1.175:80 → three pods on 9376. */
 export function seed(extra: Parameters<typeof entry>[6] = {}) {

@@ -4,8 +4,8 @@
 // client are namespaces on veths. Covers what the shared suite does not: NodePort/externalIP,
 // graceful termination, schedulers, faults (missing scheduler module, address conflict,
 // ipvsadm failure), adoption on restart and cleanup.
-import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import { recentTools, run, toolRuns } from '../../../src/util/exec.js';
 import { eventually, requests, tally } from '../../harness/client.js';
 import { createNetns, deleteNetns, ip, newRunPrefix, spawnInNetns } from '../../harness/netns.js';
 import { inGuest } from '../../vm/guest.js';
+import { featureTable } from '../../fixtures/service-table.js';
 import { endpoint, entry, seed, table } from './fixtures.js';
 import type { ChildProcess } from 'node:child_process';
 import type { ServicePortEntry } from '../../../src/model/types.js';
@@ -234,6 +235,27 @@ function kernelSuite(): void {
     expect(backend.failures.size).toBe(0);
   });
 
+  it('render = what a first sync runs: on an empty node, the sync\'s tool runs are render()\'s, in order, each with the same stdin', async () => {
+    // `bpfproxy render` is the plan against an empty kernel: the feature table (NodePort with
+    // eTP Local, external and LB IPs, UDP, affinity, no endpoints, terminating endpoints).
+    await backend.cleanup();
+    const opts = { clusterCIDRs: ['198.18.0.0/16'], nodePortAddresses: ['198.19.200.0/24'] };
+    const first = new IpvsBackend(opts);
+    const spy = toolSpy(['ip', 'ipset', 'ipvsadm', 'iptables-restore', 'ip6tables-restore']);
+    try {
+      expect((await first.sync({ table: featureTable() }, { full: true })).failed).toEqual([]);
+    } finally {
+      spy.restore();
+    }
+    const rendered = new IpvsBackend(opts).render(featureTable());
+    expect(rendered).toContain('\n-A -t 198.19.200.1:30080 -s rr\n'); // the Node object's address ∩ --nodeport-addresses
+    // The reads (state, and iptables-save, not spied) are not in render: it has no kernel.
+    const reads = new Set(['ip -j addr show', 'ipvsadm -Ln --exact', 'ipset save']);
+    const writes = spy.runs().filter((r) => !reads.has(r.argv));
+    expect(writes.map((r) => `# ${r.argv}\n${r.stdin}`).join('\n')).toBe(rendered);
+    await first.cleanup();
+  });
+
   it('cleanup removes virtual servers, kube-ipvs0, sets and chains, and leaves a foreign virtual server alone', async () => {
     await sh('ipvsadm -A -t 198.19.9.9:80 -s rr');
     await sync(seed(), entry('default', 'np', '', '198.19.1.180', 80, [endpoint('198.18.1.2', 9376)], { nodePort: 30080 }));
@@ -251,6 +273,44 @@ function kernelSuite(): void {
 /** Node script: open one TCP connection, print once connected, reset it on stdin input. */
 const HOLD = `const s=require('net').connect(+process.argv[2], process.argv[1], () => process.stdout.write('up\\n'));
 process.stdin.on('data', () => { s.resetAndDestroy(); setTimeout(() => process.exit(0), 100); });`;
+
+/**
+ * Puts wrappers for `tools` first on PATH that record each run (its argv and stdin, one file
+ * per run, named so that they sort in start order) and then run the real tool.
+ */
+function toolSpy(tools: string[]): { runs(): Array<{ argv: string; stdin: string }>; restore(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'tool-spy-'));
+  const log = join(dir, 'runs');
+  mkdirSync(log);
+  for (const tool of tools) {
+    const real = execFileSync('bash', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim();
+    // $(cat; echo .) keeps stdin's trailing newlines; one printf per record.
+    writeFileSync(
+      join(dir, tool),
+      `#!/bin/bash
+input=$(cat; echo .); input=\${input%.}
+printf '%s\\n%s' "${tool} $*" "$input" >"${log}/$(date +%s%N)-$$"
+printf '%s' "$input" | exec ${real} "$@"
+`,
+    );
+    chmodSync(join(dir, tool), 0o755);
+  }
+  const oldPath = process.env.PATH;
+  process.env.PATH = `${dir}:${oldPath}`;
+  return {
+    runs: () =>
+      readdirSync(log)
+        .sort()
+        .map((f) => {
+          const text = readFileSync(join(log, f), 'utf8');
+          const nl = text.indexOf('\n');
+          return { argv: text.slice(0, nl), stdin: text.slice(nl + 1) };
+        }),
+    restore: () => {
+      process.env.PATH = oldPath;
+    },
+  };
+}
 
 /**
  * Puts a logging `ipvsadm` wrapper first on PATH. With `failRs`, lines naming that real server

@@ -61,15 +61,6 @@ describe('ipsets', () => {
   });
 });
 
-describe('--nodeport-addresses', () => {
-  it('keeps node addresses inside the CIDRs, all of them without CIDRs', async () => {
-    const { filterByCIDRs } = await import('../../../src/backends/ipvs/index.js');
-    const ips = ['198.19.200.1', '198.18.1.1', '2001:db8:19:200::1'];
-    expect(filterByCIDRs(ips, [])).toEqual(ips);
-    expect(filterByCIDRs(ips, ['198.19.200.0/24', '2001:db8:19:200::/64'])).toEqual(['198.19.200.1', '2001:db8:19:200::1']);
-  });
-});
-
 describe('withMissingJumps', () => {
   it('inserts only the jumps iptables-save does not show, inside the right table', async () => {
     const { withMissingJumps } = await import('../../../src/backends/ipvs/iptables-rules.js');
