@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the real peers the tests run against from their Go modules, pinned in
-# test/cluster/go.mod (etcd, kube-apiserver) and test/coredns/go.mod (CoreDNS), into
+# test/cluster/go.mod (etcd, kube-apiserver, kube-proxy) and test/coredns/go.mod (CoreDNS), into
 # versioned caches outside the repo:
 #   ${BPFPROXY_CACHE:-~/.cache/bpfproxy}/k8s-<release>-etcd-<release>/
 #   ${BPFPROXY_CACHE:-~/.cache/bpfproxy}/coredns-<release>-<hash of test/coredns/main.go>/
@@ -78,6 +78,6 @@ ver=k8s.io/component-base/version
 minor=${K8S_RELEASE#v1.}; minor=${minor%%.*}
 build test/cluster "$k8s_cache" \
   "-s -w -X $ver.gitVersion=${K8S_RELEASE} -X $ver.gitMajor=1 -X $ver.gitMinor=${minor} -X $ver.gitTreeState=clean" \
-  etcd=go.etcd.io/etcd/server/v3 kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver
+  etcd=go.etcd.io/etcd/server/v3 kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver kube-proxy=k8s.io/kubernetes/cmd/kube-proxy
 build test/coredns "$coredns_cache" "-s -w" coredns=bpfproxy.test/coredns
 echo "$k8s_cache"

@@ -1,4 +1,4 @@
-// Where scripts/cluster/build.sh put the real etcd, kube-apiserver and CoreDNS (tests and bench/).
+// Where scripts/cluster/build.sh put the real etcd, kube-apiserver, kube-proxy and CoreDNS (tests and bench/).
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ export interface Peers {
   dir: string;
   etcd: string;
   kubeApiserver: string;
+  kubeProxy: string;
   coredns: string;
 }
 
@@ -25,8 +26,8 @@ export function findPeers(): { peers?: Peers; reason?: string } {
     return (cached = { reason: `scripts/cluster/build.sh --dir failed: ${(e as Error).message}` });
   }
   const corednsDir = execFileSync(BUILD_SCRIPT, ['--coredns-dir'], { encoding: 'utf8' }).trim();
-  const peers = { dir, etcd: join(dir, 'etcd'), kubeApiserver: join(dir, 'kube-apiserver'), coredns: join(corednsDir, 'coredns') };
-  const missing = [peers.etcd, peers.kubeApiserver, peers.coredns].filter((p) => !existsSync(p));
+  const peers = { dir, etcd: join(dir, 'etcd'), kubeApiserver: join(dir, 'kube-apiserver'), kubeProxy: join(dir, 'kube-proxy'), coredns: join(corednsDir, 'coredns') };
+  const missing = [peers.etcd, peers.kubeApiserver, peers.kubeProxy, peers.coredns].filter((p) => !existsSync(p));
   if (missing.length > 0) return (cached = { reason: `not built: ${missing.join(', ')} (run scripts/cluster/build.sh; needs Go >= 1.26)` });
   return (cached = { peers });
 }

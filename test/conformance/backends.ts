@@ -1,6 +1,9 @@
 // Backends the suite runs against, and the cases each cannot run (with the reason the
 // matrix prints). A backend that is not listed as unsupporting a case must pass it.
 import { nsRun } from '../harness/netns.js';
+import { KubeProxyProcess, type KubeProxyMode } from '../harness/kube-proxy-process.js';
+import type { NodeProxy } from '../harness/proxy-process.js';
+import type { Peers } from '../cluster/peers.js';
 import { run } from '../../src/util/exec.js';
 
 export interface ConformanceBackend {
@@ -12,7 +15,12 @@ export interface ConformanceBackend {
   /** Deletes part of what the backend programmed in `nodeNs`, as an admin's mistake would. */
   tamper(nodeNs: string, runId: string, node: string): Promise<void>;
   unsupported: Record<string, string>;
+  /** A reference proxy (the real kube-proxy) instead of bpfproxy: source=kubernetes only. */
+  reference?(peers: Peers, at: { netns: string; kubeconfig: string; nodeName: string; extraArgs: string[] }): NodeProxy;
 }
+
+/** iptables (ours and kube-proxy's): the service dispatch chain emptied. */
+const flushKubeServices = async (ns: string) => void (await nsRun(ns, 'iptables', ['-w', '5', '-t', 'nat', '-F', 'KUBE-SERVICES']));
 
 const pinRoot = (runId: string, node: string) => `/sys/fs/bpf/${runId}-${node}`;
 
@@ -20,9 +28,7 @@ export const BACKENDS: Record<string, ConformanceBackend> = {
   iptables: {
     name: 'iptables',
     args: () => ['--cluster-cidr', '198.18.0.0/16'],
-    async tamper(ns) {
-      await nsRun(ns, 'iptables', ['-w', '5', '-t', 'nat', '-F', 'KUBE-SERVICES']);
-    },
+    tamper: flushKubeServices,
     unsupported: {},
   },
   ebpf: {
@@ -42,6 +48,17 @@ export const BACKENDS: Record<string, ConformanceBackend> = {
       'ipv6-clusterip': 'not implemented: the eBPF data plane is IPv4-only so far',
     },
   },
+  'kube-proxy/iptables': kubeProxy('iptables', {
+    // kube-proxy rewrites a flushed KUBE-SERVICES only at its hourly full sync. What it
+    // watches for is a firewall reload: its canary chain gone from every table.
+    async tamper(ns) {
+      for (const table of ['mangle', 'nat', 'filter']) for (const op of ['-F', '-X']) await nsRun(ns, 'iptables', ['-w', '5', '-t', table, op]);
+    },
+    unsupported: {
+      'cleanup-leaves-nothing':
+        'kube-proxy --cleanup leaves the KUBE-FIREWALL chain and its INPUT/OUTPUT jumps (the "block incoming localnet connections" rule guarding localhost NodePorts), so the node differs from before',
+    },
+  }),
   ipvs: {
     name: 'ipvs',
     args: () => ['--cluster-cidr', '198.18.0.0/16'],
@@ -55,3 +72,13 @@ export const BACKENDS: Record<string, ConformanceBackend> = {
     },
   },
 };
+
+/** The real kube-proxy in `mode`, with the flags the bpfproxy columns get (--cluster-cidr). */
+function kubeProxy(mode: KubeProxyMode, b: Pick<ConformanceBackend, 'tamper' | 'unsupported'>): ConformanceBackend {
+  return {
+    name: `kube-proxy/${mode}`,
+    args: () => ['--cluster-cidr=198.18.0.0/16'],
+    ...b,
+    reference: (peers, at) => new KubeProxyProcess({ binary: peers.kubeProxy, mode, ...at }),
+  };
+}

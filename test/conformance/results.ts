@@ -26,5 +26,5 @@ export function writeResults(backend: string, results: CaseResult[], source = 'm
   mkdirSync(RESULTS_DIR, { recursive: true });
   const kernel = kernelLabel().replace(/[^a-zA-Z0-9.-]+/g, '_');
   const via = source === 'manifests' ? '' : `-${source}`;
-  writeFileSync(`${RESULTS_DIR}results-${backend}${via}-${kernel}.json`, JSON.stringify(results, null, 1));
+  writeFileSync(`${RESULTS_DIR}results-${backend.replace('/', '_')}${via}-${kernel}.json`, JSON.stringify(results, null, 1));
 }

@@ -17,7 +17,7 @@ import { describeCluster } from '../cluster/describe-cluster.js';
 import type { Peers } from '../cluster/peers.js';
 import { ApiRelay } from '../cluster/relay.js';
 import { newRunPrefix } from '../harness/netns.js';
-import { ProxyProcess } from '../harness/proxy-process.js';
+import { type NodeProxy, ProxyProcess } from '../harness/proxy-process.js';
 import { createCgroup, removeCgroup } from '../harness/cgroup.js';
 import { argValue, snapshotNode } from '../harness/snapshot.js';
 import { Topology } from '../harness/topology.js';
@@ -52,7 +52,7 @@ function suite(backendName: string, source: ConformanceSource, peers?: Peers): v
     /** One case's row of the matrix. */
     const record = (c: ConformanceCase, status: Status, ms: number, reason?: string) =>
       results.push({ case: c.id, title: c.title, backend: backendName, source, kernel: kernelLabel(), status, ...(reason !== undefined ? { reason } : {}), ms });
-    const proxies = new Map<string, ProxyProcess>();
+    const proxies = new Map<string, NodeProxy>();
     const baseline = new Map<string, Record<string, string>>();
     const cgroups = new Map<string, string>();
     let manifests: ObjectWriter;
@@ -87,8 +87,10 @@ function suite(backendName: string, source: ConformanceSource, peers?: Peers): v
         if (backend.nodeCgroup) cgroups.set(n.name, createCgroup(`${prefix}-${n.name}`));
         const args = backend.args(prefix, n.name, cgroups.get(n.name));
         baseline.set(n.name, await snapshotNode(topo.node(n.name).ns, argValue(args, '--bpf-pin-root'), argValue(args, '--cgroup-path')));
-        const from = kubeconfig ? { kubeconfig } : { manifests: manifests.dir };
-        const p = new ProxyProcess({ backend: backendName, netns: topo.node(n.name).ns, ...from, nodeName: n.name, extraArgs: args });
+        const at = { netns: topo.node(n.name).ns, nodeName: n.name, extraArgs: args };
+        const p = backend.reference
+          ? backend.reference(peers!, { ...at, kubeconfig: kubeconfig! })
+          : new ProxyProcess({ backend: backendName, ...at, ...(kubeconfig ? { kubeconfig } : { manifests: manifests.dir }) });
         proxies.set(n.name, p);
       }
       await Promise.all([...proxies.values()].map((p) => p.start()));

@@ -1,6 +1,6 @@
 // A conformance case: objects in, real connections from client namespaces, assertions
 // on who answered. Cases know nothing about backends.
-import type { ProxyProcess } from '../harness/proxy-process.js';
+import type { NodeProxy } from '../harness/proxy-process.js';
 import type { ObjectWriter } from '../harness/manifests.js';
 import type { Topology } from '../harness/topology.js';
 import type { RequestLoop, RequestOptions, RequestResult } from '../harness/client.js';
@@ -10,9 +10,9 @@ export type ConformanceSource = 'manifests' | 'kubernetes';
 export interface ConformanceContext {
   topo: Topology;
   /** node-a's proxy (where the default client lives). */
-  proxy: ProxyProcess;
+  proxy: NodeProxy;
   /** Every node's proxy by node name. */
-  proxies: Map<string, ProxyProcess>;
+  proxies: Map<string, NodeProxy>;
   /** Where cases write their objects: the manifests directory, or the API server (ApiWriter). */
   manifests: ObjectWriter;
   /** Which source the proxies read: a manifests directory or the Kubernetes API. */

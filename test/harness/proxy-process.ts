@@ -16,7 +16,25 @@ export interface ProxyOptions {
   extraArgs?: string[];
 }
 
-export class ProxyProcess {
+/** A proxy running in a node namespace: bpfproxy, or the real kube-proxy as the reference. */
+export interface NodeProxy {
+  readonly opts: { extraArgs?: string[] };
+  /** Its log lines, for waits and failure reports. */
+  readonly logs: string[];
+  /** Syncs completed so far. */
+  syncs: number;
+  /** Starts it and waits for its first sync (also on a restart). */
+  start(): Promise<void>;
+  waitForSyncs(n: number, timeoutMs?: number): Promise<void>;
+  /** SIGTERM: what it programmed stays. */
+  stop(): Promise<void>;
+  /** What it programmed, as text (for failure reports). */
+  inspect(): Promise<string>;
+  /** Its own cleanup command: removes everything it programmed. */
+  cleanup(): Promise<void>;
+}
+
+export class ProxyProcess implements NodeProxy {
   private child: ChildProcess | undefined;
   readonly logs: string[] = [];
   syncs = 0;

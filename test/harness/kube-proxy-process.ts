@@ -1,0 +1,167 @@
+// The real kube-proxy (built from its Go module by scripts/cluster/build.sh) as the
+// reference proxy in a node namespace: the conformance suite runs every case on it too
+// (columns kube-proxy/iptables, /nftables, /ipvs), with the same cluster CIDR and sync
+// periods as bpfproxy gets, its healthz and metrics bound inside the namespace.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { run } from '../../src/util/exec.js';
+import type { NodeProxy } from './proxy-process.js';
+
+export type KubeProxyMode = 'iptables' | 'nftables' | 'ipvs';
+
+export interface KubeProxyOptions {
+  /** The kube-proxy binary. */
+  binary: string;
+  mode: KubeProxyMode;
+  netns: string;
+  kubeconfig: string;
+  nodeName: string;
+  /** Flags after ours (e.g. --nodeport-addresses); the suite's `--cluster-cidr` comes first. */
+  extraArgs?: string[];
+}
+
+/** What `inspect` prints for each mode: the kernel state kube-proxy wrote. */
+const INSPECT: Record<KubeProxyMode, Array<[string, string[]]>> = {
+  iptables: [['iptables-save', []], ['ip6tables-save', []]],
+  nftables: [['nft', ['list', 'table', 'ip', 'kube-proxy']], ['nft', ['list', 'table', 'ip6', 'kube-proxy']]],
+  ipvs: [['ipvsadm', ['-Ln']], ['ipset', ['list', '-n']], ['iptables-save', []]],
+};
+
+/**
+ * kube-proxy logs "SyncProxyRules complete" at -v=2 after each sync that reached the
+ * kernel; that is what `syncs` counts (bpfproxy's "synced" log line, for the same waits).
+ */
+const SYNCED = /SyncProxyRules complete/;
+
+export class KubeProxyProcess implements NodeProxy {
+  private child: ChildProcess | undefined;
+  readonly logs: string[] = [];
+  syncs = 0;
+  private waiters: Array<() => void> = [];
+
+  constructor(readonly opts: KubeProxyOptions) {}
+
+  args(): string[] {
+    const o = this.opts;
+    return [
+      `--kubeconfig=${o.kubeconfig}`,
+      `--hostname-override=${o.nodeName}`,
+      `--proxy-mode=${o.mode}`,
+      // Inside the node namespace: each namespace has its own loopback.
+      '--healthz-bind-address=127.0.0.1:10256',
+      '--metrics-bind-address=127.0.0.1:10249',
+      // A namespace cannot set the global conntrack table size; leave the sysctls alone.
+      '--conntrack-max-per-core=0',
+      '--conntrack-min=0',
+      '--conntrack-tcp-timeout-established=0',
+      '--conntrack-tcp-timeout-close-wait=0',
+      '--oom-score-adj=0',
+      // The sync periods bpfproxy runs with in the suite (proxy-process.ts).
+      ...(o.mode === 'ipvs' ? ['--ipvs-sync-period=5s', '--ipvs-min-sync-period=100ms'] : ['--iptables-sync-period=5s', '--iptables-min-sync-period=100ms']),
+      '--v=2',
+      ...(o.extraArgs ?? []),
+    ];
+  }
+
+  async start(timeoutMs = process.env.BPFPROXY_IN_GUEST === '1' ? 90_000 : 30_000): Promise<void> {
+    const before = this.syncs;
+    const child = spawn('ip', ['netns', 'exec', this.opts.netns, this.opts.binary, ...this.args()], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    // klog writes to stderr.
+    let buf = '';
+    const onData = (b: Buffer) => {
+      buf += b.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        this.logs.push(line);
+        if (this.logs.length > 5000) this.logs.splice(0, 1000);
+        if (SYNCED.test(line)) {
+          this.syncs++;
+          this.waiters.splice(0).forEach((w) => w());
+        }
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    await this.waitForSyncs(before + 1, timeoutMs);
+  }
+
+  async waitForSyncs(n: number, timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.syncs < n) {
+      if (this.child && (this.child.exitCode !== null || this.child.signalCode !== null)) {
+        throw new Error(`kube-proxy exited (${this.child.exitCode ?? this.child.signalCode}):\n${this.logs.slice(-20).join('\n')}`);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`kube-proxy did not sync ${n} times in ${timeoutMs} ms:\n${this.logs.slice(-20).join('\n')}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.min(left, 200));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  /** SIGTERM (kube-proxy leaves its rules in place), bounded wait, then SIGKILL. */
+  async stop(): Promise<void> {
+    const c = this.child;
+    // Gone already (killed by a signal leaves exitCode null): 'exit' will not fire again.
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise<void>((r) => c.once('exit', () => r()));
+    c.kill('SIGTERM');
+    const t = setTimeout(() => c.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(t);
+  }
+
+  /**
+   * The kernel state, led (iptables mode) by a summary in the form the cases read back
+   * (answered.ts programmedEndpoints): `CHAIN vip:port` and `  -> endpoint` lines.
+   * `ipvsadm -Ln` already has that form.
+   */
+  async inspect(): Promise<string> {
+    const outs = await Promise.all(
+      INSPECT[this.opts.mode].map(async ([cmd, args]) => {
+        const r = await run('ip', ['netns', 'exec', this.opts.netns, cmd, ...args], { allowFailure: true, timeoutMs: 30_000 });
+        return { cmd: `${cmd} ${args.join(' ')}`, out: r.stdout + r.stderr };
+      }),
+    );
+    const summary = this.opts.mode === 'iptables' ? outs.filter((o) => o.cmd.startsWith('ip')).map((o) => clusterIPSummary(o.out)) : [];
+    return [...summary, ...outs.map((o) => `# ${o.cmd}\n${o.out}`)].join('\n');
+  }
+
+  /** `kube-proxy --cleanup`: removes what every mode of kube-proxy programs. */
+  async cleanup(timeoutMs = process.env.BPFPROXY_IN_GUEST === '1' ? 120_000 : 30_000): Promise<void> {
+    await run('ip', ['netns', 'exec', this.opts.netns, this.opts.binary, '--cleanup', `--proxy-mode=${this.opts.mode}`, '--v=2'], { timeoutMs });
+  }
+}
+
+/**
+ * kube-proxy's iptables-save read back as ClusterIP frontends and their endpoints:
+ *   KUBE-SERVICES -d VIP/32 -p P ... --dport PORT -j KUBE-SVC-X
+ *   KUBE-SVC-X ... -j KUBE-SEP-Y           (one per endpoint)
+ *   KUBE-SEP-Y ... -j DNAT --to-destination IP:PORT
+ */
+export function clusterIPSummary(save: string): string {
+  const rules = save.split('\n').filter((l) => l.startsWith('-A '));
+  const dnat = new Map<string, string>();
+  const seps = new Map<string, string[]>();
+  for (const r of rules) {
+    const chain = r.split(' ')[1]!;
+    const to = / -j DNAT --to-destination (\S+)/.exec(r)?.[1];
+    if (to && chain.startsWith('KUBE-SEP-')) dnat.set(chain, to);
+    const sep = / -j (KUBE-SEP-\S+)/.exec(r)?.[1];
+    if (sep) seps.set(chain, [...(seps.get(chain) ?? []), sep]);
+  }
+  const out: string[] = [];
+  for (const r of rules) {
+    const m = /^-A KUBE-SERVICES -d (\S+?)(?:\/(?:32|128))? .*--dport (\d+) -j (KUBE-SVC-\S+)/.exec(r);
+    if (!m) continue;
+    const vip = m[1]!.includes(':') ? `[${m[1]}]` : m[1]!;
+    out.push(`${m[3]} ${vip}:${m[2]}`, ...(seps.get(m[3]!) ?? []).map((s) => `  -> ${dnat.get(s) ?? '?'}`));
+  }
+  return out.join('\n') + '\n';
+}
