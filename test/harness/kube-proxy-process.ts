@@ -118,7 +118,7 @@ export class KubeProxyProcess implements NodeProxy {
   }
 
   /**
-   * The kernel state, led (iptables mode) by a summary in the form the cases read back
+   * The kernel state, led (iptables and nftables modes) by a summary in the form the cases read back
    * (answered.ts programmedEndpoints): `CHAIN vip:port` and `  -> endpoint` lines.
    * `ipvsadm -Ln` already has that form.
    */
@@ -129,7 +129,8 @@ export class KubeProxyProcess implements NodeProxy {
         return { cmd: `${cmd} ${args.join(' ')}`, out: r.stdout + r.stderr };
       }),
     );
-    const summary = this.opts.mode === 'iptables' ? outs.filter((o) => o.cmd.startsWith('ip')).map((o) => clusterIPSummary(o.out)) : [];
+    const summarize = { iptables: clusterIPSummary, nftables: nftClusterIPSummary, ipvs: undefined }[this.opts.mode];
+    const summary = summarize ? outs.map((o) => summarize(o.out)) : [];
     return [...summary, ...outs.map((o) => `# ${o.cmd}\n${o.out}`)].join('\n');
   }
 
@@ -162,6 +163,31 @@ export function clusterIPSummary(save: string): string {
     if (!m) continue;
     const vip = m[1]!.includes(':') ? `[${m[1]}]` : m[1]!;
     out.push(`${m[3]} ${vip}:${m[2]}`, ...(seps.get(m[3]!) ?? []).map((s) => `  -> ${dnat.get(s) ?? '?'}`));
+  }
+  return out.join('\n') + '\n';
+}
+
+/**
+ * kube-proxy's nftables table read back the same way (IPv4):
+ *   map service-ips { elements = { VIP . proto . PORT : goto CHAIN, ... } }
+ *   chain CHAIN { ... dnat to IP:PORT }                        (one endpoint)
+ *   chain CHAIN { ... dnat ip to numgen ... map { 0 : IP . PORT, ... } }   (several)
+ *   chain CHAIN { ... goto endpoint-... }  → that chain's dnat (session affinity)
+ */
+export function nftClusterIPSummary(table: string): string {
+  const chains = new Map<string, string>();
+  for (const m of table.matchAll(/\n\s*chain (\S+) \{([\s\S]*?)\n\s*\}/g)) chains.set(m[1]!, m[2]!);
+  const endpointsOf = (body: string): string[] => {
+    const many = /numgen [^{]*map \{([^}]*)\}/.exec(body);
+    if (many) return [...many[1]!.matchAll(/\d+ : (\S+) \. (\d+)/g)].map((x) => `${x[1]}:${x[2]}`);
+    const one = /dnat (?:ip )?to (\S+)/.exec(body);
+    if (one) return [one[1]!];
+    return [...body.matchAll(/goto (endpoint-\S+)/g)].flatMap((x) => endpointsOf(chains.get(x[1]!) ?? ''));
+  };
+  const map = /map service-ips \{[\s\S]*?elements = \{([\s\S]*?)\}/.exec(table)?.[1] ?? '';
+  const out: string[] = [];
+  for (const m of map.matchAll(/(\S+) \. \S+ \. (\d+)(?: comment "[^"]*")? : goto (\S+?),?\s/g)) {
+    out.push(`${m[3]} ${m[1]}:${m[2]}`, ...endpointsOf(chains.get(m[3]!) ?? '').map((e) => `  -> ${e}`));
   }
   return out.join('\n') + '\n';
 }
