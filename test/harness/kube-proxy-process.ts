@@ -2,9 +2,9 @@
 // reference proxy in a node namespace: the conformance suite runs every case on it too
 // (columns kube-proxy/iptables, /nftables, /ipvs), with the same cluster CIDR and sync
 // periods as bpfproxy gets, its healthz and metrics bound inside the namespace.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { run } from '../../src/util/exec.js';
-import type { NodeProxy } from './proxy-process.js';
+import { ChildProxy, type NodeProxy } from './proxy-process.js';
 
 export type KubeProxyMode = 'iptables' | 'nftables' | 'ipvs';
 
@@ -30,15 +30,10 @@ const INSPECT: Record<KubeProxyMode, Array<[string, string[]]>> = {
  * kube-proxy logs "SyncProxyRules complete" at -v=2 after each sync that reached the
  * kernel; that is what `syncs` counts (bpfproxy's "synced" log line, for the same waits).
  */
-const SYNCED = /SyncProxyRules complete/;
-
-export class KubeProxyProcess implements NodeProxy {
-  private child: ChildProcess | undefined;
-  readonly logs: string[] = [];
-  syncs = 0;
-  private waiters: Array<() => void> = [];
-
-  constructor(readonly opts: KubeProxyOptions) {}
+export class KubeProxyProcess extends ChildProxy implements NodeProxy {
+  constructor(readonly opts: KubeProxyOptions) {
+    super('kube-proxy', /SyncProxyRules complete/);
+  }
 
   args(): string[] {
     const o = this.opts;
@@ -64,57 +59,8 @@ export class KubeProxyProcess implements NodeProxy {
 
   async start(timeoutMs = process.env.BPFPROXY_IN_GUEST === '1' ? 90_000 : 30_000): Promise<void> {
     const before = this.syncs;
-    const child = spawn('ip', ['netns', 'exec', this.opts.netns, this.opts.binary, ...this.args()], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    // klog writes to stderr.
-    let buf = '';
-    const onData = (b: Buffer) => {
-      buf += b.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        this.logs.push(line);
-        if (this.logs.length > 5000) this.logs.splice(0, 1000);
-        if (SYNCED.test(line)) {
-          this.syncs++;
-          this.waiters.splice(0).forEach((w) => w());
-        }
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    this.attach(spawn('ip', ['netns', 'exec', this.opts.netns, this.opts.binary, ...this.args()], { stdio: ['ignore', 'pipe', 'pipe'] }));
     await this.waitForSyncs(before + 1, timeoutMs);
-  }
-
-  async waitForSyncs(n: number, timeoutMs = 15_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.syncs < n) {
-      if (this.child && (this.child.exitCode !== null || this.child.signalCode !== null)) {
-        throw new Error(`kube-proxy exited (${this.child.exitCode ?? this.child.signalCode}):\n${this.logs.slice(-20).join('\n')}`);
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`kube-proxy did not sync ${n} times in ${timeoutMs} ms:\n${this.logs.slice(-20).join('\n')}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, Math.min(left, 200));
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-  }
-
-  /** SIGTERM (kube-proxy leaves its rules in place), bounded wait, then SIGKILL. */
-  async stop(): Promise<void> {
-    const c = this.child;
-    // Gone already (killed by a signal leaves exitCode null): 'exit' will not fire again.
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    const exited = new Promise<void>((r) => c.once('exit', () => r()));
-    c.kill('SIGTERM');
-    const t = setTimeout(() => c.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(t);
   }
 
   /**

@@ -34,13 +34,79 @@ export interface NodeProxy {
   cleanup(): Promise<void>;
 }
 
-export class ProxyProcess implements NodeProxy {
-  private child: ChildProcess | undefined;
+/**
+ * A proxy child process: counts the log lines that mark a finished sync, waits for them,
+ * and stops it. stdout and stderr both feed the log (klog writes to stderr).
+ */
+export abstract class ChildProxy {
+  protected child: ChildProcess | undefined;
   readonly logs: string[] = [];
   syncs = 0;
   private waiters: Array<() => void> = [];
 
-  constructor(readonly opts: ProxyOptions) {}
+  constructor(
+    private readonly what: string,
+    private readonly synced: RegExp,
+  ) {}
+
+  protected attach(child: ChildProcess): void {
+    this.child = child;
+    let buf = '';
+    const onData = (b: Buffer) => {
+      buf += b.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        this.logs.push(line);
+        if (this.synced.test(line)) {
+          this.syncs++;
+          this.waiters.splice(0).forEach((w) => w());
+        }
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+  }
+
+  /** Gone already: exited, or killed by a signal (then exitCode stays null). */
+  private exited(): boolean {
+    return this.child !== undefined && (this.child.exitCode !== null || this.child.signalCode !== null);
+  }
+
+  /** Resolves once `n` syncs in total have completed. */
+  async waitForSyncs(n: number, timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.syncs < n) {
+      if (this.exited()) throw new Error(`${this.what} exited (${this.child!.exitCode ?? this.child!.signalCode}):\n${this.logs.slice(-20).join('\n')}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${this.what} did not sync ${n} times in ${timeoutMs} ms:\n${this.logs.slice(-20).join('\n')}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.min(left, 200));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  /** SIGTERM (the data plane stays programmed), bounded wait, then SIGKILL. */
+  async stop(): Promise<void> {
+    const c = this.child;
+    if (!c || this.exited()) return;
+    const exited = new Promise<void>((r) => c.once('exit', () => r()));
+    c.kill('SIGTERM');
+    const t = setTimeout(() => c.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(t);
+  }
+}
+
+export class ProxyProcess extends ChildProxy implements NodeProxy {
+  constructor(readonly opts: ProxyOptions) {
+    super('bpfproxy', /"msg":"synced"/);
+  }
 
   args(): string[] {
     const o = this.opts;
@@ -61,55 +127,7 @@ export class ProxyProcess implements NodeProxy {
   /** Starts `bpfproxy run` without waiting for anything. */
   launch(): void {
     const source = this.opts.kubeconfig ? ['--kubeconfig', this.opts.kubeconfig] : ['--manifests', this.opts.manifests!];
-    const child = spawn(process.execPath, [BIN, 'run', ...source, '--min-sync-period', '100ms', '--sync-period', '5s', ...this.args()], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child = child;
-    let buf = '';
-    child.stdout!.on('data', (b: Buffer) => {
-      buf += b.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        this.logs.push(line);
-        if (line.includes('"msg":"synced"')) {
-          this.syncs++;
-          this.waiters.splice(0).forEach((w) => w());
-        }
-      }
-    });
-    child.stderr!.on('data', (b: Buffer) => this.logs.push(b.toString()));
-  }
-
-  /** Resolves once `n` syncs in total have completed. */
-  async waitForSyncs(n: number, timeoutMs = 15_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.syncs < n) {
-      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) {
-        throw new Error(`bpfproxy exited (${this.child.exitCode}):\n${this.logs.slice(-20).join('\n')}`);
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`bpfproxy did not sync ${n} times in ${timeoutMs} ms:\n${this.logs.slice(-20).join('\n')}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, Math.min(left, 200));
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-  }
-
-  /** SIGTERM (the data plane stays programmed), bounded wait, then SIGKILL. */
-  async stop(): Promise<void> {
-    const c = this.child;
-    if (!c || c.exitCode !== null) return;
-    const exited = new Promise<void>((r) => c.once('exit', () => r()));
-    c.kill('SIGTERM');
-    const t = setTimeout(() => c.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(t);
+    this.attach(spawn(process.execPath, [BIN, 'run', ...source, '--min-sync-period', '100ms', '--sync-period', '5s', ...this.args()], { stdio: ['ignore', 'pipe', 'pipe'] }));
   }
 
   /** `bpfproxy inspect` against the same backend and namespace. */
@@ -118,7 +136,6 @@ export class ProxyProcess implements NodeProxy {
     return r.stdout + r.stderr;
   }
 
-  /** `bpfproxy run --cleanup`. */
   /** `bpfproxy run --cleanup`. A bound, not a measurement: under qemu TCG the iptables
    * cleanup (one iptables run per jump rule and family, then save/restore) took 30 s. */
   async cleanup(timeoutMs = process.env.BPFPROXY_IN_GUEST === '1' ? 120_000 : 30_000): Promise<void> {
