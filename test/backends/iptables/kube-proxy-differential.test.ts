@@ -1,0 +1,125 @@
+// Our iptables backend against the real kube-proxy v1.37.2 in iptables mode: both run as
+// node-a of the test API server, each in its own namespace, fed the same objects; their
+// `iptables-save` of the KUBE-* chains (nat and filter) must be the same, chain by chain.
+// Rule order is compared where it matters (per-service chains: the statistic rules and the
+// endpoint order); in the dispatch chains (KUBE-SERVICES, KUBE-NODEPORTS, ...) kube-proxy
+// writes services in Go map order, so there only the set of rules is compared, plus the
+// NodePort jump being KUBE-SERVICES's last rule.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ApiWriter } from '../../cluster/api-writer.js';
+import { TestCluster } from '../../cluster/cluster.js';
+import { describeCluster } from '../../cluster/describe-cluster.js';
+import { netnsWithApi, type ApiRelay } from '../../cluster/relay.js';
+import { eventually } from '../../harness/client.js';
+import { KubeProxyProcess } from '../../harness/kube-proxy-process.js';
+import { node } from '../../harness/manifests.js';
+import { deleteNetns, newRunPrefix, nsRun } from '../../harness/netns.js';
+import { ProxyProcess } from '../../harness/proxy-process.js';
+import { describeKernel } from '../../kernel-required.js';
+import { OBJECT_SETS, generatedSet } from '../../fixtures/object-sets.js';
+
+const NODE = 'node-a';
+const NODE_IP = '198.19.200.1';
+const CLUSTER_CIDR = '198.18.0.0/16';
+
+/**
+ * Chains kube-proxy writes that we do not, and why (their jumps are left out too):
+ * - KUBE-PROXY-CANARY: kube-proxy's flush detector (we check our own chains instead);
+ * - KUBE-KUBELET-CANARY: kubelet's, which kube-proxy also watches;
+ * - KUBE-FIREWALL: empty here, jumped to first from INPUT and OUTPUT; it holds the
+ *   localnet guard of localhost NodePorts, which we have not built yet.
+ */
+const THEIRS_ONLY = new Set(['KUBE-PROXY-CANARY', 'KUBE-KUBELET-CANARY', 'KUBE-FIREWALL']);
+/**
+ * Rule text kube-proxy has and we do not, and why: it counts the INVALID drops in an
+ * nfacct object for its metric kubeproxy_iptables_ct_state_invalid_dropped_packets_total,
+ * which we do not export.
+ */
+const THEIRS_ONLY_MATCHES = [/ -m nfacct --nfacct-name +ct_state_invalid_dropped_pkts/];
+/** Dispatch chains: one rule per service port, in Go map order in kube-proxy. */
+const UNORDERED = new Set(['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-EXTERNAL-SERVICES', 'KUBE-PROXY-FIREWALL']);
+
+/** The KUBE-* part of one family's iptables-save, canonical: `table chain` headers, then its rules. */
+function kubeChains(save: string): string {
+  const out: string[] = [];
+  let table = '';
+  const chains = new Map<string, string[]>();
+  const add = (chain: string, rule: string) => {
+    const key = `${table} ${chain}`;
+    if (!chains.has(key)) chains.set(key, []);
+    if (rule) chains.get(key)!.push(rule);
+  };
+  for (const line of save.split('\n')) {
+    if (line.startsWith('*')) table = line.slice(1);
+    if (table !== 'nat' && table !== 'filter') continue;
+    const decl = /^:(KUBE-\S+) /.exec(line);
+    if (decl && !THEIRS_ONLY.has(decl[1]!)) add(decl[1]!, '');
+    const rule = /^-A (\S+) (.*)$/.exec(line);
+    if (!rule) continue;
+    const chain = rule[1]!;
+    const spec = THEIRS_ONLY_MATCHES.reduce((x, m) => x.replace(m, ''), rule[2]!);
+    if (THEIRS_ONLY.has(chain) || THEIRS_ONLY.has(/-j (\S+)/.exec(spec)?.[1] ?? '')) continue;
+    // Jumps from the built-in chains into ours count too (their order among ours kept).
+    if (chain.startsWith('KUBE-') || /-j KUBE-/.test(spec)) add(chain, spec);
+  }
+  for (const key of [...chains.keys()].sort()) {
+    const rules = chains.get(key)!;
+    const chain = key.split(' ')[1]!;
+    out.push(`== ${key}`, ...(UNORDERED.has(chain) ? [...rules].sort() : rules));
+    // kube-proxy: "this must be the last rule in this chain" (the NodePort jump).
+    if (key === 'nat KUBE-SERVICES' && rules.length > 0) out.push(`   last: ${rules[rules.length - 1]}`);
+  }
+  return out.join('\n');
+}
+
+describeCluster('iptables backend vs the real kube-proxy (iptables mode): the same KUBE-* chains', (peers) => {
+  describeKernel('iptables-save differential', () => {
+    const prefix = newRunPrefix();
+    const ns = { theirs: `${prefix}-kp`, ours: `${prefix}-ours` };
+    let cluster: TestCluster;
+    let writer: ApiWriter;
+    const relays: ApiRelay[] = [];
+    let kubeProxy: KubeProxyProcess;
+    let ours: ProxyProcess;
+
+    beforeAll(async () => {
+      cluster = await TestCluster.start(peers);
+      writer = new ApiWriter(cluster);
+      for (const n of Object.values(ns)) {
+        relays.push(await netnsWithApi(cluster, n));
+        await nsRun(n, 'ip', ['addr', 'add', `${NODE_IP}/32`, 'dev', 'lo']);
+      }
+      await writer.write('node.json', [node(NODE, NODE_IP, '198.18.1.0/24')]);
+      const kubeconfig = await cluster.writeKubeconfig('differential');
+      // Localhost NodePorts (route_localnet and KUBE-FIREWALL's localnet guard) are not built yet.
+      kubeProxy = new KubeProxyProcess({ binary: peers.kubeProxy, mode: 'iptables', netns: ns.theirs, kubeconfig, nodeName: NODE, extraArgs: [`--cluster-cidr=${CLUSTER_CIDR}`, '--iptables-localhost-nodeports=false'] });
+      ours = new ProxyProcess({ backend: 'iptables', netns: ns.ours, kubeconfig, nodeName: NODE, extraArgs: ['--cluster-cidr', CLUSTER_CIDR] });
+      await Promise.all([kubeProxy.start(), ours.start()]);
+    }, 120_000);
+
+    afterAll(async () => {
+      await Promise.all([kubeProxy?.stop(), ours?.stop()]);
+      for (const r of relays) await r.close();
+      for (const n of Object.values(ns)) await deleteNetns(n);
+      await cluster?.stop();
+    }, 60_000);
+
+    const save = async (n: string) => kubeChains((await nsRun(n, 'iptables-save', [])).stdout);
+
+    const sets = [...Object.entries(OBJECT_SETS), ...[1, 2, 3].map((seed) => [`generated seed ${seed}`, generatedSet(seed, 200)] as const)];
+    for (const [name, objects] of sets) {
+      it(`${name}: ${objects.filter((o) => (o as { kind: string }).kind === 'Service').length} Services → the same chains and rules`, async () => {
+        await writer.clear(['node.json']);
+        await writer.write('set.json', objects);
+        // First our side holds every Service of the set (so an equal state below is this
+        // set's, not the last one's); then both must agree once kube-proxy has synced too.
+        const names = objects.flatMap((o) => ((o as { kind: string }).kind === 'Service' ? [(o as { metadata: { name: string } }).metadata.name] : []));
+        await eventually(async () => {
+          const raw = (await nsRun(ns.ours, 'iptables-save', [])).stdout;
+          expect(names.filter((n) => !new RegExp(`default/${n}[: "]`).test(raw))).toEqual([]);
+        }, 30_000);
+        await eventually(async () => expect(await save(ns.ours)).toEqual(await save(ns.theirs)), 30_000);
+      }, 90_000);
+    }
+  });
+});
