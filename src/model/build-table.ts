@@ -157,6 +157,10 @@ export function parseSlice(obj: V1EndpointSlice): { service: string; slice: Pars
     };
     if (e.nodeName) ep.nodeName = e.nodeName;
     if (e.zone) ep.zone = e.zone;
+    const zoneHints = (e.hints?.forZones ?? []).map((z) => z.name);
+    const nodeHints = (e.hints?.forNodes ?? []).map((n) => n.name);
+    if (zoneHints.length > 0) ep.zoneHints = zoneHints;
+    if (nodeHints.length > 0) ep.nodeHints = nodeHints;
     if (e.hostname) ep.hostname = e.hostname;
     if (e.targetRef?.kind === 'Pod' && e.targetRef.name) ep.podName = e.targetRef.name;
     return ep;
@@ -286,6 +290,8 @@ function compareEndpoint(a: Endpoint, b: Endpoint): number {
 
 // ---------------------------------------------------------------- Nodes
 
+export const ZONE_LABEL = 'topology.kubernetes.io/zone';
+
 export function nodeInfo({ obj, source }: Sourced<V1Node>, problems: InputProblem[]): NodeInfo | undefined {
   const what = `Node ${obj.metadata?.name ?? '?'}`;
   try {
@@ -294,7 +300,8 @@ export function nodeInfo({ obj, source }: Sourced<V1Node>, problems: InputProble
       a.type === 'InternalIP' || a.type === 'ExternalIP' ? [requireIP(a.address, `status.addresses[${i}].address`)] : [],
     );
     const podCIDRs = obj.spec?.podCIDRs ?? (obj.spec?.podCIDR ? [obj.spec.podCIDR] : []);
-    return { name, addresses, podCIDRs };
+    const zone = obj.metadata?.labels?.[ZONE_LABEL];
+    return { name, addresses, podCIDRs, ...(zone ? { zone } : {}) };
   } catch (e) {
     problems.push(problem(source, what, e));
     return undefined;

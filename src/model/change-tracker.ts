@@ -25,7 +25,7 @@ export interface TrackedChanges {
   changes: ServicePortChange[];
   /** Problems not reported before (each distinct problem once while it lasts). */
   problems: InputProblem[];
-  /** A Node object changed: node addresses (NodePort frontends) may differ. */
+  /** What the proxy reads from a Node changed (addresses for NodePorts, pod CIDRs, zone): every service port may render differently. */
   nodesChanged: boolean;
 }
 
@@ -139,18 +139,21 @@ export class ServiceChangeTracker {
   }
 
   private onNode(name: string, n: Sourced<V1Node> | undefined): void {
-    this.nodesChanged = true;
+    const before = this.nodes.get(name);
     if (!n) {
       this.nodes.delete(name);
       this.setProblems(`Node ${name}`, []);
-      return;
+    } else {
+      const problems: InputProblem[] = [];
+      const info = nodeInfo(n, problems);
+      this.setProblems(`Node ${n.obj.metadata?.name ?? '?'}`, problems);
+      // An invalid Node is skipped, as the whole-table build does.
+      if (info) this.nodes.set(info.name, info);
+      else this.nodes.delete(name);
     }
-    const problems: InputProblem[] = [];
-    const info = nodeInfo(n, problems);
-    this.setProblems(`Node ${n.obj.metadata?.name ?? '?'}`, problems);
-    // An invalid Node is skipped, as the whole-table build does.
-    if (info) this.nodes.set(info.name, info);
-    else this.nodes.delete(name);
+    // Only what the proxy uses counts (addresses, pod CIDRs, zone): the kubelet's status
+    // updates of the Node change none of it and must not cost a full sync each.
+    if (!isDeepStrictEqual(before, this.nodes.get(name))) this.nodesChanged = true;
   }
 
   private rebuildService(id: string): void {

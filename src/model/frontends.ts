@@ -9,9 +9,15 @@ import { cidrContains } from '../util/cidr.js';
 
 export type FrontendKind = 'ClusterIP' | 'NodePort' | 'ExternalIP' | 'LoadBalancer';
 
-/** What this node knows about itself, computed once per sync. */
-export interface NodeView {
+/** This node as endpoint selection sees it: its name (Local policies) and zone (topology hints). */
+export interface ThisNode {
   nodeName: string;
+  /** The Node's topology.kubernetes.io/zone label. */
+  zone?: string;
+}
+
+/** What this node knows about itself, computed once per sync. */
+export interface NodeView extends ThisNode {
   /** Every address of the Node object (InternalIP/ExternalIP), whatever --nodeport-addresses says. */
   addresses: string[];
   /** Node addresses NodePorts answer on: the Node's InternalIP/ExternalIPs ∩ --nodeport-addresses. */
@@ -32,11 +38,16 @@ export interface Frontend {
   dropEmpty: boolean;
 }
 
+export function thisNode(table: ServiceTable): ThisNode {
+  const zone = table.nodes.get(table.nodeName)?.zone;
+  return { nodeName: table.nodeName, ...(zone !== undefined ? { zone } : {}) };
+}
+
 export function nodeViewOf(table: ServiceTable, nodePortCIDRs: readonly string[] = []): NodeView {
   const node = table.nodes.get(table.nodeName);
   const addrs = node?.addresses ?? [];
   return {
-    nodeName: table.nodeName,
+    ...thisNode(table),
     addresses: [...addrs],
     nodePortAddresses: nodePortCIDRs.length ? addrs.filter((a) => nodePortCIDRs.some((c) => cidrContains(c, a))) : [...addrs],
     podCIDRs: node?.podCIDRs ?? [],
@@ -49,7 +60,7 @@ const familyOf = (ip: string): IPFamily => (isIPv4(ip) ? 4 : 6);
  * Every frontend of a service port, in a fixed order (ClusterIPs, NodePorts, external IPs,
  * LB IPs). `sel` saves selecting the endpoints again when the caller already did.
  */
-export function frontendsOf(svc: ServicePortEntry, view: NodeView, sel: SelectedEndpoints = selectEndpoints(svc, view.nodeName)): Frontend[] {
+export function frontendsOf(svc: ServicePortEntry, view: NodeView, sel: SelectedEndpoints = selectEndpoints(svc, view.nodeName, view.zone)): Frontend[] {
   const out: Frontend[] = [];
   const add = (kind: FrontendKind, addresses: readonly string[], port: number, external: boolean) => {
     const endpoints = external ? sel.external : sel.internal;

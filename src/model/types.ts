@@ -26,6 +26,9 @@ export interface Endpoint {
   terminating: boolean;
   nodeName?: string;
   zone?: string;
+  /** Topology hints the EndpointSlice controller set (trafficDistribution, topology-aware routing). */
+  zoneHints?: string[];
+  nodeHints?: string[];
   /** Pod name when the slice names a Pod as targetRef (used by DNS and inspect). */
   podName?: string;
   hostname?: string;
@@ -70,6 +73,8 @@ export interface NodeInfo {
   name: string;
   addresses: string[];
   podCIDRs: string[];
+  /** The Node's topology.kubernetes.io/zone label (topology hints). */
+  zone?: string;
 }
 
 /** A problem with one input object; the object is skipped, everything else keeps working. */

@@ -42,8 +42,6 @@ export interface TableUpdate {
    * every service port against what it applied.
    */
   changes?: readonly ServicePortChange[];
-  /** Node addresses may have changed (NodePort frontends depend on them). */
-  nodesChanged?: boolean;
 }
 
 export interface SyncResult {

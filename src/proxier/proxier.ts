@@ -138,10 +138,12 @@ export class Proxier {
 
   private async syncProxyRules(): Promise<void> {
     const now = Date.now();
-    const full = !this.synced || now - this.lastFull >= (this.opts.fullSyncPeriodMs ?? FULL_SYNC_PERIOD_MS);
+    this.collect();
+    // A Node changed (its addresses: NodePort frontends; its zone label: topology hints):
+    // any service port may render differently, so all are synced, as kube-proxy does.
+    const full = !this.synced || now - this.lastFull >= (this.opts.fullSyncPeriodMs ?? FULL_SYNC_PERIOD_MS) || this.nodesPending;
     // The runner fires at least every syncPeriod; such a run checks the kernel even if nothing changed.
     const verify = full || now - this.lastVerify >= this.opts.syncPeriodMs - this.opts.minSyncPeriodMs;
-    this.collect();
     this.collecting = true;
     this.pendingSinceCollect = 0;
     try {
@@ -152,7 +154,7 @@ export class Proxier {
   }
 
   private async syncCollected(now: number, full: boolean, verify: boolean): Promise<void> {
-    if (!full && !verify && this.pending.size === 0 && !this.nodesPending) {
+    if (!full && !verify && this.pending.size === 0) {
       this.oldestPendingAt = this.pendingSinceCollect; // the events changed nothing to program
       this.observeProgrammed(); // nothing to program is programmed now
       return;
@@ -164,7 +166,7 @@ export class Proxier {
     const backend = this.backend.name;
     let failed: Array<[string, string]>;
     try {
-      ({ failed } = await this.backend.sync({ table, changes, nodesChanged: this.nodesPending }, { full, verify }));
+      ({ failed } = await this.backend.sync({ table, changes }, { full, verify }));
     } catch (e) {
       this.metrics.syncFailures.inc({ backend });
       this.log.error({ err: e, full, pending: changes.length }, 'sync failed; previous state kept, will retry');

@@ -7,8 +7,8 @@ import { endpointSlice, service, type EndpointSpec } from '../harness/manifests.
 export const NODE = 'node-a';
 export const NODE_B = 'node-b';
 export const NODES = [
-  { name: NODE, index: 1 },
-  { name: NODE_B, index: 2 },
+  { name: NODE, index: 1, zone: 'zone-1' },
+  { name: NODE_B, index: 2, zone: 'zone-2' },
 ] as const;
 export const CLIENT = 'client';
 export const CLIENT_IP = '198.18.1.100';

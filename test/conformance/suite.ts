@@ -77,7 +77,7 @@ function suite(backendName: string, source: ConformanceSource, peers?: Peers): v
         await dir.init();
         manifests = dir;
       }
-      await manifests.write(NODES_FILE, NODES.map((n) => node(n.name, topo.node(n.name).address, `198.18.${n.index}.0/24`)));
+      await manifests.write(NODES_FILE, NODES.map((n) => node(n.name, topo.node(n.name).address, `198.18.${n.index}.0/24`, n.zone)));
       for (const p of PODS) await topo.addPod(p.name, p.node, p.ip);
       await topo.addPod(CLIENT, NODE, CLIENT_IP, false);
       await topo.addPod(CLIENT_B, NODES[1].name, CLIENT_B_IP, false);

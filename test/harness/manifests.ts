@@ -23,6 +23,7 @@ export interface ServiceSpec {
   internalTrafficPolicy?: 'Cluster' | 'Local';
   /** For type LoadBalancer: the ingress IP the (imaginary) cloud assigned. */
   loadBalancerIP?: string;
+  trafficDistribution?: 'PreferSameZone' | 'PreferSameNode';
 }
 
 export interface EndpointSpec {
@@ -32,6 +33,8 @@ export interface EndpointSpec {
   ready?: boolean;
   serving?: boolean;
   terminating?: boolean;
+  /** Topology hints, as the EndpointSlice controller sets them for trafficDistribution. */
+  hints?: { zones?: string[]; nodes?: string[] };
 }
 
 export function service(s: ServiceSpec): object {
@@ -50,6 +53,7 @@ export function service(s: ServiceSpec): object {
       ...(s.externalIPs ? { externalIPs: s.externalIPs } : {}),
       ...(s.externalTrafficPolicy ? { externalTrafficPolicy: s.externalTrafficPolicy } : {}),
       ...(s.internalTrafficPolicy ? { internalTrafficPolicy: s.internalTrafficPolicy } : {}),
+      ...(s.trafficDistribution ? { trafficDistribution: s.trafficDistribution } : {}),
     },
     ...(s.loadBalancerIP ? { status: { loadBalancer: { ingress: [{ ip: s.loadBalancerIP }] } } } : {}),
   };
@@ -68,17 +72,18 @@ export function endpointSlice(svc: string, ports: Array<{ name?: string; port: n
       addresses: [e.ip],
       conditions: { ready: e.ready ?? true, serving: e.serving ?? e.ready ?? true, terminating: e.terminating ?? false },
       ...(e.node ? { nodeName: e.node } : {}),
+      ...(e.hints ? { hints: { ...(e.hints.zones ? { forZones: e.hints.zones.map((name) => ({ name })) } : {}), ...(e.hints.nodes ? { forNodes: e.hints.nodes.map((name) => ({ name })) } : {}) } } : {}),
       targetRef: { kind: 'Pod', name: e.pod, namespace },
     })),
   };
 }
 
-/** A Node with its underlay address and pod CIDR, as the kubelet would report it. */
-export function node(name: string, address: string, podCIDR: string): object {
+/** A Node with its underlay address and pod CIDR (and zone label), as the kubelet would report it. */
+export function node(name: string, address: string, podCIDR: string, zone?: string): object {
   return {
     apiVersion: 'v1',
     kind: 'Node',
-    metadata: { name },
+    metadata: { name, ...(zone ? { labels: { 'topology.kubernetes.io/zone': zone } } : {}) },
     spec: { podCIDR, podCIDRs: [podCIDR] },
     status: { addresses: [{ type: 'InternalIP', address }, { type: 'Hostname', address: name }] },
   };

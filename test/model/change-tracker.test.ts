@@ -117,4 +117,20 @@ describe('ServiceChangeTracker', () => {
     t.onEvent(bad);
     expect(t.takeChanges().problems).toHaveLength(1);
   });
+
+  it('a Node event counts as a node change only when what the proxy reads changed (addresses, pod CIDRs, zone)', () => {
+    const t = new ServiceChangeTracker({ nodeName: 'n' });
+    const node = (zone: string, heartbeat: string) => ({
+      type: 'MODIFIED' as const, kind: 'Node' as const, key: 'n', source: 'api',
+      object: { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n', labels: { 'topology.kubernetes.io/zone': zone } },
+        status: { addresses: [{ type: 'InternalIP', address: '198.19.200.1' }], conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: heartbeat }] } },
+    });
+    t.onEvent(node('z1', '1'));
+    expect(t.takeChanges().nodesChanged).toBe(true);
+    t.onEvent(node('z1', '2')); // the kubelet's status update
+    expect(t.takeChanges().nodesChanged).toBe(false);
+    t.onEvent(node('z2', '2'));
+    expect(t.takeChanges().nodesChanged).toBe(true);
+    expect(t.table.nodes.get('n')?.zone).toBe('z2');
+  });
 });

@@ -135,7 +135,7 @@ export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortR
     return out;
   }
 
-  const sel = selectEndpoints(svc, view.nodeName);
+  const sel = selectEndpoints(svc, view.nodeName, view.zone);
   const activeInt = new Set(sel.internal.map((e) => `${e.ip}:${e.port}`));
   const activeExt = new Set(hasExternal(svc) ? sel.external.map((e) => `${e.ip}:${e.port}`) : []);
   const backendOf = new Map<string, number>();

@@ -3,6 +3,7 @@
 // Pure. The rules are grouped by where they go so that a partial sync can rewrite the
 // shared chains from cached groups and only the changed services' own chains.
 import { ipFamily } from '../../model/validate.js';
+import type { ThisNode } from '../../model/frontends.js';
 import { hasExternal, selectEndpoints } from '../../model/select-endpoints.js';
 import { servicePortNameString } from '../../model/service-port-name.js';
 import type { Endpoint, IPFamily, ServicePortEntry } from '../../model/types.js';
@@ -56,7 +57,7 @@ export function probability(n: number, i: number): string {
 
 const comment = (text: string) => `-m comment --comment ${quote(text)}`;
 
-export function renderServiceRules(svc: ServicePortEntry, nodeName: string, opts: IptablesRenderOptions): ServiceRules | undefined {
+export function renderServiceRules(svc: ServicePortEntry, node: ThisNode, opts: IptablesRenderOptions): ServiceRules | undefined {
   if (svc.protocol === 'SCTP') return undefined; // the test kernels lack SCTP: skipped (logged by the backend)
   const fam = opts.family;
   const inFamily = (ip: string) => ipFamily(ip) === fam;
@@ -66,7 +67,7 @@ export function renderServiceRules(svc: ServicePortEntry, nodeName: string, opts
   const spn = servicePortNameString(svc.name);
   const p = svc.protocol.toLowerCase();
   const famEndpoints = svc.endpoints.filter((e) => inFamily(e.ip));
-  const sel = selectEndpoints({ ...svc, endpoints: famEndpoints }, nodeName);
+  const sel = selectEndpoints({ ...svc, endpoints: famEndpoints }, node.nodeName, node.zone);
   const externalIPs = svc.externalIPs.filter(inFamily);
   const lbIPs = svc.loadBalancerIPs.filter(inFamily);
   const external = hasExternal({ ...svc, externalIPs, loadBalancerIPs: lbIPs });

@@ -2,6 +2,7 @@
 // Pure: no kernel, no exec. Per-service rules come from render-service.ts; this file
 // adds the fixed chains and assembles full or partial restore inputs.
 import { ipFamily } from '../../model/validate.js';
+import { thisNode } from '../../model/frontends.js';
 import type { IPFamily, ServiceTable } from '../../model/types.js';
 import { type IptablesRenderOptions, type ServiceRules, renderServiceRules } from './render-service.js';
 
@@ -68,9 +69,10 @@ export function countEndpoints(table: ServiceTable, family: IPFamily): number {
 
 /** Per-service rules for every service of the table (sorted by key), in one family. */
 export function renderAllServices(table: ServiceTable, opts: IptablesRenderOptions): ServiceRules[] {
+  const node = thisNode(table);
   return [...table.services.values()]
     .sort((a, b) => (a.key < b.key ? -1 : 1))
-    .map((s) => renderServiceRules(s, table.nodeName, opts))
+    .map((s) => renderServiceRules(s, node, opts))
     .filter((r): r is ServiceRules => r !== undefined);
 }
 

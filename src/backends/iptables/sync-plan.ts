@@ -4,6 +4,7 @@
 // backend commits a plan after iptables-restore succeeded, or invalidates the cache when
 // it failed, so that the next sync is a full one.
 import type { ServiceTable } from '../../model/types.js';
+import { thisNode } from '../../model/frontends.js';
 import { type Assembled, LARGE_CLUSTER_ENDPOINTS, PER_SERVICE_CHAIN, assemble, countEndpoints } from './render.js';
 import { type IptablesRenderOptions, type ServiceRules, renderServiceRules } from './render-service.js';
 
@@ -74,7 +75,8 @@ export class FamilySyncState {
 
   private planFull(input: PlanInput, opts: IptablesRenderOptions, reason: string, large: boolean): SyncPlan {
     const next = new Map<string, ServiceRules | null>();
-    for (const key of sortedKeys(input.table)) next.set(key, renderServiceRules(input.table.services.get(key)!, input.table.nodeName, opts) ?? null);
+    const node = thisNode(input.table);
+    for (const key of sortedKeys(input.table)) next.set(key, renderServiceRules(input.table.services.get(key)!, node, opts) ?? null);
     const all = present(next);
     const keep = new Set<string>();
     for (const r of all) for (const c of r.natChains.keys()) keep.add(c);
@@ -91,6 +93,7 @@ export class FamilySyncState {
     for (const key of this.cache.keys()) if (!table.services.has(key)) changed.add(key);
 
     const next = new Map<string, ServiceRules | null>();
+    const node = thisNode(table);
     const rewrite: ServiceRules[] = [];
     const stale: string[] = [];
     for (const key of sortedKeys(table)) {
@@ -98,7 +101,7 @@ export class FamilySyncState {
         next.set(key, this.cache.get(key) ?? null);
         continue;
       }
-      const r = renderServiceRules(table.services.get(key)!, table.nodeName, opts) ?? null;
+      const r = renderServiceRules(table.services.get(key)!, node, opts) ?? null;
       next.set(key, r);
       if (r) rewrite.push(r);
     }

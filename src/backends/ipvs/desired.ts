@@ -47,7 +47,7 @@ function realServers(endpoints: readonly Endpoint[], family: IPFamily): RealServ
 
 export function desiredService(svc: ServicePortEntry, opts: DesiredOptions): DesiredService {
   const label = serviceLabel(svc);
-  const sel = selectEndpoints(svc, opts.view.nodeName);
+  const sel = selectEndpoints(svc, opts.view.nodeName, opts.view.zone);
   const persistence = svc.sessionAffinity.type === 'ClientIP' ? svc.sessionAffinity.timeoutSeconds : undefined;
   const vss: DesiredVirtualServer[] = [];
   const bound: string[] = [];

@@ -89,7 +89,7 @@ describeCluster('iptables backend vs the real kube-proxy (iptables mode): the sa
         relays.push(await netnsWithApi(cluster, n));
         await nsRun(n, 'ip', ['addr', 'add', `${NODE_IP}/32`, 'dev', 'lo']);
       }
-      await writer.write('node.json', [node(NODE, NODE_IP, '198.18.1.0/24')]);
+      await writer.write('node.json', [node(NODE, NODE_IP, '198.18.1.0/24', 'zone-1')]);
       const kubeconfig = await cluster.writeKubeconfig('differential');
       // Localhost NodePorts (route_localnet and KUBE-FIREWALL's localnet guard) are not built yet.
       kubeProxy = new KubeProxyProcess({ binary: peers.kubeProxy, mode: 'iptables', netns: ns.theirs, kubeconfig, nodeName: NODE, extraArgs: [`--cluster-cidr=${CLUSTER_CIDR}`, '--iptables-localhost-nodeports=false'] });

@@ -7,7 +7,7 @@ import { externalIPs, externalLocal, healthCheckNodePort, loadBalancer, nodePort
 import { restoredAfterTamper, udpRepin } from './recovery.js';
 import { ipv6ClusterIP } from './ipv6.js';
 import { cleanupLeavesNothing, establishedSurvivesChurn, restartNoLoss } from './resilience.js';
-import { internalLocal, otherProxy, terminatingFallback } from './selection.js';
+import { internalLocal, otherProxy, terminatingFallback, topologyHints } from './selection.js';
 import { crossNode, ctInvalidDrop, l3TunnelCrossNode, distribution, hairpin, largeRequest, multiPort, newPodFirstPacket, nodeLocalClient, sourceIP, tcpAndUdp } from './traffic.js';
 
 /** Every case, in the order the suite runs them (cleanup last: it restarts the proxy). */
@@ -31,6 +31,7 @@ export const CASES: ConformanceCase[] = [
   ctInvalidDrop,
   terminatingFallback,
   internalLocal,
+  topologyHints,
   otherProxy,
   ipv6ClusterIP,
   nodePort,

@@ -1,8 +1,8 @@
 // Which endpoints a client may reach: terminating fallback, internalTrafficPolicy,
-// services meant for another proxy.
+// topology hints (trafficDistribution), services meant for another proxy.
 import { expect } from 'vitest';
 import { eventually, tally } from '../../harness/client.js';
-import { endpointSlice, service } from '../../harness/manifests.js';
+import { type EndpointSpec, endpointSlice, service } from '../../harness/manifests.js';
 import { CLIENT_B, ep, simpleService } from '../fixtures.js';
 import { untilAnsweredBy } from '../answered.js';
 import type { ConformanceCase } from '../types.js';
@@ -36,6 +36,32 @@ export const internalLocal: ConformanceCase = {
     await eventually(async () => {
       expect([...tally(await ctx.request('198.19.1.191:80', { count: 10 })).bodies.keys()]).toEqual(['hostnames-a']);
       expect([...tally(await ctx.request('198.19.1.191:80', { count: 10, from: CLIENT_B })).bodies.keys()]).toEqual(['remote-f']);
+    }, ctx.syncDeadlineMs);
+  },
+};
+
+export const topologyHints: ConformanceCase = {
+  id: 'topology-hints',
+  title: 'trafficDistribution: zone hints keep ClusterIP traffic in the client node\'s zone (PreferSameZone), node hints on its node (PreferSameNode)',
+  async run(ctx) {
+    // The slices carry the hints the EndpointSlice controller would set; node-a is in zone-1, node-b in zone-2.
+    const write = (trafficDistribution: 'PreferSameZone' | 'PreferSameNode', endpoints: EndpointSpec[]) =>
+      ctx.manifests.write('svc.json', [
+        service({ name: 'near', clusterIP: '198.19.1.194', ports: [{ port: 80, targetPort: 9376 }], trafficDistribution }),
+        endpointSlice('near', [{ port: 9376 }], endpoints),
+      ]);
+    const answers = async (from?: string) => [...tally(await ctx.request('198.19.1.194:80', { count: 12, from })).bodies.keys()].sort();
+    await write('PreferSameZone', [ep('hostnames-a', { hints: { zones: ['zone-1'] } }), ep('remote-f', { hints: { zones: ['zone-2'] } }), ep('remote-g', { hints: { zones: ['zone-2'] } })]);
+    await eventually(async () => {
+      expect(await answers()).toEqual(['hostnames-a']);
+      expect(await answers(CLIENT_B)).toEqual(['remote-f', 'remote-g']);
+    }, ctx.syncDeadlineMs);
+    // Every endpoint hinted for zone-1 as well: the node hints decide, so node-b keeps its own.
+    const both = (pod: string, node: string) => ep(pod, { hints: { zones: ['zone-1'], nodes: [node] } });
+    await write('PreferSameNode', [both('hostnames-a', 'node-a'), both('hostnames-b', 'node-a'), both('remote-f', 'node-b')]);
+    await eventually(async () => {
+      expect(await answers()).toEqual(['hostnames-a', 'hostnames-b']);
+      expect(await answers(CLIENT_B)).toEqual(['remote-f']);
     }, ctx.syncDeadlineMs);
   },
 };
