@@ -93,7 +93,7 @@ export function decode(doc: unknown): KubeProxyConfig {
   }
   if (!isEmpty(c.clusterCIDR)) set('cluster-cidr', str(c.clusterCIDR, 'clusterCIDR'), 'clusterCIDR');
   if (!isEmpty(c.nodePortAddresses)) {
-    if (!Array.isArray(c.nodePortAddresses)) throw new Error('nodePortAddresses: want a list of CIDRs');
+    if (!Array.isArray(c.nodePortAddresses)) throw new Error('nodePortAddresses: want a list of CIDRs (or primary, all)');
     set('nodeport-addresses', c.nodePortAddresses.map((x, i) => str(x, `nodePortAddresses[${i}]`)).join(','), 'nodePortAddresses');
   }
   // kube-proxy takes the sync periods from the section of the mode it runs.

@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
 import { BACKEND_NAMES, type BackendConfig, parseBackendName } from '../backends/factory.js';
+import { NODEPORT_KEYWORDS } from '../model/frontends.js';
 import { requireCIDR } from '../model/validate.js';
 import { parseBind } from '../proxier/http-endpoints.js';
 import { type MapSizes, SIZED_MAPS, SNAT_PORT_MAX, SNAT_PORT_MIN } from '../backends/ebpf/abi.js';
@@ -40,7 +41,7 @@ Options:
   --sync-period DUR           full resync at least every DUR (default 30s)
   --cluster-cidr CIDRS        pod CIDRs (comma-separated, one per family); ClusterIP traffic from outside is masqueraded
   --masquerade-all            masquerade all Service traffic
-  --nodeport-addresses CIDRS  NodePorts only on node addresses inside these CIDRs (default: all)
+  --nodeport-addresses LIST   NodePorts only on the Node's addresses inside these CIDRs; keywords: primary (the Node's first address of each family), all (default)
   --iptables-mode nft|legacy  iptables, ipvs: use iptables-nft or iptables-legacy (default: the system's iptables)
   --service-proxy-name NAME   only proxy Services labelled service.kubernetes.io/service-proxy-name=NAME
   --healthz-bind-address A    host:port for /healthz (default 0.0.0.0:10256; "" disables)
@@ -225,6 +226,15 @@ function cidrList(v: string, flag: string): string[] {
     });
 }
 
+/** --nodeport-addresses: CIDRs and kube-proxy's keywords `primary` and `all`. */
+function nodePortAddressList(v: string): string[] {
+  const flag = '--nodeport-addresses';
+  const keywords: readonly string[] = NODEPORT_KEYWORDS;
+  const words = v.split(',').filter((s) => s !== '');
+  if (words.includes('localhost')) throw new Error(`${flag}: "localhost" (NodePorts on loopback addresses) is not supported; use CIDRs, ${NODEPORT_KEYWORDS.join(' or ')}`);
+  return words.flatMap((w) => (keywords.includes(w) ? [w] : cidrList(w, flag)));
+}
+
 /** The --dns-* flags, or undefined when --dns-bind-address is empty. */
 function dnsOptions(v: Values): DnsOptions | undefined {
   const bind = parseBind(v['dns-bind-address'] ?? '', '--dns-bind-address');
@@ -276,7 +286,7 @@ export function cliOptions(v: Values): CliOptions {
     backendConfig: {
       clusterCIDRs: cidrList(d['cluster-cidr'], '--cluster-cidr'),
       masqueradeAll: d['masquerade-all'],
-      nodePortAddresses: cidrList(d['nodeport-addresses'], '--nodeport-addresses'),
+      nodePortAddresses: nodePortAddressList(d['nodeport-addresses']),
       iptablesMode: parseIptablesMode(v['iptables-mode']),
       pinRoot: v['bpf-pin-root'],
       cgroupPath: v['cgroup-path'],

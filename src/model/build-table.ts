@@ -296,9 +296,10 @@ export function nodeInfo({ obj, source }: Sourced<V1Node>, problems: InputProble
   const what = `Node ${obj.metadata?.name ?? '?'}`;
   try {
     const name = requireName(obj.metadata?.name, 'metadata.name');
-    const addresses = (obj.status?.addresses ?? []).flatMap((a, i) =>
-      a.type === 'InternalIP' || a.type === 'ExternalIP' ? [requireIP(a.address, `status.addresses[${i}].address`)] : [],
-    );
+    // InternalIPs before ExternalIPs: the first of a family is the node's primary address
+    // (kube-proxy's GetNodeHostIPs), which `--nodeport-addresses primary` means.
+    const of = (type: string) => (obj.status?.addresses ?? []).flatMap((a, i) => (a.type === type ? [requireIP(a.address, `status.addresses[${i}].address`)] : []));
+    const addresses = [...of('InternalIP'), ...of('ExternalIP')];
     const podCIDRs = obj.spec?.podCIDRs ?? (obj.spec?.podCIDR ? [obj.spec.podCIDR] : []);
     const zone = obj.metadata?.labels?.[ZONE_LABEL];
     return { name, addresses, podCIDRs, ...(zone ? { zone } : {}) };

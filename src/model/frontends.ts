@@ -4,7 +4,7 @@
 // (the Node object ∩ --nodeport-addresses), never from the host's interfaces.
 import { isIPv4 } from 'node:net';
 import { type SelectedEndpoints, selectEndpoints } from './select-endpoints.js';
-import type { Endpoint, IPFamily, ServicePortEntry, ServiceTable } from './types.js';
+import type { Endpoint, IPFamily, NodeInfo, ServicePortEntry, ServiceTable } from './types.js';
 import { cidrContains } from '../util/cidr.js';
 
 export type FrontendKind = 'ClusterIP' | 'NodePort' | 'ExternalIP' | 'LoadBalancer';
@@ -43,13 +43,39 @@ export function thisNode(table: ServiceTable): ThisNode {
   return { nodeName: table.nodeName, ...(zone !== undefined ? { zone } : {}) };
 }
 
-export function nodeViewOf(table: ServiceTable, nodePortCIDRs: readonly string[] = []): NodeView {
+/** kube-proxy's --nodeport-addresses keywords (besides CIDRs). */
+export const NODEPORT_KEYWORDS = ['primary', 'all'] as const;
+
+/**
+ * --nodeport-addresses for one family, as kube-proxy reads it: the CIDRs of that family,
+ * with `primary` the Node's first address of the family (InternalIP before ExternalIP) and
+ * `all` every address. Undefined: every address of the family (no entry for it, or `all`
+ * or a /0 among them; iptables then matches `addrtype LOCAL`).
+ */
+export function nodePortCIDRsOf(entries: readonly string[], node: NodeInfo | undefined, family: IPFamily): string[] | undefined {
+  const out: string[] = [];
+  for (const e of entries) {
+    if (e === 'all') return undefined;
+    if (e === 'primary') {
+      const primary = node?.addresses.find((a) => familyOf(a) === family);
+      if (primary) out.push(`${primary}/${family === 4 ? 32 : 128}`);
+    } else if (familyOf(e.split('/')[0]!) === family) {
+      if (e.endsWith('/0')) return undefined;
+      out.push(e);
+    }
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+export function nodeViewOf(table: ServiceTable, nodePortAddresses: readonly string[] = []): NodeView {
   const node = table.nodes.get(table.nodeName);
   const addrs = node?.addresses ?? [];
+  const cidrs = { 4: nodePortCIDRsOf(nodePortAddresses, node, 4), 6: nodePortCIDRsOf(nodePortAddresses, node, 6) };
+  const serves = (a: string) => cidrs[familyOf(a)]?.some((c) => cidrContains(c, a)) ?? true;
   return {
     ...thisNode(table),
     addresses: [...addrs],
-    nodePortAddresses: nodePortCIDRs.length ? addrs.filter((a) => nodePortCIDRs.some((c) => cidrContains(c, a))) : [...addrs],
+    nodePortAddresses: addrs.filter(serves),
     podCIDRs: node?.podCIDRs ?? [],
   };
 }

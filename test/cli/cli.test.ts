@@ -79,6 +79,11 @@ describe('bpfproxy run: invalid flags and --config exit 2 before touching the ke
     expect(await refused(['--unknown-flag'])).toContain("Unknown option '--unknown-flag'");
   });
 
+  it('names a bad --nodeport-addresses entry, and the keyword it does not support', async () => {
+    expect(await refused(['--nodeport-addresses', 'primary,198.19.0.0/99'])).toContain('--nodeport-addresses:');
+    expect(await refused(['--nodeport-addresses', 'localhost'])).toContain('--nodeport-addresses: "localhost" (NodePorts on loopback addresses) is not supported');
+  });
+
   it('names the bad --dns-* flag', async () => {
     const dns = ['--dns-bind-address', '127.0.0.1:53'];
     expect(await refused([...dns, '--dns-pods', 'sometimes'])).toContain('--dns-pods: want one of disabled, insecure, verified, got "sometimes"');

@@ -54,6 +54,7 @@ export class KubeProxyProcess extends ChildProxy implements NodeProxy {
       ...(o.mode === 'ipvs' ? ['--ipvs-sync-period=5s', '--ipvs-min-sync-period=100ms'] : ['--iptables-sync-period=5s', '--iptables-min-sync-period=100ms']),
       '--v=2',
       ...(o.extraArgs ?? []),
+      ...this.extra,
     ];
   }
 

@@ -25,6 +25,8 @@ export interface NodeProxy {
   syncs: number;
   /** Starts it and waits for its first sync (also on a restart). */
   start(): Promise<void>;
+  /** Stops it and starts it again with `extra` flags after its own (none: as first configured). */
+  restart(extra?: string[]): Promise<void>;
   waitForSyncs(n: number, timeoutMs?: number): Promise<void>;
   /** SIGTERM: what it programmed stays. */
   stop(): Promise<void>;
@@ -40,6 +42,8 @@ export interface NodeProxy {
  */
 export abstract class ChildProxy {
   protected child: ChildProcess | undefined;
+  /** Flags a case added for one restart (restart()), after the proxy's own. */
+  protected extra: string[] = [];
   readonly logs: string[] = [];
   syncs = 0;
   private waiters: Array<() => void> = [];
@@ -91,6 +95,14 @@ export abstract class ChildProxy {
     }
   }
 
+  abstract start(): Promise<void>;
+
+  async restart(extra: string[] = []): Promise<void> {
+    await this.stop();
+    this.extra = extra;
+    await this.start();
+  }
+
   /** SIGTERM (the data plane stays programmed), bounded wait, then SIGKILL. */
   async stop(): Promise<void> {
     const c = this.child;
@@ -114,6 +126,7 @@ export class ProxyProcess extends ChildProxy implements NodeProxy {
       '--backend', o.backend, '--netns', o.netns, '--node-name', o.nodeName,
       '--healthz-bind-address', '', '--metrics-bind-address', '',
       ...(o.extraArgs ?? []),
+      ...this.extra,
     ];
   }
 

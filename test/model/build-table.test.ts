@@ -77,14 +77,16 @@ describe('buildServiceTable', () => {
     expect(selectEndpoints(table.services.get('default/hostnames/tcp')!, 'node-b').internal.map((x) => x.ip)).toEqual(['198.18.2.2']);
   });
 
-  it('reads topology hints from the slice and the zone from the Node\'s label', () => {
+  it('reads topology hints from the slice, and the zone label and addresses (InternalIP first) from the Node', () => {
     const hinted = { ...ready('198.18.1.2'), hints: { forZones: [{ name: 'z1' }], forNodes: [{ name: 'node-a' }] } };
     const o = objs([svc()], [slice([hinted, ready('198.18.2.2', 'node-b')])]);
-    o.nodes = [{ obj: { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-a', labels: { 'topology.kubernetes.io/zone': 'z1' } } }, source: 'test.yaml' }];
+    const addresses = [{ type: 'ExternalIP', address: '198.19.250.9' }, { type: 'Hostname', address: 'node-a' }, { type: 'InternalIP', address: '198.19.200.1' }];
+    o.nodes = [{ obj: { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-a', labels: { 'topology.kubernetes.io/zone': 'z1' } }, status: { addresses } }, source: 'test.yaml' }];
     const { table } = buildServiceTable(o, { nodeName: 'node-a' });
     const eps = table.services.get('default/hostnames/tcp')!.endpoints;
     expect(eps.map((e) => [e.ip, e.zoneHints, e.nodeHints])).toEqual([['198.18.1.2', ['z1'], ['node-a']], ['198.18.2.2', undefined, undefined]]);
     expect(table.nodes.get('node-a')?.zone).toBe('z1');
+    expect(table.nodes.get('node-a')?.addresses).toEqual(['198.19.200.1', '198.19.250.9']); // InternalIPs first: the primary
   });
 
   it('does not proxy headless, ExternalName or other-proxy services', () => {

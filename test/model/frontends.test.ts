@@ -12,6 +12,18 @@ describe('nodeViewOf', () => {
     expect(nodeViewOf(t, ['198.19.200.0/24', '2001:db8::/64']).nodePortAddresses).toEqual(['198.19.200.1', '2001:db8::1']);
     expect(nodeViewOf(serviceTable([], 'node-x', nodes)).nodePortAddresses).toEqual([]); // an unknown node has none
   });
+
+  it('reads --nodeport-addresses per family, as kube-proxy: keywords primary and all, a family without an entry keeps all its addresses', () => {
+    // InternalIPs first (nodeInfo's order): the first of each family is the primary.
+    const nodes = new Map([['node-a', { name: 'node-a', addresses: ['198.19.200.1', '2001:db8::1', '198.18.0.1', '2001:db8::2', '198.19.250.9'], podCIDRs: [] }]]);
+    const t = serviceTable([], 'node-a', nodes);
+    expect(nodeViewOf(t, ['primary']).nodePortAddresses).toEqual(['198.19.200.1', '2001:db8::1']);
+    expect(nodeViewOf(t, ['all']).nodePortAddresses).toHaveLength(5);
+    expect(nodeViewOf(t, ['198.18.0.0/16']).nodePortAddresses).toEqual(['2001:db8::1', '198.18.0.1', '2001:db8::2']); // IPv6: no entry, all
+    expect(nodeViewOf(t, ['198.18.0.0/16', '0.0.0.0/0']).nodePortAddresses).toHaveLength(5);
+    const v4only = serviceTable([], 'node-a', new Map([['node-a', { name: 'node-a', addresses: ['198.19.200.1', '198.19.250.9'], podCIDRs: [] }]]));
+    expect(nodeViewOf(v4only, ['primary']).nodePortAddresses).toEqual(['198.19.200.1']);
+  });
 });
 
 describe('frontendsOf', () => {

@@ -12,7 +12,7 @@ import { cleanStaleUdpFlows, udpCleanupAfter } from '../netfilter/conntrack.js';
 import { IptablesCli, type IptablesMode, IptablesRestoreError } from '../netfilter/iptables-cli.js';
 import { inspectFromSave } from './inspect.js';
 import { JUMP_RULES } from './jump-rules.js';
-import { nodeViewOf } from '../../model/frontends.js';
+import { nodePortCIDRsOf, nodeViewOf } from '../../model/frontends.js';
 import { CANARY_CHAIN, FILTER_CHAINS, NAT_CHAINS, PER_SERVICE_CHAIN } from './render.js';
 import type { IptablesRenderOptions } from './render-service.js';
 import { FamilySyncState, type SyncPlan } from './sync-plan.js';
@@ -180,9 +180,9 @@ export class IptablesBackend implements Backend {
 
   /** --nodeport-addresses of `family` ∩ the Node's addresses (NodeView); undefined = every local address (addrtype LOCAL). */
   private nodePortIPs(table: ServiceTable, family: IPFamily): string[] | undefined {
-    const cidrs = (this.opts.nodePortAddresses ?? []).filter((c) => ipFamily(c.split('/')[0]!) === family);
-    if (cidrs.length === 0) return undefined;
-    return nodeViewOf(table, cidrs).nodePortAddresses.filter((a) => ipFamily(a) === family).sort();
+    const entries = this.opts.nodePortAddresses ?? [];
+    if (nodePortCIDRsOf(entries, table.nodes.get(table.nodeName), family) === undefined) return undefined;
+    return nodeViewOf(table, entries).nodePortAddresses.filter((a) => ipFamily(a) === family).sort();
   }
 
   private renderOpts(family: IPFamily): IptablesRenderOptions {

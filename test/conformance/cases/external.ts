@@ -35,6 +35,33 @@ export const nodePort: ConformanceCase = {
   },
 };
 
+export const nodePortPrimary: ConformanceCase = {
+  id: 'nodeport-addresses-primary',
+  title: "--nodeport-addresses primary: a NodePort answers on the Node's primary address and not on another address of the node",
+  async run(ctx) {
+    // A second address on node-a's underlay interface, not in its Node object, routed to it by the external client.
+    const second = '198.19.201.1';
+    const node = ctx.topo.node('node-a');
+    const ext = ctx.topo.pod(EXTERNAL);
+    await nsRun(node.ns, 'ip', ['addr', 'add', `${second}/32`, 'dev', 'eth0']);
+    await nsRun(ext.ns, 'ip', ['route', 'add', `${second}/32`, 'via', NODE_A]);
+    try {
+      await ctx.manifests.write('svc.json', [
+        service({ name: 'npp', type: 'NodePort', clusterIP: '198.19.1.218', ports: [{ port: 80, targetPort: 9376, nodePort: 30094 }] }),
+        endpointSlice('npp', [{ port: 9376 }], [ep('hostnames-a')]),
+      ]);
+      await ctx.proxy.restart(['--nodeport-addresses=primary']);
+      await untilAnsweredBy(ctx, `${NODE_A}:30094`, 'hostnames-a', EXTERNAL);
+      const results = await ctx.request(`${second}:30094`, { from: EXTERNAL, count: 3, timeoutMs: 1500 });
+      expect(results.filter((r) => r.ok)).toEqual([]);
+    } finally {
+      await ctx.proxy.restart();
+      await nsRun(ext.ns, 'ip', ['route', 'del', `${second}/32`]);
+      await nsRun(node.ns, 'ip', ['addr', 'del', `${second}/32`, 'dev', 'eth0']);
+    }
+  },
+};
+
 export const externalIPs: ConformanceCase = {
   id: 'external-ips',
   title: 'externalIPs: 198.19.250.10:80 from the external client reaches the endpoints',

@@ -47,10 +47,10 @@ export const topologyHints: ConformanceCase = {
     // The slices carry the hints the EndpointSlice controller would set; node-a is in zone-1, node-b in zone-2.
     const write = (trafficDistribution: 'PreferSameZone' | 'PreferSameNode', endpoints: EndpointSpec[]) =>
       ctx.manifests.write('svc.json', [
-        service({ name: 'near', clusterIP: '198.19.1.194', ports: [{ port: 80, targetPort: 9376 }], trafficDistribution }),
+        service({ name: 'near', clusterIP: '198.19.1.217', ports: [{ port: 80, targetPort: 9376 }], trafficDistribution }),
         endpointSlice('near', [{ port: 9376 }], endpoints),
       ]);
-    const answers = async (from?: string) => [...tally(await ctx.request('198.19.1.194:80', { count: 12, from })).bodies.keys()].sort();
+    const answers = async (from?: string) => [...tally(await ctx.request('198.19.1.217:80', { count: 12, from })).bodies.keys()].sort();
     await write('PreferSameZone', [ep('hostnames-a', { hints: { zones: ['zone-1'] } }), ep('remote-f', { hints: { zones: ['zone-2'] } }), ep('remote-g', { hints: { zones: ['zone-2'] } })]);
     await eventually(async () => {
       expect(await answers()).toEqual(['hostnames-a']);
