@@ -4,7 +4,7 @@
 import type { V1EndpointSlice, V1Node, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import { servicePortKey, servicePortNameString } from './service-port-name.js';
 import type { Endpoint, InputProblem, NodeInfo, ServicePortEntry, ServiceTable, SessionAffinity } from './types.js';
-import { FieldError, ipFamily, requireIP, requireName, requirePort, requireProtocol } from './validate.js';
+import { FieldError, ipFamily, requireCIDR, requireIP, requireName, requirePort, requireProtocol } from './validate.js';
 
 /** An object plus where it came from (file path or "api"), for located error messages. */
 export interface Sourced<T> {
@@ -184,6 +184,21 @@ function isProxied(svc: V1Service, opts: BuildOptions): boolean {
   return true;
 }
 
+const SOURCE_RANGES_ANNOTATION = 'service.beta.kubernetes.io/load-balancer-source-ranges';
+
+/**
+ * spec.loadBalancerSourceRanges, else the older annotation (comma-separated), as kube-proxy
+ * reads them. A bad entry makes the Service invalid rather than being dropped: dropping the
+ * only entry would open the load balancer to everyone.
+ */
+function sourceRanges(svc: V1Service): string[] {
+  const field = svc.spec?.loadBalancerSourceRanges ?? [];
+  if (field.length > 0) return field.map((c, i) => requireCIDR(c.trim(), `spec.loadBalancerSourceRanges[${i}]`));
+  const annotation = svc.metadata?.annotations?.[SOURCE_RANGES_ANNOTATION];
+  if (!annotation) return [];
+  return annotation.split(',').flatMap((c) => (c.trim() ? [requireCIDR(c.trim(), `metadata.annotations["${SOURCE_RANGES_ANNOTATION}"]`)] : []));
+}
+
 /** The entries of one Service (none when it is not proxied), or undefined when it is invalid. */
 export function serviceEntries(
   { obj: svc, source }: Sourced<V1Service>,
@@ -207,6 +222,7 @@ export function serviceEntries(
             ing.ip ? [requireIP(ing.ip, `status.loadBalancer.ingress[${i}].ip`)] : [],
           )
         : [];
+    const loadBalancerSourceRanges = sourceRanges(svc);
     const sessionAffinity = affinity(svc);
     const externalTrafficPolicy = policy(spec.externalTrafficPolicy, 'spec.externalTrafficPolicy');
     const internalTrafficPolicy = policy(spec.internalTrafficPolicy, 'spec.internalTrafficPolicy');
@@ -232,6 +248,7 @@ export function serviceEntries(
         nodePort,
         externalIPs,
         loadBalancerIPs,
+        loadBalancerSourceRanges,
         sessionAffinity,
         externalTrafficPolicy,
         internalTrafficPolicy,

@@ -9,11 +9,13 @@ import { cidrContains } from '../util/cidr.js';
 
 export type FrontendKind = 'ClusterIP' | 'NodePort' | 'ExternalIP' | 'LoadBalancer';
 
-/** This node as endpoint selection sees it: its name (Local policies) and zone (topology hints). */
+/** This node as the rules of one service see it: its name (Local policies), zone (topology hints), primary addresses. */
 export interface ThisNode {
   nodeName: string;
   /** The Node's topology.kubernetes.io/zone label. */
   zone?: string;
+  /** The Node's first address of each family (InternalIP before ExternalIP): kube-proxy's "node IP". */
+  primaryIPs: Partial<Record<IPFamily, string>>;
 }
 
 /** What this node knows about itself, computed once per sync. */
@@ -39,8 +41,10 @@ export interface Frontend {
 }
 
 export function thisNode(table: ServiceTable): ThisNode {
-  const zone = table.nodes.get(table.nodeName)?.zone;
-  return { nodeName: table.nodeName, ...(zone !== undefined ? { zone } : {}) };
+  const node = table.nodes.get(table.nodeName);
+  const primaryIPs: Partial<Record<IPFamily, string>> = {};
+  for (const a of node?.addresses ?? []) primaryIPs[familyOf(a)] ??= a;
+  return { nodeName: table.nodeName, ...(node?.zone !== undefined ? { zone: node.zone } : {}), primaryIPs };
 }
 
 /** kube-proxy's --nodeport-addresses keywords (besides CIDRs). */

@@ -51,6 +51,8 @@ export interface ServicePortEntry {
   nodePort: number;
   externalIPs: string[];
   loadBalancerIPs: string[];
+  /** Sources allowed to reach the LoadBalancer IPs (empty: any); NodePorts and externalIPs are not restricted. */
+  loadBalancerSourceRanges: string[];
   sessionAffinity: SessionAffinity;
   externalTrafficPolicy: TrafficPolicy;
   internalTrafficPolicy: TrafficPolicy;

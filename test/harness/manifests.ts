@@ -24,6 +24,7 @@ export interface ServiceSpec {
   /** For type LoadBalancer: the ingress IP the (imaginary) cloud assigned. */
   loadBalancerIP?: string;
   trafficDistribution?: 'PreferSameZone' | 'PreferSameNode';
+  loadBalancerSourceRanges?: string[];
 }
 
 export interface EndpointSpec {
@@ -54,6 +55,7 @@ export function service(s: ServiceSpec): object {
       ...(s.externalTrafficPolicy ? { externalTrafficPolicy: s.externalTrafficPolicy } : {}),
       ...(s.internalTrafficPolicy ? { internalTrafficPolicy: s.internalTrafficPolicy } : {}),
       ...(s.trafficDistribution ? { trafficDistribution: s.trafficDistribution } : {}),
+      ...(s.loadBalancerSourceRanges ? { loadBalancerSourceRanges: s.loadBalancerSourceRanges } : {}),
     },
     ...(s.loadBalancerIP ? { status: { loadBalancer: { ingress: [{ ip: s.loadBalancerIP }] } } } : {}),
   };

@@ -8,7 +8,7 @@ describe('nodeViewOf', () => {
   it('takes the Node object\'s addresses, narrowed by --nodeport-addresses', () => {
     const nodes = new Map([['node-a', { name: 'node-a', addresses: ['198.19.200.1', '198.18.0.1', '2001:db8::1'], podCIDRs: ['198.18.1.0/24'] }]]);
     const t = serviceTable([], 'node-a', nodes);
-    expect(nodeViewOf(t)).toEqual({ nodeName: 'node-a', addresses: ['198.19.200.1', '198.18.0.1', '2001:db8::1'], nodePortAddresses: ['198.19.200.1', '198.18.0.1', '2001:db8::1'], podCIDRs: ['198.18.1.0/24'] });
+    expect(nodeViewOf(t)).toEqual({ nodeName: 'node-a', primaryIPs: { 4: '198.19.200.1', 6: '2001:db8::1' }, addresses: ['198.19.200.1', '198.18.0.1', '2001:db8::1'], nodePortAddresses: ['198.19.200.1', '198.18.0.1', '2001:db8::1'], podCIDRs: ['198.18.1.0/24'] });
     expect(nodeViewOf(t, ['198.19.200.0/24', '2001:db8::/64']).nodePortAddresses).toEqual(['198.19.200.1', '2001:db8::1']);
     expect(nodeViewOf(serviceTable([], 'node-x', nodes)).nodePortAddresses).toEqual([]); // an unknown node has none
   });

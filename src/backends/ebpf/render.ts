@@ -163,6 +163,11 @@ export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortR
       if (f.kind !== 'NodePort') skipped.push({ service: name, reason: `${f.kind} ${f.address}: IPv6 frontends are not supported by the eBPF data plane yet` });
       continue;
     }
+    if (f.kind === 'LoadBalancer' && svc.loadBalancerSourceRanges.length > 0) {
+      // Fail closed: serving it to every client would ignore the ranges.
+      skipped.push({ service: name, reason: `LoadBalancer ${f.address}: loadBalancerSourceRanges are not enforced by the eBPF data plane yet, so this IP is not served` });
+      continue;
+    }
     const fid = frontendId(f.address, f.port, proto);
     if (slotsOut.has(fid) || (input.claim && !input.claim(fid))) {
       skipped.push({ service: name, reason: `${f.kind} ${fid} is already used by another service port` });

@@ -9,6 +9,7 @@ import { servicePortNameString } from '../../model/service-port-name.js';
 import type { Endpoint, IPFamily, ServicePortEntry } from '../../model/types.js';
 import { endpointChain, servicePortChain } from './chain-names.js';
 import { quote } from '../netfilter/jumps.js';
+import { cidrContains } from '../../util/cidr.js';
 
 export interface IptablesRenderOptions {
   family: IPFamily;
@@ -70,6 +71,7 @@ export function renderServiceRules(svc: ServicePortEntry, node: ThisNode, opts: 
   const sel = selectEndpoints({ ...svc, endpoints: famEndpoints }, node.nodeName, node.zone);
   const externalIPs = svc.externalIPs.filter(inFamily);
   const lbIPs = svc.loadBalancerIPs.filter(inFamily);
+  const sourceRanges = svc.loadBalancerSourceRanges.filter((c) => inFamily(c.split('/')[0]!));
   const external = hasExternal({ ...svc, externalIPs, loadBalancerIPs: lbIPs });
   const eLocal = external && svc.externalTrafficPolicy === 'Local';
   const iLocal = svc.internalTrafficPolicy === 'Local';
@@ -83,6 +85,11 @@ export function renderServiceRules(svc: ServicePortEntry, node: ThisNode, opts: 
   const svcChain = servicePortChain('KUBE-SVC-', svc.name);
   const svlChain = servicePortChain('KUBE-SVL-', svc.name);
   const extChain = servicePortChain('KUBE-EXT-', svc.name);
+  // loadBalancerSourceRanges: LB IP traffic goes through KUBE-FW-, which lets the ranges on
+  // to KUBE-EXT-; what falls off its end is dropped by KUBE-PROXY-FIREWALL (filter).
+  const fwChain = servicePortChain('KUBE-FW-', svc.name);
+  const usesFirewall = hasEndpoints && lbIPs.length > 0 && sourceRanges.length > 0;
+  const lbChain = usesFirewall ? fwChain : extChain;
   const internalChain = iLocal ? svlChain : svcChain;
   const externalPolicyChain = eLocal ? svlChain : svcChain;
 
@@ -102,7 +109,8 @@ export function renderServiceRules(svc: ServicePortEntry, node: ThisNode, opts: 
     if (!hasExternalEps) out.filter.push(`-A KUBE-EXTERNAL-SERVICES ${why} ${dst(ip, svc.port)} -j ${refuse}`);
   }
   for (const ip of lbIPs) {
-    if (hasEndpoints) out.natShared.push(`-A KUBE-SERVICES ${comment(`${spn} loadbalancer IP`)} ${dst(ip, svc.port)} -j ${extChain}`);
+    if (hasEndpoints) out.natShared.push(`-A KUBE-SERVICES ${comment(`${spn} loadbalancer IP`)} ${dst(ip, svc.port)} -j ${lbChain}`);
+    if (usesFirewall) out.filter.push(`-A KUBE-PROXY-FIREWALL ${comment(`${spn} traffic not accepted by ${fwChain}`)} ${dst(ip, svc.port)} -j DROP`);
   }
   if (!hasExternalEps) {
     for (const ip of lbIPs) out.filter.push(`-A KUBE-EXTERNAL-SERVICES ${why} ${dst(ip, svc.port)} -j ${refuse}`);
@@ -135,6 +143,16 @@ export function renderServiceRules(svc: ServicePortEntry, node: ThisNode, opts: 
     }
     if (hasExternalEps) ext.push(`-A ${extChain} -j ${externalPolicyChain}`);
     chains.set(extChain, ext);
+  }
+
+  if (usesFirewall) {
+    const allowed = comment(`${spn} loadbalancer IP`);
+    const fw = sourceRanges.map((c) => `-A ${fwChain} ${allowed} -s ${c} -j ${extChain}`);
+    // A VIP-like LB often makes its IP local: the node's own requests then come from the LB IP.
+    const primary = node.primaryIPs[fam];
+    if (primary !== undefined && sourceRanges.some((c) => cidrContains(c, primary))) for (const ip of lbIPs) fw.push(`-A ${fwChain} ${allowed} -s ${ip}${mask} -j ${extChain}`);
+    fw.push(`-A ${fwChain} ${comment(`other traffic to ${spn} will be dropped by KUBE-PROXY-FIREWALL`)}`);
+    chains.set(fwChain, fw);
   }
 
   const affinity = svc.sessionAffinity.type === 'ClientIP' ? svc.sessionAffinity.timeoutSeconds : undefined;

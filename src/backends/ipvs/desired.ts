@@ -8,6 +8,7 @@ import { servicePortNameString } from '../../model/service-port-name.js';
 import type { Endpoint, IPFamily, ServicePortEntry, ServiceTable } from '../../model/types.js';
 import { type SetEntry, type SetRole, ipPortMember, nodePortRole, setName } from './ipsets.js';
 import { type RealServer, type VirtualServer, canonicalIP, familyOf } from './types.js';
+import { canonicalCIDR, cidrContains } from '../../util/cidr.js';
 
 export interface DesiredVirtualServer extends VirtualServer {
   kind: FrontendKind;
@@ -82,6 +83,14 @@ export function desiredService(svc: ServicePortEntry, opts: DesiredOptions): Des
       bind(ip);
       add('LOAD-BALANCER', f.family, member);
       if (extLocal) add('LOAD-BALANCER-LOCAL', f.family, member);
+      const ranges = svc.loadBalancerSourceRanges.filter((c) => familyOf(c.split('/')[0]!) === f.family).map(canonicalCIDR);
+      if (ranges.length > 0) {
+        add('LOAD-BALANCER-FW', f.family, member);
+        // ipset prints a host-wide net without its prefix.
+        for (const c of ranges) add('LOAD-BALANCER-SOURCE-CIDR', f.family, `${member},${c.replace(f.family === 4 ? /\/32$/ : /\/128$/, '')}`);
+        const primary = opts.view.primaryIPs[f.family];
+        if (primary !== undefined && ranges.some((c) => cidrContains(c, primary))) add('LOAD-BALANCER-SOURCE-IP', f.family, `${member},${ip}`);
+      }
     }
   }
   for (const family of [...families].sort()) {

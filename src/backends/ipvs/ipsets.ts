@@ -17,10 +17,13 @@ export type SetRole =
   | 'NODE-PORT-LOCAL-UDP'
   | 'NODE-PORT-LOCAL-SCTP'
   | 'IPVS-IPS'
-  | 'NO-ENDPOINTS';
+  | 'NO-ENDPOINTS'
+  | 'LOAD-BALANCER-FW'
+  | 'LOAD-BALANCER-SOURCE-CIDR'
+  | 'LOAD-BALANCER-SOURCE-IP';
 
 interface RoleSpec {
-  type: 'hash:ip,port' | 'hash:ip,port,ip' | 'hash:ip' | 'bitmap:port';
+  type: 'hash:ip,port' | 'hash:ip,port,ip' | 'hash:ip,port,net' | 'hash:ip' | 'bitmap:port';
   /** Why the set exists (the reason a rule matches it). */
   doc: string;
 }
@@ -40,6 +43,9 @@ export const SET_ROLES: Record<SetRole, RoleSpec> = {
   'NODE-PORT-LOCAL-SCTP': { type: 'bitmap:port', doc: 'SCTP node ports with externalTrafficPolicy Local' },
   'IPVS-IPS': { type: 'hash:ip', doc: 'every address on kube-ipvs0: new connections to ports that are not services are rejected' },
   'NO-ENDPOINTS': { type: 'hash:ip,port', doc: 'frontends whose virtual server has no usable real server: rejected at once' },
+  'LOAD-BALANCER-FW': { type: 'hash:ip,port', doc: 'LoadBalancer IP:port with loadBalancerSourceRanges: sources outside them are dropped' },
+  'LOAD-BALANCER-SOURCE-CIDR': { type: 'hash:ip,port,net', doc: 'LoadBalancer IP,port,source range allowed in' },
+  'LOAD-BALANCER-SOURCE-IP': { type: 'hash:ip,port,ip', doc: 'LoadBalancer IP,port,LB IP: the node itself (inside a range) reaching a local LB IP' },
 };
 
 export const ROLES = Object.keys(SET_ROLES) as SetRole[];

@@ -9,13 +9,15 @@
 //          connections to kube-ipvs0 addresses on ports that are not services
 //          FORWARD → KUBE-FORWARD: accept marked and established service flows (a DROP policy
 //          must not break them)
+//          INPUT/FORWARD → KUBE-PROXY-FIREWALL → KUBE-SOURCE-RANGES-FIREWALL: LB IPs with
+//          loadBalancerSourceRanges drop sources outside them
 import type { IPFamily } from '../../model/types.js';
 import { type JumpRule, jumpSpec } from '../netfilter/jumps.js';
 import { type SetRole, nodePortRole, setName } from './ipsets.js';
 
 export const MASQ_MARK = '0x4000';
 export const NAT_CHAINS = ['KUBE-SERVICES', 'KUBE-NODE-PORT', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ'];
-export const FILTER_CHAINS = ['KUBE-IPVS-FILTER', 'KUBE-FORWARD'];
+export const FILTER_CHAINS = ['KUBE-IPVS-FILTER', 'KUBE-FORWARD', 'KUBE-PROXY-FIREWALL', 'KUBE-SOURCE-RANGES-FIREWALL'];
 
 const comment = (c: string) => `-m comment --comment "${c}"`;
 
@@ -25,6 +27,8 @@ export const IPVS_JUMP_RULES: JumpRule[] = [
   { table: 'nat', from: 'POSTROUTING', to: 'KUBE-POSTROUTING', args: ['-m', 'comment', '--comment', 'kubernetes postrouting rules'] },
   { table: 'filter', from: 'INPUT', to: 'KUBE-IPVS-FILTER', args: ['-m', 'comment', '--comment', 'kubernetes ipvs access filter'] },
   { table: 'filter', from: 'FORWARD', to: 'KUBE-FORWARD', args: ['-m', 'comment', '--comment', 'kubernetes forwarding rules'] },
+  { table: 'filter', from: 'INPUT', to: 'KUBE-PROXY-FIREWALL', args: ['-m', 'comment', '--comment', 'kube-proxy firewall rules'] },
+  { table: 'filter', from: 'FORWARD', to: 'KUBE-PROXY-FIREWALL', args: ['-m', 'comment', '--comment', 'kube-proxy firewall rules'] },
 ];
 
 export interface IptablesRuleOptions {
@@ -72,6 +76,11 @@ export function renderIptables(opts: IptablesRuleOptions): string {
     // after filter FORWARD, and we do not want to second-guess conntrack on them.
     `-A KUBE-FORWARD ${comment('kubernetes forwarding rules')} -m mark --mark ${MASQ_MARK}/${MASQ_MARK} -j ACCEPT`,
     `-A KUBE-FORWARD ${comment('kubernetes forwarding conntrack rule')} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+    // loadBalancerSourceRanges: a LB IP:port with ranges lets in only sources inside them.
+    `-A KUBE-PROXY-FIREWALL ${match('LOAD-BALANCER-FW')} -j KUBE-SOURCE-RANGES-FIREWALL`,
+    `-A KUBE-SOURCE-RANGES-FIREWALL ${match('LOAD-BALANCER-SOURCE-CIDR', 'dst,dst,src')} -j RETURN`,
+    `-A KUBE-SOURCE-RANGES-FIREWALL ${match('LOAD-BALANCER-SOURCE-IP', 'dst,dst,src')} -j RETURN`,
+    '-A KUBE-SOURCE-RANGES-FIREWALL -j DROP',
   ];
   const table = (name: string, chains: string[], rules: string[]) => [`*${name}`, ...chains.map((c) => `:${c} - [0:0]`), ...rules, 'COMMIT'];
   return [...table('filter', FILTER_CHAINS, filter), ...table('nat', NAT_CHAINS, nat)].join('\n') + '\n';

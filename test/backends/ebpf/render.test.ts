@@ -46,6 +46,12 @@ describe('ebpf render', () => {
     expect(r.desired.services.get(`${VIP}:80/TCP#0`)!.value).toMatchObject({ flags: abi.SVC_F_AFFINITY, affinityTimeout: 10800 });
   });
 
+  it('a LoadBalancer IP with loadBalancerSourceRanges is not served (fail closed, with the reason); its other frontends are', () => {
+    const r = render(table(svc('lbsr', { endpoints: [ep('198.18.1.11')], loadBalancerIPs: ['198.19.250.24'], loadBalancerSourceRanges: ['198.19.99.0/24'] })), emptyIds());
+    expect([...r.frontends.values()].map((f) => f.kind)).toEqual(['ClusterIP']);
+    expect(r.skipped.map((s) => s.reason)).toEqual(['LoadBalancer 198.19.250.24: loadBalancerSourceRanges are not enforced by the eBPF data plane yet, so this IP is not served']);
+  });
+
   it('externalIPs/LB IPs/NodePorts are frontends of their own (external endpoints, flagged); IPv6 and SCTP are skipped with reasons', () => {
     const r = render(
       table(
@@ -105,7 +111,7 @@ describe('ebpf render', () => {
 
   it('backends are stored once per service port and shared by its frontends', () => {
     const r = render(table(svc('s', { externalIPs: ['198.19.250.1'], nodePort: 30080, endpoints: [ep('198.18.1.11'), ep('198.18.2.11', { nodeName: 'node-b' })] })), emptyIds(), {
-      view: { nodeName: 'node-a', addresses: ['198.19.200.1'], nodePortAddresses: ['198.19.200.1'], podCIDRs: [] },
+      view: { nodeName: 'node-a', primaryIPs: { 4: '198.19.200.1' }, addresses: ['198.19.200.1'], nodePortAddresses: ['198.19.200.1'], podCIDRs: [] },
     });
     expect(r.frontends.size).toBe(3);
     expect(r.desired.backends.size).toBe(2);

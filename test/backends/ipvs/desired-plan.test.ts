@@ -64,6 +64,24 @@ describe('desiredState', () => {
     expect(members).not.toContain('KUBE-IPVS-IPS 198.19.200.1');
   });
 
+  it('loadBalancerSourceRanges: the LB IP:port in LOAD-BALANCER-FW, each range (as ipset prints it back) in SOURCE-CIDR, the LB IP itself in SOURCE-IP when a range holds the node', () => {
+    const svc = entry('ns', 'lb', '', '198.19.1.181', 80, [endpoint('198.18.1.2', 9376)], {
+      nodePort: 30081,
+      loadBalancerIPs: ['198.19.250.20'],
+      loadBalancerSourceRanges: ['198.19.200.0/24', '198.19.99.5/32', '198.19.98.7/24'],
+    });
+    const members = desiredState(table(svc), OPTS)[0]!.sets.map((e) => `${e.set} ${e.member}`);
+    expect(members.filter((m) => /FW|SOURCE/.test(m))).toEqual([
+      'KUBE-LOAD-BALANCER-FW 198.19.250.20,tcp:80',
+      'KUBE-LOAD-BALANCER-SOURCE-CIDR 198.19.250.20,tcp:80,198.19.200.0/24',
+      'KUBE-LOAD-BALANCER-SOURCE-CIDR 198.19.250.20,tcp:80,198.19.99.5',
+      'KUBE-LOAD-BALANCER-SOURCE-CIDR 198.19.250.20,tcp:80,198.19.98.0/24',
+      'KUBE-LOAD-BALANCER-SOURCE-IP 198.19.250.20,tcp:80,198.19.250.20', // 198.19.200.1, the node, is inside the first range
+    ]);
+    const far = desiredState(table({ ...svc, loadBalancerSourceRanges: ['198.19.99.0/24'] }), OPTS)[0]!.sets.map((e) => e.set);
+    expect(far).not.toContain('KUBE-LOAD-BALANCER-SOURCE-IP');
+  });
+
   it('IPv6: KUBE-6- sets, compressed addresses, only endpoints of the family', () => {
     const svc = entry('default', 'six', '', '2001:db8:19:0::b', 80, [endpoint('2001:db8:18:1:0::2', 9376), endpoint('198.18.1.2', 9376)], { nodePort: 30081 });
     const [d] = desiredState(table(svc), OPTS);
@@ -167,7 +185,7 @@ describe('IpvsBackend.render', () => {
     expect(text).toContain('\n# ipvsadm -R\n-A -t 198.19.1.175:80 -s wlc\n-a -t 198.19.1.175:80 -r 198.18.1.2:9376 -m -w 1\n');
     expect(text).toContain('add KUBE-CLUSTER-IP 198.19.1.175,tcp:80 comment "default/hostnames/TCP"');
     // The jumps from the built-in chains are missing on an empty node: the restore inserts them.
-    expect(text).toMatch(/\n# iptables-restore -w 5 --noflush\n\*filter\n[\s\S]*-I INPUT -m comment --comment "kubernetes ipvs access filter" -j KUBE-IPVS-FILTER\n-I FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD\nCOMMIT\n/);
+    expect(text).toMatch(/\n# iptables-restore -w 5 --noflush\n\*filter\n[\s\S]*-I INPUT -m comment --comment "kubernetes ipvs access filter" -j KUBE-IPVS-FILTER\n-I FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD\n-I INPUT -m comment --comment "kube-proxy firewall rules" -j KUBE-PROXY-FIREWALL\n-I FORWARD -m comment --comment "kube-proxy firewall rules" -j KUBE-PROXY-FIREWALL\nCOMMIT\n/);
     expect(text).not.toContain('ip6tables-restore'); // no IPv6 frontend: no IPv6 rules, as sync
     expect(() => new IpvsBackend({ scheduler: 'bogus' })).toThrow(/--ipvs-scheduler: want one of rr, wrr/);
   });

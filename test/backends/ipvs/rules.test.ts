@@ -66,7 +66,12 @@ describe('withMissingJumps', () => {
     const { withMissingJumps } = await import('../../../src/backends/ipvs/iptables-rules.js');
     const text = renderIptables({ family: 4 });
     const saved = {
-      filter: '-A INPUT -m comment --comment "kubernetes ipvs access filter" -j KUBE-IPVS-FILTER\n-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD',
+      filter: [
+        '-A INPUT -m comment --comment "kube-proxy firewall rules" -j KUBE-PROXY-FIREWALL',
+        '-A INPUT -m comment --comment "kubernetes ipvs access filter" -j KUBE-IPVS-FILTER',
+        '-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD',
+        '-A FORWARD -m comment --comment "kube-proxy firewall rules" -j KUBE-PROXY-FIREWALL',
+      ].join('\n'),
       nat: '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
     };
     const out = withMissingJumps(text, saved);

@@ -62,6 +62,28 @@ export const nodePortPrimary: ConformanceCase = {
   },
 };
 
+export const loadBalancerSourceRanges: ConformanceCase = {
+  id: 'loadbalancer-source-ranges',
+  title: 'loadBalancerSourceRanges: the LoadBalancer IP answers clients inside the ranges only (others dropped); its NodePort stays open',
+  async run(ctx) {
+    const write = (ranges: string[]) =>
+      ctx.manifests.write('svc.json', [
+        service({ name: 'lbsr', type: 'LoadBalancer', clusterIP: '198.19.1.219', loadBalancerIP: '198.19.250.24', loadBalancerSourceRanges: ranges, ports: [{ port: 80, targetPort: 9376, nodePort: 30095 }] }),
+        endpointSlice('lbsr', [{ port: 9376 }], [ep('hostnames-a'), ep('remote-f')]),
+      ]);
+    await write([`${EXT_IP}/32`, '198.19.99.0/24']);
+    await untilAnsweredBy(ctx, '198.19.250.24:80', 'hostnames-a', EXTERNAL);
+    await write(['198.19.99.0/24']);
+    // Outside the ranges now: dropped, so a timeout and not a refusal.
+    await eventually(async () => {
+      const [r] = await ctx.request('198.19.250.24:80', { from: EXTERNAL, timeoutMs: 1000 });
+      expect(r?.error).toBe('timeout');
+    }, ctx.syncDeadlineMs);
+    // Ranges restrict the LoadBalancer IPs only (kube-proxy's rule): the NodePort still answers.
+    await untilAnsweredBy(ctx, `${NODE_A}:30095`, 'hostnames-a', EXTERNAL);
+  },
+};
+
 export const externalIPs: ConformanceCase = {
   id: 'external-ips',
   title: 'externalIPs: 198.19.250.10:80 from the external client reaches the endpoints',

@@ -3,7 +3,7 @@ import { affinitySwitch, affinityTimeout } from './affinity.js';
 import { badEditKeepsService } from './bad-input.js';
 import { bulkTransfer, fragmentedUdp, pathMtuDiscovery } from './bulk.js';
 import { endpointChurn, noEndpoints, onlyReady, seed, udpClusterIP } from './clusterip-basic.js';
-import { externalIPs, externalLocal, healthCheckNodePort, loadBalancer, nodePort, nodePortPrimary, snatSameSourcePort } from './external.js';
+import { externalIPs, externalLocal, healthCheckNodePort, loadBalancer, loadBalancerSourceRanges, nodePort, nodePortPrimary, snatSameSourcePort } from './external.js';
 import { restoredAfterTamper, udpRepin } from './recovery.js';
 import { ipv6ClusterIP } from './ipv6.js';
 import { cleanupLeavesNothing, establishedSurvivesChurn, restartNoLoss } from './resilience.js';
@@ -38,6 +38,7 @@ export const CASES: ConformanceCase[] = [
   nodePortPrimary,
   externalIPs,
   loadBalancer,
+  loadBalancerSourceRanges,
   externalLocal,
   healthCheckNodePort,
   snatSameSourcePort,
