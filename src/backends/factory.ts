@@ -15,6 +15,8 @@ export interface BackendConfig {
   nodePortAddresses?: string[];
   /** iptables, ipvs: --iptables-mode (nft or legacy binaries; default the system's iptables). */
   iptablesMode?: 'nft' | 'legacy';
+  /** --iptables-localhost-nodeports (iptables only). */
+  localhostNodePorts?: boolean;
   /** ebpf: bpffs directory holding maps and programs. */
   pinRoot: string;
   /** ebpf: cgroup v2 directory for socket-level LB of host-network clients (unset: no socket LB). */
@@ -37,7 +39,10 @@ export async function createBackend(name: BackendName, cfg: BackendConfig): Prom
   switch (name) {
     case 'iptables': {
       const { IptablesBackend } = await import('./iptables/index.js');
-      return new IptablesBackend({ clusterCIDRs: cfg.clusterCIDRs, masqueradeAll: cfg.masqueradeAll, nodePortAddresses: cfg.nodePortAddresses, mode: cfg.iptablesMode, logger: cfg.logger, metrics: cfg.metrics });
+      return new IptablesBackend({
+        clusterCIDRs: cfg.clusterCIDRs, masqueradeAll: cfg.masqueradeAll, nodePortAddresses: cfg.nodePortAddresses, localhostNodePorts: cfg.localhostNodePorts,
+        mode: cfg.iptablesMode, logger: cfg.logger, metrics: cfg.metrics,
+      });
     }
     case 'ebpf': {
       const mod = (await import('./ebpf/index.js')) as { createEbpfBackend(cfg: BackendConfig): Promise<Backend> };

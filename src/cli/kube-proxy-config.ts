@@ -34,7 +34,7 @@ const SECTIONS: Record<string, Set<string>> = {
 /** What bpfproxy reads; every other known field is "ignored". */
 const USED = new Set([
   'apiVersion', 'kind', 'clientConnection.kubeconfig', 'hostnameOverride', 'healthzBindAddress', 'metricsBindAddress', 'mode',
-  'clusterCIDR', 'nodePortAddresses', 'iptables.masqueradeAll', 'ipvs.scheduler',
+  'clusterCIDR', 'nodePortAddresses', 'iptables.masqueradeAll', 'iptables.localhostNodePorts', 'ipvs.scheduler',
 ]);
 /** kube-proxy's modes → ours. "" is kube-proxy's default (iptables on Linux); ebpf is ours. */
 const MODES: Record<string, string> = { '': 'iptables', iptables: 'iptables', ipvs: 'ipvs', ebpf: 'ebpf' };
@@ -107,6 +107,10 @@ export function decode(doc: unknown): KubeProxyConfig {
   if (ipt.masqueradeAll !== undefined && ipt.masqueradeAll !== null) {
     if (typeof ipt.masqueradeAll !== 'boolean') throw new Error(`iptables.masqueradeAll: want true or false, got ${JSON.stringify(ipt.masqueradeAll)}`);
     set('masquerade-all', ipt.masqueradeAll, 'iptables.masqueradeAll');
+  }
+  if (ipt.localhostNodePorts !== undefined && ipt.localhostNodePorts !== null) {
+    if (typeof ipt.localhostNodePorts !== 'boolean') throw new Error(`iptables.localhostNodePorts: want true or false, got ${JSON.stringify(ipt.localhostNodePorts)}`);
+    set('iptables-localhost-nodeports', String(ipt.localhostNodePorts), 'iptables.localhostNodePorts');
   }
   const ipvs = (c.ipvs ?? {}) as Record<string, unknown>;
   if (!isEmpty(ipvs.scheduler)) set('ipvs-scheduler', str(ipvs.scheduler, 'ipvs.scheduler'), 'ipvs.scheduler');

@@ -43,6 +43,9 @@ Options:
   --masquerade-all            masquerade all Service traffic
   --nodeport-addresses LIST   NodePorts only on the Node's addresses inside these CIDRs; keywords: primary (the Node's first address of each family), all (default)
   --iptables-mode nft|legacy  iptables, ipvs: use iptables-nft or iptables-legacy (default: the system's iptables)
+  --iptables-localhost-nodeports true|false
+                              iptables: serve NodePorts on 127.0.0.1 too (route_localnet, with kube-proxy's
+                              KUBE-FIREWALL guard; only when --nodeport-addresses covers it; default true)
   --service-proxy-name NAME   only proxy Services labelled service.kubernetes.io/service-proxy-name=NAME
   --healthz-bind-address A    host:port for /healthz (default 0.0.0.0:10256; "" disables)
   --metrics-bind-address A    host:port for /metrics (default 127.0.0.1:10249; "" disables)
@@ -106,6 +109,7 @@ const DEFAULTS = {
   'metrics-bind-address': '127.0.0.1:10249',
   'ipvs-scheduler': 'rr',
   'nodeport-addresses': '',
+  'iptables-localhost-nodeports': 'true',
 } as const;
 
 export function parseArgv(argv: string[]) {
@@ -143,6 +147,7 @@ export function parseArgv(argv: string[]) {
       'dns-pods': { type: 'string', default: 'insecure' },
       cleanup: { type: 'boolean', default: false },
       'nodeport-addresses': { type: 'string' },
+      'iptables-localhost-nodeports': { type: 'string' },
       'iptables-mode': { type: 'string' },
       src: { type: 'string' },
       dst: { type: 'string' },
@@ -192,6 +197,11 @@ export function withConfig(v: Values): { values: Values; ignored: string[]; orig
   }
   for (const [k, d] of Object.entries(DEFAULTS)) if (out[k] === undefined) out[k] = d;
   return { values: out as Values, ignored, origin };
+}
+
+function parseBool(v: string, flag: string): boolean {
+  if (v === 'true' || v === 'false') return v === 'true';
+  throw new Error(`${flag}: want true or false, got ${JSON.stringify(v)}`);
 }
 
 function parseIptablesMode(v: string | undefined): 'nft' | 'legacy' | undefined {
@@ -287,6 +297,7 @@ export function cliOptions(v: Values): CliOptions {
       clusterCIDRs: cidrList(d['cluster-cidr'], '--cluster-cidr'),
       masqueradeAll: d['masquerade-all'],
       nodePortAddresses: nodePortAddressList(d['nodeport-addresses']),
+      localhostNodePorts: parseBool(String(d['iptables-localhost-nodeports']), '--iptables-localhost-nodeports'),
       iptablesMode: parseIptablesMode(v['iptables-mode']),
       pinRoot: v['bpf-pin-root'],
       cgroupPath: v['cgroup-path'],

@@ -47,6 +47,7 @@ export const BACKENDS: Record<string, ConformanceBackend> = {
       // IPv6 needs 16-byte-address service/backend/conntrack maps; until then IPv6 services are skipped with a logged reason.
       'ipv6-clusterip': 'not implemented: the eBPF data plane is IPv4-only so far',
       'loadbalancer-source-ranges': 'not implemented yet: no source-CIDR check in the eBPF data plane, so the LoadBalancer IP of a Service with ranges is not served at all (fail closed, logged)',
+      'localhost-nodeport': 'not implemented yet: the socket LB has no 127.0.0.1 NodePort frontends (kube-proxy serves them only in iptables mode)',
     },
   },
   'kube-proxy/iptables': kubeProxy('iptables', {
@@ -65,6 +66,7 @@ export const BACKENDS: Record<string, ConformanceBackend> = {
       await nsRun(ns, 'nft', ['delete', 'table', 'ip', 'kube-proxy']);
     },
     unsupported: {
+      'localhost-nodeport': "kube-proxy's nftables mode serves localhost NodePorts only with the alpha KubeProxyNFTablesLocalhostNodePorts gate (TCP) and --nodeport-addresses localhost",
       'restored-after-tamper':
         "kube-proxy's nftables mode does not watch its table: after `nft delete table ip kube-proxy` its partial syncs leave it gone (seen here: not back within the case's 12 s); only a full sync (forced hourly) or a restart rebuilds it",
     },
@@ -77,6 +79,7 @@ export const BACKENDS: Record<string, ConformanceBackend> = {
       await nsRun(ns, 'ipvsadm', ['--clear']);
     },
     unsupported: {
+      'localhost-nodeport': "kube-proxy's IPVS mode does not serve NodePorts on 127.0.0.1 either (its --nodeport-addresses help: loopback only in iptables mode)",
       'clientip-affinity-timeout':
         'IPVS persistence templates do not expire while connections they created exist, and closed TCP connections stay in IPVS TIME_WAIT for a fixed 120 s, so a 1 s ClientIP timeout lasts ≥ 2 min (kubernetes/kubernetes#89358)',
     },

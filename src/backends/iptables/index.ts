@@ -18,6 +18,8 @@ import type { IptablesRenderOptions } from './render-service.js';
 import { FamilySyncState, type SyncPlan } from './sync-plan.js';
 import { parseSave } from '../netfilter/save.js';
 import { renderChainRemoval } from '../netfilter/chain-removal.js';
+import { run } from '../../util/exec.js';
+import { cidrContains } from '../../util/cidr.js';
 
 export interface IptablesBackendOptions {
   families?: IPFamily[];
@@ -28,6 +30,8 @@ export interface IptablesBackendOptions {
   nodePortAddresses?: string[];
   /** --iptables-mode: iptables-nft or iptables-legacy binaries (default: the system's `iptables`). */
   mode?: IptablesMode;
+  /** --iptables-localhost-nodeports (default true, as kube-proxy). */
+  localhostNodePorts?: boolean;
   /** Network namespace (/run/netns/NAME) to program; default the one we run in. */
   netns?: string;
   logger?: Logger;
@@ -150,6 +154,8 @@ export class IptablesBackend implements Backend {
     this.opts.metrics?.iptablesRulesLastSync.set({ table: 'nat', family: `IPv${cli.family}` }, plan.natRules);
     // Jump rules live in built-in chains; kube-proxy ensures them on full syncs only.
     if (plan.full) for (const j of JUMP_RULES) await cli.ensureJump(j);
+    // Localhost NodePorts: the kernel must route 127.0.0.1 (guarded by KUBE-FIREWALL, written above).
+    if (plan.full && cli.family === 4 && this.localhostNodePorts()) await run('sysctl', ['-qw', 'net.ipv4.conf.all.route_localnet=1'], { netns: this.opts.netns });
     return { plan };
   }
 
@@ -185,9 +191,20 @@ export class IptablesBackend implements Backend {
     return nodeViewOf(table, entries).nodePortAddresses.filter((a) => ipFamily(a) === family).sort();
   }
 
+  /**
+   * --iptables-localhost-nodeports in effect: when --nodeport-addresses covers 127.0.0.1 (no
+   * IPv4 entry, `all`, or a CIDR holding it), as kube-proxy decides it; IPv4 only.
+   */
+  private localhostNodePorts(): boolean {
+    if (this.opts.localhostNodePorts === false) return false;
+    const v4 = (this.opts.nodePortAddresses ?? []).filter((e) => e === 'all' || e === 'primary' || ipFamily(e.split('/')[0]!) === 4);
+    return v4.length === 0 || v4.some((e) => e === 'all' || (e !== 'primary' && cidrContains(e, '127.0.0.1')));
+  }
+
   private renderOpts(family: IPFamily): IptablesRenderOptions {
     return {
       family,
+      localhostNodePorts: family === 4 && this.localhostNodePorts(),
       clusterCIDR: this.opts.clusterCIDRs?.find((c) => ipFamily(c.split('/')[0]!) === family),
       masqueradeAll: this.opts.masqueradeAll,
     };

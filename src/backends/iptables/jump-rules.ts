@@ -17,6 +17,9 @@ export const JUMP_RULES: JumpRule[] = [
   { table: 'nat', from: 'OUTPUT', to: 'KUBE-SERVICES', args: ['-m', 'comment', '--comment', 'kubernetes service portals'] },
   { table: 'nat', from: 'PREROUTING', to: 'KUBE-SERVICES', args: ['-m', 'comment', '--comment', 'kubernetes service portals'] },
   { table: 'nat', from: 'POSTROUTING', to: 'KUBE-POSTROUTING', args: ['-m', 'comment', '--comment', 'kubernetes postrouting rules'] },
+  // Last, so inserted first: the localnet guard (KUBE-FIREWALL) comes before everything.
+  { table: 'filter', from: 'INPUT', to: 'KUBE-FIREWALL', args: [] },
+  { table: 'filter', from: 'OUTPUT', to: 'KUBE-FIREWALL', args: [] },
 ];
 
 /** The jump rules as iptables-restore text (for the tracer in tests: render + jumps = a whole ruleset). */

@@ -26,6 +26,8 @@ export interface IptablesRenderOptions {
   nodePortIPs?: string[];
   /** Drop the per-endpoint comments (kube-proxy's large cluster mode, > 1000 endpoints). */
   largeCluster?: boolean;
+  /** NodePorts on 127.0.0.1 too (IPv4; route_localnet set by the backend, guarded by KUBE-FIREWALL). */
+  localhostNodePorts?: boolean;
 }
 
 /** The rules of one service port in one family. */

@@ -17,7 +17,7 @@ export interface RenderedRuleset {
 }
 
 /** Chains this proxy owns in each table besides the per-service ones. */
-export const FILTER_CHAINS = ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD', 'KUBE-NODEPORTS', 'KUBE-PROXY-FIREWALL'];
+export const FILTER_CHAINS = ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD', 'KUBE-NODEPORTS', 'KUBE-PROXY-FIREWALL', 'KUBE-FIREWALL'];
 export const NAT_CHAINS = ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ'];
 /** Empty chain whose disappearance tells us someone flushed our rules (kube-proxy's canary). */
 export const CANARY_CHAIN = 'KUBE-PROXY-CANARY';
@@ -28,9 +28,14 @@ export const LARGE_CLUSTER_ENDPOINTS = 1000;
 const DEFAULT_MARK = '0x4000';
 
 /** Rules of the chains every ruleset has, independent of services. */
-function fixedRules(mark: string): { filter: string[]; nat: string[] } {
+function fixedRules(mark: string, localhostNodePorts: boolean): { filter: string[]; nat: string[] } {
   return {
     filter: [
+      // route_localnet lets 127.0.0.1 be routed (localhost NodePorts): nothing from outside
+      // may reach loopback addresses that way (kube-proxy's and kubelet's KUBE-FIREWALL rule).
+      ...(localhostNodePorts
+        ? ['-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP']
+        : []),
       '-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP',
       `-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark ${mark}/${mark} -j ACCEPT`,
       '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
@@ -47,14 +52,13 @@ function fixedRules(mark: string): { filter: string[]; nat: string[] } {
 
 /**
  * The tail of nat KUBE-SERVICES: anything addressed to the node goes on to KUBE-NODEPORTS.
- * Loopback is excluded (we do not set route_localnet: kube-proxy's
- * --iptables-localhost-nodeports=false); --nodeport-addresses lists the addresses instead.
+ * Loopback only with localhost NodePorts (IPv4); --nodeport-addresses lists the addresses instead.
  */
 function nodePortsJump(opts: IptablesRenderOptions): string[] {
   const c = '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain"';
   if (opts.nodePortIPs === undefined) {
-    const notLoopback = opts.family === 4 ? '! -d 127.0.0.0/8' : '! -d ::1/128';
-    return [`-A KUBE-SERVICES ${c} -m addrtype --dst-type LOCAL ${notLoopback} -j KUBE-NODEPORTS`];
+    const notLoopback = opts.family === 6 ? ' ! -d ::1/128' : opts.localhostNodePorts ? '' : ' ! -d 127.0.0.0/8';
+    return [`-A KUBE-SERVICES ${c} -m addrtype --dst-type LOCAL${notLoopback} -j KUBE-NODEPORTS`];
   }
   const mask = opts.family === 4 ? '/32' : '/128';
   return opts.nodePortIPs.map((ip) => `-A KUBE-SERVICES ${c} -d ${ip}${mask} -j KUBE-NODEPORTS`);
@@ -101,7 +105,7 @@ export interface Assembled {
 /** One iptables-restore --noflush input. */
 export function assemble(input: AssembleInput, opts: IptablesRenderOptions): Assembled {
   const mark = opts.masqueradeMark ?? DEFAULT_MARK;
-  const fixed = fixedRules(mark);
+  const fixed = fixedRules(mark, opts.family === 4 && opts.localhostNodePorts === true);
   const canary = input.canary ? [`:${CANARY_CHAIN} - [0:0]`] : [];
   const all = [...input.all];
   const rewrite = [...input.rewrite];

@@ -84,6 +84,21 @@ export const loadBalancerSourceRanges: ConformanceCase = {
   },
 };
 
+export const localhostNodePort: ConformanceCase = {
+  id: 'localhost-nodeport',
+  title: "localhost NodePorts: a process on the node reaches a NodePort on 127.0.0.1 (kube-proxy's iptables default, route_localnet)",
+  async run(ctx) {
+    await ctx.manifests.write('svc.json', [
+      service({ name: 'nplo', type: 'NodePort', clusterIP: '198.19.1.220', ports: [{ port: 80, targetPort: 9376, nodePort: 30096 }] }),
+      endpointSlice('nplo', [{ port: 9376 }], [ep('hostnames-a'), ep('remote-f')]),
+    ]);
+    await eventually(async () => {
+      const { bodies } = tally(await ctx.request('127.0.0.1:30096', { from: 'node-a', count: 12 }));
+      expect([...bodies.keys()].sort()).toEqual(['hostnames-a', 'remote-f']);
+    }, ctx.syncDeadlineMs);
+  },
+};
+
 export const externalIPs: ConformanceCase = {
   id: 'external-ips',
   title: 'externalIPs: 198.19.250.10:80 from the external client reaches the endpoints',

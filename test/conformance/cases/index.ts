@@ -3,7 +3,7 @@ import { affinitySwitch, affinityTimeout } from './affinity.js';
 import { badEditKeepsService } from './bad-input.js';
 import { bulkTransfer, fragmentedUdp, pathMtuDiscovery } from './bulk.js';
 import { endpointChurn, noEndpoints, onlyReady, seed, udpClusterIP } from './clusterip-basic.js';
-import { externalIPs, externalLocal, healthCheckNodePort, loadBalancer, loadBalancerSourceRanges, nodePort, nodePortPrimary, snatSameSourcePort } from './external.js';
+import { externalIPs, externalLocal, healthCheckNodePort, loadBalancer, loadBalancerSourceRanges, localhostNodePort, nodePort, nodePortPrimary, snatSameSourcePort } from './external.js';
 import { restoredAfterTamper, udpRepin } from './recovery.js';
 import { ipv6ClusterIP } from './ipv6.js';
 import { cleanupLeavesNothing, establishedSurvivesChurn, restartNoLoss } from './resilience.js';
@@ -36,6 +36,7 @@ export const CASES: ConformanceCase[] = [
   ipv6ClusterIP,
   nodePort,
   nodePortPrimary,
+  localhostNodePort,
   externalIPs,
   loadBalancer,
   loadBalancerSourceRanges,
