@@ -29,7 +29,7 @@ export function usable(endpoints: readonly Endpoint[]): Endpoint[] {
  * one has some and one names this node, else zone hints when every one has some and one
  * names this node's zone, else none (all endpoints).
  */
-export function topologyFilter(endpoints: readonly Endpoint[], nodeName: string, zone: string | undefined): ((e: Endpoint) => boolean) | undefined {
+function topologyFilter(endpoints: readonly Endpoint[], nodeName: string, zone: string | undefined): ((e: Endpoint) => boolean) | undefined {
   const ready = endpoints.filter((e) => e.ready);
   if (ready.length === 0) return undefined;
   if (ready.every((e) => e.nodeHints) && ready.some((e) => e.nodeHints!.includes(nodeName))) return (e) => e.nodeHints?.includes(nodeName) ?? false;

@@ -50,8 +50,9 @@ export const SET_ROLES: Record<SetRole, RoleSpec> = {
 
 export const ROLES = Object.keys(SET_ROLES) as SetRole[];
 
+/** ipset names are at most 31 characters; a longer IPv6 name is cut there, as kube-proxy does. */
 export function setName(role: SetRole, family: IPFamily): string {
-  return family === 4 ? `KUBE-${role}` : `KUBE-6-${role}`;
+  return family === 4 ? `KUBE-${role}` : `KUBE-6-${role}`.slice(0, 31);
 }
 
 /** Every set this backend owns, by name. */

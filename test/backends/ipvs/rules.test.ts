@@ -61,6 +61,15 @@ describe('ipsets', () => {
   });
 });
 
+describe('set names', () => {
+  it('stay within ipset\'s 31 characters: a longer IPv6 name is cut, as kube-proxy cuts it', async () => {
+    const { allSetNames, setName } = await import('../../../src/backends/ipvs/ipsets.js');
+    expect(setName('LOAD-BALANCER-SOURCE-CIDR', 6)).toBe('KUBE-6-LOAD-BALANCER-SOURCE-CID');
+    expect(allSetNames().filter((n) => n.length > 31)).toEqual([]);
+    expect(new Set(allSetNames()).size).toBe(allSetNames().length);
+  });
+});
+
 describe('withMissingJumps', () => {
   it('inserts only the jumps iptables-save does not show, inside the right table', async () => {
     const { withMissingJumps } = await import('../../../src/backends/ipvs/iptables-rules.js');
