@@ -14,14 +14,19 @@ const NODE_A = '198.19.200.1';
 const NODE_B = '198.19.200.2';
 const EXT_IP = '198.19.200.100';
 
+/** A NodePort Service (port 80 → 9376) with a pod on each node. */
+function nodePortService(name: string, clusterIP: string, nodePort: number): object[] {
+  return [
+    service({ name, type: 'NodePort', clusterIP, ports: [{ port: 80, targetPort: 9376, nodePort }] }),
+    endpointSlice(name, [{ port: 9376 }], [ep('hostnames-a'), ep('remote-f')]),
+  ];
+}
+
 export const nodePort: ConformanceCase = {
   id: 'nodeport-both-nodes',
   title: 'NodePort from an external client to either node reaches pods on both nodes (SNAT, eTP Cluster)',
   async run(ctx) {
-    await ctx.manifests.write('svc.json', [
-      service({ name: 'np', type: 'NodePort', clusterIP: '198.19.1.200', ports: [{ port: 80, targetPort: 9376, nodePort: 30080 }] }),
-      endpointSlice('np', [{ port: 9376 }], [ep('hostnames-a'), ep('remote-f')]),
-    ]);
+    await ctx.manifests.write('svc.json', nodePortService('np', '198.19.1.200', 30080));
     for (const node of [NODE_A, NODE_B]) {
       await eventually(async () => {
         const { bodies, errors } = tally(await ctx.request(`${node}:30080`, { from: EXTERNAL, count: 16 }));
@@ -88,10 +93,7 @@ export const localhostNodePort: ConformanceCase = {
   id: 'localhost-nodeport',
   title: "localhost NodePorts: a process on the node reaches a NodePort on 127.0.0.1 (kube-proxy's iptables default, route_localnet)",
   async run(ctx) {
-    await ctx.manifests.write('svc.json', [
-      service({ name: 'nplo', type: 'NodePort', clusterIP: '198.19.1.220', ports: [{ port: 80, targetPort: 9376, nodePort: 30096 }] }),
-      endpointSlice('nplo', [{ port: 9376 }], [ep('hostnames-a'), ep('remote-f')]),
-    ]);
+    await ctx.manifests.write('svc.json', nodePortService('nplo', '198.19.1.220', 30096));
     await eventually(async () => {
       const { bodies } = tally(await ctx.request('127.0.0.1:30096', { from: 'node-a', count: 12 }));
       expect([...bodies.keys()].sort()).toEqual(['hostnames-a', 'remote-f']);
