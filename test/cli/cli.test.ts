@@ -79,9 +79,10 @@ describe('bpfproxy run: invalid flags and --config exit 2 before touching the ke
     expect(await refused(['--unknown-flag'])).toContain("Unknown option '--unknown-flag'");
   });
 
-  it('names a bad --nodeport-addresses entry, and the keyword it does not support', async () => {
+  it('names a bad --nodeport-addresses entry, the keyword it does not support, and a bad --iptables-localhost-nodeports', async () => {
     expect(await refused(['--nodeport-addresses', 'primary,198.19.0.0/99'])).toContain('--nodeport-addresses:');
     expect(await refused(['--nodeport-addresses', 'localhost'])).toContain('--nodeport-addresses: "localhost" (NodePorts on loopback addresses) is not supported');
+    expect(await refused(['--iptables-localhost-nodeports', 'yes'])).toContain('--iptables-localhost-nodeports: want true or false, got "yes"');
   });
 
   it('names the bad --dns-* flag', async () => {

@@ -15,7 +15,7 @@ describe('KubeProxyConfiguration', () => {
       nodePortAddresses: ['198.19.200.0/24'],
       healthzBindAddress: '0.0.0.0:10256',
       metricsBindAddress: '127.0.0.1:10249',
-      iptables: { masqueradeAll: true, syncPeriod: '10s' },
+      iptables: { masqueradeAll: true, localhostNodePorts: false, syncPeriod: '10s' },
       ipvs: { scheduler: 'wrr', syncPeriod: '45s', minSyncPeriod: '2s' },
       conntrack: { maxPerCore: 32768 },
     });
@@ -28,6 +28,7 @@ describe('KubeProxyConfiguration', () => {
       'healthz-bind-address': '0.0.0.0:10256',
       'metrics-bind-address': '127.0.0.1:10249',
       'masquerade-all': true,
+      'iptables-localhost-nodeports': 'false',
       'sync-period': '45s',
       'min-sync-period': '2s',
       'ipvs-scheduler': 'wrr',
@@ -44,6 +45,7 @@ describe('KubeProxyConfiguration', () => {
     expect(() => decode({ ...base, kind: 'KubeletConfiguration' })).toThrow(/^kind: want KubeProxyConfiguration/);
     expect(() => decode({ ...base, mode: 'nftables' })).toThrow(/^mode: want one of "", iptables, ipvs, ebpf, got "nftables"/);
     expect(() => decode({ ...base, iptables: { masqueradeAll: 'yes' } })).toThrow(/^iptables\.masqueradeAll: want true or false/);
+    expect(() => decode({ ...base, iptables: { localhostNodePorts: 'no' } })).toThrow(/^iptables\.localhostNodePorts: want true or false/);
     expect(() => decode({ ...base, nodePortAddresses: '198.19.200.0/24' })).toThrow(/^nodePortAddresses: want a list/);
   });
 
