@@ -307,7 +307,7 @@ function compareEndpoint(a: Endpoint, b: Endpoint): number {
 
 // ---------------------------------------------------------------- Nodes
 
-export const ZONE_LABEL = 'topology.kubernetes.io/zone';
+const ZONE_LABEL = 'topology.kubernetes.io/zone';
 
 export function nodeInfo({ obj, source }: Sourced<V1Node>, problems: InputProblem[]): NodeInfo | undefined {
   const what = `Node ${obj.metadata?.name ?? '?'}`;

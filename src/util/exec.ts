@@ -42,6 +42,11 @@ export interface ToolWrite {
   input: string;
 }
 
+/** Runs a ToolWrite (its input on stdin). */
+export function runWrite(w: ToolWrite, opts: Omit<ExecOptions, 'input'> = {}): Promise<ExecResult> {
+  return run(w.cmd, w.args, { ...opts, input: w.input });
+}
+
 /** `# cmd args` and the input, as `bpfproxy render` prints a ToolWrite. */
 export function formatWrite(w: ToolWrite): string {
   return `# ${[w.cmd, ...w.args].join(' ')}\n${w.input}`;

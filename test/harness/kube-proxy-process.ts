@@ -1,6 +1,7 @@
 // The real kube-proxy (built from its Go module by scripts/cluster/build.sh) as the
 // reference proxy in a node namespace: the conformance suite runs every case on it too
-// (columns kube-proxy/iptables, /nftables, /ipvs), with the same cluster CIDR and sync
+// (columns kube-proxy/iptables and /nftables; ipvs mode waits for an API server in the
+// guest), with the same cluster CIDR and sync
 // periods as bpfproxy gets, its healthz and metrics bound inside the namespace.
 import { spawn } from 'node:child_process';
 import { run } from '../../src/util/exec.js';

@@ -3,7 +3,7 @@
 // errors that say which tool failed and what it printed. All in the caller's netns.
 import { readFile, writeFile } from 'node:fs/promises';
 import { release } from 'node:os';
-import { ExecError, type ToolWrite, run } from '../../util/exec.js';
+import { ExecError, type ToolWrite, run, runWrite } from '../../util/exec.js';
 import { type SetContents, type SetEntry, parseIpsetSave, renderIpsetRestore } from './ipsets.js';
 import { parseIpvsList } from './ipvsadm.js';
 import type { KernelState } from './plan.js';
@@ -80,7 +80,7 @@ export async function applyIpvs(lines: string[]): Promise<void> {
   if (!w) return;
   let r;
   try {
-    r = await run(w.cmd, w.args, { input: w.input, allowFailure: true, ...TIMEOUT });
+    r = await runWrite(w, { allowFailure: true, ...TIMEOUT });
   } catch (e) {
     throw toolError('ipvsadm -R failed', e);
   }
@@ -139,7 +139,7 @@ export function dummyWrite(exists: boolean): ToolWrite {
 export async function ensureDummy(exists: boolean): Promise<void> {
   const w = dummyWrite(exists);
   try {
-    await run(w.cmd, w.args, { input: w.input, ...TIMEOUT });
+    await runWrite(w, TIMEOUT);
   } catch (e) {
     throw toolError(`cannot create ${DUMMY}`, e);
   }
@@ -163,20 +163,21 @@ async function addrOne(op: 'add' | 'del', ip: string): Promise<void> {
   }
 }
 
-/**
- * Binds (or unbinds) addresses on kube-ipvs0 in one `ip -batch` run. Only when that run
- * reports an error is each address retried on its own, so the failure names its address
- * and the others are unaffected. Returns address → error for those that failed.
- */
+/** Binds (or unbinds) addresses on kube-ipvs0 in one `ip -batch` run (undefined: none). */
 export function addressesWrite(op: 'add' | 'del', ips: string[]): ToolWrite | undefined {
   return ips.length === 0 ? undefined : { cmd: 'ip', args: ['-force', '-batch', '-'], input: ips.map((ip) => addrArgs(op, ip).join(' ')).join('\n') + '\n' };
 }
 
+/**
+ * Runs addressesWrite. Only when that run reports an error is each address retried on its
+ * own, so the failure names its address and the others are unaffected. Returns address →
+ * error for those that failed.
+ */
 export async function changeAddresses(op: 'add' | 'del', ips: string[]): Promise<Map<string, string>> {
   const failed = new Map<string, string>();
   const w = addressesWrite(op, ips);
   if (!w) return failed;
-  const r = await run(w.cmd, w.args, { input: w.input, allowFailure: true, ...TIMEOUT });
+  const r = await runWrite(w, { allowFailure: true, ...TIMEOUT });
   const errors = r.stderr.split('\n').filter((l) => l.trim() !== '' && !/^Command failed/.test(l));
   if (r.code === 0 || errors.every((l) => HARMLESS[op].test(l))) return failed;
   for (const ip of ips) await addrOne(op, ip).catch((e: Error) => failed.set(ip, e.message));
@@ -198,7 +199,7 @@ export async function restoreSets(opts: { create?: string[]; add?: SetEntry[]; d
   const w = setsWrite(opts);
   if (!w) return;
   try {
-    await run(w.cmd, w.args, { input: w.input, ...TIMEOUT });
+    await runWrite(w, TIMEOUT);
   } catch (e) {
     throw toolError('ipset restore failed', e);
   }

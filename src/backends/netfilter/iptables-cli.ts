@@ -1,6 +1,6 @@
 // The iptables binaries for one family. Everything goes through iptables-restore /
 // iptables-save except the few jump rules in built-in chains.
-import { ExecError, type ToolWrite, run } from '../../util/exec.js';
+import { ExecError, type ToolWrite, run, runWrite } from '../../util/exec.js';
 import type { IPFamily } from '../../model/types.js';
 import type { JumpRule } from './jumps.js';
 
@@ -40,7 +40,7 @@ export class IptablesCli {
   async restore(text: string): Promise<void> {
     const w = this.restoreWrite(text);
     try {
-      await run(w.cmd, w.args, { input: w.input, timeoutMs: 60_000, netns: this.netns });
+      await runWrite(w, { timeoutMs: 60_000, netns: this.netns });
     } catch (e) {
       if (!(e instanceof ExecError)) throw e;
       // iptables-restore names the failing line ("line 7 failed"); show that rule.
