@@ -47,10 +47,10 @@ cluster:
 	@scripts/cluster/build.sh >/dev/null || echo "make test: could not build the test cluster (the cluster tests will say why)"
 
 ## conformance: the shared suite for one backend (or all, both kernels) and the case × backend × kernel matrix
-# ipvs only runs in the guest kernel (guest-kernel.test.ts boots it); `make conformance`
-# without BACKEND runs every backend on the host and in the guest.
+# ipvs and kube-proxy-ipvs only run in the guest kernel (guest-kernel.test.ts boots it);
+# `make conformance` without BACKEND runs every backend on the host and in the guest.
 CONFORMANCE_RUN = $(if $(filter all,$(CONFORMANCE_BACKEND)),vitest run test/conformance,\
-  $(if $(filter ipvs,$(CONFORMANCE_BACKEND)),BPFPROXY_GUEST_BACKENDS=ipvs vitest run test/conformance/guest-kernel.test.ts,\
+  $(if $(filter ipvs kube-proxy-ipvs,$(CONFORMANCE_BACKEND)),BPFPROXY_GUEST_BACKENDS=$(subst kube-proxy-,kube-proxy/,$(CONFORMANCE_BACKEND)) vitest run test/conformance/guest-kernel.test.ts,\
   vitest run test/conformance/$(CONFORMANCE_BACKEND)))
 conformance: setup cluster
 	@rm -rf .conformance

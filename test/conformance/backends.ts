@@ -71,6 +71,16 @@ export const BACKENDS: Record<string, ConformanceBackend> = {
         "kube-proxy's nftables mode does not watch its table: after `nft delete table ip kube-proxy` its partial syncs leave it gone (seen here: not back within the case's 12 s); only a full sync (forced hourly) or a restart rebuilds it",
     },
   }),
+  'kube-proxy/ipvs': kubeProxy('ipvs', {
+    async tamper(ns) {
+      await nsRun(ns, 'ipvsadm', ['--clear']);
+    },
+    unsupported: {
+      'localhost-nodeport': "kube-proxy's IPVS mode does not serve NodePorts on 127.0.0.1 (its --nodeport-addresses help: loopback only in iptables mode)",
+      'clientip-affinity-timeout':
+        'IPVS persistence templates do not expire while connections they created exist, and closed TCP connections stay in IPVS TIME_WAIT for a fixed 120 s, so a 1 s ClientIP timeout lasts ≥ 2 min (kubernetes/kubernetes#89358)',
+    },
+  }),
   ipvs: {
     name: 'ipvs',
     args: () => ['--cluster-cidr', '198.18.0.0/16'],

@@ -7,7 +7,9 @@
 // defineConformance calls) plus the IPVS backend's kernel tests, then reports each case
 // from the results JSON the guest wrote into .conformance/ (shared read-write), so the
 // matrix gets "<backend> (guest 6.1…)" columns and this run shows every case.
-//   BPFPROXY_GUEST_BACKENDS=ipvs,iptables,ebpf (default) picks the backends.
+// The reference column kube-proxy/ipvs (the real kube-proxy in IPVS mode) runs here too,
+// with its own API server started inside the guest, and with it the IPVS differential.
+//   BPFPROXY_GUEST_BACKENDS=ipvs,iptables,ebpf,kube-proxy/ipvs (default) picks the backends.
 //   BPFPROXY_VM_VERBOSE=1 streams the guest's output.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,8 +20,13 @@ import { BACKENDS } from './backends.js';
 import { CASES } from './cases/index.js';
 import { type CaseResult, RESULTS_DIR } from './results.js';
 
-const GUEST_BACKENDS = (process.env.BPFPROXY_GUEST_BACKENDS ?? 'ipvs,iptables,ebpf').split(',').filter(Boolean);
+const GUEST_BACKENDS = (process.env.BPFPROXY_GUEST_BACKENDS ?? 'ipvs,iptables,ebpf,kube-proxy/ipvs').split(',').filter(Boolean);
 const IPVS_KERNEL_TESTS = 'test/backends/ipvs/kernel.test.ts';
+/** Our IPVS output against kube-proxy's (it needs the API server the reference column starts). */
+const IPVS_DIFFERENTIAL = 'test/backends/ipvs/kube-proxy-differential.test.ts';
+/** A backend's suite file and the prefix of its results file ('/' in reference names). */
+const suiteFile = (b: string) => `test/conformance/${b.replace('/', '-')}.test.ts`;
+const resultsPrefix = (b: string) => `results-${b.replace('/', '_')}-`;
 /** tc_lb's packet fixtures and conntrack GC (BPF_PROG_TEST_RUN): the 6.1 verifier and
  * helpers must take the programs too, not only the host's 6.18. */
 const EBPF_KERNEL_TESTS = ['test/backends/ebpf/tc-prog.test.ts', 'test/backends/ebpf/conntrack-gc.test.ts'];
@@ -55,8 +62,9 @@ function hostRunner(): void {
   beforeAll(async () => {
     mkdirSync(RESULTS_DIR, { recursive: true });
     for (const f of readdirSync(RESULTS_DIR)) if (/^results-.*-guest_/.test(f) || f === 'guest-vitest.json') rmSync(join(RESULTS_DIR, f));
-    const files = GUEST_BACKENDS.map((b) => `test/conformance/${b}.test.ts`);
+    const files = GUEST_BACKENDS.map(suiteFile);
     if (GUEST_BACKENDS.includes('ipvs')) files.push(IPVS_KERNEL_TESTS);
+    if (GUEST_BACKENDS.includes('kube-proxy/ipvs')) files.push(IPVS_DIFFERENTIAL);
     if (GUEST_BACKENDS.includes('ebpf')) files.push(...EBPF_KERNEL_TESTS);
     const vitest = ['node_modules/.bin/vitest', 'run', ...files, '--fileParallelism=false', '--reporter=default', '--reporter=json', `--outputFile.json=${VITEST_JSON}`];
     const t0 = Date.now();
@@ -68,7 +76,7 @@ function hostRunner(): void {
     });
     run = { ...r, ms: Date.now() - t0 };
     for (const b of GUEST_BACKENDS) {
-      const file = readdirSync(RESULTS_DIR).find((f) => f.startsWith(`results-${b}-guest_`) && f.endsWith('.json'));
+      const file = readdirSync(RESULTS_DIR).find((f) => f.startsWith(resultsPrefix(b)) && /-guest_[^/]*\.json$/.test(f));
       results.set(b, file ? (JSON.parse(readFileSync(join(RESULTS_DIR, file), 'utf8')) as CaseResult[]) : []);
     }
     if (existsSync(VITEST_JSON)) vitestJson = JSON.parse(readFileSync(VITEST_JSON, 'utf8')) as VitestJson;
@@ -90,7 +98,7 @@ function hostRunner(): void {
           if (!r) throw new Error(`no result from the guest for ${backend}/${c.id}; guest output (tail):\n${tail()}`);
           if (r.status !== 'pass') {
             const failure = vitestJson?.testResults
-              .filter((f) => f.name.endsWith(`${backend}.test.ts`))
+              .filter((f) => f.name.endsWith(suiteFile(backend)))
               .flatMap((f) => f.assertionResults)
               .find((a) => a.fullName.includes(`${c.id}:`));
             throw new Error(`${c.id} on ${backend} (${r.kernel}): ${r.status}: ${r.reason ?? ''}\n${failure?.failureMessages.join('\n').slice(0, 4000) ?? ''}`);
@@ -100,27 +108,18 @@ function hostRunner(): void {
     });
   }
 
-  if (GUEST_BACKENDS.includes('ipvs')) {
-    it(`IPVS backend kernel tests (${IPVS_KERNEL_TESTS}) pass in the guest`, () => {
-      const file = vitestJson?.testResults.find((f) => f.name.endsWith(IPVS_KERNEL_TESTS));
-      if (!file) throw new Error(`no results for ${IPVS_KERNEL_TESTS}; guest output (tail):\n${tail()}`);
+  /** One test file the guest ran besides the suites: none of its tests failed, some passed. */
+  const filePasses = (what: string, f: string) =>
+    it(`${what} (${f}) pass in the guest`, () => {
+      const file = vitestJson?.testResults.find((r) => r.name.endsWith(f));
+      if (!file) throw new Error(`no results for ${f}; guest output (tail):\n${tail()}`);
       const bad = file.assertionResults.filter((a) => a.status === 'failed');
       expect(bad.map((a) => `${a.fullName}: ${a.failureMessages.join('\n').slice(0, 2000)}`)).toEqual([]);
       expect(file.assertionResults.filter((a) => a.status === 'passed').length).toBeGreaterThan(0);
     });
-  }
-
-  if (GUEST_BACKENDS.includes('ebpf')) {
-    for (const f of EBPF_KERNEL_TESTS) {
-      it(`eBPF program tests (${f}) pass in the guest`, () => {
-        const file = vitestJson?.testResults.find((r) => r.name.endsWith(f));
-        if (!file) throw new Error(`no results for ${f}; guest output (tail):\n${tail()}`);
-        const bad = file.assertionResults.filter((a) => a.status === 'failed');
-        expect(bad.map((a) => `${a.fullName}: ${a.failureMessages.join('\n').slice(0, 2000)}`)).toEqual([]);
-        expect(file.assertionResults.filter((a) => a.status === 'passed').length).toBeGreaterThan(0);
-      });
-    }
-  }
+  if (GUEST_BACKENDS.includes('ipvs')) filePasses('IPVS backend kernel tests', IPVS_KERNEL_TESTS);
+  if (GUEST_BACKENDS.includes('kube-proxy/ipvs')) filePasses('IPVS differential against kube-proxy', IPVS_DIFFERENTIAL);
+  if (GUEST_BACKENDS.includes('ebpf')) for (const f of EBPF_KERNEL_TESTS) filePasses('eBPF program tests', f);
 
   it('the guest vitest run exits 0', () => {
     expect(run?.code, tail()).toBe(0);

@@ -36,6 +36,9 @@ const SYNC_DEADLINE_MS = IN_GUEST ? 15_000 : 6000;
 /** A bound, not a measurement: the slowest guest case (cleanup-leaves-nothing: three proxy
  * starts and two snapshots) took 41–59 s in CI under TCG, at the default 60 s limit. */
 const CASE_TIMEOUT_MS = IN_GUEST ? 180_000 : 60_000;
+/** Topology, pods and the proxies' first syncs; under TCG an API server takes ~30 s more
+ * (measured: etcd + kube-apiserver ready in 27 s in the guest, 3–5 s on the host). */
+const SETUP_TIMEOUT_MS = IN_GUEST ? 300_000 : 120_000;
 
 export function defineConformance(backendName: string, source: ConformanceSource = 'manifests'): void {
   if (source === 'kubernetes') describeCluster(`conformance: ${backendName} (source=kubernetes)`, (peers) => suite(backendName, source, peers));
@@ -94,7 +97,7 @@ function suite(backendName: string, source: ConformanceSource, peers?: Peers): v
         proxies.set(n.name, p);
       }
       await Promise.all([...proxies.values()].map((p) => p.start()));
-    });
+    }, SETUP_TIMEOUT_MS);
 
     afterAll(async () => {
       // Cases that never ran (setup failed) are failures in the matrix, not blanks.

@@ -1,8 +1,8 @@
 // The real kube-proxy (built from its Go module by scripts/cluster/build.sh) as the
 // reference proxy in a node namespace: the conformance suite runs every case on it too
-// (columns kube-proxy/iptables and /nftables; ipvs mode waits for an API server in the
-// guest), with the same cluster CIDR and sync
-// periods as bpfproxy gets, its healthz and metrics bound inside the namespace.
+// (columns kube-proxy/iptables and /nftables on the host, kube-proxy/ipvs in the guest),
+// with the same cluster CIDR and sync periods as bpfproxy gets, its healthz and metrics
+// bound inside the namespace.
 import { spawn } from 'node:child_process';
 import { run } from '../../src/util/exec.js';
 import { ChildProxy, type NodeProxy } from './proxy-process.js';
@@ -28,12 +28,13 @@ const INSPECT: Record<KubeProxyMode, Array<[string, string[]]>> = {
 };
 
 /**
- * kube-proxy logs "SyncProxyRules complete" at -v=2 after each sync that reached the
- * kernel; that is what `syncs` counts (bpfproxy's "synced" log line, for the same waits).
+ * kube-proxy logs "SyncProxyRules complete" after each sync that reached the kernel; that is
+ * what `syncs` counts (bpfproxy's "synced" log line, for the same waits). The iptables and
+ * nftables proxiers log it at -v=2, the IPVS one ("syncProxyRules complete") only at -v=4.
  */
 export class KubeProxyProcess extends ChildProxy implements NodeProxy {
   constructor(readonly opts: KubeProxyOptions) {
-    super('kube-proxy', /SyncProxyRules complete/);
+    super('kube-proxy', /syncProxyRules complete/i);
   }
 
   args(): string[] {
@@ -53,7 +54,7 @@ export class KubeProxyProcess extends ChildProxy implements NodeProxy {
       '--oom-score-adj=0',
       // The sync periods bpfproxy runs with in the suite (proxy-process.ts).
       ...(o.mode === 'ipvs' ? ['--ipvs-sync-period=5s', '--ipvs-min-sync-period=100ms'] : ['--iptables-sync-period=5s', '--iptables-min-sync-period=100ms']),
-      '--v=2',
+      `--v=${o.mode === 'ipvs' ? 4 : 2}`,
       ...(o.extraArgs ?? []),
       ...this.extra,
     ];
