@@ -16,8 +16,12 @@ export async function renderCommand(opts: CliOptions, log: Logger): Promise<numb
       return 0;
     }
     case 'ebpf': {
-      const { renderText } = (await import('../backends/ebpf/render-text.js')) as { renderText(t: typeof table): string };
-      process.stdout.write(renderText(table));
+      const { renderText } = await import('../backends/ebpf/render-text.js');
+      const { nodePortAddressesCoverLoopback } = await import('../model/frontends.js');
+      const c = opts.backendConfig;
+      // The same rule the backend applies at sync (EbpfBackend.localhostNodePorts).
+      const localhostNodePorts = c.localhostNodePorts !== false && nodePortAddressesCoverLoopback(c.nodePortAddresses ?? []);
+      process.stdout.write(renderText(table, { localhostNodePorts }));
       return 0;
     }
     case 'ipvs': {
