@@ -17,11 +17,9 @@ export async function renderCommand(opts: CliOptions, log: Logger): Promise<numb
     }
     case 'ebpf': {
       const { renderText } = await import('../backends/ebpf/render-text.js');
-      const { nodePortAddressesCoverLoopback } = await import('../model/frontends.js');
-      const c = opts.backendConfig;
-      // The same rule the backend applies at sync (EbpfBackend.localhostNodePorts).
-      const localhostNodePorts = c.localhostNodePorts !== false && nodePortAddressesCoverLoopback(c.nodePortAddresses ?? []);
-      process.stdout.write(renderText(table, { localhostNodePorts }));
+      const { servesLocalhostNodePorts } = await import('../backends/ebpf/render.js');
+      // The same rule a sync applies, so render still prints what a first sync writes.
+      process.stdout.write(renderText(table, { localhostNodePorts: servesLocalhostNodePorts(opts.backendConfig) }));
       return 0;
     }
     case 'ipvs': {

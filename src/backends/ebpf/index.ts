@@ -11,7 +11,7 @@ import { rmSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
-import { type NodeView, nodePortAddressesCoverLoopback, nodeViewOf } from '../../model/frontends.js';
+import { type NodeView, nodeViewOf } from '../../model/frontends.js';
 import type { ServiceTable } from '../../model/types.js';
 import type { Backend, BackendName, InspectRow, SyncOptions, SyncResult, TableUpdate } from '../../proxier/backend.js';
 import { apply } from './apply.js';
@@ -22,7 +22,7 @@ import { ConntrackGc } from './conntrack-gc.js';
 import { LinkWatcher } from './link-watch.js';
 import { BpfError, REPO_ROOT, libbpf } from './libbpf.js';
 import { loadDataplane, openPinnedMaps, type Dataplane, type Maps } from './loader.js';
-import { type PortRender, kindName, mergeState, releaseIds, renderPort } from './render.js';
+import { type PortRender, kindName, mergeState, releaseIds, renderPort, servesLocalhostNodePorts } from './render.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { PortRange } from '../../util/port-range.js';
 import { readDatapathStats, type DatapathStats } from './stats.js';
@@ -120,7 +120,7 @@ export class EbpfBackend implements Backend {
     this.pinRoot = opts.pinRoot ?? DEFAULT_PIN_ROOT;
     this.objectDir = opts.bpfObjectDir ?? path.join(REPO_ROOT, 'bpf/.output');
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ backend: 'ebpf' });
-    this.localhostNodePorts = opts.localhostNodePorts !== false && nodePortAddressesCoverLoopback(opts.nodePortAddresses ?? []);
+    this.localhostNodePorts = servesLocalhostNodePorts(opts);
   }
 
   /** Loads the programs (maps reused from bpffs when pinned) and adopts the tables. */

@@ -14,7 +14,7 @@
 // - Localhost NodePorts (kube-proxy's iptables default): 127.0.0.1:nodePort frontends with
 //   SVC_F_LOCALHOST, for the socket LB only.
 import { isIPv4 } from 'node:net';
-import { type Frontend, type FrontendKind, type NodeView, frontendsOf, nodeViewOf } from '../../model/frontends.js';
+import { type Frontend, type FrontendKind, type NodeView, frontendsOf, nodePortAddressesCoverLoopback, nodeViewOf } from '../../model/frontends.js';
 import { hasExternal, selectEndpoints } from '../../model/select-endpoints.js';
 import { servicePortNameString } from '../../model/service-port-name.js';
 import type { Endpoint, ServicePortEntry, ServiceTable } from '../../model/types.js';
@@ -129,6 +129,11 @@ export interface PortRenderInput {
 }
 
 export const LOCALHOST = '127.0.0.1';
+
+/** Whether these flags serve 127.0.0.1 NodePorts: one rule for a sync and `bpfproxy render`. */
+export function servesLocalhostNodePorts(o: { localhostNodePorts?: boolean; nodePortAddresses?: readonly string[] }): boolean {
+  return o.localhostNodePorts !== false && nodePortAddressesCoverLoopback(o.nodePortAddresses ?? []);
+}
 
 /**
  * The 127.0.0.1:nodePort frontend. kube-proxy sends traffic from the node itself (source
