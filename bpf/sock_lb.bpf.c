@@ -3,6 +3,9 @@
  * Socket-level LB for clients in the node netns (cgroup v2 sock_addr hooks): translate the
  * frontend to a backend at connect()/sendmsg() time, so those packets never need NAT, and
  * translate the peer back to the frontend at recvmsg()/getpeername().
+ * Only this hook serves 127.0.0.1:nodePort (SVC_F_LOCALHOST frontends, kube-proxy's localhost
+ * NodePorts): like a ClusterIP, the connection goes straight to a backend, so no
+ * route_localnet is needed and no packet with a loopback destination ever leaves the node.
  */
 #include <linux/bpf.h>
 #include <linux/in.h>
@@ -11,7 +14,34 @@
 #include "lib/lb.h"
 
 #define SOCK_PASS 1
+#define EPERM 1
 #define ECONNREFUSED 111
+
+/*
+ * loadBalancerSourceRanges for the node's own connections to an LB IP. kube-proxy (iptables)
+ * checks them against the source the kernel picks, and also lets the node in when a range
+ * holds the node's IP. Here connect()/sendmsg() run before routing picks a source, so the
+ * hook checks the address the socket is bound to, else the node's primary address
+ * (lb_config.node_addr): the source such a connection normally leaves with. Outside the
+ * ranges the call fails with EPERM, what a firewall drop of a local packet gives the caller;
+ * passing it untranslated instead would send it to the LB IP, past every range check
+ * (tc_lb sees ingress only). Unknown node address: refused (fail closed).
+ */
+static __always_inline int sock_src_allowed(struct bpf_sock_addr *ctx, const struct svc_value *svc)
+{
+	struct bpf_sock *sk = ctx->sk;
+	__u32 zero = 0;
+	struct lb_config *cfg;
+	__be32 src = 0;
+
+	if (sk)
+		src = sk->src_ip4;
+	if (!src) {
+		cfg = bpf_map_lookup_elem(&lb_config, &zero);
+		src = cfg ? cfg->node_addr : 0;
+	}
+	return src && lb_src_allowed(svc->svc_id, src);
+}
 
 static __always_inline __u8 sock_proto(struct bpf_sock_addr *ctx)
 {
@@ -39,6 +69,10 @@ static __always_inline int translate(struct bpf_sock_addr *ctx)
 	svc = lb_lookup_service(vip, port, proto);
 	if (!svc)
 		return SOCK_PASS;
+	if ((svc->flags & SVC_F_SRC_RANGE) && !sock_src_allowed(ctx, svc)) {
+		bpf_set_retval(-EPERM);
+		return 0;
+	}
 	if (svc->count == 0) {
 		/* No endpoints: fail the syscall at once with ECONNREFUSED (not EPERM). */
 		bpf_set_retval(-ECONNREFUSED);

@@ -7,6 +7,7 @@
  *                              ClientIP affinity), track, DNAT; other TCP segments get an RST
  *   frontend without backends→ TCP RST / ICMP port unreachable, sent back out at once
  *                              (dropped when a Local traffic policy left none on this node)
+ *   LB IP with source ranges   → new flows from sources outside them dropped (lb_src_range)
  *   SNAT of new flows          → hairpin, and external frontends to backends on other nodes;
  *                              the source port is allocated per flow (lib/conntrack.h)
  */
@@ -163,6 +164,15 @@ int TC_LB_PROG(struct __sk_buff *skb)
 	svc = lb_lookup_service(p.daddr, p.dport, p.proto);
 	if (!svc)
 		return TC_ACT_OK;
+	/* 127.0.0.1:nodePort is for the node's own processes (socket LB). One arriving on an
+	 * interface is spoofed: left to the kernel, which drops it as martian, never DNATed. */
+	if (svc->flags & SVC_F_LOCALHOST)
+		return TC_ACT_OK;
+	/* loadBalancerSourceRanges, before anything answers: a source outside them learns
+	 * nothing (no RST, no ICMP), as kube-proxy drops it. Tracked flows never get here, so
+	 * a ranges change refuses new flows only. */
+	if ((svc->flags & SVC_F_SRC_RANGE) && !lb_src_allowed(svc->svc_id, p.saddr))
+		return drop(STAT_DROP_SRC_RANGE);
 	if (svc->count == 0)
 		return (svc->flags & SVC_F_DROP_EMPTY) ? drop(STAT_DROP_NO_LOCAL_EP) : answered(reject(skb, &p), STAT_REJECTED);
 	/* Only a SYN opens a TCP flow. Any other segment to a frontend belongs to no live flow

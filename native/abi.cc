@@ -49,7 +49,7 @@ Napi::Value AbiLayout(const Napi::CallbackInfo& info) {
   STRUCT(id_alloc, { FIELD(id_alloc, next_svc); FIELD(id_alloc, next_backend); FIELD(id_alloc, next_sp);
                      FIELD(id_alloc, pad0); });
   STRUCT(lb_config, { FIELD(lb_config, hairpin_addr); FIELD(lb_config, snat_addr); FIELD(lb_config, snat_port_min);
-                      FIELD(lb_config, snat_port_max); FIELD(lb_config, pad0); });
+                      FIELD(lb_config, snat_port_max); FIELD(lb_config, node_addr); });
   STRUCT(sock_rev_key, { FIELD(sock_rev_key, cookie); FIELD(sock_rev_key, addr); FIELD(sock_rev_key, port);
                          FIELD(sock_rev_key, pad0); });
   STRUCT(sock_rev_value, { FIELD(sock_rev_value, vip); FIELD(sock_rev_value, port); FIELD(sock_rev_value, pad0);
@@ -58,6 +58,8 @@ Napi::Value AbiLayout(const Napi::CallbackInfo& info) {
   STRUCT(frag_key, { FIELD(frag_key, saddr); FIELD(frag_key, daddr); FIELD(frag_key, id); FIELD(frag_key, proto);
                      FIELD(frag_key, pad0); });
   STRUCT(frag_value, { FIELD(frag_value, sport); FIELD(frag_value, dport); });
+  STRUCT(lb_src_key, { FIELD(lb_src_key, prefixlen); FIELD(lb_src_key, svc_id); FIELD(lb_src_key, addr); });
+  STRUCT(lb_src_value, { FIELD(lb_src_value, allowed); });
   return out;
 }
 
@@ -73,6 +75,11 @@ Napi::Value AbiConstants(const Napi::CallbackInfo& info) {
   o.Set("SVC_F_NODEPORT", SVC_F_NODEPORT);
   o.Set("SVC_F_DROP_EMPTY", SVC_F_DROP_EMPTY);
   o.Set("SVC_F_SNAT_ALL", SVC_F_SNAT_ALL);
+  o.Set("SVC_F_SRC_RANGE", SVC_F_SRC_RANGE);
+  o.Set("SVC_F_LOCALHOST", SVC_F_LOCALHOST);
+  o.Set("STAT_DROP_SRC_RANGE", STAT_DROP_SRC_RANGE);
+  o.Set("BPFPROXY_LB_SRC_MAX", BPFPROXY_LB_SRC_MAX);
+  o.Set("BPFPROXY_LB_SRC_SVC_BITS", BPFPROXY_LB_SRC_SVC_BITS);
   o.Set("BPFPROXY_SNAT_PORT_MIN", BPFPROXY_SNAT_PORT_MIN);
   o.Set("CT_F_CLOSING", CT_F_CLOSING);
   o.Set("CT_F_DEAD", CT_F_DEAD);

@@ -26,6 +26,7 @@
 #define BPFPROXY_MAP_STATS     "dp_stats"
 #define BPFPROXY_MAP_FRAG      "frag4"
 #define BPFPROXY_MAP_ID_ALLOC  "id_alloc"
+#define BPFPROXY_MAP_LB_SRC    "lb_src_range"
 
 /* ---- map sizes ---- */
 #define BPFPROXY_SERVICES_MAX  2097152 /* frontends x (1 + slots): 100k services x 10 endpoints, and room */
@@ -36,6 +37,7 @@
 #define BPFPROXY_SOCK_REV_MAX  131072
 #define BPFPROXY_SVC_META_MAX  262144  /* frontends */
 #define BPFPROXY_FRAG_MAX      8192   /* fragmented datagrams in flight */
+#define BPFPROXY_LB_SRC_MAX    65536  /* loadBalancerSourceRanges CIDRs x LoadBalancer frontends */
 
 /* IP protocol numbers used in keys (IPPROTO_*) */
 #define BPFPROXY_PROTO_TCP 6
@@ -56,6 +58,8 @@ struct svc_key {
 #define SVC_F_NODEPORT  (1 << 2) /* frontend is a node address + node port (SNAT source = that address) */
 #define SVC_F_DROP_EMPTY (1 << 3) /* count 0 because a Local policy left no endpoints here: drop, not reject */
 #define SVC_F_SNAT_ALL  (1 << 4) /* externalTrafficPolicy Cluster: SNAT every new flow, local backends too (kube-proxy masquerades it) */
+#define SVC_F_SRC_RANGE (1 << 5) /* LB IP of a Service with loadBalancerSourceRanges: new flows only from sources in lb_src_range */
+#define SVC_F_LOCALHOST (1 << 6) /* 127.0.0.1:nodePort for the node's own processes: socket LB only, tc never translates it */
 
 struct svc_value {
 	__u32 backend_id;       /* slot >= 1: key into backends; slot 0: the service port's sp_id */
@@ -175,7 +179,8 @@ struct lb_config {
 	__be32 snat_addr;      /* SNAT source for external frontends → remote backends (node address); 0 = none */
 	__u16 snat_port_min;   /* SNAT source port range, host order, inclusive; */
 	__u16 snat_port_max;   /*   min 0 = BPFPROXY_SNAT_PORT_MIN..MAX */
-	__u32 pad0;            /* must be 0 */
+	__be32 node_addr;      /* the node's primary IPv4 address: the source the socket LB assumes for an
+	                        * unbound socket (loadBalancerSourceRanges); 0 = unknown (was pad0) */
 };
 
 /* id_alloc: ARRAY with one entry (key 0), written by the controller only: the next ids it
@@ -186,6 +191,23 @@ struct id_alloc {
 	__u32 next_backend; /* backend_id */
 	__u32 next_sp;      /* sp_id (service ports) */
 	__u32 pad0;         /* must be 0 */
+};
+
+/* lb_src_range: LPM_TRIE of the loadBalancerSourceRanges of each LoadBalancer frontend that has
+ * SVC_F_SRC_RANGE. The trie matches the key's bytes after prefixlen from the first bit on, so
+ * svc_id comes first and every entry's prefix covers it whole: prefixlen = 32 + CIDR bits, and
+ * a lookup uses 64 (svc_id + the full source address). svc_id is compared as stored bytes,
+ * host order on both sides, so it needs no conversion. */
+#define BPFPROXY_LB_SRC_SVC_BITS 32
+
+struct lb_src_key {
+	__u32 prefixlen; /* 32 (svc_id) + CIDR prefix length; 64 for a lookup */
+	__u32 svc_id;    /* LoadBalancer frontend id */
+	__be32 addr;     /* CIDR network (host bits 0) / the source address looked up */
+};
+
+struct lb_src_value {
+	__u32 allowed;   /* 1: sources in this CIDR may open new flows (absent = not allowed) */
 };
 
 /* sock_rev: socket LB reverse translation for recvmsg (unconnected UDP). */
@@ -233,6 +255,7 @@ struct svc_meta {
 #define STAT_DROP_FIB          10 /* the TTL rewrite after the FIB lookup failed */
 #define STAT_DROP_UNANSWERED   11 /* RST / ICMP answer not sent (never to an RST; or building it failed) */
 #define STAT_ICMP_ERROR        12 /* ICMP error about a NATed flow: its quoted packet translated back */
+#define STAT_DROP_SRC_RANGE    13 /* new flow to a LoadBalancer IP from a source outside its loadBalancerSourceRanges */
 #define BPFPROXY_STATS_MAX     16
 
 /* tc attach parameters the loader uses (one filter per interface, replaced in place). */

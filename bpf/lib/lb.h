@@ -23,6 +23,20 @@ static __always_inline struct backend_value *lb_backend(__u32 id)
 	return bpf_map_lookup_elem(&backends, &id);
 }
 
+/* loadBalancerSourceRanges: may `src` open a new flow to the frontend svc_id (SVC_F_SRC_RANGE)?
+ * A longest-prefix match on {svc_id, src}: any CIDR of that frontend holding src. */
+static __always_inline int lb_src_allowed(__u32 svc_id, __be32 src)
+{
+	struct lb_src_key k = {};
+	struct lb_src_value *v;
+
+	k.prefixlen = BPFPROXY_LB_SRC_SVC_BITS + 32;
+	k.svc_id = svc_id;
+	k.addr = src;
+	v = bpf_map_lookup_elem(&lb_src_range, &k);
+	return v && v->allowed;
+}
+
 /* Pick a backend for a new flow of `client` to the frontend svc (slot 0 value, count > 0).
  * Returns the backend id or 0 when the tables are inconsistent (never by construction). */
 static __always_inline __u32 lb_select(__be32 vip, __be16 port, __u8 proto, const struct svc_value *svc,
@@ -43,8 +57,11 @@ static __always_inline __u32 lb_select(__be32 vip, __be16 port, __u8 proto, cons
 
 			/* Only while the backend still takes new flows from this kind of
 			 * frontend, and only one of this service port's: an id can be left
-			 * over from another service's entry. */
-			__u8 active = (svc->flags & SVC_F_EXTERNAL) ? BE_F_ACTIVE_EXT : BE_F_ACTIVE;
+			 * over from another service's entry. A localhost NodePort picks from
+			 * the cluster endpoints, which are the internal or the external ones
+			 * unless both policies are Local (then a remote backend is not reused). */
+			__u8 active = (svc->flags & SVC_F_LOCALHOST) ? (BE_F_ACTIVE | BE_F_ACTIVE_EXT) :
+				      (svc->flags & SVC_F_EXTERNAL) ? BE_F_ACTIVE_EXT : BE_F_ACTIVE;
 
 			if (be && (be->flags & active) && be->sp_id == svc->backend_id)
 				id = av->backend_id;

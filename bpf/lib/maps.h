@@ -100,4 +100,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_stats SEC(".maps");
 
+/* Source CIDRs per LoadBalancer frontend; LPM tries must not be preallocated. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, BPFPROXY_LB_SRC_MAX);
+	__type(key, struct lb_src_key);
+	__type(value, struct lb_src_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_src_range SEC(".maps");
+
 #endif

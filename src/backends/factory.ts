@@ -15,7 +15,7 @@ export interface BackendConfig {
   nodePortAddresses?: string[];
   /** iptables, ipvs: --iptables-mode (nft or legacy binaries; default the system's iptables). */
   iptablesMode?: 'nft' | 'legacy';
-  /** --iptables-localhost-nodeports (iptables only). */
+  /** --iptables-localhost-nodeports (iptables; ebpf honours it too for its socket LB's 127.0.0.1 NodePorts). */
   localhostNodePorts?: boolean;
   /** ebpf: bpffs directory holding maps and programs. */
   pinRoot: string;

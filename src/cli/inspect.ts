@@ -9,6 +9,7 @@ export function formatInspect(rows: InspectRow[]): string {
   const sorted = [...rows].sort((a, b) => (a.service + a.frontend < b.service + b.frontend ? -1 : 1));
   for (const r of sorted) {
     lines.push(`${r.protocol.padEnd(4)} ${r.frontend.padEnd(26)} ${r.kind.padEnd(13)} ${r.service}`);
+    if (r.sourceRanges) lines.push(`  from ${r.sourceRanges.length ? r.sourceRanges.join(' ') : '(no source allowed)'}`);
     if (r.backends.length === 0) lines.push('  (no endpoints: rejected)');
     for (const b of r.backends) lines.push(`  -> ${b}`);
   }

@@ -45,7 +45,8 @@ Options:
   --iptables-mode nft|legacy  iptables, ipvs: use iptables-nft or iptables-legacy (default: the system's iptables)
   --iptables-localhost-nodeports true|false
                               iptables: serve NodePorts on 127.0.0.1 too (route_localnet, with kube-proxy's
-                              KUBE-FIREWALL guard; only when --nodeport-addresses covers it; default true)
+                              KUBE-FIREWALL guard; only when --nodeport-addresses covers it; default true);
+                              ebpf: the same switch for the socket LB's 127.0.0.1 NodePorts
   --service-proxy-name NAME   only proxy Services labelled service.kubernetes.io/service-proxy-name=NAME
   --healthz-bind-address A    host:port for /healthz (default 0.0.0.0:10256; "" disables)
   --metrics-bind-address A    host:port for /metrics (default 127.0.0.1:10249; "" disables)

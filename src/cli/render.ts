@@ -16,8 +16,10 @@ export async function renderCommand(opts: CliOptions, log: Logger): Promise<numb
       return 0;
     }
     case 'ebpf': {
-      const { renderText } = (await import('../backends/ebpf/render-text.js')) as { renderText(t: typeof table): string };
-      process.stdout.write(renderText(table));
+      const { renderText } = await import('../backends/ebpf/render-text.js');
+      const { servesLocalhostNodePorts } = await import('../backends/ebpf/render.js');
+      // The same rule a sync applies, so render still prints what a first sync writes.
+      process.stdout.write(renderText(table, { localhostNodePorts: servesLocalhostNodePorts(opts.backendConfig) }));
       return 0;
     }
     case 'ipvs': {

@@ -71,6 +71,16 @@ export function nodePortCIDRsOf(entries: readonly string[], node: NodeInfo | und
   return out.length > 0 ? out : undefined;
 }
 
+/**
+ * Whether --nodeport-addresses lets NodePorts answer on 127.0.0.1, as kube-proxy decides it
+ * for localhost NodePorts: no IPv4 entry, `all`, or an IPv4 CIDR holding 127.0.0.1 (`primary`
+ * is the Node's address, never loopback). IPv4 only: kube-proxy never serves ::1.
+ */
+export function nodePortAddressesCoverLoopback(entries: readonly string[]): boolean {
+  const v4 = entries.filter((e) => e === 'all' || e === 'primary' || familyOf(e.split('/')[0]!) === 4);
+  return v4.length === 0 || v4.some((e) => e === 'all' || (e !== 'primary' && cidrContains(e, '127.0.0.1')));
+}
+
 export function nodeViewOf(table: ServiceTable, nodePortAddresses: readonly string[] = []): NodeView {
   const node = table.nodes.get(table.nodeName);
   const addrs = node?.addresses ?? [];

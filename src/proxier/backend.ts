@@ -20,6 +20,8 @@ export interface InspectRow {
   /** Which kind of frontend: ClusterIP, NodePort, ExternalIP, LoadBalancer. */
   kind: string;
   backends: string[];
+  /** LoadBalancer frontends with loadBalancerSourceRanges: the source CIDRs new flows may come from. */
+  sourceRanges?: string[];
 }
 
 export interface SyncOptions {

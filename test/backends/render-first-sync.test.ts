@@ -5,18 +5,18 @@
 // sync runs"), which records every tool run of the sync.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { EbpfBackend } from '../../src/backends/ebpf/index.js';
-import { render } from '../../src/backends/ebpf/render.js';
+import { render, servesLocalhostNodePorts } from '../../src/backends/ebpf/render.js';
 import type { MapState } from '../../src/backends/ebpf/state.js';
 import { IptablesBackend } from '../../src/backends/iptables/index.js';
 import { describeKernel } from '../kernel-required.js';
 import { createNetns, deleteNetns, newRunPrefix } from '../harness/netns.js';
-import { featureTable } from '../fixtures/service-table.js';
+import { endpoint, featureTable, servicePort } from '../fixtures/service-table.js';
 import { OBJECT_DIR, buildMissingReason } from './ebpf/fixtures.js';
 
 /** Map contents in a stable order, so two states compare entry by entry. */
 function sorted(s: MapState) {
   const by = <K, V>(m: Map<K, V>) => [...m.entries()].sort(([a], [b]) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0));
-  return { services: by(s.services), backends: by(s.backends), revNat: by(s.revNat), meta: by(s.meta) };
+  return { services: by(s.services), backends: by(s.backends), revNat: by(s.revNat), meta: by(s.meta), srcRanges: by(s.srcRanges) };
 }
 
 describeKernel('render = what a first sync writes', () => {
@@ -27,13 +27,21 @@ describeKernel('render = what a first sync writes', () => {
   it('ebpf: the maps after a first sync hold exactly render()\'s entries', async () => {
     const missing = buildMissingReason();
     if (missing) throw new Error(missing);
-    const table = featureTable();
+    // Plus a LoadBalancer with source ranges (lb_src_range), which the shared fixture lacks.
+    const base = featureTable();
+    const lbsr = servicePort({ name: 'lbsr' }, {
+      clusterIPs: ['198.19.1.219'], loadBalancerIPs: ['198.19.250.24'], nodePort: 30095, loadBalancerSourceRanges: ['198.19.200.100/32', '198.19.99.0/24'],
+      endpoints: [endpoint('198.18.1.61')],
+    });
+    const table = { ...base, services: new Map([...base.services, [lbsr.key, lbsr]]) };
     const b = new EbpfBackend({ pinRoot: `/sys/fs/bpf/${ns}`, bpfObjectDir: OBJECT_DIR, netns: `/run/netns/${ns}`, watchLinks: false, interfacePollMs: 0 });
     try {
       expect((await b.sync({ table }, { full: true })).failed).toEqual([]);
       const kernel = await b.kernelState();
-      const want = render(table).desired;
+      // The backend's defaults: localhost NodePorts on (no --nodeport-addresses).
+      const want = render(table, undefined, { localhostNodePorts: servesLocalhostNodePorts({}) }).desired;
       expect(want.services.size).toBeGreaterThan(20); // the fixture does exercise the maps
+      expect(want.srcRanges.size).toBe(2);
       expect(sorted(kernel!)).toEqual(sorted(want));
     } finally {
       await b.cleanup();

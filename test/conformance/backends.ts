@@ -46,8 +46,6 @@ export const BACKENDS: Record<string, ConformanceBackend> = {
     unsupported: {
       // IPv6 needs 16-byte-address service/backend/conntrack maps; until then IPv6 services are skipped with a logged reason.
       'ipv6-clusterip': 'not implemented: the eBPF data plane is IPv4-only so far',
-      'loadbalancer-source-ranges': 'not implemented yet: no source-CIDR check in the eBPF data plane, so the LoadBalancer IP of a Service with ranges is not served at all (fail closed, logged)',
-      'localhost-nodeport': 'not implemented yet: the socket LB has no 127.0.0.1 NodePort frontends (kube-proxy serves them only in iptables mode)',
     },
   },
   'kube-proxy/iptables': kubeProxy('iptables', {

@@ -119,6 +119,10 @@ export const SVC_F_NODEPORT = 1 << 2;
 export const SVC_F_DROP_EMPTY = 1 << 3;
 /** externalTrafficPolicy Cluster: SNAT every external flow, not only those to remote backends. */
 export const SVC_F_SNAT_ALL = 1 << 4;
+/** LB IP of a Service with loadBalancerSourceRanges: new flows only from sources in lb_src_range. */
+export const SVC_F_SRC_RANGE = 1 << 5;
+/** 127.0.0.1:nodePort (localhost NodePorts): served by the socket LB only, never by tc. */
+export const SVC_F_LOCALHOST = 1 << 6;
 export const BE_F_ACTIVE = 1 << 0;
 export const BE_F_TERMINATING = 1 << 1;
 export const BE_F_REMOTE = 1 << 2;
@@ -160,11 +164,15 @@ export const STAT_DROP_CT = 9;
 export const STAT_DROP_FIB = 10;
 export const STAT_DROP_UNANSWERED = 11;
 export const STAT_ICMP_ERROR = 12;
+export const STAT_DROP_SRC_RANGE = 13;
 export const STATS_MAX = 16;
 export const TC_HANDLE = 0xb9f1;
 export const TC_PRIORITY = 0xb9f;
+/** lb_src_range: entries (abi.h BPFPROXY_LB_SRC_MAX) and the svc_id bits every prefix covers. */
+export const LB_SRC_MAX = 65536;
+export const LB_SRC_SVC_BITS = 32;
 
-export const MAP_NAMES = ['services', 'backends', 'rev_nat', 'conntrack', 'affinity', 'lb_config', 'sock_rev', 'svc_meta', 'dp_stats', 'frag4', 'id_alloc'] as const;
+export const MAP_NAMES = ['services', 'backends', 'rev_nat', 'conntrack', 'affinity', 'lb_config', 'sock_rev', 'svc_meta', 'dp_stats', 'frag4', 'id_alloc', 'lb_src_range'] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 /** Maps whose size `--bpf-map-sizes` may set; the others are fixed by abi.h. */
 export const SIZED_MAPS = ['services', 'backends', 'rev_nat', 'svc_meta', 'conntrack', 'affinity'] as const;
@@ -186,7 +194,8 @@ export interface CtValue {
 export interface AffinityKey { svcId: number; client: string }
 export interface AffinityValue { lastUsed: bigint; backendId: number }
 /** snatPortMin 0 = the default range (SNAT_PORT_MIN..MAX). */
-export interface LbConfig { hairpinAddr: string; snatAddr: string; snatPortMin: number; snatPortMax: number }
+/** nodeAddr: the node's primary IPv4 address (the socket LB's source for range checks), 0.0.0.0 = unknown. */
+export interface LbConfig { hairpinAddr: string; snatAddr: string; snatPortMin: number; snatPortMax: number; nodeAddr: string }
 export interface SockRevKey { cookie: bigint; addr: string; port: number }
 export interface SockRevValue { vip: string; port: number; svcId: number }
 export interface SvcMeta { name: string; kind: number }
@@ -223,7 +232,7 @@ export const affinityValue = defineStruct<AffinityValue>('affinity_value', 16, [
 ]);
 export const lbConfig = defineStruct<LbConfig>('lb_config', 16, [
   ['hairpin_addr', 0, 'ip4'], ['snat_addr', 4, 'ip4'], ['snat_port_min', 8, 'u16'], ['snat_port_max', 10, 'u16'],
-  ['pad0', 12, 'pad', 4],
+  ['node_addr', 12, 'ip4'],
 ]);
 export const sockRevKey = defineStruct<SockRevKey>('sock_rev_key', 16, [
   ['cookie', 0, 'u64'], ['addr', 8, 'ip4'], ['port', 12, 'be16'], ['pad0', 14, 'pad', 2],
@@ -241,6 +250,11 @@ export const fragKey = defineStruct<FragKey>('frag_key', 12, [
   ['saddr', 0, 'ip4'], ['daddr', 4, 'ip4'], ['id', 8, 'be16'], ['proto', 10, 'u8'], ['pad0', 11, 'pad', 1],
 ]);
 export const fragValue = defineStruct<FragValue>('frag_value', 4, [['sport', 0, 'be16'], ['dport', 2, 'be16']]);
+/** lb_src_range key: prefixlen = LB_SRC_SVC_BITS + CIDR bits; addr the CIDR's network. */
+export interface LbSrcKey { prefixlen: number; svcId: number; addr: string }
+export interface LbSrcValue { allowed: number }
+export const lbSrcKey = defineStruct<LbSrcKey>('lb_src_key', 12, [['prefixlen', 0, 'u32'], ['svc_id', 4, 'u32'], ['addr', 8, 'ip4']]);
+export const lbSrcValue = defineStruct<LbSrcValue>('lb_src_value', 4, [['allowed', 0, 'u32']]);
 export interface IdAlloc { nextSvc: number; nextBackend: number; nextSp: number }
 export const idAlloc = defineStruct<IdAlloc>('id_alloc', 16, [
   ['next_svc', 0, 'u32'], ['next_backend', 4, 'u32'], ['next_sp', 8, 'u32'], ['pad0', 12, 'pad', 4],
@@ -251,7 +265,7 @@ export const u32Key = defineStruct<U32Key>('u32', 4, [['id', 0, 'u32']]);
 /** Every abi.h struct codec, by C name (what abi.test.ts walks). */
 export const STRUCTS: readonly StructCodec<unknown>[] = [
   svcKey, svcValue, backendValue, revNatValue, ctKey, ctValue, affinityKey, affinityValue, lbConfig,
-  sockRevKey, sockRevValue, svcMeta, fragKey, fragValue, idAlloc,
+  sockRevKey, sockRevValue, svcMeta, fragKey, fragValue, idAlloc, lbSrcKey, lbSrcValue,
 ] as StructCodec<unknown>[];
 
 export function protoNumber(p: string): number | undefined {

@@ -3,11 +3,11 @@
 // ops are skipped and the ops it already applied in this run are undone, so it keeps its
 // previous state while every other service port is still programmed. `state` mirrors the
 // kernel for the entries the ops touch (it may hold only those).
-import type { BackendValue, RevNatValue, SvcKey, SvcMeta, SvcValue, U32Key } from './abi.js';
+import type { BackendValue, LbSrcKey, LbSrcValue, RevNatValue, SvcKey, SvcMeta, SvcValue, U32Key } from './abi.js';
 import type { BatchResult } from './libbpf.js';
 import type { Op } from './diff.js';
 import { PHASES } from './diff.js';
-import { svcKeyId, type MapState } from './state.js';
+import { srcRangeId, svcKeyId, type MapState } from './state.js';
 
 export interface MapLike<K, V> {
   update(k: K, v: V): void;
@@ -21,9 +21,14 @@ export interface ApplyMaps {
   backends: MapLike<U32Key, BackendValue>;
   revNat: MapLike<U32Key, RevNatValue>;
   meta: MapLike<U32Key, SvcMeta>;
+  srcRange: MapLike<LbSrcKey, LbSrcValue>;
 }
 
+/** Every lb_src_range entry holds this value: the key alone says "allowed". */
+const ALLOWED: LbSrcValue = { allowed: 1 };
+
 type IdOp = Extract<Op, { map: 'backends' | 'rev_nat' | 'svc_meta' }>;
+type SrcOp = Extract<Op, { map: 'lb_src_range' }>;
 type IdValue = BackendValue | RevNatValue | SvcMeta;
 
 /** The kernel map an id-keyed op writes. */
@@ -56,11 +61,11 @@ export interface ApplyResult {
 /** What an op replaced (undefined: the entry was absent): enough to put it back. */
 interface Undo {
   op: Op;
-  prev: { key: SvcKey; value: SvcValue } | IdValue | undefined;
+  prev: { key: SvcKey; value: SvcValue } | IdValue | LbSrcKey | undefined;
 }
 
 function describeOp(op: Op): string {
-  const what = op.map === 'services' ? svcKeyId(op.key) : `id ${op.id}`;
+  const what = op.map === 'services' ? svcKeyId(op.key) : op.map === 'lb_src_range' ? srcRangeId(op.key) : `id ${op.id}`;
   return `${PHASES[op.phase]} ${op.map} ${what}`;
 }
 
@@ -70,6 +75,9 @@ function execOne(maps: ApplyMaps, state: MapState, op: Op): Undo {
   if (op.map === 'services') {
     if (op.kind === 'upsert') maps.services.update(op.key, op.value);
     else maps.services.delete(op.key);
+  } else if (op.map === 'lb_src_range') {
+    if (op.kind === 'upsert') maps.srcRange.update(op.key, ALLOWED);
+    else maps.srcRange.delete(op.key);
   } else {
     const m = idMap(maps, op);
     if (op.kind === 'upsert') m.update({ id: op.id }, op.value);
@@ -87,6 +95,10 @@ async function execBatch(maps: ApplyMaps, ops: Op[]): Promise<BatchResult> {
     return first.kind === 'upsert'
       ? maps.services.updateBatch(o.map((x) => [x.key, (x as Extract<Op, { kind: 'upsert' }>).value as SvcValue] as const))
       : maps.services.deleteBatch(o.map((x) => x.key));
+  }
+  if (first.map === 'lb_src_range') {
+    const o = ops as SrcOp[];
+    return first.kind === 'upsert' ? maps.srcRange.updateBatch(o.map((x) => [x.key, ALLOWED] as const)) : maps.srcRange.deleteBatch(o.map((x) => x.key));
   }
   const m = idMap(maps, first);
   const o = ops as IdOp[];
@@ -157,6 +169,9 @@ function mirror(state: MapState, op: Op): void {
   if (op.map === 'services') {
     if (op.kind === 'upsert') state.services.set(op.keyId, { key: op.key, value: op.value });
     else state.services.delete(op.keyId);
+  } else if (op.map === 'lb_src_range') {
+    if (op.kind === 'upsert') state.srcRanges.set(op.keyId, op.key);
+    else state.srcRanges.delete(op.keyId);
   } else {
     const s = idMirror(state, op);
     if (op.kind === 'upsert') s.set(op.id, op.value);
@@ -166,6 +181,7 @@ function mirror(state: MapState, op: Op): void {
 
 /** The undo of an op: what the mirror holds before the op runs. */
 function undoFor(state: MapState, op: Op): Undo {
+  if (op.map === 'lb_src_range') return { op, prev: state.srcRanges.get(op.keyId) };
   return { op, prev: op.map === 'services' ? state.services.get(op.keyId) : idMirror(state, op).get(op.id) };
 }
 
@@ -177,6 +193,16 @@ function restore(maps: ApplyMaps, state: MapState, { op, prev }: Undo): void {
     else maps.services.delete(op.key);
     if (p) state.services.set(op.keyId, p);
     else state.services.delete(op.keyId);
+    return;
+  }
+  if (op.map === 'lb_src_range') {
+    if (prev) {
+      maps.srcRange.update(op.key, ALLOWED);
+      state.srcRanges.set(op.keyId, op.key);
+    } else {
+      maps.srcRange.delete(op.key);
+      state.srcRanges.delete(op.keyId);
+    }
     return;
   }
   const m = idMap(maps, op);

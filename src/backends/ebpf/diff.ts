@@ -1,12 +1,14 @@
 // Pure: current map contents vs desired → operations in an order that keeps every lookup
 // the data path can make valid at every instant:
-//   1 backends (new/changed)  2 rev_nat + svc_meta  3 slots ≥ 1  4 slot 0 (count last: new slots are
-//   written before they are counted)
-//   5 slot 0 of removed frontends  6 stale slots ≥ 1 (count already shrunk)
-//   7 backends nobody lists  8 rev_nat + svc_meta of removed frontends
+//   1 backends (new/changed)  2 rev_nat + svc_meta  3 new source ranges  4 slots ≥ 1
+//   5 slot 0 (count last: new slots are written before they are counted; SVC_F_SRC_RANGE
+//   after the ranges it needs, so a frontend never starts checking against a half-filled trie)
+//   6 slot 0 of removed frontends  7 stale slots ≥ 1 (count already shrunk)
+//   8 backends nobody lists  9 rev_nat + svc_meta of removed frontends  10 stale source ranges
+//   (after slot 0 dropped the flag or the frontend)
 // Every op names the service port (sp_id, its `unit`) it belongs to, so a failure can be
 // confined to it: a service port is written whole or keeps its previous entries.
-import type { BackendValue, RevNatValue, SvcKey, SvcMeta, SvcValue } from './abi.js';
+import type { BackendValue, LbSrcKey, RevNatValue, SvcKey, SvcMeta, SvcValue } from './abi.js';
 import type { MapState } from './state.js';
 
 export type Op =
@@ -17,14 +19,16 @@ export type Op =
   | { phase: number; unit: number; map: 'svc_meta'; kind: 'upsert'; id: number; value: SvcMeta }
   | { phase: number; unit: number; map: 'svc_meta'; kind: 'delete'; id: number }
   | { phase: number; unit: number; map: 'services'; kind: 'upsert'; keyId: string; key: SvcKey; value: SvcValue }
-  | { phase: number; unit: number; map: 'services'; kind: 'delete'; keyId: string; key: SvcKey };
+  | { phase: number; unit: number; map: 'services'; kind: 'delete'; keyId: string; key: SvcKey }
+  | { phase: number; unit: number; map: 'lb_src_range'; kind: 'upsert' | 'delete'; keyId: string; key: LbSrcKey };
 
 export const PHASES = [
-  'upsert backends', 'upsert rev_nat', 'upsert slots', 'upsert slot 0',
-  'delete slot 0', 'delete slots', 'delete backends', 'delete rev_nat',
+  'upsert backends', 'upsert rev_nat', 'upsert lb_src_range', 'upsert slots', 'upsert slot 0',
+  'delete slot 0', 'delete slots', 'delete backends', 'delete rev_nat', 'delete lb_src_range',
   // svc_meta is never read by the data path: after everything else, in its own phases.
   'upsert svc_meta', 'delete svc_meta',
 ] as const;
+const P = Object.fromEntries(PHASES.map((n, i) => [n, i])) as Record<(typeof PHASES)[number], number>;
 
 function same<T extends object>(a: T, b: T): boolean {
   for (const k in a) if (a[k] !== b[k]) return false;
@@ -41,6 +45,8 @@ export interface Desired {
   hasService(keyId: string): boolean;
   hasBackend(id: number, spId: number): boolean;
   hasFrontend(svcId: number): boolean;
+  /** A source range entry (by srcRangeId) some part wants. */
+  hasSrcRange(keyId: string, svcId: number): boolean;
 }
 
 /** One state as a Desired (tests, small diffs). */
@@ -50,6 +56,7 @@ export function desiredOf(s: MapState): Desired {
     hasService: (k) => s.services.has(k),
     hasBackend: (id) => s.backends.has(id),
     hasFrontend: (id) => s.revNat.has(id) || s.meta.has(id),
+    hasSrcRange: (k) => s.srcRanges.has(k),
   };
 }
 
@@ -64,37 +71,44 @@ export function diff(current: MapState, want: MapState | Desired): Op[] {
   for (const part of desired.parts) slot0(part);
   const unit = (svcId: number) => spOf.get(svcId) ?? 0;
   const byPhase: Op[][] = PHASES.map(() => []);
+  const push = (op: Op) => byPhase[op.phase]!.push(op);
   for (const part of desired.parts) {
     for (const [id, value] of part.backends) {
       const cur = current.backends.get(id);
-      if (!cur || !same(cur, value)) byPhase[0]!.push({ phase: 0, unit: value.spId, map: 'backends', kind: 'upsert', id, value });
+      if (!cur || !same(cur, value)) push({ phase: P['upsert backends'], unit: value.spId, map: 'backends', kind: 'upsert', id, value });
     }
     for (const [id, value] of part.revNat) {
       const cur = current.revNat.get(id);
-      if (!cur || !same(cur, value)) byPhase[1]!.push({ phase: 1, unit: unit(id), map: 'rev_nat', kind: 'upsert', id, value });
+      if (!cur || !same(cur, value)) push({ phase: P['upsert rev_nat'], unit: unit(id), map: 'rev_nat', kind: 'upsert', id, value });
     }
     for (const [id, value] of part.meta) {
       const cur = current.meta.get(id);
-      if (!cur || !same(cur, value)) byPhase[8]!.push({ phase: 8, unit: unit(id), map: 'svc_meta', kind: 'upsert', id, value });
+      if (!cur || !same(cur, value)) push({ phase: P['upsert svc_meta'], unit: unit(id), map: 'svc_meta', kind: 'upsert', id, value });
     }
+    // A source range entry is its key (the value is always "allowed"): new ones only.
+    for (const [keyId, key] of part.srcRanges)
+      if (!current.srcRanges.has(keyId)) push({ phase: P['upsert lb_src_range'], unit: unit(key.svcId), map: 'lb_src_range', kind: 'upsert', keyId, key });
     for (const [keyId, { key, value }] of part.services) {
       const cur = current.services.get(keyId);
-      const phase = key.slot === 0 ? 3 : 2;
-      if (!cur || !same(cur.value, value)) byPhase[phase]!.push({ phase, unit: unit(value.svcId), map: 'services', kind: 'upsert', keyId, key, value });
+      const phase = key.slot === 0 ? P['upsert slot 0'] : P['upsert slots'];
+      if (!cur || !same(cur.value, value)) push({ phase, unit: unit(value.svcId), map: 'services', kind: 'upsert', keyId, key, value });
     }
   }
   for (const [keyId, { key, value }] of current.services) {
-    const phase = key.slot === 0 ? 4 : 5;
-    if (!desired.hasService(keyId)) byPhase[phase]!.push({ phase, unit: unit(value.svcId), map: 'services', kind: 'delete', keyId, key });
+    const phase = key.slot === 0 ? P['delete slot 0'] : P['delete slots'];
+    if (!desired.hasService(keyId)) push({ phase, unit: unit(value.svcId), map: 'services', kind: 'delete', keyId, key });
   }
   for (const [id, value] of current.backends) {
-    if (!desired.hasBackend(id, value.spId)) byPhase[6]!.push({ phase: 6, unit: value.spId, map: 'backends', kind: 'delete', id });
+    if (!desired.hasBackend(id, value.spId)) push({ phase: P['delete backends'], unit: value.spId, map: 'backends', kind: 'delete', id });
   }
   for (const id of current.revNat.keys()) {
-    if (!desired.hasFrontend(id)) byPhase[7]!.push({ phase: 7, unit: unit(id), map: 'rev_nat', kind: 'delete', id });
+    if (!desired.hasFrontend(id)) push({ phase: P['delete rev_nat'], unit: unit(id), map: 'rev_nat', kind: 'delete', id });
+  }
+  for (const [keyId, key] of current.srcRanges) {
+    if (!desired.hasSrcRange(keyId, key.svcId)) push({ phase: P['delete lb_src_range'], unit: unit(key.svcId), map: 'lb_src_range', kind: 'delete', keyId, key });
   }
   for (const id of current.meta.keys()) {
-    if (!desired.hasFrontend(id)) byPhase[9]!.push({ phase: 9, unit: unit(id), map: 'svc_meta', kind: 'delete', id });
+    if (!desired.hasFrontend(id)) push({ phase: P['delete svc_meta'], unit: unit(id), map: 'svc_meta', kind: 'delete', id });
   }
   // Grouped by phase, insertion order kept within one (slots ascending, etc.).
   return byPhase.flat();

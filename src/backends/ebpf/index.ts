@@ -16,17 +16,17 @@ import type { ServiceTable } from '../../model/types.js';
 import type { Backend, BackendName, InspectRow, SyncOptions, SyncResult, TableUpdate } from '../../proxier/backend.js';
 import { apply } from './apply.js';
 import { SOCK_PROGRAMS, TcAttacher, attachCgroup, detachCgroup, detachTcEverywhere } from './attach.js';
-import { type MapSizes, SNAT_PORT_MAX, SNAT_PORT_MIN, SVC_F_EXTERNAL, protoName } from './abi.js';
+import { LB_SRC_SVC_BITS, type MapSizes, SNAT_PORT_MAX, SNAT_PORT_MIN, SVC_F_EXTERNAL, SVC_F_SRC_RANGE, protoName } from './abi.js';
 import { type Desired, diff } from './diff.js';
 import { ConntrackGc } from './conntrack-gc.js';
 import { LinkWatcher } from './link-watch.js';
 import { BpfError, REPO_ROOT, libbpf } from './libbpf.js';
 import { loadDataplane, openPinnedMaps, type Dataplane, type Maps } from './loader.js';
-import { type PortRender, kindName, mergeState, releaseIds, renderPort } from './render.js';
+import { type PortRender, kindName, mergeState, releaseIds, renderPort, servesLocalhostNodePorts } from './render.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { PortRange } from '../../util/port-range.js';
 import { readDatapathStats, type DatapathStats } from './stats.js';
-import { emptyState, idsFromState, slotsFromState, svcKeyId, type IdState, type MapState } from './state.js';
+import { emptyState, idsFromState, slotsFromState, srcRangeId, svcKeyId, type IdState, type MapState } from './state.js';
 
 export interface EbpfBackendOptions {
   /** bpffs directory for maps and programs (default /sys/fs/bpf/bpfproxy). */
@@ -51,6 +51,13 @@ export interface EbpfBackendOptions {
   mapSizes?: MapSizes;
   /** --nodeport-addresses: CIDRs; NodePorts answer on the node's addresses inside them (default all). */
   nodePortAddresses?: string[];
+  /**
+   * --iptables-localhost-nodeports, honoured here too (default true): kube-proxy's switch for
+   * NodePorts on 127.0.0.1, which the socket LB serves when --nodeport-addresses covers
+   * loopback. Its name says iptables, but it is the one knob an operator has to turn
+   * localhost NodePorts off; ignoring it would serve them against an explicit "false".
+   */
+  localhostNodePorts?: boolean;
   /** Network namespace (/run/netns/NAME) whose interfaces get tc_lb; default: our own. */
   netns?: string;
   /** Attach tc_lb when a link appears (`ip monitor link` events). Default true. */
@@ -65,11 +72,12 @@ export interface EbpfBackendOptions {
 
 export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/bpfproxy';
 
-export async function readState(maps: Pick<Maps, 'services' | 'backends' | 'meta'> & Partial<Pick<Maps, 'revNat'>>): Promise<MapState> {
+export async function readState(maps: Pick<Maps, 'services' | 'backends' | 'meta'> & Partial<Pick<Maps, 'revNat' | 'srcRange'>>): Promise<MapState> {
   const s = emptyState();
-  const [services, backends, revNat, meta] = await Promise.all([
-    maps.services.dump(), maps.backends.dump(), maps.revNat?.dump() ?? [], maps.meta.dump(),
+  const [services, backends, revNat, meta, srcRanges] = await Promise.all([
+    maps.services.dump(), maps.backends.dump(), maps.revNat?.dump() ?? [], maps.meta.dump(), maps.srcRange?.dump() ?? [],
   ]);
+  for (const [k] of srcRanges) s.srcRanges.set(srcRangeId(k), k);
   for (const [key, value] of services) s.services.set(svcKeyId(key), { key, value });
   for (const [k, v] of backends) s.backends.set(k.id, v);
   for (const [k, v] of revNat) s.revNat.set(k.id, v);
@@ -82,6 +90,8 @@ export class EbpfBackend implements Backend {
   readonly pinRoot: string;
   private readonly objectDir: string;
   private readonly log: Logger;
+  /** Serve 127.0.0.1:nodePort (see EbpfBackendOptions.localhostNodePorts). */
+  private readonly localhostNodePorts: boolean;
   private dp?: Dataplane;
   private loading?: Promise<Dataplane>;
   private tc?: TcAttacher;
@@ -110,6 +120,7 @@ export class EbpfBackend implements Backend {
     this.pinRoot = opts.pinRoot ?? DEFAULT_PIN_ROOT;
     this.objectDir = opts.bpfObjectDir ?? path.join(REPO_ROOT, 'bpf/.output');
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ backend: 'ebpf' });
+    this.localhostNodePorts = servesLocalhostNodePorts(opts);
   }
 
   /** Loads the programs (maps reused from bpffs when pinned) and adopts the tables. */
@@ -254,7 +265,9 @@ export class EbpfBackend implements Backend {
         w.add(key);
         return false;
       };
-      next.set(key, renderPort(entry, { view, ids: this.ids, claim, previousSlots: (fid) => prev?.slots.get(fid) ?? adoptedSlots?.get(fid) }));
+      next.set(key, renderPort(entry, {
+        view, ids: this.ids, claim, previousSlots: (fid) => prev?.slots.get(fid) ?? adoptedSlots?.get(fid), localhostNodePorts: this.localhostNodePorts,
+      }));
     };
     const sorted = [...keys].sort();
     sorted.forEach(release);
@@ -320,21 +333,24 @@ export class EbpfBackend implements Backend {
    */
   private async readIfDrifted(dp: Dataplane): Promise<MapState | undefined> {
     const want = this.partCounts();
-    const [services, backends, revNat, meta] = await Promise.all([dp.maps.services.count(), dp.maps.backends.count(), dp.maps.revNat.count(), dp.maps.meta.count()]);
-    const have = { services, backends, revNat, meta };
+    const [services, backends, revNat, meta, srcRanges] = await Promise.all([
+      dp.maps.services.count(), dp.maps.backends.count(), dp.maps.revNat.count(), dp.maps.meta.count(), dp.maps.srcRange.count(),
+    ]);
+    const have = { services, backends, revNat, meta, srcRanges };
     if ((Object.keys(want) as (keyof typeof want)[]).every((k) => want[k] === have[k])) return undefined;
     this.log.warn({ want, have }, 'maps changed behind our back: reading them back to repair');
     return readState(dp.maps);
   }
 
   /** Entries per service map that the service ports wrote (what the maps hold after a sync). */
-  private partCounts(): { services: number; backends: number; revNat: number; meta: number } {
-    const n = { services: 0, backends: 0, revNat: 0, meta: 0 };
+  private partCounts(): { services: number; backends: number; revNat: number; meta: number; srcRanges: number } {
+    const n = { services: 0, backends: 0, revNat: 0, meta: 0, srcRanges: 0 };
     for (const p of this.parts.values()) {
       n.services += p.state.services.size;
       n.backends += p.state.backends.size;
       n.revNat += p.state.revNat.size;
       n.meta += p.state.meta.size;
+      n.srcRanges += p.state.srcRanges.size;
     }
     return n;
   }
@@ -344,7 +360,10 @@ export class EbpfBackend implements Backend {
     const m = this.opts.metrics;
     if (!m) return;
     const n = this.partCounts();
-    const maps = { services: [n.services, dp.maps.services], backends: [n.backends, dp.maps.backends], rev_nat: [n.revNat, dp.maps.revNat], svc_meta: [n.meta, dp.maps.meta] } as const;
+    const maps = {
+      services: [n.services, dp.maps.services], backends: [n.backends, dp.maps.backends], rev_nat: [n.revNat, dp.maps.revNat], svc_meta: [n.meta, dp.maps.meta],
+      lb_src_range: [n.srcRanges, dp.maps.srcRange],
+    } as const;
     for (const [name, [entries, map]] of Object.entries(maps)) {
       m.bpfMapEntries.set({ map: name }, entries);
       m.bpfMapCapacity.set({ map: name }, map.maxEntries);
@@ -362,6 +381,8 @@ export class EbpfBackend implements Backend {
   private writeConfig(dp: Dataplane, table: ServiceTable): void {
     const nodeIP = table.nodes.get(table.nodeName)?.addresses.find((a) => isIPv4(a));
     const want = {
+      // The socket LB's source for loadBalancerSourceRanges (kube-proxy checks the node IP).
+      nodeAddr: nodeIP ?? '0.0.0.0',
       hairpinAddr: this.opts.hairpinAddress ?? nodeIP ?? '0.0.0.0',
       snatAddr: this.opts.snatAddress ?? nodeIP ?? '0.0.0.0',
       snatPortMin: this.opts.snatPortRange?.min ?? SNAT_PORT_MIN,
@@ -460,12 +481,15 @@ export async function createEbpfBackend(cfg: {
   snatPortRange?: PortRange;
   conntrackGcIntervalMs?: number;
   nodePortAddresses?: string[];
+  localhostNodePorts?: boolean;
   mapSizes?: MapSizes;
   logger?: Logger;
   metrics?: Metrics;
 }): Promise<Backend> {
-  const { pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, nodePortAddresses, mapSizes, logger, metrics } = cfg;
-  return new EbpfBackend({ pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, nodePortAddresses, mapSizes, logger, metrics });
+  const { pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, nodePortAddresses, localhostNodePorts, mapSizes, logger, metrics } = cfg;
+  return new EbpfBackend({
+    pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, nodePortAddresses, localhostNodePorts, mapSizes, logger, metrics,
+  });
 }
 
 /** The parts as diff()'s Desired: entries looked up in the part that owns them. */
@@ -484,17 +508,26 @@ function desiredOfParts(parts: readonly PortRender[]): Desired {
     hasService: (keyId) => byFid.get(keyId.slice(0, keyId.lastIndexOf('#')))?.state.services.has(keyId) ?? false,
     hasBackend: (id, spId) => bySp.get(spId)?.state.backends.has(id) ?? false,
     hasFrontend: (svcId) => bySvc.get(svcId)?.state.revNat.has(svcId) ?? false,
+    hasSrcRange: (keyId, svcId) => bySvc.get(svcId)?.state.srcRanges.has(keyId) ?? false,
   };
 }
 
 /** The reason a service port was not written; a full map says which and how to grow it. */
 function failureReason(op: string, error: unknown, maps: Maps): string {
   if (error instanceof BpfError && error.code === 'E2BIG') {
-    const name = (['services', 'backends', 'rev_nat', 'svc_meta'] as const).find((m) => op.includes(` ${m} `));
-    const max = name && { services: maps.services, backends: maps.backends, rev_nat: maps.revNat, svc_meta: maps.meta }[name].maxEntries;
-    if (name) return `map ${name} is full (${max} entries): not written, it keeps its previous state; raise --bpf-map-sizes ${name}=N (${op})`;
+    const name = (['services', 'backends', 'rev_nat', 'svc_meta', 'lb_src_range'] as const).find((m) => op.includes(` ${m} `));
+    const max = name && { services: maps.services, backends: maps.backends, rev_nat: maps.revNat, svc_meta: maps.meta, lb_src_range: maps.srcRange }[name].maxEntries;
+    const grow = name === 'lb_src_range' ? 'its size is fixed (BPFPROXY_LB_SRC_MAX in abi.h)' : `raise --bpf-map-sizes ${name}=N`;
+    if (name) return `map ${name} is full (${max} entries): not written, it keeps its previous state; ${grow} (${op})`;
   }
   return `${op}: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+/** The source CIDRs lb_src_range holds for one frontend, sorted. */
+function rangesOf(state: MapState, svcId: number): string[] {
+  const out: string[] = [];
+  for (const k of state.srcRanges.values()) if (k.svcId === svcId) out.push(`${k.addr}/${k.prefixlen - LB_SRC_SVC_BITS}`);
+  return out.sort();
 }
 
 export function inspectRows(state: MapState): InspectRow[] {
@@ -514,6 +547,7 @@ export function inspectRows(state: MapState): InspectRow[] {
       frontend: `${key.vip}:${key.port}`,
       kind: (meta && kindName(meta.kind)) ?? (value.flags & SVC_F_EXTERNAL ? 'ExternalIP' : 'ClusterIP'),
       backends: backends.sort(),
+      ...(value.flags & SVC_F_SRC_RANGE ? { sourceRanges: rangesOf(state, value.svcId) } : {}),
     });
   }
   return rows.sort((a, b) => a.service.localeCompare(b.service) || a.frontend.localeCompare(b.frontend) || a.protocol.localeCompare(b.protocol));

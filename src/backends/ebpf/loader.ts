@@ -22,6 +22,8 @@ export interface Maps {
   meta: BpfMap<abi.U32Key, abi.SvcMeta>;
   frag: BpfMap<abi.FragKey, abi.FragValue>;
   ids: BpfMap<abi.U32Key, abi.IdAlloc>;
+  /** lb_src_range (LPM trie): source CIDRs of LoadBalancer frontends with SVC_F_SRC_RANGE. */
+  srcRange: BpfMap<abi.LbSrcKey, abi.LbSrcValue>;
   /** dp_stats (PERCPU_ARRAY of __u64): read with stats.ts, not through a codec. */
   statsFd: number;
 }
@@ -65,6 +67,7 @@ function mapsOf(obj: LoadedObject): Maps {
     meta: get('svc_meta', abi.u32Key, abi.svcMeta),
     frag: get('frag4', abi.fragKey, abi.fragValue),
     ids: get('id_alloc', abi.u32Key, abi.idAlloc),
+    srcRange: get('lb_src_range', abi.lbSrcKey, abi.lbSrcValue),
     statsFd: statsMap(byName.get('dp_stats')),
   };
 }
@@ -138,7 +141,7 @@ export async function loadDataplane(opts: { pinRoot: string; objectDir: string; 
 
 /** Read-only view for `bpfproxy inspect` from another process: opens the pinned maps
  * without loading or attaching anything. Undefined when nothing is pinned. */
-export function openPinnedMaps(pinRoot: string): { maps: Pick<Maps, 'services' | 'backends' | 'meta'>; close(): void } | undefined {
+export function openPinnedMaps(pinRoot: string): { maps: Pick<Maps, 'services' | 'backends' | 'meta'> & Partial<Pick<Maps, 'srcRange'>>; close(): void } | undefined {
   const open = <K, V>(name: abi.MapName, k: abi.StructCodec<K>, v: abi.StructCodec<V>): BpfMap<K, V> | undefined => {
     let fd: number;
     try {
@@ -157,10 +160,12 @@ export function openPinnedMaps(pinRoot: string): { maps: Pick<Maps, 'services' |
   const services = open('services', abi.svcKey, abi.svcValue);
   const backends = open('backends', abi.u32Key, abi.backendValue);
   const meta = open('svc_meta', abi.u32Key, abi.svcMeta);
-  const close = () => [services, backends, meta].forEach((m) => m && libbpf.closeFd(m.fd));
+  // Absent where an older version pinned the maps: shown as no ranges.
+  const srcRange = open('lb_src_range', abi.lbSrcKey, abi.lbSrcValue);
+  const close = () => [services, backends, meta, srcRange].forEach((m) => m && libbpf.closeFd(m.fd));
   if (!services || !backends || !meta) {
     close();
     return undefined;
   }
-  return { maps: { services, backends, meta }, close };
+  return { maps: { services, backends, meta, ...(srcRange ? { srcRange } : {}) }, close };
 }

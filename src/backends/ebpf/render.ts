@@ -9,13 +9,18 @@
 //   leaves is replaced by the last one and a new one is appended, so one endpoint change
 //   rewrites its slot(s) and the count, not the whole list.
 // - Ids come from an allocator that never hands out an id twice.
+// - LoadBalancer frontends of a Service with loadBalancerSourceRanges carry SVC_F_SRC_RANGE
+//   and their CIDRs in lb_src_range (source-ranges.ts).
+// - Localhost NodePorts (kube-proxy's iptables default): 127.0.0.1:nodePort frontends with
+//   SVC_F_LOCALHOST, for the socket LB only.
 import { isIPv4 } from 'node:net';
-import { type FrontendKind, type NodeView, frontendsOf, nodeViewOf } from '../../model/frontends.js';
+import { type Frontend, type FrontendKind, type NodeView, frontendsOf, nodePortAddressesCoverLoopback, nodeViewOf } from '../../model/frontends.js';
 import { hasExternal, selectEndpoints } from '../../model/select-endpoints.js';
 import { servicePortNameString } from '../../model/service-port-name.js';
 import type { Endpoint, ServicePortEntry, ServiceTable } from '../../model/types.js';
 import * as abi from './abi.js';
-import { type IdState, type MapState, backendIdentity, emptyIds, emptyState, frontendId } from './state.js';
+import { type IdState, type MapState, backendIdentity, emptyIds, emptyState, frontendId, srcRangeId } from './state.js';
+import { ipv4SourceRanges, srcRangeKeys } from './source-ranges.js';
 
 export type { FrontendKind };
 
@@ -118,6 +123,26 @@ export interface PortRenderInput {
   previousSlots?: (fid: string) => readonly number[] | undefined;
   /** Takes a frontend for this service port; false when another service port holds it. */
   claim?: (fid: string) => boolean;
+  /** Serve NodePorts on 127.0.0.1 too (socket LB): --nodeport-addresses covers loopback and
+   * --iptables-localhost-nodeports is not false. */
+  localhostNodePorts?: boolean;
+}
+
+export const LOCALHOST = '127.0.0.1';
+
+/** Whether these flags serve 127.0.0.1 NodePorts: one rule for a sync and `bpfproxy render`. */
+export function servesLocalhostNodePorts(o: { localhostNodePorts?: boolean; nodePortAddresses?: readonly string[] }): boolean {
+  return o.localhostNodePorts !== false && nodePortAddressesCoverLoopback(o.nodePortAddresses ?? []);
+}
+
+/**
+ * The 127.0.0.1:nodePort frontend. kube-proxy sends traffic from the node itself (source
+ * type LOCAL) to a NodePort through the Cluster-policy endpoints even under
+ * externalTrafficPolicy Local (it is node traffic, not external: nothing to preserve), so
+ * its endpoints are the cluster ones whatever the policies say.
+ */
+function localhostFrontend(svc: ServicePortEntry, cluster: Endpoint[]): Frontend & { localhost: true } {
+  return { kind: 'NodePort', address: LOCALHOST, port: svc.nodePort, family: 4, external: false, endpoints: cluster, dropEmpty: false, localhost: true };
 }
 
 export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortRender {
@@ -157,15 +182,19 @@ export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortR
   // Slot candidates in address order (what a first sync writes): the internal frontends'
   // and the external ones' (an external frontend exists only when hasExternal(svc)).
   const slotCandidates = (active: Set<string>) => all.filter((e) => active.has(`${e.ip}:${e.port}`)).map((e) => backendOf.get(`${e.ip}:${e.port}`)!);
-  const candidates = { internal: slotCandidates(activeInt), external: slotCandidates(activeExt) };
-  for (const f of frontendsOf(svc, view, sel)) {
+  const candidates = {
+    internal: slotCandidates(activeInt),
+    external: slotCandidates(activeExt),
+    cluster: slotCandidates(new Set(sel.cluster.map((e) => `${e.ip}:${e.port}`))),
+  };
+  const fronts: Array<Frontend & { localhost?: true }> = frontendsOf(svc, view, sel);
+  if (input.localhostNodePorts && svc.nodePort > 0) fronts.push(localhostFrontend(svc, sel.cluster));
+  // Only when an IPv4 LB IP is served: the ranges restrict nothing else.
+  const ranges = svc.loadBalancerIPs.some((ip) => isIPv4(ip)) ? ipv4SourceRanges(svc, view.primaryIPs[4]) : undefined;
+  for (const reason of ranges?.skipped ?? []) skipped.push({ service: name, reason });
+  for (const f of fronts) {
     if (f.family !== 4) {
       if (f.kind !== 'NodePort') skipped.push({ service: name, reason: `${f.kind} ${f.address}: IPv6 frontends are not supported by the eBPF data plane yet` });
-      continue;
-    }
-    if (f.kind === 'LoadBalancer' && svc.loadBalancerSourceRanges.length > 0) {
-      // Fail closed: serving it to every client would ignore the ranges.
-      skipped.push({ service: name, reason: `LoadBalancer ${f.address}: loadBalancerSourceRanges are not enforced by the eBPF data plane yet, so this IP is not served` });
       continue;
     }
     const fid = frontendId(f.address, f.port, proto);
@@ -175,7 +204,7 @@ export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortR
     }
     const svcId = idFor(ids.svc, prev?.svc, fid, () => ids.nextSvc++);
     // stableSlots keeps an existing order.
-    const slots = stableSlots(input.previousSlots?.(fid), f.external ? candidates.external : candidates.internal);
+    const slots = stableSlots(input.previousSlots?.(fid), f.localhost ? candidates.cluster : f.external ? candidates.external : candidates.internal);
     slotsOut.set(fid, slots);
     const info: FrontendInfo = { svcId, service: name, entryKey: svc.key, kind: f.kind, vip: f.address, port: f.port, proto };
     frontends.push(info);
@@ -185,7 +214,11 @@ export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortR
       (f.external ? abi.SVC_F_EXTERNAL : 0) |
       (f.external && svc.externalTrafficPolicy === 'Cluster' ? abi.SVC_F_SNAT_ALL : 0) |
       (f.kind === 'NodePort' ? abi.SVC_F_NODEPORT : 0) |
-      (f.dropEmpty ? abi.SVC_F_DROP_EMPTY : 0);
+      (f.dropEmpty ? abi.SVC_F_DROP_EMPTY : 0) |
+      (f.localhost ? abi.SVC_F_LOCALHOST : 0) |
+      (f.kind === 'LoadBalancer' && ranges ? abi.SVC_F_SRC_RANGE : 0);
+    // Ranges only restrict LoadBalancer IPs (kube-proxy): NodePorts and ClusterIPs stay open.
+    if (f.kind === 'LoadBalancer' && ranges) for (const k of srcRangeKeys(svcId, ranges.cidrs)) state.srcRanges.set(srcRangeId(k), k);
     // Map keys are svcKeyId(key): `${fid}#${slot}`, built from fid once per frontend.
     const key0 = { vip: f.address, port: f.port, proto, slot: 0 };
     state.services.set(`${fid}#0`, {
@@ -211,6 +244,7 @@ export function mergeState(into: MapState, part: MapState): MapState {
   for (const [k, v] of part.backends) into.backends.set(k, v);
   for (const [k, v] of part.revNat) into.revNat.set(k, v);
   for (const [k, v] of part.meta) into.meta.set(k, v);
+  for (const [k, v] of part.srcRanges) into.srcRanges.set(k, v);
   return into;
 }
 
@@ -228,7 +262,7 @@ export interface Rendered {
  */
 export function render(
   table: ServiceTable, prevIds: IdState = emptyIds(),
-  opts: { view?: NodeView; previousSlots?: (fid: string) => readonly number[] | undefined } = {},
+  opts: { view?: NodeView; previousSlots?: (fid: string) => readonly number[] | undefined; localhostNodePorts?: boolean } = {},
 ): Rendered {
   const ids: IdState = {
     svc: new Map(), backend: new Map(), sp: new Map(),
@@ -243,7 +277,7 @@ export function render(
   const claim = (fid: string) => !owner.has(fid) && (owner.add(fid), true);
   const keys = [...table.services.keys()].sort();
   for (const key of keys) {
-    const p = renderPort(table.services.get(key)!, { view, ids, prevIds, claim, previousSlots: opts.previousSlots });
+    const p = renderPort(table.services.get(key)!, { view, ids, prevIds, claim, previousSlots: opts.previousSlots, localhostNodePorts: opts.localhostNodePorts });
     parts.set(key, p);
     mergeState(desired, p.state);
     for (const f of p.frontends) frontends.set(f.svcId, f);

@@ -1,7 +1,7 @@
-// The three LB tables as plain data: what render() wants and what the kernel holds. Both
+// The LB tables as plain data: what render() wants and what the kernel holds. Both
 // sides use the same shape so diff() can compare them entry by entry.
-import type { BackendValue, RevNatValue, SvcKey, SvcMeta, SvcValue } from './abi.js';
-import { SVC_KIND_CLUSTER_IP, protoName } from './abi.js';
+import type { BackendValue, LbSrcKey, RevNatValue, SvcKey, SvcMeta, SvcValue } from './abi.js';
+import { LB_SRC_SVC_BITS, SVC_KIND_CLUSTER_IP, protoName } from './abi.js';
 
 export interface MapState {
   /** services entries by svcKeyId(key). */
@@ -12,14 +12,16 @@ export interface MapState {
   revNat: Map<number, RevNatValue>;
   /** svc_id → service name and kind (control plane only). */
   meta: Map<number, SvcMeta>;
+  /** lb_src_range entries by srcRangeId(key) (every value is allowed = 1). */
+  srcRanges: Map<string, LbSrcKey>;
 }
 
 export function emptyState(): MapState {
-  return { services: new Map(), backends: new Map(), revNat: new Map(), meta: new Map() };
+  return { services: new Map(), backends: new Map(), revNat: new Map(), meta: new Map(), srcRanges: new Map() };
 }
 
 export function cloneState(s: MapState): MapState {
-  return { services: new Map(s.services), backends: new Map(s.backends), revNat: new Map(s.revNat), meta: new Map(s.meta) };
+  return { services: new Map(s.services), backends: new Map(s.backends), revNat: new Map(s.revNat), meta: new Map(s.meta), srcRanges: new Map(s.srcRanges) };
 }
 
 /** `vip:port/PROTO#slot`, stable and readable (used in logs and as the map key). */
@@ -30,6 +32,11 @@ export function svcKeyId(k: SvcKey): string {
 /** `vip:port/PROTO`: one frontend (what a svc_id names). */
 export function frontendId(vip: string, port: number, proto: number): string {
   return `${vip}:${port}/${protoName(proto)}`;
+}
+
+/** `svc_id|a.b.c.d/n`: one source CIDR of one LoadBalancer frontend (lb_src_range key). */
+export function srcRangeId(k: LbSrcKey): string {
+  return `${k.svcId}|${k.addr}/${k.prefixlen - LB_SRC_SVC_BITS}`;
 }
 
 /** Identity of a backend within its service port: ids are allocated per (sp_id, ip, port). */

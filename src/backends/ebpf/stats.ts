@@ -24,6 +24,7 @@ export const DROP_REASONS: ReadonlyArray<readonly [number, string]> = [
   [abi.STAT_DROP_CT, 'conntrack_failed'],
   [abi.STAT_DROP_FIB, 'fib_rewrite_failed'],
   [abi.STAT_DROP_UNANSWERED, 'unanswered'],
+  [abi.STAT_DROP_SRC_RANGE, 'source_range'],
 ];
 
 export interface DatapathStats {

@@ -12,14 +12,13 @@ import { cleanStaleUdpFlows, udpCleanupAfter } from '../netfilter/conntrack.js';
 import { IptablesCli, type IptablesMode, IptablesRestoreError } from '../netfilter/iptables-cli.js';
 import { inspectFromSave } from './inspect.js';
 import { JUMP_RULES } from './jump-rules.js';
-import { nodePortCIDRsOf, nodeViewOf } from '../../model/frontends.js';
+import { nodePortAddressesCoverLoopback, nodePortCIDRsOf, nodeViewOf } from '../../model/frontends.js';
 import { CANARY_CHAIN, FILTER_CHAINS, NAT_CHAINS, PER_SERVICE_CHAIN } from './render.js';
 import type { IptablesRenderOptions } from './render-service.js';
 import { FamilySyncState, type SyncPlan } from './sync-plan.js';
 import { parseSave } from '../netfilter/save.js';
 import { renderChainRemoval } from '../netfilter/chain-removal.js';
 import { run } from '../../util/exec.js';
-import { cidrContains } from '../../util/cidr.js';
 
 export interface IptablesBackendOptions {
   families?: IPFamily[];
@@ -197,8 +196,7 @@ export class IptablesBackend implements Backend {
    */
   private localhostNodePorts(): boolean {
     if (this.opts.localhostNodePorts === false) return false;
-    const v4 = (this.opts.nodePortAddresses ?? []).filter((e) => e === 'all' || e === 'primary' || ipFamily(e.split('/')[0]!) === 4);
-    return v4.length === 0 || v4.some((e) => e === 'all' || (e !== 'primary' && cidrContains(e, '127.0.0.1')));
+    return nodePortAddressesCoverLoopback(this.opts.nodePortAddresses ?? []);
   }
 
   private renderOpts(family: IPFamily): IptablesRenderOptions {

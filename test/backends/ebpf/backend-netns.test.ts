@@ -241,6 +241,35 @@ describeKernel('EbpfBackend in a netns topology', () => {
     await backend.sync({ table: hostnames(Object.values(PODS)) }, { full: false });
   });
 
+  itNeeds(noCgroup2, 'socket LB: 127.0.0.1:nodePort (localhost NodePorts) reaches the pods from the node', async () => {
+    const t = table(svc('hostnames', { nodePort: 30080, endpoints: Object.values(PODS).map((ip) => ep(ip)) }));
+    try {
+      await backend.sync({ table: withNode(t) }, { full: false });
+      const r = await curlFromNode('http://127.0.0.1:30080/');
+      expect(r.code).toBe(0);
+      expect(['p1', 'p2', 'p3']).toContain(r.out);
+    } finally {
+      await backend.sync({ table: hostnames(Object.values(PODS)) }, { full: false });
+    }
+  });
+
+  itNeeds(noCgroup2, "socket LB: an LB IP with loadBalancerSourceRanges takes the node's connections when the node's address is in them, else connect() fails with EPERM", async () => {
+    const LB_IP = '198.19.250.24';
+    const lb = (ranges: string[]) =>
+      withNode(table(svc('hostnames', { loadBalancerIPs: [LB_IP], loadBalancerSourceRanges: ranges, endpoints: Object.values(PODS).map((ip) => ep(ip)) })));
+    const connect = async () => (await sh('sh', ['-c', `echo $$ > ${cgroup}/cgroup.procs && exec nsenter --net=${topo.nodeNsPath} ${process.execPath} ${TCP_CLIENT} ${LB_IP} 80`])).stdout.trim();
+    try {
+      await backend.sync({ table: lb([`${NODE_IP}/32`]) }, { full: false });
+      expect(await connect()).toBe('CONNECTED');
+      // The node's IP is in a range: its LB IP is let in too (kube-proxy's rule).
+      expect(await backend.inspect()).toContainEqual(expect.objectContaining({ frontend: `${LB_IP}:80`, kind: 'LoadBalancer', sourceRanges: [`${NODE_IP}/32`, `${LB_IP}/32`] }));
+      await backend.sync({ table: lb(['198.19.99.0/24']) }, { full: false });
+      expect(await connect()).toBe('EPERM');
+    } finally {
+      await backend.sync({ table: hostnames(Object.values(PODS)) }, { full: false });
+    }
+  });
+
   it('scaled to 0: TCP is refused at once (a RST), UDP gets port unreachable; both counted as rejected', async () => {
     await backend.sync({ table: hostnames([]) }, { full: false });
     const rejected = async () => sample(await metrics.registry.metrics(), 'bpfproxy_datapath_packets_total', 'path', 'rejected');

@@ -2,11 +2,11 @@
 // lookup the data path can make is valid: slot 0 never counts a missing slot, a slot
 // never names a missing backend, a frontend always has its rev_nat entry.
 import { describe, expect, it } from 'vitest';
-import type { BackendValue, RevNatValue, SvcKey, SvcMeta, SvcValue, U32Key } from '../../../src/backends/ebpf/abi.js';
+import { SVC_F_SRC_RANGE, type BackendValue, type LbSrcKey, type LbSrcValue, type RevNatValue, type SvcKey, type SvcMeta, type SvcValue, type U32Key } from '../../../src/backends/ebpf/abi.js';
 import { apply, type ApplyMaps, type MapLike } from '../../../src/backends/ebpf/apply.js';
 import { diff, PHASES } from '../../../src/backends/ebpf/diff.js';
 import { render } from '../../../src/backends/ebpf/render.js';
-import { cloneState, emptyIds, emptyState, svcKeyId, type MapState } from '../../../src/backends/ebpf/state.js';
+import { cloneState, emptyIds, emptyState, srcRangeId, svcKeyId, type MapState } from '../../../src/backends/ebpf/state.js';
 import { BpfError } from '../../../src/backends/ebpf/libbpf.js';
 import { ep, svc, table } from './table.js';
 
@@ -25,6 +25,9 @@ class FakeKernel {
         else if (!this.state.backends.has(s.value.backendId)) this.violations.push(`slot ${svcKeyId(s.key)} → missing backend ${s.value.backendId}`);
       }
       if (!this.state.revNat.has(value.svcId)) this.violations.push(`${svcKeyId(key)} without rev_nat ${value.svcId}`);
+      // A frontend checking sources has a range to check against (its flag follows its entries).
+      if (value.flags & SVC_F_SRC_RANGE && ![...this.state.srcRanges.values()].some((k) => k.svcId === value.svcId))
+        this.violations.push(`after write ${this.writes}: ${svcKeyId(key)} checks sources without any lb_src_range entry`);
     }
   }
 
@@ -61,6 +64,7 @@ class FakeKernel {
       backends: this.map<U32Key, BackendValue>('backends', () => this.state.backends, (k) => k.id, (_k, v) => v),
       revNat: this.map<U32Key, RevNatValue>('rev_nat', () => this.state.revNat, (k) => k.id, (_k, v) => v),
       meta: this.map<U32Key, SvcMeta>('svc_meta', () => this.state.meta, (k) => k.id, (_k, v) => v),
+      srcRange: this.map<LbSrcKey, LbSrcValue>('lb_src_range', () => this.state.srcRanges, srcRangeId, (k) => k),
     };
   }
 }
@@ -93,6 +97,25 @@ describe('ebpf diff', () => {
     ]);
   });
 
+  it('a loadBalancerSourceRanges edit writes only lb_src_range entries: new ones first, stale ones last; removal deletes them', () => {
+    const lb = (ranges: string[]) => svc('lbsr', { loadBalancerIPs: ['198.19.250.24'], loadBalancerSourceRanges: ranges, endpoints: eps(1) });
+    const cur = render(table(lb(['198.19.200.100/32', '198.19.99.0/24'])), emptyIds());
+    const next = render(table(lb(['198.19.99.0/24', '198.19.98.0/24'])), cur.ids);
+    const ops = diff(cur.desired, next.desired);
+    expect(ops.map((o) => `${PHASES[o.phase]} ${o.map === 'lb_src_range' ? srcRangeId(o.key) : o.map}`)).toEqual([
+      'upsert lb_src_range 2|198.19.98.0/24',
+      'delete lb_src_range 2|198.19.200.100/32',
+    ]);
+    // No ranges left: the flag goes first (slot 0), the entries after it.
+    const open = render(table(lb([])), next.ids);
+    expect(diff(next.desired, open.desired).map((o) => `${PHASES[o.phase]}:${o.map}`)).toEqual([
+      'upsert slot 0:services', 'delete lb_src_range:lb_src_range', 'delete lb_src_range:lb_src_range',
+    ]);
+    const gone = diff(next.desired, render(table(), next.ids).desired);
+    expect(gone.filter((o) => o.map === 'lb_src_range').map((o) => o.kind)).toEqual(['delete', 'delete']);
+    expect(gone.findIndex((o) => o.map === 'lb_src_range')).toBeGreaterThan(gone.findIndex((o) => o.map === 'services' && o.kind === 'delete' && o.key.slot === 0));
+  });
+
   it('is empty when nothing changed', () => {
     const r = render(table(svc('a', { endpoints: eps(1, 2) })), emptyIds());
     expect(diff(cloneState(r.desired), r.desired)).toEqual([]);
@@ -109,6 +132,9 @@ describe('ebpf apply', () => {
         table(svc('a', { endpoints: eps(1, 2, 3) }), svc('b', { clusterIPs: ['198.19.1.9'], endpoints: eps(7) })),
         table(svc('a', { endpoints: eps(1, 2, 3, 4, 5, 6) }), svc('b', { clusterIPs: ['198.19.1.9'] })),
         table(svc('a', { endpoints: eps(6) }), svc('b', { clusterIPs: ['198.19.1.9'], endpoints: eps(8, 9) })),
+        table(svc('a', { endpoints: eps(10, 11), loadBalancerIPs: ['198.19.250.24'], loadBalancerSourceRanges: ['198.19.99.0/24'] })),
+        table(svc('a', { endpoints: eps(10, 11), loadBalancerIPs: ['198.19.250.24'], loadBalancerSourceRanges: ['198.19.98.0/24'] })),
+        table(svc('a', { endpoints: eps(10, 11), loadBalancerIPs: ['198.19.250.24'] })),
         table(svc('a', { endpoints: eps(10, 11) })),
         table(),
       ];

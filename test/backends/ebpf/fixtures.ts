@@ -73,9 +73,9 @@ export function seedService(maps: Maps, s: SeedService): void {
 }
 
 export async function clearMaps(maps: Maps): Promise<void> {
-  for (const m of [maps.services, maps.backends, maps.revNat, maps.conntrack, maps.affinity, maps.sockRev, maps.meta, maps.frag] as const) {
+  for (const m of [maps.services, maps.backends, maps.revNat, maps.conntrack, maps.affinity, maps.sockRev, maps.meta, maps.frag, maps.srcRange] as const) {
     const entries = await (m as { dump(): Promise<Array<[unknown, unknown]>> }).dump();
     for (const [k] of entries) (m as { delete(k: unknown): boolean }).delete(k);
   }
-  maps.config.update({ id: 0 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', snatPortMin: 0, snatPortMax: 0 });
+  maps.config.update({ id: 0 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', snatPortMin: 0, snatPortMax: 0, nodeAddr: '0.0.0.0' });
 }

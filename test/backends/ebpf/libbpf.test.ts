@@ -64,9 +64,9 @@ describeKernel('native libbpf addon', () => {
 
   it('a map update that cannot fit names the op', () => {
     // lb_config is an ARRAY of one entry: index 1 is out of range (E2BIG).
-    expect(() => dp.maps.config.update({ id: 1 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', snatPortMin: 0, snatPortMax: 0 })).toThrow(BpfError);
+    expect(() => dp.maps.config.update({ id: 1 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', snatPortMin: 0, snatPortMax: 0, nodeAddr: '0.0.0.0' })).toThrow(BpfError);
     try {
-      dp.maps.config.update({ id: 1 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', snatPortMin: 0, snatPortMax: 0 });
+      dp.maps.config.update({ id: 1 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', snatPortMin: 0, snatPortMax: 0, nodeAddr: '0.0.0.0' });
     } catch (e) {
       expect(e).toMatchObject({ op: 'map update', code: 'E2BIG' });
     }

@@ -46,12 +46,6 @@ describe('ebpf render', () => {
     expect(r.desired.services.get(`${VIP}:80/TCP#0`)!.value).toMatchObject({ flags: abi.SVC_F_AFFINITY, affinityTimeout: 10800 });
   });
 
-  it('a LoadBalancer IP with loadBalancerSourceRanges is not served (fail closed, with the reason); its other frontends are', () => {
-    const r = render(table(svc('lbsr', { endpoints: [ep('198.18.1.11')], loadBalancerIPs: ['198.19.250.24'], loadBalancerSourceRanges: ['198.19.99.0/24'] })), emptyIds());
-    expect([...r.frontends.values()].map((f) => f.kind)).toEqual(['ClusterIP']);
-    expect(r.skipped.map((s) => s.reason)).toEqual(['LoadBalancer 198.19.250.24: loadBalancerSourceRanges are not enforced by the eBPF data plane yet, so this IP is not served']);
-  });
-
   it('externalIPs/LB IPs/NodePorts are frontends of their own (external endpoints, flagged); IPv6 and SCTP are skipped with reasons', () => {
     const r = render(
       table(

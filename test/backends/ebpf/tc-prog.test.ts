@@ -166,7 +166,7 @@ describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
     it(`fixture: ${f.name}`, async () => {
       for (const s of f.services) seedService(dp.maps, s);
       // A one-port SNAT range makes the allocated source port known in advance.
-      dp.maps.config.update({ id: 0 }, { hairpinAddr: f.hairpin ?? '0.0.0.0', snatAddr: f.snat ?? '0.0.0.0', snatPortMin: SNAT_PORT, snatPortMax: SNAT_PORT });
+      dp.maps.config.update({ id: 0 }, { hairpinAddr: f.hairpin ?? '0.0.0.0', snatAddr: f.snat ?? '0.0.0.0', snatPortMin: SNAT_PORT, snatPortMax: SNAT_PORT, nodeAddr: '0.0.0.0' });
       for (const [i, step] of f.steps.entries()) {
         const input = buildPacket(step.in);
         const r = await libbpf.testRun(dp.tc.fd, input);
@@ -367,7 +367,7 @@ describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
       buildIcmpError({ saddr: ROUTER, daddr: to, type: 3, code: 4, rest: 1400, quoted: quote(quoted) });
 
     it('a frag-needed about a SNATed forward packet reaches the client, quoting what the client sent', async () => {
-      dp.maps.config.update({ id: 0 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', snatPortMin: SNAT_PORT, snatPortMax: SNAT_PORT });
+      dp.maps.config.update({ id: 0 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', snatPortMin: SNAT_PORT, snatPortMax: SNAT_PORT, nodeAddr: '0.0.0.0' });
       seedService(dp.maps, nodePortSvc([{ id: 21, ip: REMOTE_POD, port: 9376, flags: abi.BE_F_ACTIVE | abi.BE_F_REMOTE }]));
       await run(ext2np);
       // The hop towards the pod quotes the packet as it left: SNATed and DNATed.
@@ -418,7 +418,7 @@ describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
   });
 
   it('SNAT: clients on the same source port get distinct ports towards one backend, each reply reaches its own client, a full range drops', async () => {
-    dp.maps.config.update({ id: 0 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', snatPortMin: 61000, snatPortMax: 61001 });
+    dp.maps.config.update({ id: 0 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', snatPortMin: 61000, snatPortMax: 61001, nodeAddr: '0.0.0.0' });
     seedService(dp.maps, nodePortSvc([{ id: 21, ip: REMOTE_POD, port: 9376, flags: abi.BE_F_ACTIVE | abi.BE_F_REMOTE }]));
     const clients = [EXT, '198.19.250.8', '198.19.250.9'];
     const ports: number[] = [];
@@ -441,7 +441,7 @@ describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
   });
 
   it('SNAT: a port comes back once its flow is reset (by either side), not while it is closing or was opened again', async () => {
-    dp.maps.config.update({ id: 0 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', snatPortMin: 61000, snatPortMax: 61000 });
+    dp.maps.config.update({ id: 0 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', snatPortMin: 61000, snatPortMax: 61000, nodeAddr: '0.0.0.0' });
     seedService(dp.maps, nodePortSvc([{ id: 21, ip: REMOTE_POD, port: 9376, flags: abi.BE_F_ACTIVE | abi.BE_F_REMOTE }]));
     const [a, b, c] = [EXT, '198.19.250.8', '198.19.250.9'];
     const fwdKey = (client: string) => ({ saddr: client, daddr: NODE_IP, sport: 50000, dport: 30080, proto: TCP });
@@ -480,7 +480,7 @@ describeKernel('tc_lb program (BPF_PROG_TEST_RUN)', () => {
       packets: { ...zero(PACKET_PATHS), ...packets },
       drops: { ...zero(DROP_REASONS), ...drops },
     });
-    dp.maps.config.update({ id: 0 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', snatPortMin: 61000, snatPortMax: 61000 });
+    dp.maps.config.update({ id: 0 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', snatPortMin: 61000, snatPortMax: 61000, nodeAddr: '0.0.0.0' });
     svc([{ id: 1, ip: B1 }]);
     expect(await moved(c2v)).toEqual(only({ new: 1 }));
     expect(await moved({ saddr: B1, daddr: CLIENT, proto: TCP, sport: 9376, dport: 40000, flags: TCP_SYN | TCP_ACK, seq: 1, ack: 5001 })).toEqual(only({ reply: 1 }));
