@@ -3,10 +3,10 @@
 // Pure. Frontends of a family exist only when the service has a ClusterIP of that family
 // (kube-proxy runs one proxier per family and skips services of the other one).
 import { type FrontendKind, type NodeView, frontendsOf } from '../../model/frontends.js';
-import { selectEndpoints } from '../../model/select-endpoints.js';
+import { hasExternal, selectEndpoints } from '../../model/select-endpoints.js';
 import { servicePortNameString } from '../../model/service-port-name.js';
 import type { Endpoint, IPFamily, ServicePortEntry, ServiceTable } from '../../model/types.js';
-import { type SetEntry, type SetRole, ipPortMember, nodePortRole, setName } from './ipsets.js';
+import { type SetEntry, type SetRole, ipPortMember, nodePortMember, nodePortRole, setName } from './ipsets.js';
 import { type RealServer, type VirtualServer, canonicalIP, familyOf } from './types.js';
 import { canonicalCIDR, cidrContains } from '../../util/cidr.js';
 
@@ -61,10 +61,17 @@ export function desiredService(svc: ServicePortEntry, opts: DesiredOptions): Des
   // later unbind delete the node's own local route.
   const nodeAddresses = new Set(opts.view.addresses.map(canonicalIP));
   const bind = (ip: string) => (nodeAddresses.has(ip) ? undefined : bound.push(ip));
+  // kube-proxy's IPVS mode (kubernetes#97081): a Local policy that leaves no endpoint on
+  // this node falls back to the Cluster endpoints, so pods on this node still reach the
+  // service (an external client gets no answer: the reply leaves the endpoint's node
+  // un-NATed). Only where kube-proxy has Cluster endpoints at all: the internal policy is
+  // Cluster, or the service is reachable from outside.
+  const usesCluster = svc.internalTrafficPolicy !== 'Local' || hasExternal(svc);
+  const orCluster = (eps: Endpoint[]) => (eps.length === 0 && usesCluster ? sel.cluster : eps);
   const servers = new Map<string, RealServer[]>();
   const serversOf = (external: boolean, family: IPFamily) => {
     const k = `${external}|${family}`;
-    if (!servers.has(k)) servers.set(k, realServers(external ? sel.external : sel.internal, family));
+    if (!servers.has(k)) servers.set(k, realServers(orCluster(external ? sel.external : sel.internal), family));
     return servers.get(k)!;
   };
 
@@ -79,6 +86,10 @@ export function desiredService(svc: ServicePortEntry, opts: DesiredOptions): Des
     } else if (f.kind === 'ExternalIP') {
       bind(ip);
       add(extLocal ? 'EXTERNAL-IP-LOCAL' : 'EXTERNAL-IP', f.family, member);
+    } else if (f.kind === 'NodePort' && svc.protocol === 'SCTP') {
+      // SCTP node ports are per node address (hash:ip,port), the others per port (below).
+      add(nodePortRole(svc.protocol, false), f.family, nodePortMember(svc.protocol, ip, f.port));
+      if (extLocal) add(nodePortRole(svc.protocol, true), f.family, nodePortMember(svc.protocol, ip, f.port));
     } else if (f.kind === 'LoadBalancer') {
       bind(ip);
       add('LOAD-BALANCER', f.family, member);
@@ -94,16 +105,19 @@ export function desiredService(svc: ServicePortEntry, opts: DesiredOptions): Des
     }
   }
   for (const family of [...families].sort()) {
-    // The node-port sets hold the port, whatever addresses the node has.
-    if (svc.nodePort > 0) {
+    // The TCP/UDP node-port sets hold the port, whatever addresses the node has.
+    if (svc.nodePort > 0 && svc.protocol !== 'SCTP') {
       add(nodePortRole(svc.protocol, false), family, String(svc.nodePort));
       if (extLocal) add(nodePortRole(svc.protocol, true), family, String(svc.nodePort));
     }
+    if (svc.healthCheckNodePort > 0) add('HEALTH-CHECK-NODE-PORT', family, String(svc.healthCheckNodePort));
     // Hairpin: a pod reaching itself through the service is masqueraded (KUBE-LOOP-BACK).
-    const eps = new Map([...serversOf(false, family), ...serversOf(true, family)].map((r) => [`${r.ip}|${r.port}`, r]));
-    for (const r of eps.values()) add('LOOP-BACK', family, `${r.ip},${svc.protocol.toLowerCase()}:${r.port},${r.ip}`);
+    // Every endpoint on this node, whatever its conditions (as kube-proxy): only a local
+    // pod can reach itself through this node, and a not-ready one may become ready.
+    for (const r of realServers(svc.endpoints.filter((e) => e.nodeName === opts.view.nodeName), family)) {
+      add('LOOP-BACK', family, `${r.ip},${svc.protocol.toLowerCase()}:${r.port},${r.ip}`);
+    }
   }
-  for (const v of vss) if (v.realServers.length === 0) add('NO-ENDPOINTS', familyOf(v.ip), ipPortMember(v.ip, v.protocol, v.port));
   for (const ip of new Set(bound)) add('IPVS-IPS', familyOf(ip), ip);
   return { key: svc.key, label, virtualServers: vss, bound: [...new Set(bound)], sets };
 }

@@ -13,7 +13,7 @@ import { toolRuns } from '../../util/exec.js';
 import { type IptablesMode, IptablesCli } from '../netfilter/iptables-cli.js';
 import { type DesiredService, desiredState } from './desired.js';
 import { inspectRows } from './inspect.js';
-import { allSetNames, entryKey } from './ipsets.js';
+import { LEGACY_SET_NAMES, allSetNames, entryKey } from './ipsets.js';
 import { renderChainRemoval } from '../netfilter/chain-removal.js';
 import { parseSave } from '../netfilter/save.js';
 import { FILTER_CHAINS, IPVS_JUMP_RULES, NAT_CHAINS, ourRules, renderIptables, tablesOf, withMissingJumps } from './iptables-rules.js';
@@ -153,7 +153,7 @@ export class IpvsBackend implements Backend {
       if (text) await cli.restore(text);
     }
     // Sets last: iptables rules referencing them are gone now.
-    const ours = new Set(allSetNames());
+    const ours = new Set([...allSetNames(), ...LEGACY_SET_NAMES]);
     await k.destroySets([...sets.keys()].filter((s) => ours.has(s)));
     this.lastApplied.clear();
     this.appliedRules.clear();

@@ -1,7 +1,7 @@
 // `bpfproxy inspect` for IPVS: the virtual servers read back from the kernel, named after
 // the service recorded in the ipset comments (IPVS itself has no place for a name).
 import type { InspectRow } from '../../proxier/backend.js';
-import { type SetContents, ipPortMember, nodePortRole, setName } from './ipsets.js';
+import { type SetContents, ipPortMember, nodePortMember, nodePortRole, setName } from './ipsets.js';
 import { owned } from './plan.js';
 import type { FrontendKind } from '../../model/frontends.js';
 import { type VirtualServer, familyOf, hostPort } from './types.js';
@@ -30,7 +30,7 @@ export function inspectRows(vss: Map<string, VirtualServer>, sets: SetContents, 
     }
     if (!kind && owned(vs, { bound, otherAddresses, sets })) {
       kind = 'NodePort';
-      service = sets.get(setName(nodePortRole(vs.protocol, false), fam))?.get(String(vs.port));
+      service = sets.get(setName(nodePortRole(vs.protocol, false), fam))?.get(nodePortMember(vs.protocol, vs.ip, vs.port));
     }
     if (!kind) continue; // not ours
     rows.push({

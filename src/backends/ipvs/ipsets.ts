@@ -12,12 +12,12 @@ export type SetRole =
   | 'LOAD-BALANCER-LOCAL'
   | 'NODE-PORT-TCP'
   | 'NODE-PORT-UDP'
-  | 'NODE-PORT-SCTP'
+  | 'NODE-PORT-SCTP-HASH'
   | 'NODE-PORT-LOCAL-TCP'
   | 'NODE-PORT-LOCAL-UDP'
-  | 'NODE-PORT-LOCAL-SCTP'
+  | 'NODE-PORT-LOCAL-SCTP-HASH'
+  | 'HEALTH-CHECK-NODE-PORT'
   | 'IPVS-IPS'
-  | 'NO-ENDPOINTS'
   | 'LOAD-BALANCER-FW'
   | 'LOAD-BALANCER-SOURCE-CIDR'
   | 'LOAD-BALANCER-SOURCE-IP';
@@ -37,12 +37,13 @@ export const SET_ROLES: Record<SetRole, RoleSpec> = {
   'LOAD-BALANCER-LOCAL': { type: 'hash:ip,port', doc: 'LoadBalancer IP:port with externalTrafficPolicy Local (source kept)' },
   'NODE-PORT-TCP': { type: 'bitmap:port', doc: 'TCP node ports (masqueraded unless Local)' },
   'NODE-PORT-UDP': { type: 'bitmap:port', doc: 'UDP node ports' },
-  'NODE-PORT-SCTP': { type: 'bitmap:port', doc: 'SCTP node ports' },
+  // SCTP node ports are matched with the node address (kube-proxy's -HASH sets).
+  'NODE-PORT-SCTP-HASH': { type: 'hash:ip,port', doc: 'node address,sctp:node port' },
   'NODE-PORT-LOCAL-TCP': { type: 'bitmap:port', doc: 'TCP node ports with externalTrafficPolicy Local' },
   'NODE-PORT-LOCAL-UDP': { type: 'bitmap:port', doc: 'UDP node ports with externalTrafficPolicy Local' },
-  'NODE-PORT-LOCAL-SCTP': { type: 'bitmap:port', doc: 'SCTP node ports with externalTrafficPolicy Local' },
+  'NODE-PORT-LOCAL-SCTP-HASH': { type: 'hash:ip,port', doc: 'node address,sctp:node port with externalTrafficPolicy Local' },
+  'HEALTH-CHECK-NODE-PORT': { type: 'bitmap:port', doc: 'healthCheckNodePorts: accepted by the filter table (the health server listens there)' },
   'IPVS-IPS': { type: 'hash:ip', doc: 'every address on kube-ipvs0: new connections to ports that are not services are rejected' },
-  'NO-ENDPOINTS': { type: 'hash:ip,port', doc: 'frontends whose virtual server has no usable real server: rejected at once' },
   'LOAD-BALANCER-FW': { type: 'hash:ip,port', doc: 'LoadBalancer IP:port with loadBalancerSourceRanges: sources outside them are dropped' },
   'LOAD-BALANCER-SOURCE-CIDR': { type: 'hash:ip,port,net', doc: 'LoadBalancer IP,port,source range allowed in' },
   'LOAD-BALANCER-SOURCE-IP': { type: 'hash:ip,port,ip', doc: 'LoadBalancer IP,port,LB IP: the node itself (inside a range) reaching a local LB IP' },
@@ -60,8 +61,21 @@ export function allSetNames(): string[] {
   return ROLES.flatMap((r) => [setName(r, 4), setName(r, 6)]);
 }
 
+/**
+ * Sets earlier versions of this backend created and this one does not (KUBE-NO-ENDPOINTS:
+ * IPVS answers a virtual server without real servers with ICMP port unreachable itself;
+ * bitmap:port SCTP node-port sets, now kube-proxy's hash:ip,port -HASH ones). Only
+ * cleanup removes them.
+ */
+export const LEGACY_SET_NAMES = ['NO-ENDPOINTS', 'NODE-PORT-SCTP', 'NODE-PORT-LOCAL-SCTP'].flatMap((r) => [`KUBE-${r}`, `KUBE-6-${r}`]);
+
 export function nodePortRole(protocol: Protocol, local: boolean): SetRole {
-  return `NODE-PORT-${local ? 'LOCAL-' : ''}${protocol}` as SetRole;
+  return `NODE-PORT-${local ? 'LOCAL-' : ''}${protocol}${protocol === 'SCTP' ? '-HASH' : ''}` as SetRole;
+}
+
+/** A node port's member in its node-port set: the port (bitmap:port), for SCTP `ip,sctp:port`. */
+export function nodePortMember(protocol: Protocol, ip: string, port: number): string {
+  return protocol === 'SCTP' ? ipPortMember(ip, protocol, port) : String(port);
 }
 
 /** One member of one set; the comment names the service (read back by `inspect`). */

@@ -5,8 +5,11 @@
 //   nat    PREROUTING/OUTPUT → KUBE-SERVICES: mark for masquerade (ClusterIP from outside
 //          --cluster-cidr or with --masquerade-all; externalIP/LB/NodePort unless Local)
 //          POSTROUTING → KUBE-POSTROUTING: masquerade hairpin (KUBE-LOOP-BACK) and marked flows
-//   filter INPUT → KUBE-IPVS-FILTER: reject at once frontends without endpoints, and new
-//          connections to kube-ipvs0 addresses on ports that are not services
+//   filter INPUT → KUBE-IPVS-FILTER: reject new connections to kube-ipvs0 addresses on
+//          ports that are not services (IPVS itself refuses a virtual server without real
+//          servers: ICMP port unreachable)
+//          INPUT → KUBE-NODE-PORT: accept the health-check node ports (a DROP policy must
+//          not hide them from the load balancer's probes)
 //          FORWARD → KUBE-FORWARD: accept marked and established service flows (a DROP policy
 //          must not break them)
 //          INPUT/FORWARD → KUBE-PROXY-FIREWALL → KUBE-SOURCE-RANGES-FIREWALL: LB IPs with
@@ -17,7 +20,7 @@ import { type SetRole, nodePortRole, setName } from './ipsets.js';
 
 export const MASQ_MARK = '0x4000';
 export const NAT_CHAINS = ['KUBE-SERVICES', 'KUBE-NODE-PORT', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ'];
-export const FILTER_CHAINS = ['KUBE-IPVS-FILTER', 'KUBE-FORWARD', 'KUBE-PROXY-FIREWALL', 'KUBE-SOURCE-RANGES-FIREWALL'];
+export const FILTER_CHAINS = ['KUBE-IPVS-FILTER', 'KUBE-FORWARD', 'KUBE-NODE-PORT', 'KUBE-PROXY-FIREWALL', 'KUBE-SOURCE-RANGES-FIREWALL'];
 
 const comment = (c: string) => `-m comment --comment "${c}"`;
 
@@ -27,6 +30,7 @@ export const IPVS_JUMP_RULES: JumpRule[] = [
   { table: 'nat', from: 'POSTROUTING', to: 'KUBE-POSTROUTING', args: ['-m', 'comment', '--comment', 'kubernetes postrouting rules'] },
   { table: 'filter', from: 'INPUT', to: 'KUBE-IPVS-FILTER', args: ['-m', 'comment', '--comment', 'kubernetes ipvs access filter'] },
   { table: 'filter', from: 'FORWARD', to: 'KUBE-FORWARD', args: ['-m', 'comment', '--comment', 'kubernetes forwarding rules'] },
+  { table: 'filter', from: 'INPUT', to: 'KUBE-NODE-PORT', args: ['-m', 'comment', '--comment', 'kubernetes health check rules'] },
   { table: 'filter', from: 'INPUT', to: 'KUBE-PROXY-FIREWALL', args: ['-m', 'comment', '--comment', 'kube-proxy firewall rules'] },
   { table: 'filter', from: 'FORWARD', to: 'KUBE-PROXY-FIREWALL', args: ['-m', 'comment', '--comment', 'kube-proxy firewall rules'] },
 ];
@@ -56,8 +60,10 @@ export function renderIptables(opts: IptablesRuleOptions): string {
   svc(`${comment('kubernetes service nodeports')} -m addrtype --dst-type LOCAL -j KUBE-NODE-PORT`);
   for (const proto of ['TCP', 'UDP', 'SCTP'] as const) {
     const p = proto.toLowerCase();
-    nat.push(`-A KUBE-NODE-PORT -p ${p} ${match(nodePortRole(proto, true), 'dst')} -j RETURN`);
-    nat.push(`-A KUBE-NODE-PORT -p ${p} ${comment(`Kubernetes nodeport ${p} port for masquerade purpose`)} ${match(nodePortRole(proto, false), 'dst')} -j KUBE-MARK-MASQ`);
+    // SCTP sets hold address,port (hash:ip,port); TCP and UDP ones the port (bitmap:port).
+    const dirs = proto === 'SCTP' ? 'dst,dst' : 'dst';
+    nat.push(`-A KUBE-NODE-PORT -p ${p} ${match(nodePortRole(proto, true), dirs)} -j RETURN`);
+    nat.push(`-A KUBE-NODE-PORT -p ${p} ${comment(`Kubernetes nodeport ${p} port for masquerade purpose`)} ${match(nodePortRole(proto, false), dirs)} -j KUBE-MARK-MASQ`);
   }
   nat.push(
     `-A KUBE-MARK-MASQ -j MARK --or-mark ${MASQ_MARK}`,
@@ -69,13 +75,14 @@ export function renderIptables(opts: IptablesRuleOptions): string {
   );
 
   const filter = [
-    `-A KUBE-IPVS-FILTER ${comment('service without endpoints: refuse at once')} -m conntrack --ctstate NEW ${match('NO-ENDPOINTS')} -j REJECT`,
     ...(['LOAD-BALANCER', 'CLUSTER-IP', 'EXTERNAL-IP', 'EXTERNAL-IP-LOCAL'] as const).map((r) => `-A KUBE-IPVS-FILTER ${match(r)} -j RETURN`),
+    `-A KUBE-IPVS-FILTER ${match('HEALTH-CHECK-NODE-PORT', 'dst')} -j RETURN`,
     `-A KUBE-IPVS-FILTER ${comment('kube-ipvs0 address, port that is no service')} -m conntrack --ctstate NEW ${match('IPVS-IPS', 'dst')} -j REJECT`,
     // No INVALID drop here (kube-proxy's iptables mode has one): IPVS replies are un-NATed
     // after filter FORWARD, and we do not want to second-guess conntrack on them.
     `-A KUBE-FORWARD ${comment('kubernetes forwarding rules')} -m mark --mark ${MASQ_MARK}/${MASQ_MARK} -j ACCEPT`,
     `-A KUBE-FORWARD ${comment('kubernetes forwarding conntrack rule')} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+    `-A KUBE-NODE-PORT ${comment('Kubernetes health check node port')} ${match('HEALTH-CHECK-NODE-PORT', 'dst')} -j ACCEPT`,
     // loadBalancerSourceRanges: a LB IP:port with ranges lets in only sources inside them.
     `-A KUBE-PROXY-FIREWALL ${match('LOAD-BALANCER-FW')} -j KUBE-SOURCE-RANGES-FIREWALL`,
     `-A KUBE-SOURCE-RANGES-FIREWALL ${match('LOAD-BALANCER-SOURCE-CIDR', 'dst,dst,src')} -j RETURN`,

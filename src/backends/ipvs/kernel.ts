@@ -131,8 +131,10 @@ export async function readAddresses(): Promise<Addresses> {
 
 /** kube-ipvs0: a dummy device whose only job is to make the VIPs local addresses. */
 export function dummyWrite(exists: boolean): ToolWrite {
-  // Up, so IPv6 addresses on it are usable (IPv4 would work on a down device too).
-  const cmds = [...(exists ? [] : [`link add ${DUMMY} type dummy`]), `link set ${DUMMY} up`];
+  // Up, so IPv6 addresses on it are usable (IPv4 would work on a down device too); with no
+  // IPv6 link-local address of its own (addrgenmode none), so its addresses are the
+  // services' only, as on kube-proxy's (which it leaves down).
+  const cmds = [...(exists ? [] : [`link add ${DUMMY} type dummy`, `link set ${DUMMY} addrgenmode none`]), `link set ${DUMMY} up`];
   return { cmd: 'ip', args: ['-batch', '-'], input: cmds.join('\n') + '\n' };
 }
 

@@ -7,7 +7,7 @@
 // left exactly as it is: nothing of it is added, changed or removed — including what it had
 // before (its entries in `lastApplied`) — while every other service is synced normally.
 import type { DesiredService } from './desired.js';
-import { type SetContents, type SetEntry, allSetNames, entryKey, nodePortRole, setName } from './ipsets.js';
+import { type SetContents, type SetEntry, allSetNames, entryKey, nodePortMember, nodePortRole, setName } from './ipsets.js';
 import { deleteServiceLine } from './ipvsadm.js';
 import { diffVirtualServer } from './ipvs-diff.js';
 import { type VirtualServer, familyOf, vsKey } from './types.js';
@@ -90,7 +90,7 @@ export function owned(vs: VirtualServer, state: Pick<KernelState, 'bound' | 'oth
   if (state.bound.has(vs.ip)) return true;
   // NodePorts live on the node's own addresses; our node-port set records their ports.
   const ports = state.sets.get(setName(nodePortRole(vs.protocol, false), familyOf(vs.ip)));
-  return state.otherAddresses.has(vs.ip) && (ports?.has(String(vs.port)) ?? false);
+  return state.otherAddresses.has(vs.ip) && (ports?.has(nodePortMember(vs.protocol, vs.ip, vs.port)) ?? false);
 }
 
 export function planSync(input: PlanInput): SyncPlan {

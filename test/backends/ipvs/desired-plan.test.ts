@@ -25,14 +25,39 @@ describe('desiredState', () => {
     ]);
   });
 
-  it('only ready endpoints; ClientIP affinity becomes persistence; no endpoints → NO-ENDPOINTS member', () => {
-    const eps = [endpoint('198.18.1.2', 9376), endpoint('198.18.1.5', 9376, { ready: false, serving: false })];
+  it('only ready endpoints; ClientIP affinity becomes persistence; no endpoints → a virtual server without real servers (IPVS refuses)', () => {
+    const eps = [endpoint('198.18.1.2', 9376), endpoint('198.18.1.5', 9376, { ready: false, serving: false }), endpoint('198.18.2.2', 9376, { nodeName: 'node-b' })];
     const [a] = desiredState(table(entry('default', 'a', '', '198.19.1.176', 80, eps, { sessionAffinity: { type: 'ClientIP', timeoutSeconds: 300 } })), OPTS);
     expect(a!.virtualServers[0]!.persistence).toBe(300);
-    expect(a!.virtualServers[0]!.realServers.map((r) => r.ip)).toEqual(['198.18.1.2']);
+    expect(a!.virtualServers[0]!.realServers.map((r) => r.ip)).toEqual(['198.18.1.2', '198.18.2.2']);
+    // Hairpin masquerade: every endpoint on this node, ready or not (kube-proxy's KUBE-LOOP-BACK), none elsewhere.
+    expect(a!.sets.filter((e) => e.set === 'KUBE-LOOP-BACK').map((e) => e.member)).toEqual(['198.18.1.2,tcp:9376,198.18.1.2', '198.18.1.5,tcp:9376,198.18.1.5']);
     const [b] = desiredState(table(entry('default', 'b', '', '198.19.1.178', 80, [])), OPTS);
     expect(b!.virtualServers[0]!.realServers).toEqual([]);
-    expect(b!.sets).toContainEqual({ set: 'KUBE-NO-ENDPOINTS', member: '198.19.1.178,tcp:80', comment: 'default/b/TCP' });
+    expect(b!.sets.map((e) => e.set).sort()).toEqual(['KUBE-CLUSTER-IP', 'KUBE-IPVS-IPS']);
+  });
+
+  it('a Local policy with no endpoint on this node falls back to the Cluster endpoints, where kube-proxy has them (kubernetes#97081)', () => {
+    const remote = [endpoint('198.18.2.6', 9376, { nodeName: 'node-b' })];
+    const np = entry('default', 'np', '', '198.19.1.183', 80, remote, { nodePort: 30203, externalTrafficPolicy: 'Local', externalIPs: ['198.19.250.11'] });
+    const itp = entry('default', 'itp', '', '198.19.1.184', 80, remote, { internalTrafficPolicy: 'Local' });
+    const out = desiredState(table(np, itp), OPTS);
+    const [a, b] = [out.find((d) => d.key === np.key), out.find((d) => d.key === itp.key)];
+    const servers = (d: typeof a) => d!.virtualServers.map((v) => `${v.kind} ${v.realServers.map((r) => r.ip).join(',')}`);
+    expect(new Set(servers(a))).toEqual(new Set(['ClusterIP 198.18.2.6', 'NodePort 198.18.2.6', 'ExternalIP 198.18.2.6']));
+    // ClusterIP-only with internalTrafficPolicy Local: kube-proxy computes no Cluster endpoints.
+    expect(servers(b)).toEqual(['ClusterIP ']);
+  });
+
+  it('health-check node ports in KUBE-HEALTH-CHECK-NODE-PORT; SCTP node ports per node address (kube-proxy\'s -HASH sets)', () => {
+    const hc = entry('default', 'lb', '', '198.19.1.181', 80, [endpoint('198.18.1.2', 9376)], { nodePort: 30200, healthCheckNodePort: 30201, externalTrafficPolicy: 'Local' });
+    const sctp = entry('default', 'sc', '', '198.19.1.182', 80, [endpoint('198.18.1.2', 9376)], { protocol: 'SCTP', nodePort: 30202 });
+    const out = desiredState(table(hc, sctp), OPTS);
+    const [a, b] = [out.find((d) => d.key === hc.key), out.find((d) => d.key === sctp.key)];
+    expect(a!.sets).toContainEqual({ set: 'KUBE-HEALTH-CHECK-NODE-PORT', member: '30201', comment: 'default/lb/TCP' });
+    const np = b!.sets.filter((e) => e.set.startsWith('KUBE-NODE-PORT')).map((e) => `${e.set} ${e.member}`);
+    expect(np).toEqual(OPTS.view.nodePortAddresses.filter((ip) => !ip.includes(':')).map((ip) => `KUBE-NODE-PORT-SCTP-HASH ${ip},sctp:30202`));
+    expect(np.length).toBeGreaterThan(0);
   });
 
   it('NodePort on every node address of the family, externalIPs and LB IPs bound, Local policies in their sets', () => {
@@ -180,12 +205,12 @@ describe('IpvsBackend.render', () => {
   it('prints the tool runs of a first sync on an empty node, each command line with its stdin, without a kernel', async () => {
     const { IpvsBackend } = await import('../../../src/backends/ipvs/index.js');
     const text = new IpvsBackend({ scheduler: 'wlc', clusterCIDRs: ['198.18.0.0/16'] }).render(table(seed()));
-    expect(text).toMatch(/^# ip -batch -\nlink add kube-ipvs0 type dummy\nlink set kube-ipvs0 up\n\n# ipset restore -exist\ncreate KUBE-CLUSTER-IP hash:ip,port /);
+    expect(text).toMatch(/^# ip -batch -\nlink add kube-ipvs0 type dummy\nlink set kube-ipvs0 addrgenmode none\nlink set kube-ipvs0 up\n\n# ipset restore -exist\ncreate KUBE-CLUSTER-IP hash:ip,port /);
     expect(text).toContain('\n# ip -force -batch -\naddr add 198.19.1.175/32 dev kube-ipvs0\n');
     expect(text).toContain('\n# ipvsadm -R\n-A -t 198.19.1.175:80 -s wlc\n-a -t 198.19.1.175:80 -r 198.18.1.2:9376 -m -w 1\n');
     expect(text).toContain('add KUBE-CLUSTER-IP 198.19.1.175,tcp:80 comment "default/hostnames/TCP"');
     // The jumps from the built-in chains are missing on an empty node: the restore inserts them.
-    expect(text).toMatch(/\n# iptables-restore -w 5 --noflush\n\*filter\n[\s\S]*-I INPUT -m comment --comment "kubernetes ipvs access filter" -j KUBE-IPVS-FILTER\n-I FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD\n-I INPUT -m comment --comment "kube-proxy firewall rules" -j KUBE-PROXY-FIREWALL\n-I FORWARD -m comment --comment "kube-proxy firewall rules" -j KUBE-PROXY-FIREWALL\nCOMMIT\n/);
+    expect(text).toMatch(/\n# iptables-restore -w 5 --noflush\n\*filter\n[\s\S]*-I INPUT -m comment --comment "kubernetes ipvs access filter" -j KUBE-IPVS-FILTER\n-I FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD\n-I INPUT -m comment --comment "kubernetes health check rules" -j KUBE-NODE-PORT\n-I INPUT -m comment --comment "kube-proxy firewall rules" -j KUBE-PROXY-FIREWALL\n-I FORWARD -m comment --comment "kube-proxy firewall rules" -j KUBE-PROXY-FIREWALL\nCOMMIT\n/);
     expect(text).not.toContain('ip6tables-restore'); // no IPv6 frontend: no IPv6 rules, as sync
     expect(() => new IpvsBackend({ scheduler: 'bogus' })).toThrow(/--ipvs-scheduler: want one of rr, wrr/);
   });

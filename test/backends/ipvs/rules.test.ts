@@ -5,12 +5,13 @@ import { renderChainRemoval } from '../../../src/backends/netfilter/chain-remova
 import { renderIptables } from '../../../src/backends/ipvs/iptables-rules.js';
 
 describe('renderIptables', () => {
-  it('IPv4 with --cluster-cidr: masquerade ClusterIP traffic from outside it, hairpin, reject without endpoints', () => {
+  it('IPv4 with --cluster-cidr: masquerade ClusterIP traffic from outside it, hairpin, health-check node ports accepted', () => {
     const t = renderIptables({ family: 4, clusterCIDR: '198.18.0.0/16' });
     expect(t).toContain('*filter\n:KUBE-IPVS-FILTER - [0:0]\n:KUBE-FORWARD - [0:0]\n');
     expect(t).toContain('! -s 198.18.0.0/16 -m set --match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ');
     expect(t).toContain('-m set --match-set KUBE-LOOP-BACK dst,dst,src -j MASQUERADE');
-    expect(t).toContain('-m conntrack --ctstate NEW -m set --match-set KUBE-NO-ENDPOINTS dst,dst -j REJECT');
+    expect(t).toContain('-A KUBE-NODE-PORT -m comment --comment "Kubernetes health check node port" -m set --match-set KUBE-HEALTH-CHECK-NODE-PORT dst -j ACCEPT');
+    expect(t).toContain('-A KUBE-NODE-PORT -p sctp -m set --match-set KUBE-NODE-PORT-LOCAL-SCTP-HASH dst,dst -j RETURN');
     expect(t).toContain('-A KUBE-NODE-PORT -p tcp -m set --match-set KUBE-NODE-PORT-LOCAL-TCP dst -j RETURN');
     // The reject of non-service ports on VIPs comes after every accept.
     const filter = t.split('COMMIT')[0]!.split('\n').filter((l) => l.startsWith('-A KUBE-IPVS-FILTER'));
@@ -47,13 +48,13 @@ describe('ipsets', () => {
       'add KUBE-NODE-PORT-TCP 30080 comment "ns/web:http/TCP"',
       'create SOMEONE-ELSE hash:ip family inet',
       'add SOMEONE-ELSE 10.0.0.1',
-      'create KUBE-NO-ENDPOINTS hash:ip,port family inet comment',
+      'create KUBE-HEALTH-CHECK-NODE-PORT bitmap:port range 0-65535 comment',
     ].join('\n');
     const sets = parseIpsetSave(save);
-    expect([...sets.keys()]).toEqual(['KUBE-CLUSTER-IP', 'KUBE-NODE-PORT-TCP', 'KUBE-NO-ENDPOINTS']);
+    expect([...sets.keys()]).toEqual(['KUBE-CLUSTER-IP', 'KUBE-NODE-PORT-TCP', 'KUBE-HEALTH-CHECK-NODE-PORT']);
     expect(sets.get('KUBE-CLUSTER-IP')?.get('198.19.1.175,tcp:80')).toBe('default/hostnames/TCP');
     expect(sets.get('KUBE-NODE-PORT-TCP')?.get('30080')).toBe('ns/web:http/TCP');
-    expect(sets.get('KUBE-NO-ENDPOINTS')?.size).toBe(0);
+    expect(sets.get('KUBE-HEALTH-CHECK-NODE-PORT')?.size).toBe(0);
     expect(renderIpsetRestore({ add: [{ set: 'KUBE-CLUSTER-IP', member: '198.19.1.176,udp:53', comment: 'a/b/UDP' }], del: [{ set: 'KUBE-NODE-PORT-TCP', member: '30080' }] })).toBe(
       'add KUBE-CLUSTER-IP 198.19.1.176,udp:53 comment "a/b/UDP"\ndel KUBE-NODE-PORT-TCP 30080\n',
     );
@@ -77,6 +78,7 @@ describe('withMissingJumps', () => {
     const saved = {
       filter: [
         '-A INPUT -m comment --comment "kube-proxy firewall rules" -j KUBE-PROXY-FIREWALL',
+        '-A INPUT -m comment --comment "kubernetes health check rules" -j KUBE-NODE-PORT',
         '-A INPUT -m comment --comment "kubernetes ipvs access filter" -j KUBE-IPVS-FILTER',
         '-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD',
         '-A FORWARD -m comment --comment "kube-proxy firewall rules" -j KUBE-PROXY-FIREWALL',
