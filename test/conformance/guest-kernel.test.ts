@@ -29,7 +29,7 @@ const suiteFile = (b: string) => `test/conformance/${b.replace('/', '-')}.test.t
 const resultsPrefix = (b: string) => `results-${b.replace('/', '_')}-`;
 /** tc_lb's packet fixtures and conntrack GC (BPF_PROG_TEST_RUN): the 6.1 verifier and
  * helpers must take the programs too, not only the host's 6.18. */
-const EBPF_KERNEL_TESTS = ['test/backends/ebpf/tc-prog.test.ts', 'test/backends/ebpf/conntrack-gc.test.ts'];
+const EBPF_KERNEL_TESTS = ['test/backends/ebpf/tc-prog.test.ts', 'test/backends/ebpf/tc-src-range.test.ts', 'test/backends/ebpf/conntrack-gc.test.ts'];
 const VITEST_JSON = join(RESULTS_DIR, 'guest-vitest.json');
 /** Boot + vitest start (15–35 s under TCG) + 5–9 min per backend suite (measured with 30
  * cases: 276, 368 and 446 s for ebpf, ipvs, iptables; the 36 of now add bulk transfers, path MTU, fragments and a tunnel) +

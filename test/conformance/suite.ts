@@ -148,7 +148,7 @@ function suite(backendName: string, source: ConformanceSource, peers?: Peers): v
           tamper: () => backend.tamper(topo.node(NODE).ns, prefix, NODE),
           backend: backendName,
           log,
-          syncDeadlineMs: SYNC_DEADLINE_MS,
+          syncDeadlineMs: (IN_GUEST && backend.guestSyncDeadlineMs) || SYNC_DEADLINE_MS,
           async request(target, opts = {}) {
             const { ns, cgroup } = client(opts.from);
             const r = await requests(ns, target, { ...opts, cgroup });

@@ -6,21 +6,12 @@
 // writes services in Go map order, so there only the set of rules is compared, plus the
 // NodePort jump being KUBE-SERVICES's last rule.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ApiWriter } from '../../cluster/api-writer.js';
-import { TestCluster } from '../../cluster/cluster.js';
 import { describeCluster } from '../../cluster/describe-cluster.js';
-import { netnsWithApi, type ApiRelay } from '../../cluster/relay.js';
 import { eventually } from '../../harness/client.js';
-import { KubeProxyProcess } from '../../harness/kube-proxy-process.js';
-import { node } from '../../harness/manifests.js';
-import { deleteNetns, newRunPrefix, nsRun } from '../../harness/netns.js';
-import { ProxyProcess } from '../../harness/proxy-process.js';
+import { type DifferentialPair, startDifferentialPair } from '../../harness/differential-pair.js';
+import { nsRun } from '../../harness/netns.js';
 import { describeKernel } from '../../kernel-required.js';
 import { OBJECT_SETS, generatedSet } from '../../fixtures/object-sets.js';
-
-const NODE = 'node-a';
-const NODE_IP = '198.19.200.1';
-const CLUSTER_CIDR = '198.18.0.0/16';
 
 /**
  * Chains kube-proxy writes that we do not, and why (their jumps are left out too):
@@ -76,33 +67,18 @@ function kubeChains(save: string): string {
 
 describeCluster('iptables backend vs the real kube-proxy (iptables mode): the same KUBE-* chains', (peers) => {
   describeKernel('iptables-save differential', () => {
-    const prefix = newRunPrefix();
-    const ns = { theirs: `${prefix}-kp`, ours: `${prefix}-ours` };
-    let cluster: TestCluster;
-    let writer: ApiWriter;
-    const relays: ApiRelay[] = [];
-    let kubeProxy: KubeProxyProcess;
-    let ours: ProxyProcess;
+    let pair: DifferentialPair;
 
     beforeAll(async () => {
-      cluster = await TestCluster.start(peers);
-      writer = new ApiWriter(cluster);
-      for (const n of Object.values(ns)) {
-        relays.push(await netnsWithApi(cluster, n));
-        await nsRun(n, 'ip', ['addr', 'add', `${NODE_IP}/32`, 'dev', 'lo']);
-      }
-      await writer.write('node.json', [node(NODE, NODE_IP, '198.18.1.0/24', 'zone-1')]);
-      const kubeconfig = await cluster.writeKubeconfig('differential');
-      kubeProxy = new KubeProxyProcess({ binary: peers.kubeProxy, mode: 'iptables', netns: ns.theirs, kubeconfig, nodeName: NODE, extraArgs: [`--cluster-cidr=${CLUSTER_CIDR}`] });
-      ours = new ProxyProcess({ backend: 'iptables', netns: ns.ours, kubeconfig, nodeName: NODE, extraArgs: ['--cluster-cidr', CLUSTER_CIDR] });
-      await Promise.all([kubeProxy.start(), ours.start()]);
+      pair = await startDifferentialPair(peers, {
+        mode: 'iptables',
+        backend: 'iptables',
+        addNodeAddress: async (ns, ip) => void (await nsRun(ns, 'ip', ['addr', 'add', `${ip}/32`, 'dev', 'lo'])),
+      });
     }, 120_000);
 
     afterAll(async () => {
-      await Promise.all([kubeProxy?.stop(), ours?.stop()]);
-      for (const r of relays) await r.close();
-      for (const n of Object.values(ns)) await deleteNetns(n);
-      await cluster?.stop();
+      await pair?.stop();
     }, 60_000);
 
     const save = async (n: string) => kubeChains((await nsRun(n, 'iptables-save', [])).stdout);
@@ -110,6 +86,7 @@ describeCluster('iptables backend vs the real kube-proxy (iptables mode): the sa
     const sets = [...Object.entries(OBJECT_SETS), ...[1, 2, 3].map((seed) => [`generated seed ${seed}`, generatedSet(seed, 200)] as const)];
     for (const [name, objects] of sets) {
       it(`${name}: ${objects.filter((o) => (o as { kind: string }).kind === 'Service').length} Services → the same chains and rules`, async () => {
+        const { ns, writer } = pair;
         await writer.clear(['node.json']);
         await writer.write('set.json', objects);
         // First our side holds every Service of the set (so an equal state below is this

@@ -8,24 +8,16 @@
 //   - the addresses on kube-ipvs0.
 // Orders are kube-proxy's Go map order, so each view is compared sorted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiWriter } from '../../cluster/api-writer.js';
-import { TestCluster } from '../../cluster/cluster.js';
 import { describeCluster } from '../../cluster/describe-cluster.js';
-import { netnsWithApi, type ApiRelay } from '../../cluster/relay.js';
+import type { Peers } from '../../cluster/peers.js';
 import { eventually } from '../../harness/client.js';
-import { KubeProxyProcess } from '../../harness/kube-proxy-process.js';
-import { node } from '../../harness/manifests.js';
-import { deleteNetns, newRunPrefix, nsRun } from '../../harness/netns.js';
-import { ProxyProcess } from '../../harness/proxy-process.js';
+import { type DifferentialPair, startDifferentialPair } from '../../harness/differential-pair.js';
+import { nsRun } from '../../harness/netns.js';
 import { inGuest } from '../../vm/guest.js';
 import { OBJECT_SETS, generatedSet } from '../../fixtures/object-sets.js';
 
-const NODE = 'node-a';
-const NODE_IP = '198.19.200.1';
-const CLUSTER_CIDR = '198.18.0.0/16';
-
 /** `ipvsadm -Ln`, canonical: one block per virtual server, sorted, its real servers sorted. */
-export function ipvsView(list: string): string {
+function ipvsView(list: string): string {
   const blocks: string[][] = [];
   for (const line of list.split('\n')) {
     const vs = /^(TCP|UDP|SCTP)\s+(\S+)\s+(.*)$/.exec(line);
@@ -41,7 +33,7 @@ export function ipvsView(list: string): string {
 }
 
 /** `ipset save`, canonical: each KUBE-* set's create line, then its members sorted. */
-export function ipsetView(save: string): string {
+function ipsetView(save: string): string {
   const sets = new Map<string, { create: string; members: string[] }>();
   for (const line of save.split('\n')) {
     const create = /^create (KUBE-\S+) (.*)$/.exec(line);
@@ -63,42 +55,31 @@ function createLine(name: string, rest: string): string {
 }
 
 /** The addresses on kube-ipvs0 (`ip -o addr show dev kube-ipvs0`), sorted. */
-export function dummyAddresses(out: string): string {
+function dummyAddresses(out: string): string {
   return [...out.matchAll(/\binet6? (\S+)/g)].map((m) => m[1]!).sort().join('\n');
 }
 
-function differential(peers: Parameters<Parameters<typeof describeCluster>[1]>[0]): void {
-  const prefix = newRunPrefix();
-  const ns = { theirs: `${prefix}-kp`, ours: `${prefix}-ours` };
-  let cluster: TestCluster;
-  let writer: ApiWriter;
-  const relays: ApiRelay[] = [];
-  let kubeProxy: KubeProxyProcess;
-  let ours: ProxyProcess;
+function differential(peers: Peers): void {
+  let pair: DifferentialPair;
 
   beforeAll(async () => {
-    cluster = await TestCluster.start(peers);
-    writer = new ApiWriter(cluster);
-    for (const n of Object.values(ns)) {
-      relays.push(await netnsWithApi(cluster, n));
+    pair = await startDifferentialPair(peers, {
+      mode: 'ipvs',
+      backend: 'ipvs',
       // A node address on an interface of its own: kube-proxy's IPVS mode puts NodePorts on
       // the addresses of the node's interfaces, ours on the Node object's (the same here).
-      await nsRun(n, 'ip', ['link', 'add', 'eth0', 'type', 'dummy']);
-      await nsRun(n, 'ip', ['addr', 'add', `${NODE_IP}/24`, 'dev', 'eth0']);
-      await nsRun(n, 'ip', ['link', 'set', 'eth0', 'up']);
-    }
-    await writer.write('node.json', [node(NODE, NODE_IP, '198.18.1.0/24', 'zone-1')]);
-    const kubeconfig = await cluster.writeKubeconfig('differential');
-    kubeProxy = new KubeProxyProcess({ binary: peers.kubeProxy, mode: 'ipvs', netns: ns.theirs, kubeconfig, nodeName: NODE, extraArgs: [`--cluster-cidr=${CLUSTER_CIDR}`] });
-    ours = new ProxyProcess({ backend: 'ipvs', netns: ns.ours, kubeconfig, nodeName: NODE, extraArgs: ['--cluster-cidr', CLUSTER_CIDR] });
-    await Promise.all([kubeProxy.start(), ours.start()]);
+      async addNodeAddress(ns, ip) {
+        await nsRun(ns, 'ip', ['link', 'add', 'eth0', 'type', 'dummy']);
+        await nsRun(ns, 'ip', ['addr', 'add', `${ip}/24`, 'dev', 'eth0']);
+        await nsRun(ns, 'ip', ['link', 'set', 'eth0', 'up']);
+      },
+    });
   }, 300_000);
 
   afterAll(async () => {
-    await Promise.all([kubeProxy?.stop(), ours?.stop()]);
-    for (const r of relays) await r.close();
-    for (const n of Object.values(ns)) await deleteNetns(n);
-    await cluster?.stop();
+    // How long kube-proxy's syncs took here (the suite's guest sync deadline rests on it).
+    console.log(pair?.kubeProxy.logs.filter((l) => /syncProxyRules complete/i.test(l)).slice(-8).join('\n'));
+    await pair?.stop();
   }, 120_000);
 
   const view = async (n: string) => {
@@ -114,6 +95,7 @@ function differential(peers: Parameters<Parameters<typeof describeCluster>[1]>[0
   for (const [name, objects] of sets) {
     const clusterIPs = objects.flatMap((o) => ((o as { kind: string }).kind === 'Service' ? [(o as { spec: { clusterIP: string } }).spec.clusterIP] : []));
     it(`${name}: ${clusterIPs.length} Services → the same virtual servers, ipsets and kube-ipvs0 addresses`, async () => {
+      const { ns, writer } = pair;
       await writer.clear(['node.json']);
       await writer.write('set.json', objects);
       // First our side holds every ClusterIP of the set (so an equal state below is this
