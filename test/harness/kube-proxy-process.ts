@@ -52,11 +52,8 @@ export class KubeProxyProcess extends ChildProxy implements NodeProxy {
       '--conntrack-tcp-timeout-established=0',
       '--conntrack-tcp-timeout-close-wait=0',
       '--oom-score-adj=0',
-      // The sync periods bpfproxy runs with in the suite (proxy-process.ts); IPVS mode keeps
-      // its default 30 s period: each of its full syncs runs `ipset create -exist` for every
-      // set of both families, 8–13 s of CPU in the qemu guest (measured), so a 5 s period
-      // would keep a guest CPU busy with syncs alone. Changes still sync within 100 ms.
-      ...(o.mode === 'ipvs' ? ['--ipvs-sync-period=30s', '--ipvs-min-sync-period=100ms'] : ['--iptables-sync-period=5s', '--iptables-min-sync-period=100ms']),
+      // The sync periods bpfproxy runs with in the suite (proxy-process.ts).
+      ...(o.mode === 'ipvs' ? ['--ipvs-sync-period=5s', '--ipvs-min-sync-period=100ms'] : ['--iptables-sync-period=5s', '--iptables-min-sync-period=100ms']),
       `--v=${o.mode === 'ipvs' ? 4 : 2}`,
       ...(o.extraArgs ?? []),
       ...this.extra,
