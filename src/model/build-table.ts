@@ -235,7 +235,7 @@ export function serviceEntries(
     try {
       lbAlgorithm = annotatedLbAlgorithm(svc.metadata?.annotations);
     } catch (e) {
-      problems.push(problem(source, what, e));
+      problems.push({ ...problem(source, what, e), kept: true });
     }
     const seen = new Set<string>();
     return ports.map((p, i) => {

@@ -92,6 +92,8 @@ export interface InputProblem {
   /** JSON-path like field, e.g. `spec.ports[0].port`. */
   field: string;
   message: string;
+  /** The object is still used, without this field's value (e.g. an unknown annotation value). */
+  kept?: boolean;
 }
 
 /**

@@ -158,6 +158,7 @@ describe('bpfproxy.io/lb-algorithm annotation', () => {
       object: 'Service default/typo',
       field: 'metadata.annotations["bpfproxy.io/lb-algorithm"]',
       message: 'unknown load-balancing algorithm "Maglev" (want random or maglev); the Service uses --lb-algorithm\'s',
+      kept: true,
     }]);
     expect([...table.services.keys()].sort()).toEqual(['default/typo:a/tcp', 'default/typo:b/tcp']);
     expect(table.services.get('default/typo:a/tcp')).not.toHaveProperty('lbAlgorithm');
