@@ -78,8 +78,9 @@ static __always_inline int translate(struct bpf_sock_addr *ctx)
 		bpf_set_retval(-ECONNREFUSED);
 		return 0;
 	}
-	/* The node is one client for ClientIP affinity (its source address is not known yet). */
-	id = lb_select(vip, port, proto, svc, 0, bpf_ktime_get_coarse_ns());
+	/* The node is one client for ClientIP affinity (its source address is not known yet).
+	 * No 5-tuple either (the source port comes later): Maglev frontends pick at random here. */
+	id = lb_select(vip, port, proto, svc, 0, 0, bpf_ktime_get_coarse_ns());
 	be = id ? lb_backend(id) : 0;
 	if (!be)
 		return SOCK_PASS;

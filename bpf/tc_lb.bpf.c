@@ -3,8 +3,9 @@
  * tc ingress load balancer (every non-loopback interface of the node netns).
  *   reply of a tracked flow  → reverse NAT (source back to VIP:port, hairpin undone)
  *   tracked forward flow     → same backend while it exists (deleted: UDP re-picks, TCP RST)
- *   new flow to a frontend   → (TCP SYN or any UDP datagram) pick a backend (random /
- *                              ClientIP affinity), track, DNAT; other TCP segments get an RST
+ *   new flow to a frontend   → (TCP SYN or any UDP datagram) pick a backend (ClientIP
+ *                              affinity, else Maglev or random), track, DNAT; other TCP
+ *                              segments get an RST
  *   frontend without backends→ TCP RST / ICMP port unreachable, sent back out at once
  *                              (dropped when a Local traffic policy left none on this node)
  *   LB IP with source ranges   → new flows from sources outside them dropped (lb_src_range)
@@ -100,6 +101,7 @@ int TC_LB_PROG(struct __sk_buff *skb)
 	struct ct_value *ct;
 	struct svc_value *svc;
 	struct backend_value *be;
+	struct lb_flow flow = {};
 	__be32 snat;
 	__be16 snat_port = 0;
 	__u16 ct_flags;
@@ -181,7 +183,12 @@ int TC_LB_PROG(struct __sk_buff *skb)
 	if (p.proto == IPPROTO_TCP && !tcp_bare_syn(&p))
 		return answered(reject_tcp(skb, &p), STAT_RESET);
 
-	id = lb_select(p.daddr, p.dport, p.proto, svc, p.saddr, now);
+	flow.saddr = p.saddr;
+	flow.daddr = p.daddr;
+	flow.sport = p.sport;
+	flow.dport = p.dport;
+	flow.proto = p.proto;
+	id = lb_select(p.daddr, p.dport, p.proto, svc, p.saddr, &flow, now);
 	be = id ? lb_backend(id) : 0;
 	if (!be)
 		return drop(STAT_DROP_NO_BACKEND); /* transient: the client retransmits */

@@ -60,6 +60,7 @@ Napi::Value AbiLayout(const Napi::CallbackInfo& info) {
   STRUCT(frag_value, { FIELD(frag_value, sport); FIELD(frag_value, dport); });
   STRUCT(lb_src_key, { FIELD(lb_src_key, prefixlen); FIELD(lb_src_key, svc_id); FIELD(lb_src_key, addr); });
   STRUCT(lb_src_value, { FIELD(lb_src_value, allowed); });
+  STRUCT(maglev_config, { FIELD(maglev_config, table_size); FIELD(maglev_config, flow_seed); });
   return out;
 }
 
@@ -77,6 +78,12 @@ Napi::Value AbiConstants(const Napi::CallbackInfo& info) {
   o.Set("SVC_F_SNAT_ALL", SVC_F_SNAT_ALL);
   o.Set("SVC_F_SRC_RANGE", SVC_F_SRC_RANGE);
   o.Set("SVC_F_LOCALHOST", SVC_F_LOCALHOST);
+  o.Set("SVC_F_MAGLEV", SVC_F_MAGLEV);
+  o.Set("BPFPROXY_MAGLEV_MAX", BPFPROXY_MAGLEV_MAX);
+  o.Set("BPFPROXY_MAGLEV_INNER_FLAGS", BPFPROXY_MAGLEV_INNER_FLAGS);
+  o.Set("BPFPROXY_MAGLEV_SIZE_DEFAULT", BPFPROXY_MAGLEV_SIZE_DEFAULT);
+  o.Set("BPFPROXY_MAGLEV_SIZE_MIN", BPFPROXY_MAGLEV_SIZE_MIN);
+  o.Set("BPFPROXY_MAGLEV_SIZE_MAX", BPFPROXY_MAGLEV_SIZE_MAX);
   o.Set("STAT_DROP_SRC_RANGE", STAT_DROP_SRC_RANGE);
   o.Set("BPFPROXY_LB_SRC_MAX", BPFPROXY_LB_SRC_MAX);
   o.Set("BPFPROXY_LB_SRC_SVC_BITS", BPFPROXY_LB_SRC_SVC_BITS);

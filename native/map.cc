@@ -209,6 +209,29 @@ Napi::Value DeleteBatch(const Napi::CallbackInfo& info) {
       [out](Napi::Env env) { return BatchResult(env, *out); });
 }
 
+// create(type, name, keySize, valueSize, maxEntries, flags) → fd: a map of our own (an inner
+// map before it goes into a map-in-map). The caller owns the fd.
+Napi::Value Create(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  auto type = (enum bpf_map_type)info[0].As<Napi::Number>().Uint32Value();
+  std::string name = info[1].As<Napi::String>();
+  uint32_t ks = info[2].As<Napi::Number>().Uint32Value();
+  uint32_t vs = info[3].As<Napi::Number>().Uint32Value();
+  uint32_t max = info[4].As<Napi::Number>().Uint32Value();
+  LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = info[5].As<Napi::Number>().Uint32Value());
+  int fd = bpf_map_create(type, name.c_str(), ks, vs, max, &opts);
+  if (fd < 0) ThrowBpf(env, "map create " + name, errno);
+  return Napi::Number::New(env, fd);
+}
+
+// getFdById(id) → fd (e.g. the inner map a map-in-map lookup names by id). The caller owns it.
+Napi::Value GetFdById(const Napi::CallbackInfo& info) {
+  uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  int fd = bpf_map_get_fd_by_id(id);
+  if (fd < 0) ThrowBpf(info.Env(), "map get fd by id " + std::to_string(id), errno);
+  return Napi::Number::New(info.Env(), fd);
+}
+
 }  // namespace
 
 void InitMap(Napi::Env env, Napi::Object exports) {
@@ -219,6 +242,8 @@ void InitMap(Napi::Env env, Napi::Object exports) {
   exports.Set("mapDump", Napi::Function::New(env, Dump));
   exports.Set("mapUpdateBatch", Napi::Function::New(env, UpdateBatch));
   exports.Set("mapDeleteBatch", Napi::Function::New(env, DeleteBatch));
+  exports.Set("mapCreate", Napi::Function::New(env, Create));
+  exports.Set("mapGetFdById", Napi::Function::New(env, GetFdById));
 }
 
 }  // namespace bpfproxy

@@ -27,6 +27,8 @@
 #define BPFPROXY_MAP_FRAG      "frag4"
 #define BPFPROXY_MAP_ID_ALLOC  "id_alloc"
 #define BPFPROXY_MAP_LB_SRC    "lb_src_range"
+#define BPFPROXY_MAP_MAGLEV    "maglev"
+#define BPFPROXY_MAP_MAGLEV_CFG "maglev_cfg"
 
 /* ---- map sizes ---- */
 #define BPFPROXY_SERVICES_MAX  2097152 /* frontends x (1 + slots): 100k services x 10 endpoints, and room */
@@ -38,6 +40,7 @@
 #define BPFPROXY_SVC_META_MAX  262144  /* frontends */
 #define BPFPROXY_FRAG_MAX      8192   /* fragmented datagrams in flight */
 #define BPFPROXY_LB_SRC_MAX    65536  /* loadBalancerSourceRanges CIDRs x LoadBalancer frontends */
+#define BPFPROXY_MAGLEV_MAX    65536  /* frontends balanced by Maglev (each points at a shared table) */
 
 /* IP protocol numbers used in keys (IPPROTO_*) */
 #define BPFPROXY_PROTO_TCP 6
@@ -60,6 +63,7 @@ struct svc_key {
 #define SVC_F_SNAT_ALL  (1 << 4) /* externalTrafficPolicy Cluster: SNAT every new flow, local backends too (kube-proxy masquerades it) */
 #define SVC_F_SRC_RANGE (1 << 5) /* LB IP of a Service with loadBalancerSourceRanges: new flows only from sources in lb_src_range */
 #define SVC_F_LOCALHOST (1 << 6) /* 127.0.0.1:nodePort for the node's own processes: socket LB only, tc never translates it */
+#define SVC_F_MAGLEV    (1 << 7) /* new flows (tc) pick their backend from this frontend's maglev table, not a random slot */
 
 struct svc_value {
 	__u32 backend_id;       /* slot >= 1: key into backends; slot 0: the service port's sp_id */
@@ -208,6 +212,30 @@ struct lb_src_key {
 
 struct lb_src_value {
 	__u32 allowed;   /* 1: sources in this CIDR may open new flows (absent = not allowed) */
+};
+
+/*
+ * Maglev consistent hashing (Eisenbud et al., NSDI 2016). The control plane builds one lookup
+ * table per distinct backend set (src/backends/ebpf/maglev.ts) and the data plane only looks
+ * it up (bpf/lib/maglev.h):
+ *   maglev      HASH_OF_MAPS: svc_id (__u32, the frontend's rev_nat id) → inner map
+ *   inner map   ARRAY of maglev_config.table_size __u32 backend ids, created with
+ *               BPFPROXY_MAGLEV_INNER_FLAGS (BPF_F_INNER_MAP: any size fits the outer map).
+ *               Frontends whose tables are equal share one inner map. Written whole before it
+ *               is swapped into `maglev`, so a lookup sees the old table or the new, never half.
+ *   maglev_cfg  ARRAY with one entry (key 0): the table size and the flow hash seed, the same
+ *               on every node started with the same flags.
+ * A new flow to an SVC_F_MAGLEV frontend takes table[flow_hash % table_size]; no table (or
+ * table_size 0) falls back to the random slot choice.
+ */
+#define BPFPROXY_MAGLEV_INNER_FLAGS  (1U << 12) /* BPF_F_INNER_MAP */
+#define BPFPROXY_MAGLEV_SIZE_DEFAULT 16381      /* prime; M >= 100 x backends keeps the imbalance near 1% */
+#define BPFPROXY_MAGLEV_SIZE_MIN     251        /* smallest accepted table size (prime) */
+#define BPFPROXY_MAGLEV_SIZE_MAX     131071     /* largest accepted (prime): 512 KiB per table */
+
+struct maglev_config {
+	__u32 table_size; /* M: entries of every inner table (prime); 0 = no maglev tables */
+	__u32 flow_seed;  /* seed of the 5-tuple hash (MurmurHash3 x86_32, lib/maglev.h) */
 };
 
 /* sock_rev: socket LB reverse translation for recvmsg (unconnected UDP). */

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Service lookup and backend selection (random over slots, ClientIP affinity). */
+/* Service lookup and backend selection (ClientIP affinity, else Maglev or random over slots). */
 #ifndef BPFPROXY_LB_H
 #define BPFPROXY_LB_H
 
 #include "maps.h"
+#include "maglev.h"
 
 #define NSEC_PER_SEC 1000000000ULL
 
@@ -37,10 +38,21 @@ static __always_inline int lb_src_allowed(__u32 svc_id, __be32 src)
 	return v && v->allowed;
 }
 
-/* Pick a backend for a new flow of `client` to the frontend svc (slot 0 value, count > 0).
+/* A new flow's 5-tuple as it arrived (before any NAT): what Maglev hashes. */
+struct lb_flow {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+};
+
+/* Pick a backend for a new flow of `client` to the frontend svc (slot 0 value, count > 0):
+ * ClientIP affinity first, then the maglev table (SVC_F_MAGLEV, when `flow` is given: the
+ * socket LB has no source port at connect() and picks at random), else a random slot.
  * Returns the backend id or 0 when the tables are inconsistent (never by construction). */
 static __always_inline __u32 lb_select(__be32 vip, __be16 port, __u8 proto, const struct svc_value *svc,
-				       __be32 client, __u64 now)
+				       __be32 client, const struct lb_flow *flow, __u64 now)
 {
 	struct affinity_key ak = {};
 	struct affinity_value *av, nav = {};
@@ -67,6 +79,8 @@ static __always_inline __u32 lb_select(__be32 vip, __be16 port, __u8 proto, cons
 				id = av->backend_id;
 		}
 	}
+	if (!id && flow && (svc->flags & SVC_F_MAGLEV))
+		id = maglev_select(svc->svc_id, flow->saddr, flow->daddr, flow->sport, flow->dport, flow->proto);
 	if (!id) {
 		k.vip = vip;
 		k.dport = port;

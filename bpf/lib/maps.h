@@ -110,4 +110,35 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb_src_range SEC(".maps");
 
+/* Maglev: svc_id → that frontend's lookup table (abi.h). The inner definition is only the
+ * template the outer map checks inner maps against: BPF_F_INNER_MAP lets the controller
+ * insert arrays of any size (maglev_cfg.table_size), so the table size is a flag, not a
+ * constant compiled in here. */
+_Static_assert(BPFPROXY_MAGLEV_INNER_FLAGS == BPF_F_INNER_MAP, "abi.h: BPFPROXY_MAGLEV_INNER_FLAGS is BPF_F_INNER_MAP");
+
+struct maglev_table {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, BPFPROXY_MAGLEV_SIZE_MIN);
+	__uint(map_flags, BPFPROXY_MAGLEV_INNER_FLAGS);
+	__type(key, __u32);
+	__type(value, __u32); /* backend_id */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, BPFPROXY_MAGLEV_MAX);
+	__type(key, __u32); /* svc_id */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct maglev_table); /* last: a flexible array */
+} maglev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct maglev_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} maglev_cfg SEC(".maps");
+
 #endif

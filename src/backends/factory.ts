@@ -5,6 +5,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Backend, BackendName } from '../proxier/backend.js';
 import type { PortRange } from '../util/port-range.js';
 import type { MapSizes } from './ebpf/abi.js';
+import type { LbOptions } from './ebpf/render.js';
 
 export const BACKEND_NAMES: readonly BackendName[] = ['ebpf', 'iptables', 'ipvs'];
 
@@ -29,6 +30,8 @@ export interface BackendConfig {
   conntrackGcIntervalMs?: number;
   /** ebpf: entries of the sized maps (--bpf-map-sizes); unset ones keep the ABI default. */
   mapSizes?: MapSizes;
+  /** ebpf: --lb-algorithm, --maglev-table-size, --maglev-seed (unset: random). */
+  lb?: LbOptions;
   /** ipvs: scheduler (rr, wrr, lc, ...). */
   ipvsScheduler: string;
   logger: Logger;

@@ -10,6 +10,7 @@ export function formatInspect(rows: InspectRow[]): string {
   for (const r of sorted) {
     lines.push(`${r.protocol.padEnd(4)} ${r.frontend.padEnd(26)} ${r.kind.padEnd(13)} ${r.service}`);
     if (r.sourceRanges) lines.push(`  from ${r.sourceRanges.length ? r.sourceRanges.join(' ') : '(no source allowed)'}`);
+    if (r.algorithm) lines.push(`  lb ${r.algorithm}${r.maglevTableSize ? ` (M=${r.maglevTableSize})` : ''}`);
     if (r.backends.length === 0) lines.push('  (no endpoints: rejected)');
     for (const b of r.backends) lines.push(`  -> ${b}`);
   }

@@ -8,8 +8,8 @@ import { ObjectStore } from '../sources/store.js';
 export async function loadTable(dir: string, nodeName: string, log: Logger, serviceProxyName?: string): Promise<ServiceTable> {
   const store = new ObjectStore();
   const src = new ManifestsSource(dir);
-  const onProblem = (p: { source: string; object: string; field: string; message: string }) =>
-    log.warn({ file: p.source, object: p.object, field: p.field }, `skipped: ${p.message}`);
+  const onProblem = (p: { source: string; object: string; field: string; message: string; kept?: boolean }) =>
+    log.warn({ file: p.source, object: p.object, field: p.field }, `${p.kept ? 'ignored' : 'skipped'}: ${p.message}`);
   await src.start({ onEvent: (ev) => store.apply(ev), onProblem });
   await src.stop();
   const { table, problems } = buildServiceTable(store.snapshot(), { nodeName, serviceProxyName });

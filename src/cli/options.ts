@@ -7,7 +7,10 @@ import { BACKEND_NAMES, type BackendConfig, parseBackendName } from '../backends
 import { NODEPORT_KEYWORDS } from '../model/frontends.js';
 import { requireCIDR } from '../model/validate.js';
 import { parseBind } from '../proxier/http-endpoints.js';
-import { type MapSizes, SIZED_MAPS, SNAT_PORT_MAX, SNAT_PORT_MIN } from '../backends/ebpf/abi.js';
+import { MAGLEV_SIZE_DEFAULT, MAGLEV_SIZE_MAX, MAGLEV_SIZE_MIN, type MapSizes, SIZED_MAPS, SNAT_PORT_MAX, SNAT_PORT_MIN } from '../backends/ebpf/abi.js';
+import { DEFAULT_MAGLEV_SEED, checkTableSize } from '../backends/ebpf/maglev.js';
+import type { LbOptions } from '../backends/ebpf/render.js';
+import { LB_ALGORITHMS, isLbAlgorithm } from '../model/lb-algorithm.js';
 import { parseDuration } from '../util/duration.js';
 import { parsePortRange } from '../util/port-range.js';
 import { readKubeProxyConfig } from './kube-proxy-config.js';
@@ -59,6 +62,13 @@ Options:
                               0 = never, leaving them to the LRU, which then evicts quiet live flows too)
   --bpf-map-sizes LIST        ebpf: map entries, e.g. services=2097152,backends=1048576 (maps: services,
                               backends, rev_nat, svc_meta, conntrack, affinity; defaults fit 100k services)
+  --lb-algorithm ALG          ebpf: how new flows pick a backend: random (default) or maglev (consistent
+                              hashing: every node picks the same backend for a flow, and few flows move
+                              when a backend leaves); a Service's bpfproxy.io/lb-algorithm annotation overrides it
+  --maglev-table-size M       ebpf: maglev lookup table size, a prime from ${MAGLEV_SIZE_MIN} to ${MAGLEV_SIZE_MAX} (default ${MAGLEV_SIZE_DEFAULT};
+                              keep it >= 100 x the largest Service's endpoints; M x 4 bytes per table)
+  --maglev-seed STRING        ebpf: seed of the maglev hashes (default "${DEFAULT_MAGLEV_SEED}"); the same on every node,
+                              or nodes pick different backends; a private value keeps the choice unpredictable
   --ipvs-scheduler S          ipvs: rr (default), wrr, lc, wlc, sh, dh, sed, nq, mh
   --dns-bind-address A        answer cluster DNS on host:port, UDP and TCP (default "": off)
   --cluster-domain ZONE       the cluster's DNS zone (default cluster.local)
@@ -140,6 +150,9 @@ export function parseArgv(argv: string[]) {
       'snat-port-range': { type: 'string', default: `${SNAT_PORT_MIN}-${SNAT_PORT_MAX}` },
       'conntrack-gc-interval': { type: 'string', default: '5s' },
       'bpf-map-sizes': { type: 'string', default: '' },
+      'lb-algorithm': { type: 'string', default: 'random' },
+      'maglev-table-size': { type: 'string', default: String(MAGLEV_SIZE_DEFAULT) },
+      'maglev-seed': { type: 'string', default: DEFAULT_MAGLEV_SEED },
       'ipvs-scheduler': { type: 'string' },
       'dns-bind-address': { type: 'string', default: '' },
       'cluster-domain': { type: 'string', default: 'cluster.local' },
@@ -221,6 +234,16 @@ export function parseMapSizes(v: string): MapSizes {
     out[name as (typeof SIZED_MAPS)[number]] = size;
   }
   return out;
+}
+
+/** --lb-algorithm, --maglev-table-size, --maglev-seed. */
+export function lbOptions(v: { algorithm: string; tableSize: string; seed: string }): LbOptions {
+  if (!isLbAlgorithm(v.algorithm)) throw new Error(`--lb-algorithm: want ${LB_ALGORITHMS.join(' or ')}, got ${JSON.stringify(v.algorithm)}`);
+  const t = v.tableSize.trim();
+  if (!/^[0-9]+$/.test(t)) throw new Error(`--maglev-table-size: want a prime from ${MAGLEV_SIZE_MIN} to ${MAGLEV_SIZE_MAX}, got ${JSON.stringify(v.tableSize)}`);
+  const tableSize = checkTableSize(Number(t), '--maglev-table-size');
+  if (v.seed === '') throw new Error('--maglev-seed: must not be empty');
+  return { algorithm: v.algorithm, tableSize, seed: v.seed };
 }
 
 /** A comma-separated CIDR list; the error names the flag. */
@@ -306,6 +329,7 @@ export function cliOptions(v: Values): CliOptions {
       snatPortRange: parsePortRange(v['snat-port-range'], '--snat-port-range'),
       conntrackGcIntervalMs: parseDuration(v['conntrack-gc-interval'], '--conntrack-gc-interval'),
       mapSizes: parseMapSizes(v['bpf-map-sizes']),
+      lb: lbOptions({ algorithm: v['lb-algorithm'], tableSize: v['maglev-table-size'], seed: v['maglev-seed'] }),
       ipvsScheduler: scheduler,
     },
   };

@@ -19,7 +19,7 @@ export async function renderCommand(opts: CliOptions, log: Logger): Promise<numb
       const { renderText } = await import('../backends/ebpf/render-text.js');
       const { servesLocalhostNodePorts } = await import('../backends/ebpf/render.js');
       // The same rule a sync applies, so render still prints what a first sync writes.
-      process.stdout.write(renderText(table, { localhostNodePorts: servesLocalhostNodePorts(opts.backendConfig) }));
+      process.stdout.write(renderText(table, { localhostNodePorts: servesLocalhostNodePorts(opts.backendConfig), lb: opts.backendConfig.lb }));
       return 0;
     }
     case 'ipvs': {

@@ -4,6 +4,7 @@
 import type { V1EndpointSlice, V1Node, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import { servicePortKey, servicePortNameString } from './service-port-name.js';
 import type { Endpoint, InputProblem, NodeInfo, ServicePortEntry, ServiceTable, SessionAffinity } from './types.js';
+import { annotatedLbAlgorithm } from './lb-algorithm.js';
 import { FieldError, ipFamily, requireCIDR, requireIP, requireName, requirePort, requireProtocol } from './validate.js';
 
 /** An object plus where it came from (file path or "api"), for located error messages. */
@@ -228,6 +229,14 @@ export function serviceEntries(
     const internalTrafficPolicy = policy(spec.internalTrafficPolicy, 'spec.internalTrafficPolicy');
     const ports = spec.ports ?? [];
     if (ports.length === 0) throw new FieldError('spec.ports', 'a proxied Service needs at least one port');
+    // A bad value is reported but does not make the Service invalid: it keeps working, with
+    // the flag's algorithm (an unknown algorithm is no reason to stop serving it).
+    let lbAlgorithm: ReturnType<typeof annotatedLbAlgorithm>;
+    try {
+      lbAlgorithm = annotatedLbAlgorithm(svc.metadata?.annotations);
+    } catch (e) {
+      problems.push({ ...problem(source, what, e), kept: true });
+    }
     const seen = new Set<string>();
     return ports.map((p, i) => {
       const protocol = requireProtocol(p.protocol, `spec.ports[${i}].protocol`);
@@ -254,6 +263,7 @@ export function serviceEntries(
         internalTrafficPolicy,
         healthCheckNodePort: spec.healthCheckNodePort ?? 0,
         endpoints: endpointsFor(p, slices),
+        ...(lbAlgorithm ? { lbAlgorithm } : {}),
       };
     });
   } catch (e) {

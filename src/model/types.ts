@@ -4,6 +4,8 @@
 // never mutated once built; the proxier's table is (entries are replaced), so a backend
 // that needs "what it applied" keeps its own entries, not the table.
 
+import type { LbAlgorithm } from './lb-algorithm.js';
+
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 export type IPFamily = 4 | 6;
 export type TrafficPolicy = 'Cluster' | 'Local';
@@ -60,6 +62,8 @@ export interface ServicePortEntry {
   healthCheckNodePort: number;
   /** Every endpoint the slices list for this port, unfiltered, sorted by ip. */
   endpoints: Endpoint[];
+  /** eBPF backend: the `bpfproxy.io/lb-algorithm` annotation (absent: --lb-algorithm decides). */
+  lbAlgorithm?: LbAlgorithm;
 }
 
 /** The whole desired state: service ports by key. */
@@ -88,6 +92,8 @@ export interface InputProblem {
   /** JSON-path like field, e.g. `spec.ports[0].port`. */
   field: string;
   message: string;
+  /** The object is still used, without this field's value (e.g. an unknown annotation value). */
+  kept?: boolean;
 }
 
 /**

@@ -22,6 +22,9 @@ export interface InspectRow {
   backends: string[];
   /** LoadBalancer frontends with loadBalancerSourceRanges: the source CIDRs new flows may come from. */
   sourceRanges?: string[];
+  /** ebpf: how new flows pick a backend when not the default (random): `maglev`, with its table size. */
+  algorithm?: 'maglev';
+  maglevTableSize?: number;
 }
 
 export interface SyncOptions {

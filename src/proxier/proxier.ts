@@ -218,7 +218,7 @@ export class Proxier {
   private report(problems: InputProblem[]): void {
     for (const p of problems) {
       this.metrics.inputProblems.inc({ kind: p.object.split(' ')[0] || 'unknown' });
-      this.log.warn({ file: p.source, object: p.object, field: p.field }, `skipped invalid object: ${p.message}`);
+      this.log.warn({ file: p.source, object: p.object, field: p.field }, `${p.kept ? 'ignored invalid field' : 'skipped invalid object'}: ${p.message}`);
     }
   }
 }

@@ -16,7 +16,7 @@ import { OBJECT_DIR, buildMissingReason } from './ebpf/fixtures.js';
 /** Map contents in a stable order, so two states compare entry by entry. */
 function sorted(s: MapState) {
   const by = <K, V>(m: Map<K, V>) => [...m.entries()].sort(([a], [b]) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0));
-  return { services: by(s.services), backends: by(s.backends), revNat: by(s.revNat), meta: by(s.meta), srcRanges: by(s.srcRanges) };
+  return { services: by(s.services), backends: by(s.backends), revNat: by(s.revNat), meta: by(s.meta), srcRanges: by(s.srcRanges), maglev: by(s.maglev) };
 }
 
 describeKernel('render = what a first sync writes', () => {
@@ -27,13 +27,17 @@ describeKernel('render = what a first sync writes', () => {
   it('ebpf: the maps after a first sync hold exactly render()\'s entries', async () => {
     const missing = buildMissingReason();
     if (missing) throw new Error(missing);
-    // Plus a LoadBalancer with source ranges (lb_src_range), which the shared fixture lacks.
+    // Plus a LoadBalancer with source ranges (lb_src_range) and a maglev Service with a
+    // NodePort (two frontends, one shared table), which the shared fixture lacks.
     const base = featureTable();
     const lbsr = servicePort({ name: 'lbsr' }, {
       clusterIPs: ['198.19.1.219'], loadBalancerIPs: ['198.19.250.24'], nodePort: 30095, loadBalancerSourceRanges: ['198.19.200.100/32', '198.19.99.0/24'],
       endpoints: [endpoint('198.18.1.61')],
     });
-    const table = { ...base, services: new Map([...base.services, [lbsr.key, lbsr]]) };
+    const mg = servicePort({ name: 'mg' }, {
+      clusterIPs: ['198.19.1.220'], nodePort: 30096, lbAlgorithm: 'maglev', endpoints: [endpoint('198.18.1.71'), endpoint('198.18.1.72'), endpoint('198.18.1.73')],
+    });
+    const table = { ...base, services: new Map([...base.services, [lbsr.key, lbsr], [mg.key, mg]]) };
     const b = new EbpfBackend({ pinRoot: `/sys/fs/bpf/${ns}`, bpfObjectDir: OBJECT_DIR, netns: `/run/netns/${ns}`, watchLinks: false, interfacePollMs: 0 });
     try {
       expect((await b.sync({ table }, { full: true })).failed).toEqual([]);
@@ -42,6 +46,7 @@ describeKernel('render = what a first sync writes', () => {
       const want = render(table, undefined, { localhostNodePorts: servesLocalhostNodePorts({}) }).desired;
       expect(want.services.size).toBeGreaterThan(20); // the fixture does exercise the maps
       expect(want.srcRanges.size).toBe(2);
+      expect(want.maglev.size).toBe(2);
       expect(sorted(kernel!)).toEqual(sorted(want));
     } finally {
       await b.cleanup();

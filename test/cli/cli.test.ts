@@ -41,6 +41,26 @@ describe('bpfproxy CLI', () => {
     expect(problem).toMatchObject({ file: join(dir, 'bad.yaml'), field: 'spec.ports[0].port' });
   });
 
+  it('ebpf render with --lb-algorithm=maglev: the flag and each table\'s size, a bad annotation located and that Service still rendered', async () => {
+    const r = await cli(['render', '--backend=ebpf', '--manifests', EXAMPLES, '--lb-algorithm=maglev', '--maglev-table-size=251']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^services \{vip=198\.19\.1\.175 dport=80 proto=6 slot=0\} = \{.* flags=maglev /m);
+    expect(r.stdout).toMatch(/^maglev \d+ = \{table_size=251 backends=3\}$/m);
+    const annotated = await mkdtemp(join(tmpdir(), 'bpfproxy-cli-'));
+    try {
+      await writeFile(join(annotated, 'svc.yaml'),
+        'apiVersion: v1\nkind: Service\nmetadata: {name: typo, annotations: {bpfproxy.io/lb-algorithm: consistent}}\nspec: {clusterIP: 198.19.1.9, ports: [{port: 80}]}\n');
+      const bad = await cli(['render', '--backend=ebpf', '--manifests', annotated]);
+      expect(bad.code).toBe(0);
+      expect(bad.stdout).toContain('# ClusterIP 198.19.1.9:80/TCP');
+      const problem = bad.stderr.split('\n').map((l) => (l ? JSON.parse(l) : {})).find((l) => l.object === 'Service default/typo');
+      expect(problem).toMatchObject({ file: join(annotated, 'svc.yaml'), field: 'metadata.annotations["bpfproxy.io/lb-algorithm"]' });
+      expect(problem.msg).toBe('ignored: unknown load-balancing algorithm "consistent" (want random or maglev); the Service uses --lb-algorithm\'s');
+    } finally {
+      await rm(annotated, { recursive: true, force: true });
+    }
+  });
+
   it('rejects an unknown backend and a bad duration with exit 2', async () => {
     expect((await cli(['run', '--backend=nft'])).stderr).toContain('--backend: want one of');
     expect((await cli(['run', '--sync-period=soon'])).code).toBe(2);
@@ -83,6 +103,15 @@ describe('bpfproxy run: invalid flags and --config exit 2 before touching the ke
     expect(await refused(['--nodeport-addresses', 'primary,198.19.0.0/99'])).toContain('--nodeport-addresses:');
     expect(await refused(['--nodeport-addresses', 'localhost'])).toContain('--nodeport-addresses: "localhost" (NodePorts on loopback addresses) is not supported');
     expect(await refused(['--iptables-localhost-nodeports', 'yes'])).toContain('--iptables-localhost-nodeports: want true or false, got "yes"');
+  });
+
+  it('names a bad --lb-algorithm, --maglev-table-size or --maglev-seed', async () => {
+    expect(await refused(['--lb-algorithm', 'round-robin'])).toContain('--lb-algorithm: want random or maglev, got "round-robin"');
+    expect(await refused(['--maglev-table-size', '16383'])).toContain('--maglev-table-size: 16383 is not prime');
+    expect(await refused(['--maglev-table-size', '7'])).toContain('--maglev-table-size: want a prime from 251 to 131071, got 7');
+    expect(await refused(['--maglev-table-size', '262139'])).toContain('--maglev-table-size: want a prime from 251 to 131071, got 262139');
+    expect(await refused(['--maglev-table-size', '1e4'])).toContain('--maglev-table-size: want a prime from 251 to 131071, got "1e4"');
+    expect(await refused(['--maglev-seed', ''])).toContain('--maglev-seed: must not be empty');
   });
 
   it('names the bad --dns-* flag', async () => {

@@ -138,3 +138,29 @@ describe('bad input', () => {
     expect(third.table.services.size).toBe(0);
   });
 });
+
+describe('bpfproxy.io/lb-algorithm annotation', () => {
+  const annotated = (v: string, name = 'hostnames') => svc({ ports: [{ name: 'a', port: 80, targetPort: 9376 }, { name: 'b', port: 81, targetPort: 9377 }] }, { name, annotations: { 'bpfproxy.io/lb-algorithm': v } });
+
+  it('sets every port of the Service to the algorithm it names; absent, the flag decides', () => {
+    const { table, problems } = buildServiceTable(objs([annotated('maglev'), svc({ clusterIP: '198.19.1.176' }, { name: 'plain' })]), { nodeName: 'n' });
+    expect(problems).toEqual([]);
+    expect(table.services.get('default/hostnames:a/tcp')?.lbAlgorithm).toBe('maglev');
+    expect(table.services.get('default/hostnames:b/tcp')?.lbAlgorithm).toBe('maglev');
+    expect(table.services.get('default/plain/tcp')).not.toHaveProperty('lbAlgorithm');
+    expect(buildServiceTable(objs([annotated('random')]), { nodeName: 'n' }).table.services.get('default/hostnames:a/tcp')?.lbAlgorithm).toBe('random');
+  });
+
+  it('a bad value is a problem naming the Service and the annotation; the Service is still proxied, with the flag\'s algorithm', () => {
+    const { table, problems } = buildServiceTable(objs([annotated('Maglev', 'typo')]), { nodeName: 'n' });
+    expect(problems).toEqual([{
+      source: 'test.yaml',
+      object: 'Service default/typo',
+      field: 'metadata.annotations["bpfproxy.io/lb-algorithm"]',
+      message: 'unknown load-balancing algorithm "Maglev" (want random or maglev); the Service uses --lb-algorithm\'s',
+      kept: true,
+    }]);
+    expect([...table.services.keys()].sort()).toEqual(['default/typo:a/tcp', 'default/typo:b/tcp']);
+    expect(table.services.get('default/typo:a/tcp')).not.toHaveProperty('lbAlgorithm');
+  });
+});

@@ -31,8 +31,14 @@ function randomEvent(r: () => number): SourceEvent {
     const name = pick(NAMES);
     const bad = r() < 0.15;
     const two = r() < 0.3;
+    // The eBPF load-balancing annotation: absent, either algorithm, or a bad value (a problem, not an invalid Service).
+    const algorithm = pick([undefined, undefined, 'maglev', 'random', 'round-robin']);
     const object = {
-      apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'ns', name, labels: (r() < 0.1 ? { 'service.kubernetes.io/headless': '' } : {}) as Record<string, string> },
+      apiVersion: 'v1', kind: 'Service',
+      metadata: {
+        namespace: 'ns', name, labels: (r() < 0.1 ? { 'service.kubernetes.io/headless': '' } : {}) as Record<string, string>,
+        ...(algorithm ? { annotations: { 'bpfproxy.io/lb-algorithm': algorithm } } : {}),
+      },
       spec: {
         clusterIP: bad ? 'not-an-ip' : `198.19.1.${NAMES.indexOf(name) + 1}`,
         type: r() < 0.3 ? 'NodePort' : 'ClusterIP',

@@ -123,6 +123,8 @@ export const SVC_F_SNAT_ALL = 1 << 4;
 export const SVC_F_SRC_RANGE = 1 << 5;
 /** 127.0.0.1:nodePort (localhost NodePorts): served by the socket LB only, never by tc. */
 export const SVC_F_LOCALHOST = 1 << 6;
+/** New flows (tc) take their backend from the frontend's maglev table, not a random slot. */
+export const SVC_F_MAGLEV = 1 << 7;
 export const BE_F_ACTIVE = 1 << 0;
 export const BE_F_TERMINATING = 1 << 1;
 export const BE_F_REMOTE = 1 << 2;
@@ -171,8 +173,20 @@ export const TC_PRIORITY = 0xb9f;
 /** lb_src_range: entries (abi.h BPFPROXY_LB_SRC_MAX) and the svc_id bits every prefix covers. */
 export const LB_SRC_MAX = 65536;
 export const LB_SRC_SVC_BITS = 32;
+/** maglev (HASH_OF_MAPS svc_id → inner table) entries; tables are ARRAYs created with these flags (BPF_F_INNER_MAP). */
+export const MAGLEV_MAX = 65536;
+export const MAGLEV_INNER_FLAGS = 1 << 12;
+/** Maglev table size M: default and accepted range (all prime). */
+export const MAGLEV_SIZE_DEFAULT = 16381;
+export const MAGLEV_SIZE_MIN = 251;
+export const MAGLEV_SIZE_MAX = 131071;
+/** bpf_map_type values the controller creates maps of itself. */
+export const BPF_MAP_TYPE_ARRAY = 2;
 
-export const MAP_NAMES = ['services', 'backends', 'rev_nat', 'conntrack', 'affinity', 'lb_config', 'sock_rev', 'svc_meta', 'dp_stats', 'frag4', 'id_alloc', 'lb_src_range'] as const;
+export const MAP_NAMES = [
+  'services', 'backends', 'rev_nat', 'conntrack', 'affinity', 'lb_config', 'sock_rev', 'svc_meta', 'dp_stats', 'frag4', 'id_alloc', 'lb_src_range',
+  'maglev', 'maglev_cfg',
+] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 /** Maps whose size `--bpf-map-sizes` may set; the others are fixed by abi.h. */
 export const SIZED_MAPS = ['services', 'backends', 'rev_nat', 'svc_meta', 'conntrack', 'affinity'] as const;
@@ -259,13 +273,17 @@ export interface IdAlloc { nextSvc: number; nextBackend: number; nextSp: number 
 export const idAlloc = defineStruct<IdAlloc>('id_alloc', 16, [
   ['next_svc', 0, 'u32'], ['next_backend', 4, 'u32'], ['next_sp', 8, 'u32'], ['pad0', 12, 'pad', 4],
 ]);
-/** backends / rev_nat / lb_config keys: a host-order __u32. */
+/** maglev_cfg value (key 0): M and the 5-tuple hash seed. */
+export interface MaglevConfig { tableSize: number; flowSeed: number }
+export const maglevConfig = defineStruct<MaglevConfig>('maglev_config', 8, [['table_size', 0, 'u32'], ['flow_seed', 4, 'u32']]);
+/** backends / rev_nat / lb_config keys: a host-order __u32 (also maglev's key, and its value: an
+ * inner map fd when written, the inner map's id when read). */
 export const u32Key = defineStruct<U32Key>('u32', 4, [['id', 0, 'u32']]);
 
 /** Every abi.h struct codec, by C name (what abi.test.ts walks). */
 export const STRUCTS: readonly StructCodec<unknown>[] = [
   svcKey, svcValue, backendValue, revNatValue, ctKey, ctValue, affinityKey, affinityValue, lbConfig,
-  sockRevKey, sockRevValue, svcMeta, fragKey, fragValue, idAlloc, lbSrcKey, lbSrcValue,
+  sockRevKey, sockRevValue, svcMeta, fragKey, fragValue, idAlloc, lbSrcKey, lbSrcValue, maglevConfig,
 ] as StructCodec<unknown>[];
 
 export function protoNumber(p: string): number | undefined {

@@ -16,17 +16,19 @@ import type { ServiceTable } from '../../model/types.js';
 import type { Backend, BackendName, InspectRow, SyncOptions, SyncResult, TableUpdate } from '../../proxier/backend.js';
 import { apply } from './apply.js';
 import { SOCK_PROGRAMS, TcAttacher, attachCgroup, detachCgroup, detachTcEverywhere } from './attach.js';
-import { LB_SRC_SVC_BITS, type MapSizes, SNAT_PORT_MAX, SNAT_PORT_MIN, SVC_F_EXTERNAL, SVC_F_SRC_RANGE, protoName } from './abi.js';
+import { LB_SRC_SVC_BITS, MAGLEV_MAX, type MapSizes, SNAT_PORT_MAX, SNAT_PORT_MIN, SVC_F_EXTERNAL, SVC_F_MAGLEV, SVC_F_SRC_RANGE, protoName } from './abi.js';
 import { type Desired, diff } from './diff.js';
 import { ConntrackGc } from './conntrack-gc.js';
 import { LinkWatcher } from './link-watch.js';
 import { BpfError, REPO_ROOT, libbpf } from './libbpf.js';
 import { loadDataplane, openPinnedMaps, type Dataplane, type Maps } from './loader.js';
-import { type PortRender, kindName, mergeState, releaseIds, renderPort, servesLocalhostNodePorts } from './render.js';
+import { flowSeedOf } from './maglev.js';
+import { MaglevMaps, readMaglevTables } from './maglev-maps.js';
+import { DEFAULT_LB, type LbOptions, type PortRender, kindName, mergeState, releaseIds, renderPort, servesLocalhostNodePorts } from './render.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { PortRange } from '../../util/port-range.js';
 import { readDatapathStats, type DatapathStats } from './stats.js';
-import { emptyState, idsFromState, slotsFromState, srcRangeId, svcKeyId, type IdState, type MapState } from './state.js';
+import { emptyState, idsFromState, slotsFromState, srcRangeId, svcKeyId, type IdState, type MaglevEntry, type MapState } from './state.js';
 
 export interface EbpfBackendOptions {
   /** bpffs directory for maps and programs (default /sys/fs/bpf/bpfproxy). */
@@ -49,6 +51,8 @@ export interface EbpfBackendOptions {
   conntrackGcIntervalMs?: number;
   /** Entries of the sized maps (`--bpf-map-sizes`); defaults in bpf/include/abi.h are for 100k services. */
   mapSizes?: MapSizes;
+  /** --lb-algorithm, --maglev-table-size, --maglev-seed; default random (DEFAULT_LB). */
+  lb?: LbOptions;
   /** --nodeport-addresses: CIDRs; NodePorts answer on the node's addresses inside them (default all). */
   nodePortAddresses?: string[];
   /**
@@ -72,11 +76,16 @@ export interface EbpfBackendOptions {
 
 export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/bpfproxy';
 
-export async function readState(maps: Pick<Maps, 'services' | 'backends' | 'meta'> & Partial<Pick<Maps, 'revNat' | 'srcRange'>>): Promise<MapState> {
+/** The maps as plain data; maglev tables only with `maglev` (they cost M×4 bytes each to read). */
+export async function readState(
+  maps: Pick<Maps, 'services' | 'backends' | 'meta'> & Partial<Pick<Maps, 'revNat' | 'srcRange'>>,
+  maglev?: () => Promise<Map<number, MaglevEntry>>,
+): Promise<MapState> {
   const s = emptyState();
-  const [services, backends, revNat, meta, srcRanges] = await Promise.all([
-    maps.services.dump(), maps.backends.dump(), maps.revNat?.dump() ?? [], maps.meta.dump(), maps.srcRange?.dump() ?? [],
+  const [services, backends, revNat, meta, srcRanges, tables] = await Promise.all([
+    maps.services.dump(), maps.backends.dump(), maps.revNat?.dump() ?? [], maps.meta.dump(), maps.srcRange?.dump() ?? [], maglev?.() ?? new Map<number, MaglevEntry>(),
   ]);
+  s.maglev = tables;
   for (const [k] of srcRanges) s.srcRanges.set(srcRangeId(k), k);
   for (const [key, value] of services) s.services.set(svcKeyId(key), { key, value });
   for (const [k, v] of backends) s.backends.set(k.id, v);
@@ -95,6 +104,9 @@ export class EbpfBackend implements Backend {
   private dp?: Dataplane;
   private loading?: Promise<Dataplane>;
   private tc?: TcAttacher;
+  /** Writes (and holds the fds of) the maglev tables. */
+  private maglev?: MaglevMaps;
+  private readonly lb: LbOptions;
   private poll?: NodeJS.Timeout;
   private polling = false;
   /** A link event arrived during a scan: scan again when it ends. */
@@ -121,6 +133,7 @@ export class EbpfBackend implements Backend {
     this.objectDir = opts.bpfObjectDir ?? path.join(REPO_ROOT, 'bpf/.output');
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ backend: 'ebpf' });
     this.localhostNodePorts = servesLocalhostNodePorts(opts);
+    this.lb = opts.lb ?? DEFAULT_LB;
   }
 
   /** Loads the programs (maps reused from bpffs when pinned) and adopts the tables. */
@@ -130,7 +143,12 @@ export class EbpfBackend implements Backend {
       const dp = await loadDataplane({ pinRoot: this.pinRoot, objectDir: this.objectDir, mapSizes: this.opts.mapSizes });
       let tc: TcAttacher;
       try {
-        this.adopted = await readState(dp.maps);
+        this.maglev = new MaglevMaps(dp.maps.maglev, dp.maps.maglevCfg);
+        // Before adopting: tables of another size or seed are dropped, not adopted.
+        if (await this.maglev.configure({ tableSize: this.lb.tableSize, flowSeed: flowSeedOf(this.lb.seed) }))
+          this.log.info({ tableSize: this.lb.tableSize }, 'maglev tables of another size or seed dropped; rebuilt by this sync');
+        const maglev = this.maglev;
+        this.adopted = await readState(dp.maps, () => maglev.read());
         this.ids = idsFromState(this.adopted);
         // The allocator's own record wins over max + 1 of what the tables still hold.
         const stored = dp.maps.ids.lookup({ id: 0 });
@@ -146,6 +164,8 @@ export class EbpfBackend implements Backend {
         if (this.opts.cgroupPath) attachCgroup(this.opts.cgroupPath, dp.sock);
         tc = new TcAttacher({ ethernet: dp.tc.fd, l3: dp.tcL3.fd }, this.opts.netns);
       } catch (e) {
+        this.maglev?.close();
+        this.maglev = undefined;
         dp.close();
         throw e;
       }
@@ -214,7 +234,7 @@ export class EbpfBackend implements Backend {
     // other entry counts than `parts` wrote, then repairs them from `parts`.
     const all = opts.full || !update.changes || viewChanged || this.adopted !== undefined;
     const keys = all ? new Set([...table.services.keys(), ...this.parts.keys()]) : new Set(update.changes!.map((c) => c.key));
-    const kernel = all ? await readState(dp.maps) : opts.verify ? await this.readIfDrifted(dp) : undefined;
+    const kernel = all ? await this.readKernel(dp) : opts.verify ? await this.readIfDrifted(dp) : undefined;
     const res = await this.syncPorts(dp, table, view, keys, kernel, failed);
     this.adopted = undefined;
     this.reportMapUse(dp);
@@ -266,7 +286,7 @@ export class EbpfBackend implements Backend {
         return false;
       };
       next.set(key, renderPort(entry, {
-        view, ids: this.ids, claim, previousSlots: (fid) => prev?.slots.get(fid) ?? adoptedSlots?.get(fid), localhostNodePorts: this.localhostNodePorts,
+        view, ids: this.ids, claim, previousSlots: (fid) => prev?.slots.get(fid) ?? adoptedSlots?.get(fid), localhostNodePorts: this.localhostNodePorts, lb: this.lb,
       }));
     };
     const sorted = [...keys].sort();
@@ -296,7 +316,7 @@ export class EbpfBackend implements Backend {
     // Ids this render handed out are recorded before any entry carries them.
     this.persistIds(dp);
     const t2 = performance.now();
-    const res = await apply(dp.maps, ops, current);
+    const res = await apply({ ...dp.maps, maglev: this.maglev! }, ops, current);
     const ms = (a: number, b: number) => +(b - a).toFixed(2);
     this.lastTimings = { renderMs: ms(t0, t1), diffMs: ms(t1, t2), applyMs: ms(t2, performance.now()) };
     if (ops.length) this.log.debug({ ops: ops.length, applied: res.applied, batchFallbacks: res.fallbacks, ...this.lastTimings }, 'maps synced');
@@ -333,24 +353,31 @@ export class EbpfBackend implements Backend {
    */
   private async readIfDrifted(dp: Dataplane): Promise<MapState | undefined> {
     const want = this.partCounts();
-    const [services, backends, revNat, meta, srcRanges] = await Promise.all([
-      dp.maps.services.count(), dp.maps.backends.count(), dp.maps.revNat.count(), dp.maps.meta.count(), dp.maps.srcRange.count(),
+    const [services, backends, revNat, meta, srcRanges, maglev] = await Promise.all([
+      dp.maps.services.count(), dp.maps.backends.count(), dp.maps.revNat.count(), dp.maps.meta.count(), dp.maps.srcRange.count(), this.maglev!.count(),
     ]);
-    const have = { services, backends, revNat, meta, srcRanges };
+    const have = { services, backends, revNat, meta, srcRanges, maglev };
     if ((Object.keys(want) as (keyof typeof want)[]).every((k) => want[k] === have[k])) return undefined;
     this.log.warn({ want, have }, 'maps changed behind our back: reading them back to repair');
-    return readState(dp.maps);
+    return this.readKernel(dp);
+  }
+
+  /** The maps as the kernel holds them, the maglev tables adopted (their fds kept for reuse). */
+  private readKernel(dp: Dataplane): Promise<MapState> {
+    const maglev = this.maglev!;
+    return readState(dp.maps, () => maglev.read());
   }
 
   /** Entries per service map that the service ports wrote (what the maps hold after a sync). */
-  private partCounts(): { services: number; backends: number; revNat: number; meta: number; srcRanges: number } {
-    const n = { services: 0, backends: 0, revNat: 0, meta: 0, srcRanges: 0 };
+  private partCounts(): { services: number; backends: number; revNat: number; meta: number; srcRanges: number; maglev: number } {
+    const n = { services: 0, backends: 0, revNat: 0, meta: 0, srcRanges: 0, maglev: 0 };
     for (const p of this.parts.values()) {
       n.services += p.state.services.size;
       n.backends += p.state.backends.size;
       n.revNat += p.state.revNat.size;
       n.meta += p.state.meta.size;
       n.srcRanges += p.state.srcRanges.size;
+      n.maglev += p.state.maglev.size;
     }
     return n;
   }
@@ -362,7 +389,7 @@ export class EbpfBackend implements Backend {
     const n = this.partCounts();
     const maps = {
       services: [n.services, dp.maps.services], backends: [n.backends, dp.maps.backends], rev_nat: [n.revNat, dp.maps.revNat], svc_meta: [n.meta, dp.maps.meta],
-      lb_src_range: [n.srcRanges, dp.maps.srcRange],
+      lb_src_range: [n.srcRanges, dp.maps.srcRange], maglev: [n.maglev, dp.maps.maglev],
     } as const;
     for (const [name, [entries, map]] of Object.entries(maps)) {
       m.bpfMapEntries.set({ map: name }, entries);
@@ -416,13 +443,22 @@ export class EbpfBackend implements Backend {
   /** Reads the kernel maps back. Without a loaded data plane (e.g. `bpfproxy inspect` in
    * its own process) it only opens the pinned maps: inspecting never changes anything. */
   async inspect(): Promise<InspectRow[]> {
-    const state = await this.kernelState();
-    return state ? inspectRows(state) : [];
+    if (this.dp) return inspectRows(await readState(this.dp.maps), this.dp.maps.maglevCfg.lookup({ id: 0 })?.tableSize);
+    const pinned = openPinnedMaps(this.pinRoot);
+    if (!pinned) return [];
+    try {
+      return inspectRows(await readState(pinned.maps), pinned.maps.maglevCfg?.lookup({ id: 0 })?.tableSize);
+    } finally {
+      pinned.close();
+    }
   }
 
-  /** The service maps as the kernel holds them (undefined: nothing pinned). */
+  /** The service maps as the kernel holds them, maglev tables included while loaded (undefined: nothing pinned). */
   async kernelState(): Promise<MapState | undefined> {
-    if (this.dp) return readState(this.dp.maps);
+    if (this.dp) {
+      const outer = this.dp.maps.maglev;
+      return readState(this.dp.maps, () => readMaglevTables(outer));
+    }
     const pinned = openPinnedMaps(this.pinRoot);
     if (!pinned) return undefined;
     try {
@@ -464,6 +500,8 @@ export class EbpfBackend implements Backend {
     this.poll = undefined;
     this.gc?.stop();
     this.gc = undefined;
+    this.maglev?.close();
+    this.maglev = undefined;
     this.links?.stop();
     this.links = undefined;
     this.dp?.close();
@@ -483,12 +521,13 @@ export async function createEbpfBackend(cfg: {
   nodePortAddresses?: string[];
   localhostNodePorts?: boolean;
   mapSizes?: MapSizes;
+  lb?: LbOptions;
   logger?: Logger;
   metrics?: Metrics;
 }): Promise<Backend> {
-  const { pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, nodePortAddresses, localhostNodePorts, mapSizes, logger, metrics } = cfg;
+  const { pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, nodePortAddresses, localhostNodePorts, mapSizes, lb, logger, metrics } = cfg;
   return new EbpfBackend({
-    pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, nodePortAddresses, localhostNodePorts, mapSizes, logger, metrics,
+    pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, nodePortAddresses, localhostNodePorts, mapSizes, lb, logger, metrics,
   });
 }
 
@@ -509,15 +548,19 @@ function desiredOfParts(parts: readonly PortRender[]): Desired {
     hasBackend: (id, spId) => bySp.get(spId)?.state.backends.has(id) ?? false,
     hasFrontend: (svcId) => bySvc.get(svcId)?.state.revNat.has(svcId) ?? false,
     hasSrcRange: (keyId, svcId) => bySvc.get(svcId)?.state.srcRanges.has(keyId) ?? false,
+    hasMaglev: (svcId) => bySvc.get(svcId)?.state.maglev.has(svcId) ?? false,
   };
 }
 
 /** The reason a service port was not written; a full map says which and how to grow it. */
 function failureReason(op: string, error: unknown, maps: Maps): string {
   if (error instanceof BpfError && error.code === 'E2BIG') {
-    const name = (['services', 'backends', 'rev_nat', 'svc_meta', 'lb_src_range'] as const).find((m) => op.includes(` ${m} `));
-    const max = name && { services: maps.services, backends: maps.backends, rev_nat: maps.revNat, svc_meta: maps.meta, lb_src_range: maps.srcRange }[name].maxEntries;
-    const grow = name === 'lb_src_range' ? 'its size is fixed (BPFPROXY_LB_SRC_MAX in abi.h)' : `raise --bpf-map-sizes ${name}=N`;
+    const name = (['services', 'backends', 'rev_nat', 'svc_meta', 'lb_src_range', 'maglev'] as const).find((m) => op.includes(` ${m} `));
+    const max = name && { services: maps.services, backends: maps.backends, rev_nat: maps.revNat, svc_meta: maps.meta, lb_src_range: maps.srcRange, maglev: maps.maglev }[name].maxEntries;
+    const grow =
+      name === 'lb_src_range' ? 'its size is fixed (BPFPROXY_LB_SRC_MAX in abi.h)'
+      : name === 'maglev' ? `its size is fixed (BPFPROXY_MAGLEV_MAX = ${MAGLEV_MAX} in abi.h)`
+      : `raise --bpf-map-sizes ${name}=N`;
     if (name) return `map ${name} is full (${max} entries): not written, it keeps its previous state; ${grow} (${op})`;
   }
   return `${op}: ${error instanceof Error ? error.message : String(error)}`;
@@ -530,7 +573,8 @@ function rangesOf(state: MapState, svcId: number): string[] {
   return out.sort();
 }
 
-export function inspectRows(state: MapState): InspectRow[] {
+/** `maglevTableSize`: maglev_cfg's M, shown with each SVC_F_MAGLEV frontend. */
+export function inspectRows(state: MapState, maglevTableSize?: number): InspectRow[] {
   const rows: InspectRow[] = [];
   for (const { key, value } of state.services.values()) {
     if (key.slot !== 0) continue;
@@ -548,6 +592,7 @@ export function inspectRows(state: MapState): InspectRow[] {
       kind: (meta && kindName(meta.kind)) ?? (value.flags & SVC_F_EXTERNAL ? 'ExternalIP' : 'ClusterIP'),
       backends: backends.sort(),
       ...(value.flags & SVC_F_SRC_RANGE ? { sourceRanges: rangesOf(state, value.svcId) } : {}),
+      ...(value.flags & SVC_F_MAGLEV ? { algorithm: 'maglev', ...(maglevTableSize ? { maglevTableSize } : {}) } : {}),
     });
   }
   return rows.sort((a, b) => a.service.localeCompare(b.service) || a.frontend.localeCompare(b.frontend) || a.protocol.localeCompare(b.protocol));

@@ -58,6 +58,8 @@ interface Native {
   mapDump(fd: number, keySize: number, valueSize: number, maxEntries: number): Promise<{ keys: Buffer; values: Buffer; count: number }>;
   mapUpdateBatch(fd: number, keys: Buffer, values: Buffer, count: number, flags: number): Promise<BatchResult>;
   mapDeleteBatch(fd: number, keys: Buffer, count: number): Promise<BatchResult>;
+  mapCreate(type: number, name: string, keySize: number, valueSize: number, maxEntries: number, flags: number): number;
+  mapGetFdById(id: number): number;
   tcAttach(t: TcTarget & { progFd: number }): Promise<{ ifindex: number; progId: number }>;
   tcDetach(t: TcTarget): Promise<boolean>;
   tcQuery(t: TcTarget): Promise<number | null>;
@@ -130,6 +132,14 @@ export const libbpf = {
   /** Turns on run-time stats of all programs until the returned fd is closed. */
   enableStats: () => sync(() => addon().enableStats()),
   mapInfo: (fd: number) => sync(() => addon().mapInfo(fd)),
+  /** A new map owned by the caller (close its fd): e.g. an inner map for a map-in-map. */
+  mapCreate: (m: { type: number; name: string; keySize: number; valueSize: number; maxEntries: number; flags?: number }) =>
+    sync(() => addon().mapCreate(m.type, m.name, m.keySize, m.valueSize, m.maxEntries, m.flags ?? 0)),
+  mapFdById: (id: number) => sync(() => addon().mapGetFdById(id)),
+  /** Batch update of pre-encoded keys/values (count entries each), e.g. a whole array map. */
+  updateBatchRaw: (fd: number, keys: Buffer, values: Buffer, count: number) => async(() => addon().mapUpdateBatch(fd, keys, values, count, BPF_ANY)),
+  /** Every entry, as raw keys/values (count of each). */
+  dumpRaw: (fd: number, keySize: number, valueSize: number, maxEntries: number) => async(() => addon().mapDump(fd, keySize, valueSize, maxEntries)),
   testRun: (fd: number, data: Buffer, opts: { repeat?: number; outSize?: number; ctx?: Buffer } = {}) =>
     async(() => addon().progTestRun(fd, data, opts.repeat ?? 1, opts.outSize ?? Math.max(data.length + 256, 256), opts.ctx ?? null)),
   /** Runs the program once per frameLen-byte frame, in order; counts of each retval (0..15). */

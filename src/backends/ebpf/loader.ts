@@ -24,6 +24,10 @@ export interface Maps {
   ids: BpfMap<abi.U32Key, abi.IdAlloc>;
   /** lb_src_range (LPM trie): source CIDRs of LoadBalancer frontends with SVC_F_SRC_RANGE. */
   srcRange: BpfMap<abi.LbSrcKey, abi.LbSrcValue>;
+  /** maglev (HASH_OF_MAPS): svc_id → inner table; written through MaglevMaps (maglev-maps.ts). */
+  maglev: BpfMap<abi.U32Key, abi.U32Key>;
+  /** maglev_cfg: the table size and flow hash seed every table was built for. */
+  maglevCfg: BpfMap<abi.U32Key, abi.MaglevConfig>;
   /** dp_stats (PERCPU_ARRAY of __u64): read with stats.ts, not through a codec. */
   statsFd: number;
 }
@@ -68,6 +72,8 @@ function mapsOf(obj: LoadedObject): Maps {
     frag: get('frag4', abi.fragKey, abi.fragValue),
     ids: get('id_alloc', abi.u32Key, abi.idAlloc),
     srcRange: get('lb_src_range', abi.lbSrcKey, abi.lbSrcValue),
+    maglev: get('maglev', abi.u32Key, abi.u32Key),
+    maglevCfg: get('maglev_cfg', abi.u32Key, abi.maglevConfig),
     statsFd: statsMap(byName.get('dp_stats')),
   };
 }
@@ -141,7 +147,7 @@ export async function loadDataplane(opts: { pinRoot: string; objectDir: string; 
 
 /** Read-only view for `bpfproxy inspect` from another process: opens the pinned maps
  * without loading or attaching anything. Undefined when nothing is pinned. */
-export function openPinnedMaps(pinRoot: string): { maps: Pick<Maps, 'services' | 'backends' | 'meta'> & Partial<Pick<Maps, 'srcRange'>>; close(): void } | undefined {
+export function openPinnedMaps(pinRoot: string): { maps: Pick<Maps, 'services' | 'backends' | 'meta'> & Partial<Pick<Maps, 'srcRange' | 'maglevCfg'>>; close(): void } | undefined {
   const open = <K, V>(name: abi.MapName, k: abi.StructCodec<K>, v: abi.StructCodec<V>): BpfMap<K, V> | undefined => {
     let fd: number;
     try {
@@ -162,10 +168,11 @@ export function openPinnedMaps(pinRoot: string): { maps: Pick<Maps, 'services' |
   const meta = open('svc_meta', abi.u32Key, abi.svcMeta);
   // Absent where an older version pinned the maps: shown as no ranges.
   const srcRange = open('lb_src_range', abi.lbSrcKey, abi.lbSrcValue);
-  const close = () => [services, backends, meta, srcRange].forEach((m) => m && libbpf.closeFd(m.fd));
+  const maglevCfg = open('maglev_cfg', abi.u32Key, abi.maglevConfig);
+  const close = () => [services, backends, meta, srcRange, maglevCfg].forEach((m) => m && libbpf.closeFd(m.fd));
   if (!services || !backends || !meta) {
     close();
     return undefined;
   }
-  return { maps: { services, backends, meta, ...(srcRange ? { srcRange } : {}) }, close };
+  return { maps: { services, backends, meta, ...(srcRange ? { srcRange } : {}), ...(maglevCfg ? { maglevCfg } : {}) }, close };
 }

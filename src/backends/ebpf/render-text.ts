@@ -3,9 +3,9 @@
 import type { ServiceTable } from '../../model/types.js';
 import {
   BE_F_ACTIVE, BE_F_ACTIVE_EXT, BE_F_REMOTE, BE_F_TERMINATING, LB_SRC_SVC_BITS, SVC_F_AFFINITY, SVC_F_DROP_EMPTY, SVC_F_EXTERNAL, SVC_F_LOCALHOST,
-  SVC_F_NODEPORT, SVC_F_SNAT_ALL, SVC_F_SRC_RANGE, protoName,
+  SVC_F_MAGLEV, SVC_F_NODEPORT, SVC_F_SNAT_ALL, SVC_F_SRC_RANGE, protoName,
 } from './abi.js';
-import { render } from './render.js';
+import { type LbOptions, render } from './render.js';
 import { svcKeyId } from './state.js';
 
 function flagNames(flags: number, names: Array<[number, string]>): string {
@@ -15,12 +15,13 @@ function flagNames(flags: number, names: Array<[number, string]>): string {
 
 const SVC_FLAGS: Array<[number, string]> = [
   [SVC_F_AFFINITY, 'affinity'], [SVC_F_EXTERNAL, 'external'], [SVC_F_NODEPORT, 'nodeport'], [SVC_F_DROP_EMPTY, 'drop-empty'], [SVC_F_SNAT_ALL, 'snat-all'],
-  [SVC_F_SRC_RANGE, 'src-range'], [SVC_F_LOCALHOST, 'localhost'],
+  [SVC_F_SRC_RANGE, 'src-range'], [SVC_F_LOCALHOST, 'localhost'], [SVC_F_MAGLEV, 'maglev'],
 ];
 const BE_FLAGS: Array<[number, string]> = [[BE_F_ACTIVE, 'active'], [BE_F_ACTIVE_EXT, 'active-ext'], [BE_F_TERMINATING, 'terminating'], [BE_F_REMOTE, 'remote']];
 
-/** `opts.localhostNodePorts`: also the 127.0.0.1 NodePorts (what a sync with the same flags writes). */
-export function renderText(table: ServiceTable, opts: { localhostNodePorts?: boolean } = {}): string {
+/** `opts.localhostNodePorts`: also the 127.0.0.1 NodePorts (what a sync with the same flags writes).
+ * A maglev table is shown by its size and backends, not entry by entry. */
+export function renderText(table: ServiceTable, opts: { localhostNodePorts?: boolean; lb?: LbOptions } = {}): string {
   const { parts, skipped } = render(table, undefined, opts);
   const lines: string[] = [];
   for (const p of parts.values()) {
@@ -46,6 +47,8 @@ export function renderText(table: ServiceTable, opts: { localhostNodePorts?: boo
       lines.push(`svc_meta ${f.svcId} = {name=${m.name} kind=${m.kind}}`);
       for (const k of p.state.srcRanges.values())
         if (k.svcId === f.svcId) lines.push(`lb_src_range {svc_id=${k.svcId} ${k.addr}/${k.prefixlen - LB_SRC_SVC_BITS}} = {allowed=1}`);
+      const mg = p.state.maglev.get(f.svcId);
+      if (mg) lines.push(`maglev ${f.svcId} = {table_size=${mg.ids.length} backends=${mg.backends}}`);
     }
     lines.push('');
   }

@@ -13,13 +13,19 @@
 //   and their CIDRs in lb_src_range (source-ranges.ts).
 // - Localhost NodePorts (kube-proxy's iptables default): 127.0.0.1:nodePort frontends with
 //   SVC_F_LOCALHOST, for the socket LB only.
+// - Maglev (--lb-algorithm or the Service's annotation): SVC_F_MAGLEV and, with endpoints, a
+//   table over the frontend's slot backends (maglev.ts). Named by ip:port, so every node
+//   builds the same table whatever ids it gave them; frontends with the same backends share
+//   one table.
 import { isIPv4 } from 'node:net';
 import { type Frontend, type FrontendKind, type NodeView, frontendsOf, nodePortAddressesCoverLoopback, nodeViewOf } from '../../model/frontends.js';
 import { hasExternal, selectEndpoints } from '../../model/select-endpoints.js';
 import { servicePortNameString } from '../../model/service-port-name.js';
+import type { LbAlgorithm } from '../../model/lb-algorithm.js';
 import type { Endpoint, ServicePortEntry, ServiceTable } from '../../model/types.js';
 import * as abi from './abi.js';
-import { type IdState, type MapState, backendIdentity, emptyIds, emptyState, frontendId, srcRangeId } from './state.js';
+import { DEFAULT_MAGLEV_SEED, maglevTable } from './maglev.js';
+import { type IdState, type MapState, type MaglevEntry, backendIdentity, emptyIds, emptyState, frontendId, maglevEntry, srcRangeId } from './state.js';
 import { ipv4SourceRanges, srcRangeKeys } from './source-ranges.js';
 
 export type { FrontendKind };
@@ -113,6 +119,17 @@ export function stableSlots(previous: readonly number[] | undefined, active: rea
   return out;
 }
 
+/** --lb-algorithm, --maglev-table-size, --maglev-seed. */
+export interface LbOptions {
+  /** For Services without the annotation. */
+  algorithm: LbAlgorithm;
+  /** M, prime (maglev.ts checkTableSize). */
+  tableSize: number;
+  seed: string;
+}
+
+export const DEFAULT_LB: LbOptions = { algorithm: 'random', tableSize: abi.MAGLEV_SIZE_DEFAULT, seed: DEFAULT_MAGLEV_SEED };
+
 export interface PortRenderInput {
   view: NodeView;
   ids: IdState;
@@ -126,6 +143,8 @@ export interface PortRenderInput {
   /** Serve NodePorts on 127.0.0.1 too (socket LB): --nodeport-addresses covers loopback and
    * --iptables-localhost-nodeports is not false. */
   localhostNodePorts?: boolean;
+  /** How new flows pick a backend; default DEFAULT_LB (random). */
+  lb?: LbOptions;
 }
 
 export const LOCALHOST = '127.0.0.1';
@@ -192,6 +211,25 @@ export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortR
   // Only when an IPv4 LB IP is served: the ranges restrict nothing else.
   const ranges = svc.loadBalancerIPs.some((ip) => isIPv4(ip)) ? ipv4SourceRanges(svc, view.primaryIPs[4]) : undefined;
   for (const reason of ranges?.skipped ?? []) skipped.push({ service: name, reason });
+  const lb = input.lb ?? DEFAULT_LB;
+  const maglev = (svc.lbAlgorithm ?? lb.algorithm) === 'maglev';
+  const tables = new Map<string, MaglevEntry>();
+  /** The table over these backends (one per distinct set in this service port). */
+  const tableOf = (slots: readonly number[]): MaglevEntry => {
+    const ids = [...slots].sort((a, b) => a - b);
+    const key = ids.join(',');
+    let t = tables.get(key);
+    if (!t) {
+      const byName = new Map<string, number>(ids.map((id) => {
+        const b = state.backends.get(id)!;
+        return [`${b.ip}:${b.port}`, id];
+      }));
+      const { order, entry } = maglevTable([...byName.keys()], lb.tableSize, lb.seed);
+      const idOf = order.map((n) => byName.get(n)!);
+      tables.set(key, (t = maglevEntry(Uint32Array.from(entry, (i) => idOf[i]!))));
+    }
+    return t;
+  };
   for (const f of fronts) {
     if (f.family !== 4) {
       if (f.kind !== 'NodePort') skipped.push({ service: name, reason: `${f.kind} ${f.address}: IPv6 frontends are not supported by the eBPF data plane yet` });
@@ -209,6 +247,13 @@ export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortR
     const info: FrontendInfo = { svcId, service: name, entryKey: svc.key, kind: f.kind, vip: f.address, port: f.port, proto };
     frontends.push(info);
     const affinity = svc.sessionAffinity.type === 'ClientIP';
+    // Not for 127.0.0.1 frontends: the socket LB has no 5-tuple at connect() to hash.
+    let useMaglev = maglev && !f.localhost;
+    if (useMaglev && slots.length > lb.tableSize) {
+      skipped.push({ service: name, reason: `${f.kind} ${fid}: ${slots.length} endpoints do not fit a maglev table of ${lb.tableSize}: balanced at random` });
+      useMaglev = false;
+    }
+    if (useMaglev && slots.length > 0) state.maglev.set(svcId, tableOf(slots));
     const flags =
       (affinity ? abi.SVC_F_AFFINITY : 0) |
       (f.external ? abi.SVC_F_EXTERNAL : 0) |
@@ -216,7 +261,8 @@ export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortR
       (f.kind === 'NodePort' ? abi.SVC_F_NODEPORT : 0) |
       (f.dropEmpty ? abi.SVC_F_DROP_EMPTY : 0) |
       (f.localhost ? abi.SVC_F_LOCALHOST : 0) |
-      (f.kind === 'LoadBalancer' && ranges ? abi.SVC_F_SRC_RANGE : 0);
+      (f.kind === 'LoadBalancer' && ranges ? abi.SVC_F_SRC_RANGE : 0) |
+      (useMaglev ? abi.SVC_F_MAGLEV : 0);
     // Ranges only restrict LoadBalancer IPs (kube-proxy): NodePorts and ClusterIPs stay open.
     if (f.kind === 'LoadBalancer' && ranges) for (const k of srcRangeKeys(svcId, ranges.cidrs)) state.srcRanges.set(srcRangeId(k), k);
     // Map keys are svcKeyId(key): `${fid}#${slot}`, built from fid once per frontend.
@@ -245,6 +291,7 @@ export function mergeState(into: MapState, part: MapState): MapState {
   for (const [k, v] of part.revNat) into.revNat.set(k, v);
   for (const [k, v] of part.meta) into.meta.set(k, v);
   for (const [k, v] of part.srcRanges) into.srcRanges.set(k, v);
+  for (const [k, v] of part.maglev) into.maglev.set(k, v);
   return into;
 }
 
@@ -262,7 +309,7 @@ export interface Rendered {
  */
 export function render(
   table: ServiceTable, prevIds: IdState = emptyIds(),
-  opts: { view?: NodeView; previousSlots?: (fid: string) => readonly number[] | undefined; localhostNodePorts?: boolean } = {},
+  opts: { view?: NodeView; previousSlots?: (fid: string) => readonly number[] | undefined; localhostNodePorts?: boolean; lb?: LbOptions } = {},
 ): Rendered {
   const ids: IdState = {
     svc: new Map(), backend: new Map(), sp: new Map(),
@@ -277,7 +324,7 @@ export function render(
   const claim = (fid: string) => !owner.has(fid) && (owner.add(fid), true);
   const keys = [...table.services.keys()].sort();
   for (const key of keys) {
-    const p = renderPort(table.services.get(key)!, { view, ids, prevIds, claim, previousSlots: opts.previousSlots, localhostNodePorts: opts.localhostNodePorts });
+    const p = renderPort(table.services.get(key)!, { view, ids, prevIds, claim, previousSlots: opts.previousSlots, localhostNodePorts: opts.localhostNodePorts, lb: opts.lb });
     parts.set(key, p);
     mergeState(desired, p.state);
     for (const f of p.frontends) frontends.set(f.svcId, f);

@@ -1,5 +1,6 @@
 // The LB tables as plain data: what render() wants and what the kernel holds. Both
 // sides use the same shape so diff() can compare them entry by entry.
+import { createHash } from 'node:crypto';
 import type { BackendValue, LbSrcKey, RevNatValue, SvcKey, SvcMeta, SvcValue } from './abi.js';
 import { LB_SRC_SVC_BITS, SVC_KIND_CLUSTER_IP, protoName } from './abi.js';
 
@@ -14,14 +15,34 @@ export interface MapState {
   meta: Map<number, SvcMeta>;
   /** lb_src_range entries by srcRangeId(key) (every value is allowed = 1). */
   srcRanges: Map<string, LbSrcKey>;
+  /** svc_id → its maglev table (SVC_F_MAGLEV frontends with endpoints). */
+  maglev: Map<number, MaglevEntry>;
+}
+
+/** A maglev table as the inner map holds it: backend ids, one per slot. */
+export interface MaglevEntry {
+  /** Backend id of each of the M slots. */
+  ids: Uint32Array;
+  /** Distinct backends in it. */
+  backends: number;
+  /** Of `ids`: equal tables compare (and are written once) by it. */
+  digest: string;
+}
+
+export function maglevEntry(ids: Uint32Array): MaglevEntry {
+  const digest = createHash('sha256').update(new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength)).digest('base64url');
+  return { ids, backends: new Set(ids).size, digest };
 }
 
 export function emptyState(): MapState {
-  return { services: new Map(), backends: new Map(), revNat: new Map(), meta: new Map(), srcRanges: new Map() };
+  return { services: new Map(), backends: new Map(), revNat: new Map(), meta: new Map(), srcRanges: new Map(), maglev: new Map() };
 }
 
 export function cloneState(s: MapState): MapState {
-  return { services: new Map(s.services), backends: new Map(s.backends), revNat: new Map(s.revNat), meta: new Map(s.meta), srcRanges: new Map(s.srcRanges) };
+  return {
+    services: new Map(s.services), backends: new Map(s.backends), revNat: new Map(s.revNat), meta: new Map(s.meta), srcRanges: new Map(s.srcRanges),
+    maglev: new Map(s.maglev),
+  };
 }
 
 /** `vip:port/PROTO#slot`, stable and readable (used in logs and as the map key). */

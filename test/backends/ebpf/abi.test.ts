@@ -33,6 +33,8 @@ d('abi.h ↔ abi.ts layout', () => {
       BE_F_ACTIVE: abi.BE_F_ACTIVE, BE_F_TERMINATING: abi.BE_F_TERMINATING, BE_F_REMOTE: abi.BE_F_REMOTE, BE_F_ACTIVE_EXT: abi.BE_F_ACTIVE_EXT,
       SVC_F_NODEPORT: abi.SVC_F_NODEPORT, SVC_F_DROP_EMPTY: abi.SVC_F_DROP_EMPTY, SVC_F_SNAT_ALL: abi.SVC_F_SNAT_ALL,
       SVC_F_SRC_RANGE: abi.SVC_F_SRC_RANGE, SVC_F_LOCALHOST: abi.SVC_F_LOCALHOST, STAT_DROP_SRC_RANGE: abi.STAT_DROP_SRC_RANGE,
+      SVC_F_MAGLEV: abi.SVC_F_MAGLEV, BPFPROXY_MAGLEV_MAX: abi.MAGLEV_MAX, BPFPROXY_MAGLEV_INNER_FLAGS: abi.MAGLEV_INNER_FLAGS,
+      BPFPROXY_MAGLEV_SIZE_DEFAULT: abi.MAGLEV_SIZE_DEFAULT, BPFPROXY_MAGLEV_SIZE_MIN: abi.MAGLEV_SIZE_MIN, BPFPROXY_MAGLEV_SIZE_MAX: abi.MAGLEV_SIZE_MAX,
       BPFPROXY_LB_SRC_MAX: abi.LB_SRC_MAX, BPFPROXY_LB_SRC_SVC_BITS: abi.LB_SRC_SVC_BITS,
       BPFPROXY_SNAT_PORT_MIN: abi.SNAT_PORT_MIN, BPFPROXY_SNAT_PORT_MAX: abi.SNAT_PORT_MAX,
       CT_F_CLOSING: abi.CT_F_CLOSING, CT_F_DEAD: abi.CT_F_DEAD, BPFPROXY_CT_CLOSE_TIMEOUT_S: abi.CT_CLOSE_TIMEOUT_S,
@@ -75,6 +77,10 @@ describe('abi codecs', () => {
     expect(b.length).toBe(256);
     expect(abi.svcMeta.decode(b)).toEqual({ name: 'default/hostnames', kind: 1 });
     expect(() => abi.svcMeta.encode({ name: 'x'.repeat(248), kind: 1 })).toThrow(/fit/);
+  });
+
+  it('maglev_config is two host-order words', () => {
+    expect([...abi.maglevConfig.encode({ tableSize: 16381, flowSeed: 0x01020304 })]).toEqual([0xfd, 0x3f, 0, 0, 4, 3, 2, 1]);
   });
 
   it('rejects malformed addresses', () => {

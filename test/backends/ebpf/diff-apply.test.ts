@@ -2,11 +2,11 @@
 // lookup the data path can make is valid: slot 0 never counts a missing slot, a slot
 // never names a missing backend, a frontend always has its rev_nat entry.
 import { describe, expect, it } from 'vitest';
-import { SVC_F_SRC_RANGE, type BackendValue, type LbSrcKey, type LbSrcValue, type RevNatValue, type SvcKey, type SvcMeta, type SvcValue, type U32Key } from '../../../src/backends/ebpf/abi.js';
+import { SVC_F_MAGLEV, SVC_F_SRC_RANGE, type BackendValue, type LbSrcKey, type LbSrcValue, type RevNatValue, type SvcKey, type SvcMeta, type SvcValue, type U32Key } from '../../../src/backends/ebpf/abi.js';
 import { apply, type ApplyMaps, type MapLike } from '../../../src/backends/ebpf/apply.js';
 import { diff, PHASES } from '../../../src/backends/ebpf/diff.js';
-import { render } from '../../../src/backends/ebpf/render.js';
-import { cloneState, emptyIds, emptyState, srcRangeId, svcKeyId, type MapState } from '../../../src/backends/ebpf/state.js';
+import { type LbOptions, render } from '../../../src/backends/ebpf/render.js';
+import { cloneState, emptyIds, emptyState, srcRangeId, svcKeyId, type MaglevEntry, type MapState } from '../../../src/backends/ebpf/state.js';
 import { BpfError } from '../../../src/backends/ebpf/libbpf.js';
 import { ep, svc, table } from './table.js';
 
@@ -28,7 +28,13 @@ class FakeKernel {
       // A frontend checking sources has a range to check against (its flag follows its entries).
       if (value.flags & SVC_F_SRC_RANGE && ![...this.state.srcRanges.values()].some((k) => k.svcId === value.svcId))
         this.violations.push(`after write ${this.writes}: ${svcKeyId(key)} checks sources without any lb_src_range entry`);
+      // A maglev frontend with backends has its table (else it would pick at random).
+      if (value.flags & SVC_F_MAGLEV && value.count > 0 && !this.state.maglev.has(value.svcId))
+        this.violations.push(`after write ${this.writes}: ${svcKeyId(key)} is maglev without a table`);
     }
+    // Every backend a table names exists (a table is swapped before its old backends leave).
+    for (const [svcId, t] of this.state.maglev)
+      for (const id of new Set(t.ids)) if (!this.state.backends.has(id)) this.violations.push(`after write ${this.writes}: maglev table of ${svcId} → missing backend ${id}`);
   }
 
   private map<K, V>(name: string, get: () => Map<unknown, unknown>, id: (k: K) => unknown, entry: (k: K, v: V) => unknown): MapLike<K, V> {
@@ -65,12 +71,29 @@ class FakeKernel {
       revNat: this.map<U32Key, RevNatValue>('rev_nat', () => this.state.revNat, (k) => k.id, (_k, v) => v),
       meta: this.map<U32Key, SvcMeta>('svc_meta', () => this.state.meta, (k) => k.id, (_k, v) => v),
       srcRange: this.map<LbSrcKey, LbSrcValue>('lb_src_range', () => this.state.srcRanges, srcRangeId, (k) => k),
+      maglev: {
+        set: async (svcId: number, entry: MaglevEntry) => {
+          if (this.failOn?.('maglev', svcId)) throw new BpfError('map update maglev', 7, 'E2BIG');
+          this.state.maglev.set(svcId, entry);
+          this.writes++;
+          this.check();
+        },
+        delete: (svcId: number) => {
+          const had = this.state.maglev.delete(svcId);
+          this.writes++;
+          this.check();
+          return had;
+        },
+      },
     };
   }
 }
 
-async function syncTo(k: FakeKernel, mirror: MapState, t: ReturnType<typeof table>, ids = emptyIds(), batchMin = 16) {
-  const r = render(t, ids);
+/** Maglev with a small table: fast, and the same rules as the default size. */
+const MAGLEV: LbOptions = { algorithm: 'maglev', tableSize: 251, seed: 'test' };
+
+async function syncTo(k: FakeKernel, mirror: MapState, t: ReturnType<typeof table>, ids = emptyIds(), batchMin = 16, lb?: LbOptions) {
+  const r = render(t, ids, { lb });
   const ops = diff(mirror, r.desired);
   const res = await apply(k.maps(), ops, mirror, { batchMin });
   return { r, ops, res };
@@ -116,6 +139,18 @@ describe('ebpf diff', () => {
     expect(gone.findIndex((o) => o.map === 'lb_src_range')).toBeGreaterThan(gone.findIndex((o) => o.map === 'services' && o.kind === 'delete' && o.key.slot === 0));
   });
 
+  it('maglev: a new table goes in after its backends and before the flag; a stale one after the flag and before its backends leave', () => {
+    const cur = render(table(svc('a', { endpoints: eps(1, 2, 3) })), emptyIds());
+    const on = render(table(svc('a', { endpoints: eps(1, 2, 3) })), cur.ids, { lb: MAGLEV });
+    expect(diff(cur.desired, on.desired).map((o) => `${PHASES[o.phase]}:${o.map}`)).toEqual(['upsert maglev:maglev', 'upsert slot 0:services']);
+    const swapped = render(table(svc('a', { endpoints: eps(2, 3, 4) })), on.ids, { lb: MAGLEV });
+    const ops = diff(on.desired, swapped.desired).map((o) => `${PHASES[o.phase]}:${o.map}`);
+    expect(ops.indexOf('upsert maglev:maglev')).toBeGreaterThan(ops.indexOf('upsert backends:backends'));
+    expect(ops.indexOf('upsert maglev:maglev')).toBeLessThan(ops.indexOf('delete backends:backends'));
+    const off = render(table(svc('a', { endpoints: eps(2, 3, 4) })), swapped.ids);
+    expect(diff(swapped.desired, off.desired).map((o) => `${PHASES[o.phase]}:${o.map}`)).toEqual(['upsert slot 0:services', 'delete maglev:maglev']);
+  });
+
   it('is empty when nothing changed', () => {
     const r = render(table(svc('a', { endpoints: eps(1, 2) })), emptyIds());
     expect(diff(cloneState(r.desired), r.desired)).toEqual([]);
@@ -147,6 +182,46 @@ describe('ebpf apply', () => {
       }
       expect(k.violations).toEqual([]);
     }
+  });
+
+  it('maglev: every lookup stays valid through tables appearing, changing, emptying and going (per-op and batched)', async () => {
+    const annotated = (algorithm: 'random' | 'maglev', endpoints: ReturnType<typeof eps>) =>
+      svc('m', { clusterIPs: ['198.19.1.9'], nodePort: 30090, lbAlgorithm: algorithm, endpoints });
+    const node = { nodes: new Map([['node-a', { name: 'node-a', addresses: ['198.19.200.1'], podCIDRs: [] }]]) };
+    for (const batchMin of [1_000_000, 1]) {
+      const k = new FakeKernel();
+      const mirror = emptyState();
+      let ids = emptyIds();
+      const steps = [
+        table(svc('a', { endpoints: eps(1, 2, 3) })),
+        table(svc('a', { endpoints: eps(1, 2, 3, 4) }), annotated('maglev', eps(7))),
+        table(svc('a', { endpoints: eps(4) }), annotated('maglev', eps(7, 8, 9))),
+        table(svc('a'), annotated('random', eps(8, 9))),
+        table(svc('a', { endpoints: eps(5, 6) }), annotated('maglev', eps(10))),
+        table(),
+      ].map((t) => ({ ...t, ...node }));
+      for (const t of steps) {
+        const { r, res } = await syncTo(k, mirror, t, ids, batchMin, MAGLEV);
+        ids = r.ids;
+        expect(res.failures.size).toBe(0);
+        expect(k.state).toEqual(r.desired);
+        expect(mirror).toEqual(k.state);
+      }
+      expect(k.violations).toEqual([]);
+    }
+  });
+
+  it('a maglev table that cannot be written fails only its service port, which keeps its previous table', async () => {
+    const k = new FakeKernel();
+    const mirror = emptyState();
+    const first = await syncTo(k, mirror, table(svc('a', { endpoints: eps(1, 2) })), emptyIds(), 16, MAGLEV);
+    const before = cloneState(k.state);
+    k.failOn = (map) => map === 'maglev';
+    const { res } = await syncTo(k, mirror, table(svc('a', { endpoints: eps(1, 2, 3) })), first.r.ids, 16, MAGLEV);
+    expect([...res.failures.values()].map((f) => f.op)).toEqual([expect.stringMatching(/^upsert maglev maglev svc_id \d+$/)]);
+    expect(k.state).toEqual(before);
+    expect(mirror).toEqual(k.state);
+    expect(k.violations).toEqual([]);
   });
 
   it('a map-full failure fails only its frontend, which keeps its previous state', async () => {

@@ -72,6 +72,26 @@ describeKernel('native libbpf addon', () => {
     }
   });
 
+  it('creates maps of its own; the maglev map-in-map takes inner arrays of any size, but only BPF_F_INNER_MAP ones', () => {
+    const make = (n: number, flags: number) =>
+      libbpf.mapCreate({ type: abi.BPF_MAP_TYPE_ARRAY, name: 'bpt_inner', keySize: 4, valueSize: 4, maxEntries: n, flags });
+    const fds = [make(251, abi.MAGLEV_INNER_FLAGS), make(16381, abi.MAGLEV_INNER_FLAGS), make(251, 0)];
+    try {
+      dp.maps.maglev.update({ id: 1 }, { id: fds[0]! });
+      dp.maps.maglev.update({ id: 2 }, { id: fds[1]! });
+      expect(() => dp.maps.maglev.update({ id: 3 }, { id: fds[2]! })).toThrow(expect.objectContaining({ op: 'map update', code: 'EINVAL' }));
+      // Read back, an outer entry names the inner map by id.
+      const inner = libbpf.mapFdById(dp.maps.maglev.lookup({ id: 2 })!.id);
+      expect(libbpf.mapInfo(inner)).toMatchObject({ name: 'bpt_inner', maxEntries: 16381 });
+      libbpf.closeFd(inner);
+      expect(() => libbpf.mapFdById(0x7ffffff0)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    } finally {
+      fds.forEach((fd) => libbpf.closeFd(fd));
+      dp.maps.maglev.delete({ id: 1 });
+      dp.maps.maglev.delete({ id: 2 });
+    }
+  });
+
   it('lists interfaces and attaches/replaces/detaches tc inside another netns', async () => {
     const path = `/run/netns/${ns}`;
     const ifs = await libbpf.listInterfaces(path);

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Maglev lookup for a new flow (tables: abi.h; built by src/backends/ebpf/maglev.ts).
+ * Plain values in, a backend id out: no skb, so an XDP program can use it as tc_lb does.
+ *
+ * The flow hash is MurmurHash3 x86_32 (Austin Appleby, public domain) of four 32-bit words,
+ * read as little-endian blocks: saddr, daddr (both host order, i.e. ntohl of the wire value),
+ * sport << 16 | dport (host order), proto; seeded with maglev_cfg.flow_seed. The same
+ * function lives in src/backends/ebpf/flow-hash.ts, so every node (and the tests) computes
+ * the same index for the same flow.
+ */
+#ifndef BPFPROXY_MAGLEV_H
+#define BPFPROXY_MAGLEV_H
+
+#include <bpf/bpf_endian.h>
+#include "maps.h"
+
+static __always_inline __u32 maglev_rotl32(__u32 x, int r)
+{
+	return (x << r) | (x >> (32 - r));
+}
+
+/* One MurmurHash3 x86_32 block round. */
+static __always_inline __u32 maglev_mix(__u32 h, __u32 k)
+{
+	k *= 0xcc9e2d51;
+	k = maglev_rotl32(k, 15);
+	k *= 0x1b873593;
+	h ^= k;
+	h = maglev_rotl32(h, 13);
+	return h * 5 + 0xe6546b64;
+}
+
+static __always_inline __u32 maglev_flow_hash(__u32 seed, __be32 saddr, __be32 daddr, __be16 sport, __be16 dport, __u8 proto)
+{
+	__u32 h = seed;
+
+	h = maglev_mix(h, bpf_ntohl(saddr));
+	h = maglev_mix(h, bpf_ntohl(daddr));
+	h = maglev_mix(h, ((__u32)bpf_ntohs(sport) << 16) | bpf_ntohs(dport));
+	h = maglev_mix(h, proto);
+	h ^= 16; /* message length in bytes */
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
+/* The backend the maglev table of frontend svc_id gives this 5-tuple, or 0 when there is
+ * none (no table yet, no config): the caller then picks as it would without maglev. */
+static __always_inline __u32 maglev_select(__u32 svc_id, __be32 saddr, __be32 daddr, __be16 sport, __be16 dport, __u8 proto)
+{
+	__u32 zero = 0, idx;
+	struct maglev_config *cfg;
+	__u32 *id;
+	void *table;
+
+	cfg = bpf_map_lookup_elem(&maglev_cfg, &zero);
+	if (!cfg || !cfg->table_size)
+		return 0;
+	table = bpf_map_lookup_elem(&maglev, &svc_id);
+	if (!table)
+		return 0;
+	idx = maglev_flow_hash(cfg->flow_seed, saddr, daddr, sport, dport, proto) % cfg->table_size;
+	id = bpf_map_lookup_elem(table, &idx);
+	return id ? *id : 0;
+}
+
+#endif
