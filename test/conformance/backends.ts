@@ -79,7 +79,8 @@ export const BACKENDS: Record<string, ConformanceBackend> = {
     // Under TCG one sync of kube-proxy's IPVS proxier takes 8–13 s (measured; it runs
     // ipset and iptables tools per set and family, each start ~0.5 s there), and it writes
     // the virtual servers before the ipsets that masquerade them: a change is served right
-    // only when the whole sync is done.
+    // only when the whole sync is done. There it also keeps its default 30 s sync period
+    // (kube-proxy-process.ts), so a tampered table is repaired within 30 s + one sync.
     guestSyncDeadlineMs: 60_000,
     unsupported: {
       'cleanup-leaves-nothing':

@@ -7,11 +7,9 @@
 // defineConformance calls) plus the IPVS backend's kernel tests, then reports each case
 // from the results JSON the guest wrote into .conformance/ (shared read-write), so the
 // matrix gets "<backend> (guest 6.1…)" columns and this run shows every case.
-// The reference column kube-proxy/ipvs (the real kube-proxy in IPVS mode) runs here too when
-// asked for, with its own API server started inside the guest, and with it the IPVS
-// differential. It is not in the default set: it adds about 25 min of guest time (kube-proxy's
-// IPVS syncs take 8–13 s under TCG), which would put a cold CI over its 60 min.
-//   BPFPROXY_GUEST_BACKENDS=ipvs,iptables,ebpf (default),kube-proxy/ipvs picks the backends.
+// The reference column kube-proxy/ipvs (the real kube-proxy in IPVS mode) runs here too,
+// with its own API server started inside the guest, and with it the IPVS differential.
+//   BPFPROXY_GUEST_BACKENDS=ipvs,iptables,ebpf,kube-proxy/ipvs (default) picks the backends.
 //   BPFPROXY_VM_VERBOSE=1 streams the guest's output.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,16 +20,23 @@ import { BACKENDS } from './backends.js';
 import { CASES } from './cases/index.js';
 import { type CaseResult, RESULTS_DIR } from './results.js';
 
-const GUEST_BACKENDS = (process.env.BPFPROXY_GUEST_BACKENDS ?? 'ipvs,iptables,ebpf').split(',').filter(Boolean);
+const GUEST_BACKENDS = (process.env.BPFPROXY_GUEST_BACKENDS ?? 'ipvs,iptables,ebpf,kube-proxy/ipvs').split(',').filter(Boolean);
 const IPVS_KERNEL_TESTS = 'test/backends/ipvs/kernel.test.ts';
 /** Our IPVS output against kube-proxy's (it needs the API server the reference column starts). */
 const IPVS_DIFFERENTIAL = 'test/backends/ipvs/kube-proxy-differential.test.ts';
 /** A backend's suite file and the prefix of its results file ('/' in reference names). */
 const suiteFile = (b: string) => `test/conformance/${b.replace('/', '-')}.test.ts`;
 const resultsPrefix = (b: string) => `results-${b.replace('/', '_')}-`;
-/** tc_lb's packet fixtures and conntrack GC (BPF_PROG_TEST_RUN): the 6.1 verifier and
- * helpers must take the programs too, not only the host's 6.18. */
-const EBPF_KERNEL_TESTS = ['test/backends/ebpf/tc-prog.test.ts', 'test/backends/ebpf/tc-src-range.test.ts', 'test/backends/ebpf/conntrack-gc.test.ts'];
+/** tc_lb's packet fixtures, source ranges, Maglev and conntrack GC (BPF_PROG_TEST_RUN): the
+ * 6.1 verifier and helpers must take the programs too, not only the host's 6.18. */
+const EBPF_KERNEL_TESTS = [
+  'test/backends/ebpf/tc-prog.test.ts',
+  'test/backends/ebpf/tc-src-range.test.ts',
+  'test/backends/ebpf/tc-maglev.test.ts',
+  'test/backends/ebpf/conntrack-gc.test.ts',
+  // The addon on 6.1: map-in-map (maglev's BPF_F_INNER_MAP), batch ops, tc attach in a netns.
+  'test/backends/ebpf/libbpf.test.ts',
+];
 const VITEST_JSON = join(RESULTS_DIR, 'guest-vitest.json');
 /** The kube-proxy/ipvs column (921 s measured: kube-proxy's IPVS syncs take 8–13 s under TCG)
  * plus the IPVS differential (its own API server, five object sets), with slack. */

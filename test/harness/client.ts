@@ -114,15 +114,23 @@ export function tally(results: RequestResult[]): { bodies: Map<string, number>; 
   return { bodies, errors };
 }
 
-/** Retries `fn` until it stops throwing or the deadline passes (bounded; then rethrows). */
+/**
+ * Retries `fn` until it stops throwing or the deadline passes (bounded; then rethrows).
+ * Between attempts it pauses `stepMs`, or as long as the attempt took if that was longer:
+ * polling then takes at most half the CPU. Under qemu TCG an attempt (a node client or a
+ * `bpfproxy inspect` start, a few tool runs) costs seconds of CPU, and polling every 200 ms
+ * starved the very sync it waited for.
+ */
 export async function eventually<T>(fn: () => Promise<T>, timeoutMs: number, stepMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    const t0 = Date.now();
     try {
       return await fn();
     } catch (e) {
       if (Date.now() >= deadline) throw e;
-      await new Promise((r) => setTimeout(r, stepMs));
+      const pause = Math.min(Math.max(stepMs, Date.now() - t0), deadline - Date.now());
+      await new Promise((r) => setTimeout(r, pause));
     }
   }
 }

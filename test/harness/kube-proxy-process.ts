@@ -52,8 +52,14 @@ export class KubeProxyProcess extends ChildProxy implements NodeProxy {
       '--conntrack-tcp-timeout-established=0',
       '--conntrack-tcp-timeout-close-wait=0',
       '--oom-score-adj=0',
-      // The sync periods bpfproxy runs with in the suite (proxy-process.ts).
-      ...(o.mode === 'ipvs' ? ['--ipvs-sync-period=5s', '--ipvs-min-sync-period=100ms'] : ['--iptables-sync-period=5s', '--iptables-min-sync-period=100ms']),
+      // The sync periods bpfproxy runs with in the suite (proxy-process.ts), except IPVS mode
+      // in the qemu guest: there it keeps its default 30 s period. Each of its syncs runs
+      // `ipset` twice per set and `iptables` per chain and jump, 8–13 s under TCG, so at 5 s
+      // the four proxiers of a suite (two nodes × two families) resynced back to back and
+      // held both guest CPUs, slowing every change the cases waited for.
+      ...(o.mode === 'ipvs'
+        ? [`--ipvs-sync-period=${process.env.BPFPROXY_IN_GUEST === '1' ? '30s' : '5s'}`, '--ipvs-min-sync-period=100ms']
+        : ['--iptables-sync-period=5s', '--iptables-min-sync-period=100ms']),
       `--v=${o.mode === 'ipvs' ? 4 : 2}`,
       ...(o.extraArgs ?? []),
       ...this.extra,

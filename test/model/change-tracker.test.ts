@@ -9,17 +9,7 @@ import { changesBetween } from '../fixtures/changes.js';
 import type { ServiceTable } from '../../src/model/types.js';
 import { ObjectStore } from '../../src/sources/store.js';
 import type { SourceEvent } from '../../src/sources/types.js';
-
-/** Small deterministic PRNG (mulberry32), so a failure can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../harness/prng.js';
 
 const NAMES = ['a', 'b', 'c', 'd'];
 
@@ -83,7 +73,7 @@ const sorted = (t: ServiceTable) => ({
 describe('ServiceChangeTracker', () => {
   for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
     it(`matches the whole-table build after every batch of random events (seed ${seed})`, () => {
-      const r = rng(seed);
+      const r = prng(seed);
       const store = new ObjectStore();
       const tracker = new ServiceChangeTracker({ nodeName: 'node-a' });
       let lastGood: LastGood | undefined;

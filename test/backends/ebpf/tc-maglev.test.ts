@@ -21,25 +21,15 @@ import { describeKernel } from '../../kernel-required.js';
 import { OBJECT_DIR, buildMissingReason, seedService, useTestDataplane } from './fixtures.js';
 import { TCP, TCP_ACK, TCP_SYN, buildPacket, parsePacket, type PacketSpec } from './packets.js';
 import { ep, svc, table } from './table.js';
+import { prng } from '../../harness/prng.js';
 
 const VIP = '198.19.1.175';
 const CLIENT = '198.18.100.1';
 const TC_ACT_SHOT = 2;
 
-/** Small deterministic PRNG (mulberry32): the same flows on every run. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `n` distinct TCP flows to VIP:80 from clients in 198.18.100.0/22 (no backend among them). */
 function syntheticFlows(n: number, seed: number): FiveTuple[] {
-  const r = rng(seed);
+  const r = prng(seed);
   const seen = new Set<string>();
   const out: FiveTuple[] = [];
   while (out.length < n) {
