@@ -28,10 +28,19 @@ export type SocketLbTarget =
 const PREFERRED = ['/sys/fs/cgroup', '/sys/fs/cgroup/unified'];
 
 /**
- * The cgroup the socket LB attaches to. A mount that shows the whole hierarchy (root "/")
- * wins over one that shows a subtree (a cgroup namespace, a bind mount of a subdirectory),
- * then the usual places, then the shortest path. Attaching to a subtree is allowed, with a
- * warning: only processes below it are balanced.
+ * Whether a mount shows the top of the hierarchy as far as we can tell: "/" is our cgroup
+ * namespace's root; "/.." and above is the host's hierarchy bind-mounted into a container
+ * with a cgroup namespace of its own (the DaemonSet's hostPath), which is what we want.
+ */
+function showsTop(root: string): boolean {
+  return root === '/' || root === '/..' || root.startsWith('/../');
+}
+
+/**
+ * The cgroup the socket LB attaches to. A mount that shows the top of the hierarchy wins over
+ * one that shows a subtree (a bind mount of a subdirectory), then the usual places, then the
+ * shortest path. Attaching to a subtree is allowed, with a warning: only processes below it
+ * are balanced.
  */
 export function socketLbTarget(o: { enabled: boolean; cgroupPath?: string; mountinfo: () => string }): SocketLbTarget {
   if (!o.enabled) {
@@ -45,7 +54,7 @@ export function socketLbTarget(o: { enabled: boolean; cgroupPath?: string; mount
   const mounts = cgroup2Mounts(o.mountinfo());
   if (mounts.length === 0)
     return { off: 'no cgroup2 mount in /proc/self/mountinfo (a cgroup v1 host, or /sys/fs/cgroup not mounted): give --cgroup-path a cgroup v2 directory' };
-  const rank = (m: Cgroup2Mount) => [m.root === '/' ? 0 : 1, PREFERRED.includes(m.mountPoint) ? PREFERRED.indexOf(m.mountPoint) : PREFERRED.length, m.mountPoint.length];
+  const rank = (m: Cgroup2Mount) => [showsTop(m.root) ? 0 : 1, PREFERRED.includes(m.mountPoint) ? PREFERRED.indexOf(m.mountPoint) : PREFERRED.length, m.mountPoint.length];
   const best = [...mounts].sort((a, b) => {
     const ra = rank(a);
     const rb = rank(b);
@@ -54,7 +63,7 @@ export function socketLbTarget(o: { enabled: boolean; cgroupPath?: string; mount
   return {
     cgroupPath: best.mountPoint,
     source: 'the cgroup2 mount (default)',
-    ...(best.root === '/' ? {} : {
+    ...(showsTop(best.root) ? {} : {
       warning: `the cgroup2 mount at ${best.mountPoint} shows ${best.root} of the hierarchy, not its root (a cgroup namespace or a bind mount): only processes below it are balanced; mount the host's cgroup2 root or give --cgroup-path`,
     }),
   };

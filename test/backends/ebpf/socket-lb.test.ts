@@ -32,6 +32,9 @@ describe('socket LB target', () => {
 
   it('a mount showing the whole hierarchy wins; one showing a subtree is used with a warning', () => {
     expect(socketLbTarget({ enabled: true, mountinfo: () => CONTAINER })).toMatchObject({ cgroupPath: '/sys/fs/cgroup' });
+    // The DaemonSet: the host's cgroup2 root on /sys/fs/cgroup, seen from the pod's own cgroup namespace.
+    const daemonSet = socketLbTarget({ enabled: true, mountinfo: () => '900 880 0:23 /../../../.. /sys/fs/cgroup ro,relatime - cgroup2 cgroup2 rw' });
+    expect(daemonSet).toEqual({ cgroupPath: '/sys/fs/cgroup', source: 'the cgroup2 mount (default)' });
     const sub = socketLbTarget({ enabled: true, mountinfo: () => '30 1 0:23 /kubepods.slice /sys/fs/cgroup rw - cgroup2 cgroup2 rw' });
     expect(sub).toMatchObject({ cgroupPath: '/sys/fs/cgroup', warning: expect.stringContaining('shows /kubepods.slice of the hierarchy') });
   });
