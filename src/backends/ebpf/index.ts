@@ -222,7 +222,9 @@ export class EbpfBackend implements Backend {
   private async attachSocketLb(dp: Dataplane): Promise<void> {
     const cg = this.opts.cgroupPath;
     if (!cg) {
-      if (this.opts.socketLbOff) this.log.warn({ reason: this.opts.socketLbOff }, 'socket LB off: host-network clients reach Services only through tc_lb on the interfaces their packets come in by');
+      // Asked for: info; no cgroup2 to attach to: a warning.
+      const off = this.opts.socketLbOff;
+      if (off) this.log[off === '--socket-lb=false' ? 'info' : 'warn']({ reason: off }, 'socket LB off: host-network clients reach Services only through tc_lb on the interfaces their packets come in by');
       return;
     }
     const hostOnly = this.opts.socketLbHostNetnsOnly ?? false;
