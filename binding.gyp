@@ -8,7 +8,9 @@
         "native/object.cc",
         "native/map.cc",
         "native/attach.cc",
-        "native/abi.cc"
+        "native/abi.cc",
+        "native/iter.cc",
+        "native/sockdiag.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

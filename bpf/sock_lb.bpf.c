@@ -2,7 +2,8 @@
 /*
  * Socket-level LB for clients in the node netns (cgroup v2 sock_addr hooks): translate the
  * frontend to a backend at connect()/sendmsg() time, so those packets never need NAT, and
- * translate the peer back to the frontend at recvmsg()/getpeername().
+ * translate the peer back to the frontend at recvmsg()/getpeername() (what the application
+ * connected to, not the backend, is what getpeername() reports).
  * Only this hook serves 127.0.0.1:nodePort (SVC_F_LOCALHOST frontends, kube-proxy's localhost
  * NodePorts): like a ClusterIP, the connection goes straight to a backend, so no
  * route_localnet is needed and no packet with a loopback destination ever leaves the node.
@@ -43,6 +44,20 @@ static __always_inline int sock_src_allowed(struct bpf_sock_addr *ctx, const str
 	return src && lb_src_allowed(svc->svc_id, src);
 }
 
+/*
+ * --socket-lb-host-netns-only: the hooks sit on a cgroup, and a cgroup also holds processes of
+ * other network namespaces (pods, sidecars, VMs). With a netns cookie configured, only sockets
+ * of that namespace (the node's) are translated; the others are left to reach the VIP as
+ * packets, where tc_lb (or a mesh sidecar that wants to see the VIP) handles them.
+ */
+static __always_inline int sock_in_scope(struct bpf_sock_addr *ctx)
+{
+	__u32 zero = 0;
+	struct sock_lb_config *cfg = bpf_map_lookup_elem(&sock_lb_cfg, &zero);
+
+	return !cfg || !cfg->netns_cookie || bpf_get_netns_cookie(ctx) == cfg->netns_cookie;
+}
+
 static __always_inline __u8 sock_proto(struct bpf_sock_addr *ctx)
 {
 	__u32 proto = ctx->protocol;
@@ -64,7 +79,7 @@ static __always_inline int translate(struct bpf_sock_addr *ctx)
 	__u32 id;
 	long err;
 
-	if (!proto)
+	if (!proto || !sock_in_scope(ctx))
 		return SOCK_PASS;
 	svc = lb_lookup_service(vip, port, proto);
 	if (!svc)

@@ -61,6 +61,12 @@ Napi::Value AbiLayout(const Napi::CallbackInfo& info) {
   STRUCT(lb_src_key, { FIELD(lb_src_key, prefixlen); FIELD(lb_src_key, svc_id); FIELD(lb_src_key, addr); });
   STRUCT(lb_src_value, { FIELD(lb_src_value, allowed); });
   STRUCT(maglev_config, { FIELD(maglev_config, table_size); FIELD(maglev_config, flow_seed); });
+  STRUCT(sock_lb_config, { FIELD(sock_lb_config, netns_cookie); });
+  STRUCT(sock_gone_key, { FIELD(sock_gone_key, addr); FIELD(sock_gone_key, port); FIELD(sock_gone_key, proto);
+                          FIELD(sock_gone_key, pad0); FIELD(sock_gone_key, svc_id); });
+  STRUCT(sock_destroyed, { FIELD(sock_destroyed, cookie); FIELD(sock_destroyed, addr); FIELD(sock_destroyed, port);
+                           FIELD(sock_destroyed, proto); FIELD(sock_destroyed, pad0); FIELD(sock_destroyed, svc_id);
+                           FIELD(sock_destroyed, err); });
   return out;
 }
 
@@ -121,6 +127,7 @@ Napi::Value AbiConstants(const Napi::CallbackInfo& info) {
   o.Set("SVC_KIND_LOAD_BALANCER", SVC_KIND_LOAD_BALANCER);
   o.Set("BPFPROXY_TC_HANDLE", BPFPROXY_TC_HANDLE);
   o.Set("BPFPROXY_TC_PRIORITY", BPFPROXY_TC_PRIORITY);
+  o.Set("BPFPROXY_SOCK_GONE_MAX", BPFPROXY_SOCK_GONE_MAX);
   return o;
 }
 

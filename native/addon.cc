@@ -10,6 +10,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitMap(env, exports);
   InitAttach(env, exports);
   InitAbi(env, exports);
+  InitIter(env, exports);
+  InitSockDiag(env, exports);
   return exports;
 }
 

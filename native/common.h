@@ -87,5 +87,7 @@ void InitObject(Napi::Env env, Napi::Object exports);
 void InitMap(Napi::Env env, Napi::Object exports);
 void InitAttach(Napi::Env env, Napi::Object exports);
 void InitAbi(Napi::Env env, Napi::Object exports);
+void InitIter(Napi::Env env, Napi::Object exports);
+void InitSockDiag(Napi::Env env, Napi::Object exports);
 
 }  // namespace bpfproxy

@@ -29,6 +29,8 @@
 #define BPFPROXY_MAP_LB_SRC    "lb_src_range"
 #define BPFPROXY_MAP_MAGLEV    "maglev"
 #define BPFPROXY_MAP_MAGLEV_CFG "maglev_cfg"
+#define BPFPROXY_MAP_SOCK_CFG  "sock_lb_cfg"
+#define BPFPROXY_MAP_SOCK_GONE "sock_gone"   /* not pinned: sock_destroy.bpf.o's own */
 
 /* ---- map sizes ---- */
 #define BPFPROXY_SERVICES_MAX  2097152 /* frontends x (1 + slots): 100k services x 10 endpoints, and room */
@@ -41,6 +43,7 @@
 #define BPFPROXY_FRAG_MAX      8192   /* fragmented datagrams in flight */
 #define BPFPROXY_LB_SRC_MAX    65536  /* loadBalancerSourceRanges CIDRs x LoadBalancer frontends */
 #define BPFPROXY_MAGLEV_MAX    65536  /* frontends balanced by Maglev (each points at a shared table) */
+#define BPFPROXY_SOCK_GONE_MAX 65536  /* {backend, frontend} pairs one socket-destroy run looks for */
 
 /* IP protocol numbers used in keys (IPPROTO_*) */
 #define BPFPROXY_PROTO_TCP 6
@@ -238,7 +241,9 @@ struct maglev_config {
 	__u32 flow_seed;  /* seed of the 5-tuple hash (MurmurHash3 x86_32, lib/maglev.h) */
 };
 
-/* sock_rev: socket LB reverse translation for recvmsg (unconnected UDP). */
+/* sock_rev: what the socket LB translated, per socket and backend: the frontend to report back
+ * at recvmsg() (unconnected UDP) and getpeername(), and the mark sock_destroy.bpf.c looks for
+ * (a socket connected to a backend directly, not through a Service, has no entry). */
 struct sock_rev_key {
 	__u64 cookie;   /* bpf_get_socket_cookie() */
 	__be32 addr;    /* backend address the socket talked to */
@@ -252,6 +257,41 @@ struct sock_rev_value {
 	__u16 pad0;     /* must be 0 */
 	__u32 svc_id;   /* frontend id */
 	__u32 pad1;     /* must be 0 */
+};
+
+/* sock_lb_cfg: ARRAY with one entry (key 0), written by the controller before it attaches the
+ * socket LB. A separate map, not lb_config, so that maps pinned by an older version (whose
+ * lb_config has no room for it) are still adopted. */
+struct sock_lb_config {
+	__u64 netns_cookie; /* translate only sockets of this netns (bpf_get_netns_cookie(), the
+	                     * node's: --socket-lb-host-netns-only); 0 = sockets of every netns */
+};
+
+/*
+ * Closing sockets whose backend is gone (sock_destroy.bpf.c, kernel >= 6.5): before each run
+ * of its socket iterators the controller fills sock_gone with the {backend, frontend} pairs a
+ * sync removed; a TCP or connected UDP socket whose peer is such a backend, and that the
+ * socket LB translated for that frontend (its sock_rev entry), is destroyed with
+ * bpf_sock_destroy(). The map belongs to that object only (not pinned): it is empty between
+ * runs.
+ */
+struct sock_gone_key {
+	__be32 addr;    /* backend address (the socket's peer) */
+	__be16 port;    /* backend port */
+	__u8 proto;     /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 pad0;      /* must be 0 */
+	__u32 svc_id;   /* frontend the socket connected to (sock_rev_value.svc_id) */
+};
+
+/* What the iterators write (bpf_seq_write) for every socket they destroyed. */
+struct sock_destroyed {
+	__u64 cookie;   /* the socket's cookie (also its sock_rev key) */
+	__be32 addr;    /* backend address */
+	__be16 port;    /* backend port */
+	__u8 proto;     /* IPPROTO_* */
+	__u8 pad0;      /* 0 */
+	__u32 svc_id;   /* frontend id */
+	__s32 err;      /* bpf_sock_destroy(): 0 or -errno */
 };
 
 /* svc_meta: svc_id (__u32) → what the frontend is, for `bpfproxy inspect` and bpftool.

@@ -7,6 +7,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "../include/abi.h"
+#include "sock_maps.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -66,14 +67,6 @@ struct {
 	__type(value, struct id_alloc);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } id_alloc SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, BPFPROXY_SOCK_REV_MAX);
-	__type(key, struct sock_rev_key);
-	__type(value, struct sock_rev_value);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sock_rev SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

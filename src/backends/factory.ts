@@ -20,8 +20,17 @@ export interface BackendConfig {
   localhostNodePorts?: boolean;
   /** ebpf: bpffs directory holding maps and programs. */
   pinRoot: string;
-  /** ebpf: cgroup v2 directory for socket-level LB of host-network clients (unset: no socket LB). */
+  /** ebpf: cgroup v2 directory for socket-level LB of host-network clients (unset: no socket LB);
+   * the CLI defaults it to the node's cgroup2 root (--socket-lb, socket-lb.ts). */
   cgroupPath?: string;
+  /** ebpf: where cgroupPath came from ("--cgroup-path", "cgroup2 root …"), for the log. */
+  cgroupPathSource?: string;
+  /** ebpf: said with the attach when cgroupPath is not the hierarchy's root (socket-lb.ts). */
+  cgroupPathWarning?: string;
+  /** ebpf: why there is no socket LB (--socket-lb=false, no cgroup2 mount), logged once. */
+  socketLbOff?: string;
+  /** ebpf: --socket-lb-host-netns-only: only sockets of the node's network namespace. */
+  socketLbHostNetnsOnly?: boolean;
   /** ebpf: source address used to SNAT hairpin traffic. */
   hairpinAddress?: string;
   /** ebpf: source ports for SNATed flows, inclusive (default 61000–65535). */

@@ -13,6 +13,7 @@ import type { LbOptions } from '../backends/ebpf/render.js';
 import { LB_ALGORITHMS, isLbAlgorithm } from '../model/lb-algorithm.js';
 import { parseDuration } from '../util/duration.js';
 import { parsePortRange } from '../util/port-range.js';
+import { socketLbTarget } from '../backends/ebpf/socket-lb.js';
 import { readKubeProxyConfig } from './kube-proxy-config.js';
 import { readFileSync } from 'node:fs';
 import { type Nameserver, parseResolvConf } from '../dns/resolv-conf.js';
@@ -54,7 +55,14 @@ Options:
   --healthz-bind-address A    host:port for /healthz (default 0.0.0.0:10256; "" disables)
   --metrics-bind-address A    host:port for /metrics (default 127.0.0.1:10249; "" disables)
   --bpf-pin-root DIR          ebpf: bpffs directory for maps and programs (default /sys/fs/bpf/bpfproxy)
-  --cgroup-path DIR           ebpf: cgroup v2 directory for socket-level LB of host clients
+  --socket-lb true|false      ebpf: socket-level LB (default true): connect()/sendmsg() of host processes to a
+                              Service go straight to a backend, recvmsg()/getpeername() report the Service;
+                              sockets connected to a backend that is removed are closed (their clients reconnect)
+  --cgroup-path DIR           ebpf: the cgroup v2 directory the socket LB attaches to (default: the cgroup2
+                              mount, i.e. every process of the node); the log says where it attached
+  --socket-lb-host-netns-only ebpf: the socket LB translates only sockets of the node's network namespace;
+                              processes of the cgroup in other namespaces (pods, Istio sidecars, KubeVirt VMs)
+                              reach Services as packets (tc_lb), as they would without a socket LB
   --hairpin-address IP        ebpf: source address for hairpin SNAT
   --snat-port-range MIN-MAX   ebpf: source ports for SNATed flows (default 61000-65535, above the
                               kernel's default ephemeral range so the node's own sockets never collide)
@@ -146,6 +154,8 @@ export function parseArgv(argv: string[]) {
       'metrics-bind-address': { type: 'string' },
       'bpf-pin-root': { type: 'string', default: '/sys/fs/bpf/bpfproxy' },
       'cgroup-path': { type: 'string' },
+      'socket-lb': { type: 'string', default: 'true' },
+      'socket-lb-host-netns-only': { type: 'boolean', default: false },
       'hairpin-address': { type: 'string' },
       'snat-port-range': { type: 'string', default: `${SNAT_PORT_MIN}-${SNAT_PORT_MAX}` },
       'conntrack-gc-interval': { type: 'string', default: '5s' },
@@ -246,6 +256,16 @@ export function lbOptions(v: { algorithm: string; tableSize: string; seed: strin
   return { algorithm: v.algorithm, tableSize, seed: v.seed };
 }
 
+/** --socket-lb, --cgroup-path, --socket-lb-host-netns-only → the ebpf backend's socket LB settings. */
+function socketLbConfig(v: Values, backend: string): Pick<CliOptions['backendConfig'], 'cgroupPath' | 'cgroupPathSource' | 'cgroupPathWarning' | 'socketLbOff' | 'socketLbHostNetnsOnly'> {
+  const enabled = parseBool(v['socket-lb'] ?? 'true', '--socket-lb');
+  // Other backends have no socket LB: nothing to resolve (and no mount table to read).
+  if (backend !== 'ebpf') return {};
+  const t = socketLbTarget({ enabled, cgroupPath: v['cgroup-path'], mountinfo: () => readFileSync('/proc/self/mountinfo', 'utf8') });
+  if ('off' in t) return { socketLbOff: t.off };
+  return { cgroupPath: t.cgroupPath, cgroupPathSource: t.source, ...(t.warning ? { cgroupPathWarning: t.warning } : {}), socketLbHostNetnsOnly: v['socket-lb-host-netns-only'] };
+}
+
 /** A comma-separated CIDR list; the error names the flag. */
 function cidrList(v: string, flag: string): string[] {
   return v
@@ -324,7 +344,7 @@ export function cliOptions(v: Values): CliOptions {
       localhostNodePorts: parseBool(String(d['iptables-localhost-nodeports']), '--iptables-localhost-nodeports'),
       iptablesMode: parseIptablesMode(v['iptables-mode']),
       pinRoot: v['bpf-pin-root'],
-      cgroupPath: v['cgroup-path'],
+      ...socketLbConfig(v, parseBackendName(d.backend)),
       hairpinAddress: v['hairpin-address'],
       snatPortRange: parsePortRange(v['snat-port-range'], '--snat-port-range'),
       conntrackGcIntervalMs: parseDuration(v['conntrack-gc-interval'], '--conntrack-gc-interval'),

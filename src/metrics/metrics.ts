@@ -130,6 +130,12 @@ export function createMetrics(registry = new Registry()) {
       buckets,
       registers: [registry],
     }),
+    socketsDestroyed: new Counter({
+      name: 'bpfproxy_sockets_destroyed_total',
+      help: 'Sockets the eBPF socket LB had connected to a backend that was removed, closed so their clients reconnect (by protocol and how: kfunc or netlink)',
+      labelNames: ['protocol', 'method'],
+      registers: [registry],
+    }),
     failedServicePorts: new Gauge({
       name: 'bpfproxy_sync_failed_service_ports',
       help: 'Service ports the last sync could not program (each keeps its previous state; retried with backoff)',

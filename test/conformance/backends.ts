@@ -36,7 +36,8 @@ export const BACKENDS: Record<string, ConformanceBackend> = {
   },
   ebpf: {
     name: 'ebpf',
-    args: (runId, node, cgroup) => ['--cluster-cidr', '198.18.0.0/16', '--bpf-pin-root', pinRoot(runId, node), ...(cgroup ? ['--cgroup-path', cgroup] : [])],
+    // The socket LB on the node's own test cgroup, never on this machine's cgroup root (its default).
+    args: (runId, node, cgroup) => ['--cluster-cidr', '198.18.0.0/16', '--bpf-pin-root', pinRoot(runId, node), ...(cgroup ? ['--cgroup-path', cgroup] : ['--socket-lb=false'])],
     nodeCgroup: true,
     async tamper(_ns, runId, node) {
       // Empty the services map: every VIP lookup misses until the proxy rewrites it.

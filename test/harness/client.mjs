@@ -5,7 +5,9 @@
 //   --interval ms   --path /   --bytes N (POST /echo with N bytes; udp: an N-byte datagram, and
 //     the body reported is "<pod> <bytes it received> <bytes answered>")
 //   --download N (GET N bytes; the body reported is "<pod> <bytes received>")
-//   --keep-alive: all requests over ONE TCP connection, or (udp) ONE socket: one flow
+//   --keep-alive: all requests over ONE TCP connection, or (udp) ONE connected socket: one flow
+//   --reconnect (udp --keep-alive): after an error from the kernel (not a timeout), the next
+//     request connects a new socket, as a client that handles ECONNABORTED/ECONNREFUSED does
 //   --progress FILE: append one JSON line per finished request (a test waits on it while
 //     the loop runs)   --stop-file FILE: stop before the next request once FILE exists
 import { appendFileSync, existsSync } from 'node:fs';
@@ -25,6 +27,7 @@ const { values: v } = parseArgs({
     bytes: { type: 'string', default: '0' },
     download: { type: 'string', default: '0' },
     'keep-alive': { type: 'boolean', default: false },
+    reconnect: { type: 'boolean', default: false },
     progress: { type: 'string' },
     'stop-file': { type: 'string' },
   },
@@ -106,27 +109,46 @@ function udpOnce() {
   });
 }
 
-// One UDP socket for every datagram: the same 5-tuple, i.e. one conntrack flow.
+// One UDP socket for every datagram: the same 5-tuple, i.e. one conntrack flow. Errors that
+// arrive between requests (a socket closed by the proxy reports one unasked) are kept for
+// the next request, which reports them at once.
 let udpFlow;
 let udpConnected = false;
+let udpCurrent;
+let udpPending;
+function openUdpFlow() {
+  const s = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
+  udpFlow = s;
+  udpConnected = false;
+  s.on('message', (msg) => s === udpFlow && udpCurrent?.onMsg(msg));
+  s.on('error', (e) => {
+    if (s !== udpFlow) return;
+    if (udpCurrent) udpCurrent.onErr(e);
+    else udpPending ??= e;
+  });
+  s.connect(port, host, () => (udpConnected = true));
+}
 function udpFlowOnce() {
-  if (!udpFlow) {
-    udpFlow = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
-    udpFlow.connect(port, host, () => (udpConnected = true));
-  }
+  if (!udpFlow) openUdpFlow();
   return new Promise((resolve) => {
     const t0 = performance.now();
+    let timer;
     const done = (r) => {
       clearTimeout(timer);
-      udpFlow.off('message', onMsg);
-      udpFlow.off('error', onErr);
+      udpCurrent = undefined;
+      if (!r.ok && r.error !== 'timeout' && v.reconnect) {
+        udpFlow.close();
+        udpFlow = undefined;
+      }
       resolve({ ...r, ms: performance.now() - t0 });
     };
-    const onMsg = (msg) => done({ ok: true, body: msg.toString() });
-    const onErr = (e) => done({ ok: false, error: classify(e) });
-    const timer = setTimeout(() => done({ ok: false, error: 'timeout' }), timeout);
-    udpFlow.on('message', onMsg);
-    udpFlow.on('error', onErr);
+    if (udpPending) {
+      const e = udpPending;
+      udpPending = undefined;
+      return done({ ok: false, error: classify(e) });
+    }
+    udpCurrent = { onMsg: (msg) => done({ ok: true, body: msg.toString() }), onErr: (e) => done({ ok: false, error: classify(e) }) };
+    timer = setTimeout(() => done({ ok: false, error: 'timeout' }), timeout);
     const send = () => udpFlow.send('hello');
     if (udpConnected) send();
     else udpFlow.once('connect', send);

@@ -25,6 +25,8 @@ export interface RequestOptions {
   /** GET /download/N: the body reported is "<pod> <bytes received>". */
   download?: number;
   keepAlive?: boolean;
+  /** udp + keepAlive: after a kernel error (not a timeout), connect a new socket for the next request. */
+  reconnect?: boolean;
 }
 
 type ClientOptions = RequestOptions & { cgroup?: string };
@@ -41,6 +43,7 @@ async function runClient(ns: string, target: string, o: ClientOptions, extra: st
   if (o.bytes) args.push('--bytes', String(o.bytes));
   if (o.download) args.push('--download', String(o.download));
   if (o.keepAlive) args.push('--keep-alive');
+  if (o.reconnect) args.push('--reconnect');
   // A bound on a hung client, not a measurement: node's own start takes seconds under qemu TCG.
   const startMs = process.env.BPFPROXY_IN_GUEST === '1' ? 30_000 : 10_000;
   const timeoutMs = startMs + (o.count ?? 1) * ((o.timeoutMs ?? 2000) + (o.intervalMs ?? 0));

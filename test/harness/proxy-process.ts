@@ -115,6 +115,18 @@ export abstract class ChildProxy {
   }
 }
 
+/**
+ * The ebpf backend attaches its socket LB to the node's cgroup2 root unless told otherwise:
+ * from a test that is THIS machine's root, every process on it. A test proxy (run, inspect
+ * and --cleanup alike) therefore either names its own cgroup (--cgroup-path, made with
+ * harness/cgroup.ts) or gets the socket LB turned off here.
+ */
+export function socketLbGuard(backend: string, flags: readonly string[]): string[] {
+  if (backend !== 'ebpf') return [];
+  const given = (name: string) => flags.some((f) => f === name || f.startsWith(`${name}=`));
+  return given('--cgroup-path') || given('--socket-lb') ? [] : ['--socket-lb=false'];
+}
+
 export class ProxyProcess extends ChildProxy implements NodeProxy {
   constructor(readonly opts: ProxyOptions) {
     super('bpfproxy', /"msg":"synced"/);
@@ -122,11 +134,12 @@ export class ProxyProcess extends ChildProxy implements NodeProxy {
 
   args(): string[] {
     const o = this.opts;
+    const flags = [...(o.extraArgs ?? []), ...this.extra];
     return [
       '--backend', o.backend, '--netns', o.netns, '--node-name', o.nodeName,
       '--healthz-bind-address', '', '--metrics-bind-address', '',
-      ...(o.extraArgs ?? []),
-      ...this.extra,
+      ...flags,
+      ...socketLbGuard(o.backend, flags),
     ];
   }
 

@@ -6,7 +6,7 @@ import { endianness } from 'node:os';
 if (endianness() !== 'LE') throw new Error('bpfproxy ABI codecs assume a little-endian host');
 
 /** How a field is stored: host-order integers, network-order port, IPv4 address, zero padding. */
-export type FieldKind = 'u8' | 'u16' | 'u32' | 'u64' | 'be16' | 'ip4' | 'str' | 'pad';
+export type FieldKind = 'u8' | 'u16' | 'u32' | 's32' | 'u64' | 'be16' | 'ip4' | 'str' | 'pad';
 
 export interface FieldSpec {
   /** Field name in abi.h. */
@@ -27,7 +27,7 @@ export interface StructCodec<T> {
   decode(buf: Buffer, at?: number): T;
 }
 
-const KIND_SIZE: Record<Exclude<FieldKind, 'pad' | 'str'>, number> = { u8: 1, u16: 2, u32: 4, u64: 8, be16: 2, ip4: 4 };
+const KIND_SIZE: Record<Exclude<FieldKind, 'pad' | 'str'>, number> = { u8: 1, u16: 2, u32: 4, s32: 4, u64: 8, be16: 2, ip4: 4 };
 
 /** [C name, offset, kind, size (pad/str fields) or TS property name when not camelCase(C name)] */
 type Spec = [c: string, offset: number, kind: FieldKind, sizeOrProp?: number | string];
@@ -72,6 +72,7 @@ function defineStruct<T>(name: string, size: number, specs: Spec[]): StructCodec
           case 'u8': buf.writeUInt8(x as number, o); break;
           case 'u16': buf.writeUInt16LE(x as number, o); break;
           case 'u32': buf.writeUInt32LE(x as number, o); break;
+          case 's32': buf.writeInt32LE(x as number, o); break;
           case 'u64': buf.writeBigUInt64LE(BigInt(x as bigint | number), o); break;
           case 'be16': buf.writeUInt16BE(x as number, o); break;
           case 'ip4': ip4ToBytes(x as string, buf, o); break;
@@ -94,6 +95,7 @@ function defineStruct<T>(name: string, size: number, specs: Spec[]): StructCodec
           case 'u8': out[f.prop!] = buf.readUInt8(o); break;
           case 'u16': out[f.prop!] = buf.readUInt16LE(o); break;
           case 'u32': out[f.prop!] = buf.readUInt32LE(o); break;
+          case 's32': out[f.prop!] = buf.readInt32LE(o); break;
           case 'u64': out[f.prop!] = buf.readBigUInt64LE(o); break;
           case 'be16': out[f.prop!] = buf.readUInt16BE(o); break;
           case 'ip4': out[f.prop!] = bytesToIp4(buf, o); break;
@@ -180,12 +182,14 @@ export const MAGLEV_INNER_FLAGS = 1 << 12;
 export const MAGLEV_SIZE_DEFAULT = 16381;
 export const MAGLEV_SIZE_MIN = 251;
 export const MAGLEV_SIZE_MAX = 131071;
+/** sock_gone (sock_destroy.bpf.o's own map): {backend, frontend} pairs one socket-destroy run looks for. */
+export const SOCK_GONE_MAX = 65536;
 /** bpf_map_type values the controller creates maps of itself. */
 export const BPF_MAP_TYPE_ARRAY = 2;
 
 export const MAP_NAMES = [
   'services', 'backends', 'rev_nat', 'conntrack', 'affinity', 'lb_config', 'sock_rev', 'svc_meta', 'dp_stats', 'frag4', 'id_alloc', 'lb_src_range',
-  'maglev', 'maglev_cfg',
+  'maglev', 'maglev_cfg', 'sock_lb_cfg', 'sock_gone',
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 /** Maps whose size `--bpf-map-sizes` may set; the others are fixed by abi.h. */
@@ -276,6 +280,20 @@ export const idAlloc = defineStruct<IdAlloc>('id_alloc', 16, [
 /** maglev_cfg value (key 0): M and the 5-tuple hash seed. */
 export interface MaglevConfig { tableSize: number; flowSeed: number }
 export const maglevConfig = defineStruct<MaglevConfig>('maglev_config', 8, [['table_size', 0, 'u32'], ['flow_seed', 4, 'u32']]);
+/** sock_lb_cfg value (key 0): 0n = the socket LB translates sockets of every netns. */
+export interface SockLbConfig { netnsCookie: bigint }
+export const sockLbConfig = defineStruct<SockLbConfig>('sock_lb_config', 8, [['netns_cookie', 0, 'u64']]);
+/** sock_gone key: a removed backend and the frontend whose sockets to it are destroyed (value: u32 1). */
+export interface SockGoneKey { addr: string; port: number; proto: number; svcId: number }
+export const sockGoneKey = defineStruct<SockGoneKey>('sock_gone_key', 12, [
+  ['addr', 0, 'ip4'], ['port', 4, 'be16'], ['proto', 6, 'u8'], ['pad0', 7, 'pad', 1], ['svc_id', 8, 'u32'],
+]);
+/** One record per socket the sock_destroy iterators destroyed (err: 0 or -errno). */
+export interface SockDestroyed { cookie: bigint; addr: string; port: number; proto: number; svcId: number; err: number }
+export const sockDestroyed = defineStruct<SockDestroyed>('sock_destroyed', 24, [
+  ['cookie', 0, 'u64'], ['addr', 8, 'ip4'], ['port', 12, 'be16'], ['proto', 14, 'u8'], ['pad0', 15, 'pad', 1],
+  ['svc_id', 16, 'u32'], ['err', 20, 's32'],
+]);
 /** backends / rev_nat / lb_config keys: a host-order __u32 (also maglev's key, and its value: an
  * inner map fd when written, the inner map's id when read). */
 export const u32Key = defineStruct<U32Key>('u32', 4, [['id', 0, 'u32']]);
@@ -284,6 +302,7 @@ export const u32Key = defineStruct<U32Key>('u32', 4, [['id', 0, 'u32']]);
 export const STRUCTS: readonly StructCodec<unknown>[] = [
   svcKey, svcValue, backendValue, revNatValue, ctKey, ctValue, affinityKey, affinityValue, lbConfig,
   sockRevKey, sockRevValue, svcMeta, fragKey, fragValue, idAlloc, lbSrcKey, lbSrcValue, maglevConfig,
+  sockLbConfig, sockGoneKey, sockDestroyed,
 ] as StructCodec<unknown>[];
 
 export function protoNumber(p: string): number | undefined {

@@ -28,6 +28,8 @@ import { DEFAULT_LB, type LbOptions, type PortRender, kindName, mergeState, rele
 import type { Metrics } from '../../metrics/metrics.js';
 import type { PortRange } from '../../util/port-range.js';
 import { readDatapathStats, type DatapathStats } from './stats.js';
+import { goneTargets, type GoneTarget } from './gone.js';
+import { SocketDestroyer, describeDestroyer, type DestroyMethod, type DestroyResult } from './sock-destroy.js';
 import { emptyState, idsFromState, slotsFromState, srcRangeId, svcKeyId, type IdState, type MaglevEntry, type MapState } from './state.js';
 
 export interface EbpfBackendOptions {
@@ -35,8 +37,19 @@ export interface EbpfBackendOptions {
   pinRoot?: string;
   /** Directory with tc_lb.bpf.o and sock_lb.bpf.o (default <repo>/bpf/.output). */
   bpfObjectDir?: string;
-  /** cgroup v2 directory: attach the socket LB there (clients in the node netns). */
+  /** cgroup v2 directory: attach the socket LB there (clients in the node netns). Unset: no
+   * socket LB (the CLI resolves its default, the node's cgroup2 root, in socket-lb.ts). */
   cgroupPath?: string;
+  /** Where cgroupPath came from, for the log line that says where the socket LB attached. */
+  cgroupPathSource?: string;
+  /** Logged with the attach: cgroupPath is only a subtree of the hierarchy. */
+  cgroupPathWarning?: string;
+  /** Why there is no socket LB (no cgroupPath), logged once at load. */
+  socketLbOff?: string;
+  /** --socket-lb-host-netns-only: translate only sockets of the node's netns (`netns`, or ours). */
+  socketLbHostNetnsOnly?: boolean;
+  /** How sockets of removed backends are closed: found at load (default), or forced (tests). */
+  socketDestroy?: DestroyMethod;
   /** SNAT source for hairpin traffic (pod → own Service → itself); default: the node's
    * first IPv4 address in the table (what kube-proxy's masquerade shows the pod). */
   hairpinAddress?: string;
@@ -113,6 +126,8 @@ export class EbpfBackend implements Backend {
   private rescan = false;
   private links?: LinkWatcher;
   private gc?: ConntrackGc;
+  /** Closes sockets the socket LB connected to removed backends (only with a socket LB). */
+  private destroyer?: SocketDestroyer;
   /** What each service port last wrote (by key): the kernel state of that port, as far as we know. */
   private parts = new Map<string, PortRender>();
   /** Frontend id → the service port that holds it; and who else wants it. */
@@ -127,6 +142,8 @@ export class EbpfBackend implements Backend {
   lastTimings = { renderMs: 0, diffMs: 0, applyMs: 0 };
   /** What the last sync did (tests and debug logs). */
   lastSync = { ops: 0, applied: 0, failed: 0, attached: [] as string[] };
+  /** What the last sync's socket destruction did (undefined: no backend went away). */
+  lastDestroy?: DestroyResult & { targets: number };
 
   constructor(private readonly opts: EbpfBackendOptions = {}) {
     this.pinRoot = opts.pinRoot ?? DEFAULT_PIN_ROOT;
@@ -161,11 +178,13 @@ export class EbpfBackend implements Backend {
         const converted = await this.conntrackGc(dp).convert();
         if (converted) this.log.info({ entries: converted }, 'conntrack entries of an older version converted');
         this.pinPrograms(dp);
-        if (this.opts.cgroupPath) attachCgroup(this.opts.cgroupPath, dp.sock);
+        await this.attachSocketLb(dp);
         tc = new TcAttacher({ ethernet: dp.tc.fd, l3: dp.tcL3.fd }, this.opts.netns);
       } catch (e) {
         this.maglev?.close();
         this.maglev = undefined;
+        this.destroyer?.close();
+        this.destroyer = undefined;
         dp.close();
         throw e;
       }
@@ -194,6 +213,52 @@ export class EbpfBackend implements Backend {
     } finally {
       this.loading = undefined;
     }
+  }
+
+  /**
+   * The socket LB: its scope first (sock_lb_cfg, before any hook runs with it), then the
+   * cgroup hooks, then how sockets of removed backends will be closed. Each said once.
+   */
+  private async attachSocketLb(dp: Dataplane): Promise<void> {
+    const cg = this.opts.cgroupPath;
+    if (!cg) {
+      // Asked for: info; no cgroup2 to attach to: a warning.
+      const off = this.opts.socketLbOff;
+      if (off) this.log[off === '--socket-lb=false' ? 'info' : 'warn']({ reason: off }, 'socket LB off: host-network clients reach Services only through tc_lb on the interfaces their packets come in by');
+      return;
+    }
+    const hostOnly = this.opts.socketLbHostNetnsOnly ?? false;
+    const netnsCookie = hostOnly ? await libbpf.netnsCookie(this.opts.netns) : 0n;
+    dp.maps.sockCfg.update({ id: 0 }, { netnsCookie });
+    attachCgroup(cg, dp.sock);
+    if (this.opts.cgroupPathWarning) this.log.warn({ cgroup: cg }, this.opts.cgroupPathWarning);
+    this.log.info(
+      { cgroup: cg, from: this.opts.cgroupPathSource ?? '--cgroup-path', hostNetnsOnly: hostOnly, ...(hostOnly ? { netnsCookie: String(netnsCookie) } : {}) },
+      hostOnly ? 'socket LB attached: sockets of the node network namespace only' : 'socket LB attached: connect/sendmsg/recvmsg/getpeername of every process in this cgroup',
+    );
+    this.destroyer = await SocketDestroyer.open({
+      objectDir: this.objectDir, pinRoot: this.pinRoot, netns: this.opts.netns, sockRev: dp.maps.sockRev, only: this.opts.socketDestroy,
+    });
+    describeDestroyer(this.destroyer, this.log);
+  }
+
+  /** Closes what the sync orphaned; a failure is logged, never fails the sync (the maps are right). */
+  private async closeGoneSockets(targets: GoneTarget[]): Promise<void> {
+    if (!this.destroyer || targets.length === 0) return;
+    try {
+      const r = await this.destroyer.destroy(targets);
+      this.lastDestroy = { ...r, targets: targets.length };
+      for (const [proto, n] of Object.entries(r.destroyed)) if (n) this.opts.metrics?.socketsDestroyed.inc({ protocol: proto, method: this.destroyer.method }, n);
+      if (r.destroyed.tcp || r.destroyed.udp || r.failed.length)
+        this.log.info({ destroyed: r.destroyed, failed: r.failed, method: this.destroyer.method, ms: r.ms }, 'sockets connected to removed backends closed');
+    } catch (e) {
+      this.log.warn({ err: e, method: this.destroyer.method }, 'closing sockets of removed backends failed');
+    }
+  }
+
+  /** How sockets of removed backends are closed here, and why not a better way (undefined: no socket LB). */
+  get socketDestroy(): { method: DestroyMethod; reason: string } | undefined {
+    return this.destroyer && { method: this.destroyer.method, reason: this.destroyer.reason };
   }
 
   private conntrackGc(dp: Dataplane): ConntrackGc {
@@ -237,6 +302,8 @@ export class EbpfBackend implements Backend {
     const kernel = all ? await this.readKernel(dp) : opts.verify ? await this.readIfDrifted(dp) : undefined;
     const res = await this.syncPorts(dp, table, view, keys, kernel, failed);
     this.adopted = undefined;
+    this.lastDestroy = undefined;
+    await this.closeGoneSockets(res.gone);
     this.reportMapUse(dp);
     for (const reason of failed.values()) {
       const full = /^map (\S+) is full/.exec(reason);
@@ -263,7 +330,7 @@ export class EbpfBackend implements Backend {
    */
   private async syncPorts(
     dp: Dataplane, table: ServiceTable, view: NodeView, keys: Set<string>, kernel: MapState | undefined, failed: Map<string, string>,
-  ): Promise<{ ops: number; applied: number }> {
+  ): Promise<{ ops: number; applied: number; gone: GoneTarget[] }> {
     const t0 = performance.now();
     const old = new Map<string, PortRender | undefined>();
     const next = new Map<string, PortRender | undefined>();
@@ -313,6 +380,9 @@ export class EbpfBackend implements Backend {
     }
     const desired = desiredOfParts(wanted);
     const ops = diff(current, desired);
+    // Before apply, which mirrors its ops into `current`: the backends it deletes, as they were.
+    const deleted = ops.flatMap((op) => (op.map === 'backends' && op.kind === 'delete' ? [op.id] : []));
+    const gone = this.destroyer && deleted.length ? goneTargets(current, wanted.map((p) => p.state), deleted) : [];
     // Ids this render handed out are recorded before any entry carries them.
     this.persistIds(dp);
     const t2 = performance.now();
@@ -342,7 +412,8 @@ export class EbpfBackend implements Backend {
     }
     // Entries that no service port owns (kernel reads only) failing to delete: retried next verify.
     if (failedSp.has(0)) this.log.warn({ op: failedSp.get(0)!.op, err: failedSp.get(0)!.error }, 'stale map entries not removed');
-    return { ops: ops.length, applied: res.applied };
+    // A service port that failed kept its backends: its sockets stay.
+    return { ops: ops.length, applied: res.applied, gone: gone.filter((t) => !failedSp.has(t.spId)) };
   }
 
   /**
@@ -502,6 +573,8 @@ export class EbpfBackend implements Backend {
     this.gc = undefined;
     this.maglev?.close();
     this.maglev = undefined;
+    this.destroyer?.close();
+    this.destroyer = undefined;
     this.links?.stop();
     this.links = undefined;
     this.dp?.close();
@@ -514,6 +587,10 @@ export class EbpfBackend implements Backend {
 export async function createEbpfBackend(cfg: {
   pinRoot?: string;
   cgroupPath?: string;
+  cgroupPathSource?: string;
+  cgroupPathWarning?: string;
+  socketLbOff?: string;
+  socketLbHostNetnsOnly?: boolean;
   hairpinAddress?: string;
   snatAddress?: string;
   snatPortRange?: PortRange;
@@ -525,9 +602,13 @@ export async function createEbpfBackend(cfg: {
   logger?: Logger;
   metrics?: Metrics;
 }): Promise<Backend> {
-  const { pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, nodePortAddresses, localhostNodePorts, mapSizes, lb, logger, metrics } = cfg;
+  const {
+    pinRoot, cgroupPath, cgroupPathSource, cgroupPathWarning, socketLbOff, socketLbHostNetnsOnly, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, nodePortAddresses, localhostNodePorts,
+    mapSizes, lb, logger, metrics,
+  } = cfg;
   return new EbpfBackend({
-    pinRoot, cgroupPath, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, nodePortAddresses, localhostNodePorts, mapSizes, lb, logger, metrics,
+    pinRoot, cgroupPath, cgroupPathSource, cgroupPathWarning, socketLbOff, socketLbHostNetnsOnly, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, nodePortAddresses,
+    localhostNodePorts, mapSizes, lb, logger, metrics,
   });
 }
 

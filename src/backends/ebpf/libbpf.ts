@@ -38,6 +38,8 @@ export interface TcTarget {
   priority: number;
 }
 export interface BatchResult { done: number; fallback: boolean }
+/** An IPv4 socket as inet_diag lists it (ports host order); the cookie makes SOCK_DESTROY exact. */
+export interface DiagSocket { src: string; sport: number; dst: string; dport: number; ifindex: number; cookie: bigint; state: number }
 
 interface Native {
   openLoad(path: string, pinRoot: string | null, maxEntries?: Record<string, number>): Promise<LoadedObject>;
@@ -68,6 +70,11 @@ interface Native {
   cgroupAttach(path: string, progFd: number, attachType: number, replaceFd: number): void;
   cgroupDetach(path: string, progFd: number, attachType: number): boolean;
   cgroupQuery(path: string, attachType: number): number[];
+  iterLink(progFd: number): number;
+  iterRun(linkFd: number, netns: string | null): Promise<Buffer>;
+  netnsCookie(netns: string | null): Promise<bigint>;
+  sockDiagDump(netns: string | null, proto: number, states: number): Promise<DiagSocket[]>;
+  sockDestroy(netns: string | null, proto: number, socks: DiagSocket[]): Promise<number[]>;
   abiLayout(): Record<string, { size: number; fields: Record<string, { offset: number; size: number }> }>;
   abiConstants(): Record<string, number>;
 }
@@ -154,6 +161,16 @@ export const libbpf = {
     sync(() => addon().cgroupAttach(cg, progFd, attachType, replaceFd)),
   cgroupDetach: (cg: string, progFd: number, attachType: number) => sync(() => addon().cgroupDetach(cg, progFd, attachType)),
   cgroupQuery: (cg: string, attachType: number) => sync(() => addon().cgroupQuery(cg, attachType)),
+  /** An iterator program made runnable (BPF_TRACE_ITER link); close the fd to drop it. */
+  iterLink: (progFd: number) => sync(() => addon().iterLink(progFd)),
+  /** One pass of an iterator over the sockets of `netns` (default: ours): what it wrote. */
+  iterRun: (linkFd: number, netns?: string) => async(() => addon().iterRun(linkFd, netns ?? null)),
+  /** The cookie bpf_get_netns_cookie() gives sockets of `netns` (default: ours); kernel 5.14+. */
+  netnsCookie: (netns?: string) => async(() => addon().netnsCookie(netns ?? null)),
+  /** IPv4 sockets of `proto` in `netns` whose TCP state is in the `states` bit mask (inet_diag). */
+  sockDiagDump: (proto: number, states: number, netns?: string) => async(() => addon().sockDiagDump(netns ?? null, proto, states)),
+  /** SOCK_DESTROY each socket (as sockDiagDump listed it): 0 or an errno per socket. */
+  sockDestroy: (proto: number, socks: DiagSocket[], netns?: string) => async(() => addon().sockDestroy(netns ?? null, proto, socks)),
 };
 
 /** A map opened by fd, with typed keys/values through the abi.ts codecs. */

@@ -19,6 +19,8 @@ export interface Maps {
   affinity: BpfMap<abi.AffinityKey, abi.AffinityValue>;
   config: BpfMap<abi.U32Key, abi.LbConfig>;
   sockRev: BpfMap<abi.SockRevKey, abi.SockRevValue>;
+  /** sock_lb_cfg: the socket LB's scope (netns cookie, 0 = every netns). */
+  sockCfg: BpfMap<abi.U32Key, abi.SockLbConfig>;
   meta: BpfMap<abi.U32Key, abi.SvcMeta>;
   frag: BpfMap<abi.FragKey, abi.FragValue>;
   ids: BpfMap<abi.U32Key, abi.IdAlloc>;
@@ -68,6 +70,7 @@ function mapsOf(obj: LoadedObject): Maps {
     affinity: get('affinity', abi.affinityKey, abi.affinityValue),
     config: get('lb_config', abi.u32Key, abi.lbConfig),
     sockRev: get('sock_rev', abi.sockRevKey, abi.sockRevValue),
+    sockCfg: get('sock_lb_cfg', abi.u32Key, abi.sockLbConfig),
     meta: get('svc_meta', abi.u32Key, abi.svcMeta),
     frag: get('frag4', abi.fragKey, abi.fragValue),
     ids: get('id_alloc', abi.u32Key, abi.idAlloc),

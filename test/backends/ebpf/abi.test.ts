@@ -49,6 +49,7 @@ d('abi.h ↔ abi.ts layout', () => {
       CT_F_HAIRPIN: abi.CT_F_HAIRPIN, CT_F_REPLY: abi.CT_F_REPLY, CT_F_FIB: abi.CT_F_FIB,
       SVC_KIND_CLUSTER_IP: abi.SVC_KIND_CLUSTER_IP, SVC_KIND_EXTERNAL_IP: abi.SVC_KIND_EXTERNAL_IP,
       SVC_KIND_LOAD_BALANCER: abi.SVC_KIND_LOAD_BALANCER, BPFPROXY_TC_HANDLE: abi.TC_HANDLE, BPFPROXY_TC_PRIORITY: abi.TC_PRIORITY,
+      BPFPROXY_SOCK_GONE_MAX: abi.SOCK_GONE_MAX,
     });
   });
 });
@@ -81,6 +82,15 @@ describe('abi codecs', () => {
 
   it('maglev_config is two host-order words', () => {
     expect([...abi.maglevConfig.encode({ tableSize: 16381, flowSeed: 0x01020304 })]).toEqual([0xfd, 0x3f, 0, 0, 4, 3, 2, 1]);
+  });
+
+  it('sock_destroyed: cookie, backend and a negative errno as the iterators write them', () => {
+    const rec: abi.SockDestroyed = { cookie: 0x1_0000_0002n, addr: '198.18.1.11', port: 9376, proto: abi.PROTO_UDP, svcId: 7, err: -2 };
+    const b = abi.sockDestroyed.encode(rec);
+    expect([...b.subarray(8, 16)]).toEqual([198, 18, 1, 11, 0x24, 0xa0, 17, 0]);
+    expect(b.readInt32LE(20)).toBe(-2);
+    expect(abi.sockDestroyed.decode(b)).toEqual(rec);
+    expect([...abi.sockGoneKey.encode({ addr: '198.18.1.11', port: 9376, proto: abi.PROTO_TCP, svcId: 0x01020304 })]).toEqual([198, 18, 1, 11, 0x24, 0xa0, 6, 0, 4, 3, 2, 1]);
   });
 
   it('rejects malformed addresses', () => {

@@ -80,4 +80,5 @@ export async function clearMaps(maps: Maps): Promise<void> {
   for (const [k] of await maps.maglev.dump()) maps.maglev.delete(k);
   maps.config.update({ id: 0 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', snatPortMin: 0, snatPortMax: 0, nodeAddr: '0.0.0.0' });
   maps.maglevCfg.update({ id: 0 }, { tableSize: 0, flowSeed: 0 });
+  maps.sockCfg.update({ id: 0 }, { netnsCookie: 0n });
 }

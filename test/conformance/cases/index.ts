@@ -4,7 +4,7 @@ import { badEditKeepsService } from './bad-input.js';
 import { bulkTransfer, fragmentedUdp, pathMtuDiscovery } from './bulk.js';
 import { endpointChurn, noEndpoints, onlyReady, seed, udpClusterIP } from './clusterip-basic.js';
 import { externalIPs, externalLocal, healthCheckNodePort, loadBalancer, loadBalancerSourceRanges, localhostNodePort, nodePort, nodePortPrimary, snatSameSourcePort } from './external.js';
-import { restoredAfterTamper, udpRepin } from './recovery.js';
+import { connectedUdpBackendRemoved, restoredAfterTamper, udpRepin } from './recovery.js';
 import { ipv6ClusterIP } from './ipv6.js';
 import { cleanupLeavesNothing, establishedSurvivesChurn, restartNoLoss } from './resilience.js';
 import { internalLocal, otherProxy, terminatingFallback, topologyHints } from './selection.js';
@@ -47,6 +47,7 @@ export const CASES: ConformanceCase[] = [
   pathMtuDiscovery,
   fragmentedUdp,
   udpRepin,
+  connectedUdpBackendRemoved,
   restoredAfterTamper,
   affinityTimeout,
   affinitySwitch,

@@ -1,0 +1,206 @@
+// Closes the sockets the socket LB connected to backends a sync removed (gone.ts names them),
+// so their clients get an error and connect again, to a live backend. Three ways, picked once
+// when the data plane loads and logged with the reason:
+//   kfunc    sock_destroy.bpf.o's iter/tcp + iter/udp programs call bpf_sock_destroy() (6.5+)
+//   netlink  inet_diag lists the sockets with their cookies; SOCK_DESTROY closes the ones
+//            sock_rev marks (CONFIG_INET_DIAG_DESTROY)
+//   none     neither exists: such sockets keep their backend until the application closes them
+// Only sockets of one network namespace are seen (the node's: --netns, or our own): that is
+// where the socket LB's host clients live.
+import path from 'node:path';
+import type { Logger } from 'pino';
+import * as abi from './abi.js';
+import { BpfError, BpfMap, libbpf, type DiagSocket, type LoadedObject } from './libbpf.js';
+import type { GoneTarget } from './gone.js';
+
+export type DestroyMethod = 'kfunc' | 'netlink' | 'none';
+
+export interface DestroyResult {
+  /** Sockets closed, by protocol name. */
+  destroyed: { tcp: number; udp: number };
+  /** Sockets found but not closed (their errno names). */
+  failed: string[];
+  ms: number;
+}
+
+/** TCP states worth closing (inet_diag bit mask): every connected one; not LISTEN, TIME_WAIT, CLOSE, NEW_SYN_RECV. */
+const TCP_STATES = [1, 2, 3, 4, 5, 8, 9, 11].reduce((m, s) => m | (1 << s), 0);
+/** A connected UDP socket is TCP_ESTABLISHED to inet_diag. */
+const UDP_STATES = 1 << 1;
+
+interface Impl {
+  run(targets: readonly GoneTarget[]): Promise<DestroyResult>;
+  close(): void;
+}
+
+/** Why the kfunc cannot be used, from the load error (libbpf names a missing ksym in its log). */
+export function kfuncMissingReason(e: unknown): string {
+  const log = e instanceof BpfError ? (e.log ?? '') : '';
+  if (/bpf_sock_destroy/.test(log)) return 'the kernel has no bpf_sock_destroy kfunc (added in Linux 6.5)';
+  if (/bpf_iter_(tcp|udp)|iter\/(tcp|udp)/.test(log)) return 'the kernel has no TCP/UDP socket iterators (Linux 5.9+)';
+  const last = log.split('\n').map((l) => l.trim()).filter(Boolean).slice(-1)[0];
+  return `sock_destroy.bpf.o did not load: ${e instanceof Error ? e.message : String(e)}${last ? ` (${last})` : ''}`;
+}
+
+export class SocketDestroyer {
+  private constructor(
+    readonly method: DestroyMethod,
+    /** Why the methods before this one are not used (empty for kfunc). */
+    readonly reason: string,
+    private readonly impl: Impl | undefined,
+  ) {}
+
+  /**
+   * Finds the first method this kernel supports. `only` forces one (tests of the fallback):
+   * 'netlink' skips the kfunc, 'none' turns destruction off.
+   */
+  static async open(o: {
+    objectDir: string; pinRoot: string; netns?: string; sockRev: BpfMap<abi.SockRevKey, abi.SockRevValue>; only?: DestroyMethod;
+  }): Promise<SocketDestroyer> {
+    if (o.only === 'none') return new SocketDestroyer('none', 'socket destruction turned off', undefined);
+    const reasons: string[] = [];
+    if (o.only !== 'netlink') {
+      try {
+        return new SocketDestroyer('kfunc', '', await KfuncImpl.open(o.objectDir, o.pinRoot, o.netns));
+      } catch (e) {
+        reasons.push(kfuncMissingReason(e));
+      }
+    } else reasons.push('netlink forced');
+    const probe = await NetlinkImpl.probe(o.netns);
+    if (probe.protocols.length) return new SocketDestroyer('netlink', [...reasons, ...probe.missing].join('; '), new NetlinkImpl(o.sockRev, probe.protocols, o.netns));
+    return new SocketDestroyer('none', [...reasons, ...probe.missing].join('; '), undefined);
+  }
+
+  /** Closes the sockets the socket LB connected to these backends through these frontends. */
+  async destroy(targets: readonly GoneTarget[]): Promise<DestroyResult> {
+    if (!this.impl || targets.length === 0) return { destroyed: { tcp: 0, udp: 0 }, failed: [], ms: 0 };
+    return this.impl.run(targets);
+  }
+
+  close(): void {
+    this.impl?.close();
+  }
+}
+
+function errnoName(n: number): string {
+  return ({ 1: 'EPERM', 2: 'ENOENT', 22: 'EINVAL', 95: 'EOPNOTSUPP', 103: 'ECONNABORTED' } as Record<number, string>)[n] ?? `errno ${n}`;
+}
+
+/** The kfunc, from two socket iterators; sock_gone is filled for one run and emptied after. */
+class KfuncImpl implements Impl {
+  private constructor(
+    private readonly obj: LoadedObject,
+    private readonly gone: BpfMap<abi.SockGoneKey, abi.U32Key>,
+    private readonly links: number[],
+    private readonly netns: string | undefined,
+  ) {}
+
+  static async open(objectDir: string, pinRoot: string, netns?: string): Promise<KfuncImpl> {
+    const obj = await libbpf.openLoad(path.join(objectDir, 'sock_destroy.bpf.o'), pinRoot);
+    const links: number[] = [];
+    try {
+      const m = obj.maps.find((x) => x.name === 'sock_gone');
+      const progs = ['sock_destroy_tcp', 'sock_destroy_udp'].map((n) => obj.programs.find((p) => p.name === n));
+      if (!m || m.keySize !== abi.sockGoneKey.size || progs.some((p) => !p)) throw new Error('sock_destroy.bpf.o lacks sock_gone or its iterators');
+      for (const p of progs) links.push(libbpf.iterLink(p!.fd));
+      return new KfuncImpl(obj, new BpfMap('sock_gone', m.fd, abi.sockGoneKey, abi.u32Key, m.maxEntries), links, netns);
+    } catch (e) {
+      for (const l of links) libbpf.closeFd(l);
+      libbpf.closeObject(obj.handle);
+      throw e;
+    }
+  }
+
+  async run(targets: readonly GoneTarget[]): Promise<DestroyResult> {
+    const t0 = performance.now();
+    const res: DestroyResult = { destroyed: { tcp: 0, udp: 0 }, failed: [], ms: 0 };
+    for (let i = 0; i < targets.length; i += abi.SOCK_GONE_MAX) {
+      const chunk = targets.slice(i, i + abi.SOCK_GONE_MAX);
+      await this.gone.updateBatch(chunk.map((t) => [t, { id: 1 }] as const));
+      try {
+        for (const link of this.links) {
+          const out = await libbpf.iterRun(link, this.netns);
+          for (let at = 0; at + abi.sockDestroyed.size <= out.length; at += abi.sockDestroyed.size) {
+            const r = abi.sockDestroyed.decode(out, at);
+            if (r.err === 0) res.destroyed[r.proto === abi.PROTO_TCP ? 'tcp' : 'udp']++;
+            else res.failed.push(`${abi.protoName(r.proto)} ${r.addr}:${r.port}: ${errnoName(-r.err)}`);
+          }
+        }
+      } finally {
+        await this.gone.deleteBatch(chunk);
+      }
+    }
+    res.ms = +(performance.now() - t0).toFixed(2);
+    return res;
+  }
+
+  close(): void {
+    for (const l of this.links) libbpf.closeFd(l);
+    libbpf.closeObject(this.obj.handle);
+  }
+}
+
+/** inet_diag + SOCK_DESTROY; the socket LB's mark (sock_rev) is checked from here. */
+class NetlinkImpl implements Impl {
+  constructor(
+    private readonly sockRev: BpfMap<abi.SockRevKey, abi.SockRevValue>,
+    private readonly protocols: number[],
+    private readonly netns: string | undefined,
+  ) {}
+
+  /** Which protocols inet_diag can list and SOCK_DESTROY can close here, and why not the others. */
+  static async probe(netns?: string): Promise<{ protocols: number[]; missing: string[] }> {
+    const protocols: number[] = [];
+    const missing: string[] = [];
+    for (const proto of [abi.PROTO_TCP, abi.PROTO_UDP]) {
+      const name = abi.protoName(proto);
+      try {
+        await libbpf.sockDiagDump(proto, 0, netns);
+      } catch (e) {
+        missing.push(`no ${name} sock_diag (${e instanceof BpfError ? e.code : String(e)}: inet_diag/${name.toLowerCase()}_diag not available)`);
+        continue;
+      }
+      // A socket that cannot exist: ENOENT where SOCK_DESTROY is built in, EOPNOTSUPP where not.
+      const [err] = await libbpf.sockDestroy(proto, [{ src: '0.0.0.0', sport: 0, dst: '0.0.0.0', dport: 0, ifindex: 0, cookie: 0n, state: 0 }], netns);
+      if (err === 95) missing.push(`no ${name} SOCK_DESTROY (kernel built without CONFIG_INET_DIAG_DESTROY)`);
+      else if (err === 1) missing.push(`${name} SOCK_DESTROY refused (EPERM: needs CAP_NET_ADMIN)`);
+      else protocols.push(proto);
+    }
+    return { protocols, missing };
+  }
+
+  async run(targets: readonly GoneTarget[]): Promise<DestroyResult> {
+    const t0 = performance.now();
+    const res: DestroyResult = { destroyed: { tcp: 0, udp: 0 }, failed: [], ms: 0 };
+    for (const proto of this.protocols) {
+      const want = new Set(targets.filter((t) => t.proto === proto).map((t) => `${t.addr}:${t.port}|${t.svcId}`));
+      if (want.size === 0) continue;
+      const peers = new Set(targets.filter((t) => t.proto === proto).map((t) => `${t.addr}:${t.port}`));
+      const socks = await libbpf.sockDiagDump(proto, proto === abi.PROTO_TCP ? TCP_STATES : UDP_STATES, this.netns);
+      const doomed: DiagSocket[] = [];
+      for (const s of socks) {
+        if (!peers.has(`${s.dst}:${s.dport}`)) continue;
+        const rev = this.sockRev.lookup({ cookie: s.cookie, addr: s.dst, port: s.dport });
+        if (rev && want.has(`${s.dst}:${s.dport}|${rev.svcId}`)) doomed.push(s);
+      }
+      if (doomed.length === 0) continue;
+      const errs = await libbpf.sockDestroy(proto, doomed, this.netns);
+      errs.forEach((err, i) => {
+        // ENOENT: it closed on its own in between.
+        if (err === 0) res.destroyed[proto === abi.PROTO_TCP ? 'tcp' : 'udp']++;
+        else if (err !== 2) res.failed.push(`${abi.protoName(proto)} ${doomed[i]!.dst}:${doomed[i]!.dport}: ${errnoName(err)}`);
+      });
+    }
+    res.ms = +(performance.now() - t0).toFixed(2);
+    return res;
+  }
+
+  close(): void {}
+}
+
+/** The log line that says, once, how sockets of removed backends are closed here. */
+export function describeDestroyer(d: Pick<SocketDestroyer, 'method' | 'reason'>, log: Logger): void {
+  if (d.method === 'kfunc') log.info({ method: 'kfunc' }, 'sockets connected to removed backends are closed by bpf_sock_destroy() from socket iterators');
+  else if (d.method === 'netlink') log.warn({ method: 'netlink', reason: d.reason }, 'sockets connected to removed backends are closed by netlink SOCK_DESTROY (no bpf_sock_destroy kfunc)');
+  else log.warn({ method: 'none', reason: d.reason }, 'sockets connected to removed backends cannot be closed on this kernel: they keep talking to the removed backend until their application closes them');
+}
