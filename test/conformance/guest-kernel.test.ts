@@ -27,8 +27,8 @@ const IPVS_DIFFERENTIAL = 'test/backends/ipvs/kube-proxy-differential.test.ts';
 /** A backend's suite file and the prefix of its results file ('/' in reference names). */
 const suiteFile = (b: string) => `test/conformance/${b.replace('/', '-')}.test.ts`;
 const resultsPrefix = (b: string) => `results-${b.replace('/', '_')}-`;
-/** tc_lb's packet fixtures, source ranges, Maglev and conntrack GC (BPF_PROG_TEST_RUN): the
- * 6.1 verifier and helpers must take the programs too, not only the host's 6.18. */
+/** tc_lb's packet fixtures, source ranges, Maglev and conntrack GC (BPF_PROG_TEST_RUN), and
+ * the socket LB: the 6.1 verifier and helpers must take the programs too, not only 6.18. */
 const EBPF_KERNEL_TESTS = [
   'test/backends/ebpf/tc-prog.test.ts',
   'test/backends/ebpf/tc-src-range.test.ts',
@@ -36,6 +36,9 @@ const EBPF_KERNEL_TESTS = [
   'test/backends/ebpf/conntrack-gc.test.ts',
   // The addon on 6.1: map-in-map (maglev's BPF_F_INNER_MAP), batch ops, tc attach in a netns.
   'test/backends/ebpf/libbpf.test.ts',
+  // Socket LB and closing sockets to removed backends: 6.1 has no bpf_sock_destroy kfunc,
+  // so there the netlink SOCK_DESTROY fallback is the path under test.
+  'test/backends/ebpf/sock-lb.test.ts',
 ];
 const VITEST_JSON = join(RESULTS_DIR, 'guest-vitest.json');
 /** The kube-proxy/ipvs column (921 s measured: kube-proxy's IPVS syncs take 8–13 s under TCG)
