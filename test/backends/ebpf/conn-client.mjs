@@ -10,14 +10,13 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import readline from 'node:readline';
+import { onResponses } from './http-responses.mjs';
 
 const [proto, host, port] = process.argv.slice(2);
 const now = () => (performance.timeOrigin + performance.now()).toFixed(1);
 let sock;
-let buf = '';
 
 function connect() {
-  buf = '';
   if (proto === 'udp') {
     const s = dgram.createSocket('udp4');
     sock = s;
@@ -32,15 +31,7 @@ function connect() {
   const s = net.connect(Number(port), host);
   sock = s;
   s.on('connect', () => console.log(`CONNECTED ${s.remoteAddress}:${s.remotePort}`));
-  s.on('data', (d) => {
-    buf += d.toString();
-    const end = buf.indexOf('\r\n\r\n');
-    if (end < 0) return;
-    const len = Number(/content-length:\s*(\d+)/i.exec(buf.slice(0, end))?.[1] ?? 0);
-    if (buf.length < end + 4 + len) return;
-    console.log(`ANSWER ${buf.slice(end + 4, end + 4 + len)}`);
-    buf = buf.slice(end + 4 + len);
-  });
+  onResponses(s, (body) => console.log(`ANSWER ${body}`));
   s.on('error', (e) => s === sock && console.log(`ERROR ${e.code} ${now()}`));
   s.on('close', () => s === sock && console.log('CLOSED'));
 }

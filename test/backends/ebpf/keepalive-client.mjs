@@ -2,21 +2,13 @@
 // prints `BODY <body>` per response, `ERROR <code>` or `CLOSED` when the connection ends.
 import net from 'node:net';
 import readline from 'node:readline';
+import { onResponses } from './http-responses.mjs';
 
 const [host, port] = process.argv.slice(2);
 const s = net.connect(Number(port), host);
-let buf = '';
 const request = () => s.write('GET / HTTP/1.1\r\nHost: vip\r\nConnection: keep-alive\r\n\r\n');
 s.on('connect', request);
-s.on('data', (d) => {
-  buf += d.toString();
-  const end = buf.indexOf('\r\n\r\n');
-  if (end < 0) return;
-  const len = Number(/content-length:\s*(\d+)/i.exec(buf.slice(0, end))?.[1] ?? 0);
-  if (buf.length < end + 4 + len) return;
-  console.log(`BODY ${buf.slice(end + 4, end + 4 + len)}`);
-  buf = buf.slice(end + 4 + len);
-});
+onResponses(s, (body) => console.log(`BODY ${body}`));
 s.on('error', (e) => {
   console.log(`ERROR ${e.code}`);
   process.exit(0);

@@ -5,6 +5,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { LineChild } from '../../harness/line-child.js';
 
 const exec = promisify(execFile);
 const SERVER = fileURLToPath(new URL('./hostname-server.mjs', import.meta.url));
@@ -13,47 +14,14 @@ export const TCP_CLIENT = fileURLToPath(new URL('./tcp-client.mjs', import.meta.
 const KEEPALIVE_CLIENT = fileURLToPath(new URL('./keepalive-client.mjs', import.meta.url));
 
 /** A keep-alive HTTP connection from a netns; `next()` sends one more request. */
-export class KeepAlive {
-  private lines: string[] = [];
-  private waiters: Array<(l: string) => void> = [];
-  private readonly child: ChildProcess;
-
+export class KeepAlive extends LineChild {
   constructor(ns: string, host: string, port: number) {
-    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, KEEPALIVE_CLIENT, host, String(port)], { stdio: ['pipe', 'pipe', 'ignore'] });
-    let buf = '';
-    this.child.stdout!.on('data', (b: Buffer) => {
-      buf += b.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        const w = this.waiters.shift();
-        if (w) w(line);
-        else this.lines.push(line);
-      }
-    });
+    super(spawn('ip', ['netns', 'exec', ns, process.execPath, KEEPALIVE_CLIENT, host, String(port)], { stdio: ['pipe', 'pipe', 'ignore'] }));
   }
 
-  /** The next line the client prints (a response or how the connection ended). */
-  line(timeoutMs = 5000): Promise<string> {
-    const l = this.lines.shift();
-    if (l !== undefined) return Promise.resolve(l);
-    return new Promise((resolve) => {
-      const t = setTimeout(() => resolve('TIMEOUT'), timeoutMs);
-      this.waiters.push((x) => {
-        clearTimeout(t);
-        resolve(x);
-      });
-    });
-  }
-
+  /** One more request; the next line (`BODY <pod>`, or how the connection ended). */
   next(): Promise<string> {
-    this.child.stdin!.write('\n');
-    return this.line();
-  }
-
-  close(): void {
-    this.child.kill('SIGKILL');
+    return this.command('');
   }
 }
 
