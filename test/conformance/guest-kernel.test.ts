@@ -2,14 +2,13 @@
 // IPVS only exists there (this host kernel has no IPVS and no dummy driver); ebpf and
 // iptables run there too, so the matrix shows every backend on both kernels.
 //
-// On the host this boots ONE guest that runs the backends' suite files
+// On the host this boots ONE guest that runs ONE vitest over the backends' suite files
 // (test/conformance/<backend>.test.ts, which inside the guest are plain
-// defineConformance calls) plus the IPVS and eBPF kernel tests, then reports each case
+// defineConformance calls) plus the IPVS backend's kernel tests, then reports each case
 // from the results JSON the guest wrote into .conformance/ (shared read-write), so the
 // matrix gets "<backend> (guest 6.1…)" columns and this run shows every case.
 // The reference column kube-proxy/ipvs (the real kube-proxy in IPVS mode) runs here too,
-// with its own API server started inside the guest, and with it the IPVS differential, in
-// a second vitest beside ours (guestStreams).
+// with its own API server started inside the guest, and with it the IPVS differential.
 //   BPFPROXY_GUEST_BACKENDS=ipvs,iptables,ebpf,kube-proxy/ipvs (default) picks the backends.
 //   BPFPROXY_VM_VERBOSE=1 streams the guest's output.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -41,16 +40,15 @@ const EBPF_KERNEL_TESTS = [
   // so there the netlink SOCK_DESTROY fallback is the path under test.
   'test/backends/ebpf/sock-lb.test.ts',
 ];
-/** Each stream's vitest results, and the prefix the host clears before a run. */
-const VITEST_JSON_PREFIX = 'guest-vitest';
+const VITEST_JSON = join(RESULTS_DIR, 'guest-vitest.json');
 /** The kube-proxy/ipvs column (921 s measured: kube-proxy's IPVS syncs take 8–13 s under TCG)
  * plus the IPVS differential (its own API server, five object sets), with slack. */
 const KUBE_PROXY_IPVS_S = 2100;
-/** Boot + vitest start (15–35 s under TCG) + 5–9 min per backend suite (measured: 338, 409
- * and 544 s for ebpf, ipvs, iptables) + the IPVS kernel tests (~1 min), with slack: 300 s
- * per backend was hit once the cases waited for syncs instead of sleeping. */
-const OUR_BACKEND_S = 700;
-const REFERENCE = 'kube-proxy/ipvs';
+/** Boot + vitest start (15–35 s under TCG) + 5–9 min per backend suite (measured with 30
+ * cases: 276, 368 and 446 s for ebpf, ipvs, iptables; the 36 of now add bulk transfers, path MTU, fragments and a tunnel) +
+ * the IPVS kernel tests (~2 min), with slack: 300 s per backend was hit once the cases
+ * waited for syncs instead of sleeping. */
+const GUEST_TIMEOUT_S = 600 + GUEST_BACKENDS.reduce((t, b) => t + (b === 'kube-proxy/ipvs' ? KUBE_PROXY_IPVS_S : 700), 0);
 
 /**
  * Before vitest: load the modules a node has loaded long before its proxy starts (each costs
@@ -65,51 +63,6 @@ const WARM_UP = [
   'ipt_REJECT ip6t_REJECT sch_ingress cls_bpf dummy veth bridge tun ipip 2>/dev/null; node bin/bpfproxy.js --help >/dev/null',
 ].join(' ');
 
-/**
- * What the guest runs, as two vitest runs side by side: our backends' suites and kernel
- * tests, and the reference (kube-proxy/ipvs and the IPVS differential, on their own API
- * server). Within a stream files run one at a time; the streams overlap because the
- * reference mostly waits on kube-proxy's syncs (a chain of tool runs, one CPU at a time)
- * while ours keep the other CPU busy. Each suite has its own namespaces, so they can.
- */
-interface Stream {
-  name: string;
-  files: string[];
-  /** Its vitest JSON report in RESULTS_DIR. */
-  json: string;
-  /** Its time bound in seconds. */
-  budgetS: number;
-}
-
-function guestStreams(): Stream[] {
-  const ours = GUEST_BACKENDS.filter((b) => b !== REFERENCE);
-  const oursFiles = ours.map(suiteFile);
-  if (ours.includes('ipvs')) oursFiles.push(IPVS_KERNEL_TESTS);
-  if (ours.includes('ebpf')) oursFiles.push(...EBPF_KERNEL_TESTS);
-  const streams: Stream[] = [];
-  if (oursFiles.length > 0) streams.push({ name: ours.join(', '), files: oursFiles, json: `${VITEST_JSON_PREFIX}-ours.json`, budgetS: ours.length * OUR_BACKEND_S });
-  if (GUEST_BACKENDS.includes(REFERENCE)) {
-    streams.push({ name: `${REFERENCE} + IPVS differential`, files: [suiteFile(REFERENCE), IPVS_DIFFERENTIAL], json: `${VITEST_JSON_PREFIX}-reference.json`, budgetS: KUBE_PROXY_IPVS_S });
-  }
-  return streams;
-}
-
-/** Boot and warm-up, then the longer stream, plus half the shorter one for sharing the CPUs. */
-function guestTimeoutS(streams: Stream[]): number {
-  const b = streams.map((st) => st.budgetS).sort((x, y) => y - x);
-  return 600 + (b[0] ?? 0) + (b[1] ?? 0) / 2;
-}
-
-/** Shell: every stream's vitest in the background; exits non-zero when any of them did. */
-function streamsScript(streams: Stream[]): string {
-  const q = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
-  const starts = streams.map((st) => {
-    const argv = ['node_modules/.bin/vitest', 'run', ...st.files, '--fileParallelism=false', '--reporter=default', '--reporter=json', `--outputFile.json=${join(RESULTS_DIR, st.json)}`];
-    return `${argv.map(q).join(' ')} & pids="$pids $!"`;
-  });
-  return `pids=; ${starts.join('; ')}; rc=0; for p in $pids; do wait $p || rc=1; done; exit $rc`;
-}
-
 interface VitestJson {
   testResults: Array<{ name: string; assertionResults: Array<{ fullName: string; status: string; failureMessages: string[] }> }>;
 }
@@ -121,14 +74,17 @@ function hostRunner(): void {
 
   beforeAll(async () => {
     mkdirSync(RESULTS_DIR, { recursive: true });
-    for (const f of readdirSync(RESULTS_DIR)) if (/^results-.*-guest_/.test(f) || f.startsWith(VITEST_JSON_PREFIX)) rmSync(join(RESULTS_DIR, f));
-    const streams = guestStreams();
+    for (const f of readdirSync(RESULTS_DIR)) if (/^results-.*-guest_/.test(f) || f === 'guest-vitest.json') rmSync(join(RESULTS_DIR, f));
+    const files = GUEST_BACKENDS.map(suiteFile);
+    if (GUEST_BACKENDS.includes('ipvs')) files.push(IPVS_KERNEL_TESTS);
+    if (GUEST_BACKENDS.includes('kube-proxy/ipvs')) files.push(IPVS_DIFFERENTIAL);
+    if (GUEST_BACKENDS.includes('ebpf')) files.push(...EBPF_KERNEL_TESTS);
+    const vitest = ['node_modules/.bin/vitest', 'run', ...files, '--fileParallelism=false', '--reporter=default', '--reporter=json', `--outputFile.json=${VITEST_JSON}`];
     const t0 = Date.now();
-    const r = await runInGuest(['bash', '-c', `${WARM_UP}; ${streamsScript(streams)}`], {
+    const r = await runInGuest(['bash', '-c', `${WARM_UP}; exec "$@"`, 'warm-up', ...vitest], {
       cwd: REPO_ROOT,
-      // Two streams hold an API server, four kube-proxies and four bpfproxy processes at once.
-      env: { BPFPROXY_VM_RW_DIR: RESULTS_DIR, BPFPROXY_VM_MEM: process.env.BPFPROXY_VM_MEM ?? '3072', NO_COLOR: '1' },
-      timeoutSec: guestTimeoutS(streams),
+      env: { BPFPROXY_VM_RW_DIR: RESULTS_DIR, NO_COLOR: '1' },
+      timeoutSec: GUEST_TIMEOUT_S,
       onOutput: process.env.BPFPROXY_VM_VERBOSE === '1' ? (s) => process.stdout.write(s) : undefined,
     });
     run = { ...r, ms: Date.now() - t0 };
@@ -136,10 +92,9 @@ function hostRunner(): void {
       const file = readdirSync(RESULTS_DIR).find((f) => f.startsWith(resultsPrefix(b)) && /-guest_[^/]*\.json$/.test(f));
       results.set(b, file ? (JSON.parse(readFileSync(join(RESULTS_DIR, file), 'utf8')) as CaseResult[]) : []);
     }
-    const jsons = streams.map((st) => join(RESULTS_DIR, st.json)).filter((f) => existsSync(f));
-    vitestJson = { testResults: jsons.flatMap((f) => (JSON.parse(readFileSync(f, 'utf8')) as VitestJson).testResults) };
-    console.log(`guest run (${streams.map((st) => st.files.length + ' files: ' + st.name).join('; ')}): exit ${r.code} after ${(run.ms / 1000).toFixed(1)} s`);
-  }, (guestTimeoutS(guestStreams()) + 120) * 1000);
+    if (existsSync(VITEST_JSON)) vitestJson = JSON.parse(readFileSync(VITEST_JSON, 'utf8')) as VitestJson;
+    console.log(`guest run (${GUEST_BACKENDS.join(', ')}): exit ${r.code} after ${(run.ms / 1000).toFixed(1)} s`);
+  }, (GUEST_TIMEOUT_S + 120) * 1000);
 
   const tail = () => run?.output.split('\n').slice(-60).join('\n') ?? '(guest did not run)';
 
