@@ -7,9 +7,12 @@
 // defineConformance calls) plus the IPVS backend's kernel tests, then reports each case
 // from the results JSON the guest wrote into .conformance/ (shared read-write), so the
 // matrix gets "<backend> (guest 6.1…)" columns and this run shows every case.
-// The reference column kube-proxy/ipvs (the real kube-proxy in IPVS mode) runs here too,
-// with its own API server started inside the guest, and with it the IPVS differential.
-//   BPFPROXY_GUEST_BACKENDS=ipvs,iptables,ebpf,kube-proxy/ipvs (default) picks the backends.
+// The reference column kube-proxy/ipvs (the real kube-proxy in IPVS mode) runs here too when
+// asked for, with its own API server started inside the guest, and with it the IPVS
+// differential. It is not in the default set: with it the guest phase took 2847 s (47 min)
+// here, which puts a cold CI over its 60 min; beside ours in a second vitest it took twice
+// as long (1785 s against 926 s) and slowed ours as much, so the two cannot share the guest.
+//   BPFPROXY_GUEST_BACKENDS=ipvs,iptables,ebpf (default),kube-proxy/ipvs picks the backends.
 //   BPFPROXY_VM_VERBOSE=1 streams the guest's output.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +23,7 @@ import { BACKENDS } from './backends.js';
 import { CASES } from './cases/index.js';
 import { type CaseResult, RESULTS_DIR } from './results.js';
 
-const GUEST_BACKENDS = (process.env.BPFPROXY_GUEST_BACKENDS ?? 'ipvs,iptables,ebpf,kube-proxy/ipvs').split(',').filter(Boolean);
+const GUEST_BACKENDS = (process.env.BPFPROXY_GUEST_BACKENDS ?? 'ipvs,iptables,ebpf').split(',').filter(Boolean);
 const IPVS_KERNEL_TESTS = 'test/backends/ipvs/kernel.test.ts';
 /** Our IPVS output against kube-proxy's (it needs the API server the reference column starts). */
 const IPVS_DIFFERENTIAL = 'test/backends/ipvs/kube-proxy-differential.test.ts';
