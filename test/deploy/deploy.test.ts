@@ -11,6 +11,7 @@ import { TestCluster } from '../cluster/cluster.js';
 import { describeCluster } from '../cluster/describe-cluster.js';
 import { type ApiRelay, netnsWithApi } from '../cluster/relay.js';
 import { itNeeds, kernelUnavailableReason } from '../kernel-required.js';
+import { eventually } from '../harness/client.js';
 import { deleteNetns, newRunPrefix, nsRun } from '../harness/netns.js';
 import { dig } from '../dns/dig.js';
 import { ProxyProcess } from '../harness/proxy-process.js';
@@ -114,7 +115,11 @@ describeCluster('deploy/ on the real API server', (peers) => {
       expect(r.status, r.text).toBe(201);
     }
     const as = (path: string) => cluster.request('GET', path, undefined, saToken);
-    for (const path of ['/api/v1/namespaces', '/api/v1/pods']) expect((await as(path)).status, path).toBe(200);
+    // The RBAC authorizer learns new bindings through its informer, a moment after the POST
+    // (seen once: 403 right after it, under load).
+    await eventually(async () => {
+      for (const path of ['/api/v1/namespaces', '/api/v1/pods']) expect((await as(path)).status, path).toBe(200);
+    }, 10_000);
     expect((await as('/api/v1/secrets')).status).toBe(403);
     await withProxy('depdns', ['--dns-bind-address', '127.0.0.1:53', '--dns-pods', 'verified'], async (ns) => {
       const answer = async (name: string) => (await dig(ns, '127.0.0.1', 53, name, 'A')).answers;
