@@ -164,8 +164,7 @@ export class EbpfBackend implements Backend {
         // Before adopting: tables of another size or seed are dropped, not adopted.
         if (await this.maglev.configure({ tableSize: this.lb.tableSize, flowSeed: flowSeedOf(this.lb.seed) }))
           this.log.info({ tableSize: this.lb.tableSize }, 'maglev tables of another size or seed dropped; rebuilt by this sync');
-        const maglev = this.maglev;
-        this.adopted = await readState(dp.maps, () => maglev.read());
+        this.adopted = await this.readKernel(dp);
         this.ids = idsFromState(this.adopted);
         // The allocator's own record wins over max + 1 of what the tables still hold.
         const stored = dp.maps.ids.lookup({ id: 0 });

@@ -173,9 +173,10 @@ class NetlinkImpl implements Impl {
     const t0 = performance.now();
     const res: DestroyResult = { destroyed: { tcp: 0, udp: 0 }, failed: [], ms: 0 };
     for (const proto of this.protocols) {
-      const want = new Set(targets.filter((t) => t.proto === proto).map((t) => `${t.addr}:${t.port}|${t.svcId}`));
-      if (want.size === 0) continue;
-      const peers = new Set(targets.filter((t) => t.proto === proto).map((t) => `${t.addr}:${t.port}`));
+      const mine = targets.filter((t) => t.proto === proto);
+      if (mine.length === 0) continue;
+      const want = new Set(mine.map((t) => `${t.addr}:${t.port}|${t.svcId}`));
+      const peers = new Set(mine.map((t) => `${t.addr}:${t.port}`));
       const socks = await libbpf.sockDiagDump(proto, proto === abi.PROTO_TCP ? TCP_STATES : UDP_STATES, this.netns);
       const doomed: DiagSocket[] = [];
       for (const s of socks) {
