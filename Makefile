@@ -54,7 +54,8 @@ CONFORMANCE_RUN = $(if $(filter all,$(CONFORMANCE_BACKEND)),vitest run test/conf
   vitest run test/conformance/$(CONFORMANCE_BACKEND)))
 conformance: setup cluster
 	@rm -rf .conformance
-	$(CONFORMANCE_RUN) ; rc=$$?; tsx scripts/conformance-matrix.ts $(if $(filter all,$(CONFORMANCE_BACKEND)),--write); s=$$?; [ $$rc -eq 0 ] && [ $$s -eq 0 ]
+	$(CONFORMANCE_RUN) ; rc=$$?; $(if $(filter kube-proxy-ipvs,$(CONFORMANCE_BACKEND)),tsx scripts/record-reference.ts || rc=1;) \
+	  tsx scripts/conformance-matrix.ts $(if $(filter all,$(CONFORMANCE_BACKEND)),--write); s=$$?; [ $$rc -eq 0 ] && [ $$s -eq 0 ]
 
 ## fresh-check: `make demo` in a minimal Debian 12 root (debootstrap minbase, cached), on this kernel
 fresh-check:

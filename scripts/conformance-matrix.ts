@@ -1,6 +1,7 @@
 // Prints the case × backend (× kernel) matrix from .conformance/results-*.json and, with
 // --write, also writes docs/conformance.md. Exit 1 if any case failed.
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { RECORDED_BACKEND, RECORD_FILE, readRecord, type ReferenceRecord } from '../test/conformance/reference-record.js';
 import { RESULTS_DIR, type CaseResult } from '../test/conformance/results.js';
 
 const results: CaseResult[] = existsSync(RESULTS_DIR)
@@ -12,6 +13,14 @@ if (results.length === 0) {
   console.error('conformance: no results (did the suite run?)');
   process.exit(1);
 }
+// The kube-proxy/ipvs column comes from its record unless this run had it in the guest.
+const record: ReferenceRecord | undefined = existsSync(RECORD_FILE) ? readRecord() : undefined;
+const recordedCol = record && !results.some((r) => r.backend === RECORDED_BACKEND && r.kernel.startsWith('guest'));
+if (recordedCol) for (const c of record.cases) results.push({ ...c, kernel: `${c.kernel}, recorded` });
+const provenance = (r: CaseResult) => {
+  const c = r as Partial<ReferenceRecord['cases'][number]>;
+  return c.commit ? ` (${c.commit}, ${c.date})` : '';
+};
 // Columns: backend, then the host kernel before the guest. Rows in the suite's own order
 // (each results file lists its cases in that order).
 const columnKey = (c: string) => c.replace('(host', '(0host').replace('(guest', '(1guest');
@@ -19,7 +28,7 @@ const columnKey = (c: string) => c.replace('(host', '(0host').replace('(guest', 
 const column = (r: CaseResult) => `${r.backend} (${r.kernel}${r.source && r.source !== 'manifests' ? `, source=${r.source}` : ''})`;
 const columns = [...new Set(results.map(column))].sort((a, b) => (columnKey(a) < columnKey(b) ? -1 : 1));
 const cases = [...new Map(results.map((r) => [r.case, r.title])).entries()];
-const cell = (r: CaseResult | undefined) => (!r ? '—' : r.status === 'pass' ? 'pass' : `${r.status}: ${r.reason ?? ''}`);
+const cell = (r: CaseResult | undefined) => (!r ? '—' : r.status === 'pass' ? `pass${provenance(r)}` : `${r.status}${provenance(r)}: ${r.reason ?? ''}`);
 
 const lines = [`| case | ${columns.join(' | ')} |`, `|---|${columns.map(() => '---').join('|')}|`];
 for (const [id, title] of cases) {
@@ -27,6 +36,10 @@ for (const [id, title] of cases) {
   lines.push(`| ${id}: ${title} | ${row.join(' | ')} |`);
 }
 const failed = results.filter((r) => r.status === 'fail');
+if (recordedCol) {
+  const passed = record.tests.filter((t) => t.status === 'passed').length;
+  lines.push('', `The ${RECORDED_BACKEND} column is recorded, not run by this CI: \`make conformance BACKEND=kube-proxy-ipvs\` runs it (with the IPVS differential, ${passed} of ${record.tests.length} tests passed) in the guest and records each case with its commit and date (test/conformance/recorded/). Kubernetes ${record.kubernetes}.`);
+}
 const table = lines.join('\n');
 console.log(`\nConformance matrix (${results.length} results, ${failed.length} failed)\n\n${table}\n`);
 if (process.argv.includes('--write')) {

@@ -22,8 +22,12 @@ import { REPO_ROOT, guestUnavailableReason, inGuest, runInGuest } from '../vm/gu
 import { BACKENDS } from './backends.js';
 import { CASES } from './cases/index.js';
 import { type CaseResult, RESULTS_DIR } from './results.js';
+import { caseSelected } from './suite.js';
 
 const GUEST_BACKENDS = (process.env.BPFPROXY_GUEST_BACKENDS ?? 'ipvs,iptables,ebpf').split(',').filter(Boolean);
+/** BPFPROXY_CASES=id,id… (suite.ts; run.sh forwards it): only these cases, and none of the
+ * other test files. For recording new cases on the kube-proxy/ipvs reference (reference-record.ts). */
+const allFiles = (process.env.BPFPROXY_CASES ?? '') === '';
 const IPVS_KERNEL_TESTS = 'test/backends/ipvs/kernel.test.ts';
 /** Our IPVS output against kube-proxy's (it needs the API server the reference column starts). */
 const IPVS_DIFFERENTIAL = 'test/backends/ipvs/kube-proxy-differential.test.ts';
@@ -79,9 +83,11 @@ function hostRunner(): void {
     mkdirSync(RESULTS_DIR, { recursive: true });
     for (const f of readdirSync(RESULTS_DIR)) if (/^results-.*-guest_/.test(f) || f === 'guest-vitest.json') rmSync(join(RESULTS_DIR, f));
     const files = GUEST_BACKENDS.map(suiteFile);
-    if (GUEST_BACKENDS.includes('ipvs')) files.push(IPVS_KERNEL_TESTS);
-    if (GUEST_BACKENDS.includes('kube-proxy/ipvs')) files.push(IPVS_DIFFERENTIAL);
-    if (GUEST_BACKENDS.includes('ebpf')) files.push(...EBPF_KERNEL_TESTS);
+    if (allFiles) {
+      if (GUEST_BACKENDS.includes('ipvs')) files.push(IPVS_KERNEL_TESTS);
+      if (GUEST_BACKENDS.includes('kube-proxy/ipvs')) files.push(IPVS_DIFFERENTIAL);
+      if (GUEST_BACKENDS.includes('ebpf')) files.push(...EBPF_KERNEL_TESTS);
+    }
     const vitest = ['node_modules/.bin/vitest', 'run', ...files, '--fileParallelism=false', '--reporter=default', '--reporter=json', `--outputFile.json=${VITEST_JSON}`];
     const t0 = Date.now();
     const r = await runInGuest(['bash', '-c', `${WARM_UP}; exec "$@"`, 'warm-up', ...vitest], {
@@ -104,6 +110,7 @@ function hostRunner(): void {
   for (const backend of GUEST_BACKENDS) {
     describe(`${backend} in the guest kernel`, () => {
       for (const c of CASES) {
+        if (!caseSelected(c.id)) continue;
         const reason = BACKENDS[backend]!.unsupported[c.id];
         if (reason) {
           it.skip(`${c.id}: ${c.title} (not on ${backend}: ${reason})`, () => undefined);
@@ -133,9 +140,9 @@ function hostRunner(): void {
       expect(bad.map((a) => `${a.fullName}: ${a.failureMessages.join('\n').slice(0, 2000)}`)).toEqual([]);
       expect(file.assertionResults.filter((a) => a.status === 'passed').length).toBeGreaterThan(0);
     });
-  if (GUEST_BACKENDS.includes('ipvs')) filePasses('IPVS backend kernel tests', IPVS_KERNEL_TESTS);
-  if (GUEST_BACKENDS.includes('kube-proxy/ipvs')) filePasses('IPVS differential against kube-proxy', IPVS_DIFFERENTIAL);
-  if (GUEST_BACKENDS.includes('ebpf')) for (const f of EBPF_KERNEL_TESTS) filePasses('eBPF program tests', f);
+  if (allFiles && GUEST_BACKENDS.includes('ipvs')) filePasses('IPVS backend kernel tests', IPVS_KERNEL_TESTS);
+  if (allFiles && GUEST_BACKENDS.includes('kube-proxy/ipvs')) filePasses('IPVS differential against kube-proxy', IPVS_DIFFERENTIAL);
+  if (allFiles && GUEST_BACKENDS.includes('ebpf')) for (const f of EBPF_KERNEL_TESTS) filePasses('eBPF program tests', f);
 
   it('the guest vitest run exits 0', () => {
     expect(run?.code, tail()).toBe(0);
