@@ -59,6 +59,14 @@ const RESULTS_DIR = OUT ? join(OUT, 'results') : new URL('./results', import.met
 const DOCS_DIR = OUT ? join(OUT, 'perf') : new URL('../docs/perf', import.meta.url).pathname;
 
 const log = (s: string) => console.error(`bench: ${s}`);
+// Ctrl-C / SIGTERM: stop after the current mode, so every `finally` (namespaces, pins, the
+// cluster) still runs.
+let interrupted = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.on(sig, () => {
+    log(`${sig}: stopping after the current mode`);
+    interrupted = true;
+  });
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
 /** Polls (bounded) until the measured service answers through the proxy. */
@@ -92,7 +100,7 @@ async function runMode(mode: Mode, ctx: { cluster: TestCluster; load: ServiceLoa
     await startNginx(srv, POD, HTTP_PORT, join(work, 'nginx'));
     await spawnInNetns(srv, 'iperf3', ['-s', '-B', POD, '-p', String(IPERF_PORT), '--forceflush'], 'Server listening');
     await ctx.relay.intoNetns(nodeNs);
-    proxy = proxyFor(mode, { netns: nodeNs, kubeconfig: ctx.kubeconfig, pinRoot, kubeProxyBinary: ctx.kubeProxy });
+    proxy = proxyFor(mode, { netns: nodeNs, kubeconfig: ctx.kubeconfig, pinRoot, kubeProxyBinary: ctx.kubeProxy, workDir: work });
     let startToSyncMs: number | null = null;
     if (proxy) {
       const t = performance.now();
@@ -222,6 +230,7 @@ async function main(): Promise<void> {
       for (let round = 0; round < ROUNDS; round++) {
         const order = round % 2 === 0 ? [...MODES] : [...MODES].reverse();
         for (const [i, mode] of order.entries()) {
+          if (interrupted) throw new Error('interrupted');
           const t1 = performance.now();
           const r = await runMode(mode, { cluster, load, kubeconfig, kubeProxy: peers.kubeProxy, relay, vip, scale, round, order: i, control: round === 0 && scale >= 1000 });
           results.dataplane.push(r.row);
