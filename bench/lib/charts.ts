@@ -2,8 +2,11 @@
 // browser; vega's 'none' renderer measures text with its built-in estimate).
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { median } from '../stats.js';
+import { midMedian as median } from '../stats.js';
+import { MODES } from './modes.js';
 import type { BenchResults, DataRow } from './results.js';
+
+const IN_PROCESS = 'ebpf in-process (no API server)';
 
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
@@ -33,7 +36,8 @@ function lines(title: string, data: object[], y: string, o: { logY?: boolean; co
   const encoding = {
     x: { field: 'services', type: 'quantitative', scale: { type: 'log' }, title: 'services installed (× 10 endpoints)' },
     y: { field: 'value', type: 'quantitative', title: y, ...(o.logY ? { scale: { type: 'log' } } : {}) },
-    color: { field: 'mode', type: 'nominal', title: 'proxy' },
+    // One colour per proxy in every chart, whichever of them a chart has.
+    color: { field: 'mode', type: 'nominal', title: 'proxy', scale: { domain: [...MODES, IN_PROCESS] }, legend: { labelLimit: 300 } },
   };
   const base = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title, background: 'white', data: { values: data } };
   if (!o.column) return { ...base, width: WIDTH, height: HEIGHT, mark: { type: 'line', point: true }, encoding } as TopLevelSpec;
@@ -53,7 +57,7 @@ export async function charts(r: BenchResults): Promise<Record<string, string>> {
   ];
   const sync = [
     ...medians(rows.filter((x) => x.mode !== 'no-proxy'), 'startToSyncMs'),
-    ...r.ebpfControlPlane.map((c) => ({ mode: 'ebpf in-process (no API server)', services: c.services, value: c.fullSyncMs })),
+    ...r.ebpfControlPlane.map((c) => ({ mode: IN_PROCESS, services: c.services, value: c.fullSyncMs })),
   ];
   const paths = r.perPacket.flatMap((p) => (['pass', 'new', 'keepAlive', 'established', 'reply'] as const).map((k) => ({ path: k, scale: p.scale, ns: p.paths[k] })));
   const byPath = [...new Set(paths.map((p) => `${p.path}|${p.scale}`))].map((k) => {

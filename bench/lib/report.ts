@@ -1,7 +1,7 @@
 // docs/perf/README.md and the charts beside it, from one run's results.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { median, percentile } from '../stats.js';
+import { midMedian as median, percentile } from '../stats.js';
 import { charts } from './charts.js';
 import { MODES } from './modes.js';
 import type { BenchResults, DataRow } from './results.js';
@@ -30,7 +30,7 @@ export function markdown(r: BenchResults, resultsFile: string, docsDir: string):
   out.push(`- load average before ${m.loadBefore.join(' / ')}, after ${m.loadAfter.join(' / ')} (1/5/15 min): the machine is shared, so figures are medians over rounds with min–max, and ratios to no-proxy measured in the same scale and rounds.`);
   out.push(`- settings: ${JSON.stringify(m.settings)}; run took ${m.durationS} s.`);
   out.push('- Each mode runs on a fresh topology (node, server pod with nginx and iperf3, client pod), in an order reversed every other round; all proxies read the same objects from the real kube-apiserver with production sync settings (30 s sync period, 1 s min-sync-period). The measured service (1 endpoint: the nginx pod) is the last one installed; the others have 10 endpoints each. ebpf runs tc only (no socket LB: it would attach to a cgroup).', '');
-  out.push('## Targets', '', '```', formatTargets(r.targets), '```', '');
+  out.push('## Targets', '', `NOISY: one of the inputs varied more than 1.25× (max ÷ min) across the rounds, so the verdict says little about the proxy; rerun on a quiet machine.`, '', '```', formatTargets(r.targets), '```', '');
   out.push('## Charts', '', '![connect latency](connect-latency.svg)', '![short-connection rate](short-connection-rate.svg)', '![sync time](sync-time.svg)', '![ns per packet](ns-per-packet.svg)', '');
   out.push('## Data plane', '');
   out.push('Ratios (bold) are to no-proxy (the pod IP directly) at the same scale. Connect latency is curl\'s `time_connect` over sequential new connections; short = wrk with `Connection: close` (a new connection per request), 8 connections, 1 thread; keep-alive the same without it; bulk = iperf3, one flow, up and `-R`. Kernel ms per 1k connections is the whole machine\'s system and softirq+irq time during the short-connection run (other load on the machine adds to it).', '');

@@ -90,4 +90,6 @@ export interface TargetCheck {
   got: number | null;
   target: string;
   met: boolean | null;
+  /** An input's rounds spread (max ÷ min) wider than 1.25: the verdict is not to be trusted. */
+  noisy?: boolean;
 }
