@@ -6,10 +6,10 @@
 // from the real API server (test/cluster) with production sync settings. Load is real:
 // nginx in the server pod, wrk / curl / iperf3 in the client pod. Then the control plane
 // (network programming latency from each proxy's own metric, RSS) and the ebpf backend's
-// in-process control-plane bench at 1k/10k/100k.
+// in-process control-plane bench at 1k/10k/100k, and bench/dns.ts (bpfproxy's DNS vs CoreDNS).
 // Writes bench/results/<date>-<machine>.json, docs/perf/README.md and docs/perf/*.svg
 // (or all under --out DIR), and prints which targets it met.
-//   tsx bench/run.ts [--quick] [--out DIR] [--rounds N] [--scales 1,1000,10000] [--seconds S]
+//   tsx bench/run.ts [--quick] [--out DIR] [--rounds N] [--scales 1,1000,10000] [--seconds S] [--skip-dns]
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname, loadavg, release, tmpdir, cpus } from 'node:os';
@@ -40,7 +40,7 @@ const { values } = parseArgs({
     scales: { type: 'string' },
     seconds: { type: 'string' },
     'control-sizes': { type: 'string' },
-    dns: { type: 'boolean', default: false },
+    'skip-dns': { type: 'boolean', default: false },
   },
 });
 const QUICK = values.quick!;
@@ -253,7 +253,8 @@ async function main(): Promise<void> {
       results.meta.notes.push(`ebpf control plane at ${n} services: ${(e as Error).message.split('\n')[0]}`);
     }
   }
-  if (values.dns) {
+  // DNS vs CoreDNS: about a minute; not in the quick run.
+  if (!QUICK && !values['skip-dns']) {
     log('DNS vs CoreDNS (bench/dns.ts)');
     results.dns = execFileSync(process.execPath, ['--import', 'tsx', new URL('./dns.ts', import.meta.url).pathname, '--seconds', '5', '--rounds', '1', '--changes', '5'], { encoding: 'utf8', timeout: 10 * 60_000 });
   }

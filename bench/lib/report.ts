@@ -73,7 +73,8 @@ export function markdown(r: BenchResults, resultsFile: string, docsDir: string):
     const short = median(ps.map((p) => (p.samples.short.progs.tc_lb ? p.samples.short.progs.tc_lb.ns / p.samples.short.progs.tc_lb.runs : NaN)));
     out.push(`| ${scale} | ${c('pass')} | ${c('new')} | ${c('keepAlive')} | ${c('established')} | ${c('reply')} | - | ${f0(short)} |`);
   }
-  if (r.dns) out.push('', '## DNS (`bench/dns.ts`, one round)', '', '```', r.dns.trim(), '```');
+  // bench/dns.ts prints its own markdown (heading and tables).
+  if (r.dns) out.push('', r.dns.trim());
   if (m.notes.length) out.push('', '## Notes', '', ...m.notes.map((n) => `- ${n}`));
   return out.join('\n') + '\n';
 }
