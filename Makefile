@@ -33,13 +33,17 @@ demo: setup
 ## then the guest-kernel phase: IPVS, and ebpf/iptables again, in Debian's kernel under qemu)
 # Two vitest runs: qemu keeps both cores busy, so it does not run beside the host's
 # timing-sensitive network tests. One closing line sums both.
+# The bench smoke test (make bench QUICK=1, files checked, not numbers) runs on its own
+# between them: its load would disturb the host's network tests and slow the guest.
 GUEST_TESTS = test/conformance/guest-kernel.test.ts test/vm/guest.test.ts
+BENCH_TESTS = test/bench/quick-bench.test.ts
 test: setup cluster
 	@scripts/vm/install.sh >/dev/null || echo "make test: could not install the guest-kernel packages (the guest tests will say why)"
-	@vitest run $(foreach f,$(GUEST_TESTS),--exclude $(f)) --reporter=default --reporter=json --outputFile=.vitest-results.json; a=$$?; \
+	@vitest run $(foreach f,$(GUEST_TESTS) $(BENCH_TESTS),--exclude $(f)) --reporter=default --reporter=json --outputFile=.vitest-results.json; a=$$?; \
+	  vitest run $(BENCH_TESTS) --reporter=default --reporter=json --outputFile=.vitest-bench-results.json; c=$$?; \
 	  vitest run $(GUEST_TESTS) --reporter=default --reporter=json --outputFile=.vitest-guest-results.json; b=$$?; \
-	  node scripts/test-summary.mjs .vitest-results.json .vitest-guest-results.json; s=$$?; \
-	  [ $$a -eq 0 ] && [ $$b -eq 0 ] && [ $$s -eq 0 ]
+	  node scripts/test-summary.mjs .vitest-results.json .vitest-bench-results.json .vitest-guest-results.json; s=$$?; \
+	  [ $$a -eq 0 ] && [ $$b -eq 0 ] && [ $$c -eq 0 ] && [ $$s -eq 0 ]
 
 ## cluster: build the real etcd and kube-apiserver the cluster tests run against (cached; Go >= 1.26)
 # A failed build does not stop `make test`: the cluster tests then say why (and fail in CI).
@@ -65,15 +69,12 @@ fresh-check:
 vm-test:
 	scripts/vm/run.sh $(CMD)
 
-## bench: performance, as ratios from one run (see bench/*.ts)
+## bench: every proxy side by side with real load tools (bench/run.ts, 25–30 min): writes
+## bench/results/<date>-<machine>.json and docs/perf/. QUICK=1: a ≈ 3 min smoke run into .bench-quick/.
+## The single-purpose scripts (bench/control-plane.ts, cluster-scale.ts, ebpf-runtime.ts,
+## conntrack-churn.ts, iptables-sync.ts, dataplane.ts, dns.ts) still run on their own with tsx.
 bench: setup cluster
-	tsx bench/control-plane.ts
-	tsx bench/cluster-scale.ts
-	tsx bench/ebpf-runtime.ts
-	tsx bench/conntrack-churn.ts
-	tsx bench/iptables-sync.ts
-	tsx bench/dataplane.ts
-	tsx bench/dns.ts
+	tsx bench/run.ts $(if $(QUICK),--quick --out .bench-quick)
 
 clean: bpf-clean
 	rm -rf dist build .conformance

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iptables ipset ipvsadm conntrack curl iperf3 procps kmod make g++ python3 socat bind9-dnsutils dnsperf nftables)
+APT_PACKAGES=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iptables ipset ipvsadm conntrack curl iperf3 procps kmod make g++ python3 socat bind9-dnsutils dnsperf nftables wrk nginx-light)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -16,6 +16,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # make bench runs its own nginx inside a pod namespace; Debian's package also starts and
+  # enables a host-wide nginx on port 80, which nothing here wants: undo that, once, here.
+  if [[ " ${missing[*]} " == *" nginx-light "* ]] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    systemctl disable --now nginx >/dev/null 2>&1 || true
+  fi
 fi
 
 # npm ci only when the lock file changed since the last install.

@@ -18,6 +18,8 @@ export interface KubeProxyOptions {
   nodeName: string;
   /** Flags after ours (e.g. --nodeport-addresses); the suite's `--cluster-cidr` comes first. */
   extraArgs?: string[];
+  /** Its environment (default: ours), e.g. a PATH whose `iptables` is iptables-legacy. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** What `inspect` prints for each mode: the kernel state kube-proxy wrote. */
@@ -68,7 +70,7 @@ export class KubeProxyProcess extends ChildProxy implements NodeProxy {
 
   async start(timeoutMs = process.env.BPFPROXY_IN_GUEST === '1' ? 90_000 : 30_000): Promise<void> {
     const before = this.syncs;
-    this.attach(spawn('ip', ['netns', 'exec', this.opts.netns, this.opts.binary, ...this.args()], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    this.attach(spawn('ip', ['netns', 'exec', this.opts.netns, this.opts.binary, ...this.args()], { stdio: ['ignore', 'pipe', 'pipe'], env: this.opts.env ?? process.env }));
     await this.waitForSyncs(before + 1, timeoutMs);
   }
 
@@ -91,7 +93,7 @@ export class KubeProxyProcess extends ChildProxy implements NodeProxy {
 
   /** `kube-proxy --cleanup`: removes what every mode of kube-proxy programs. */
   async cleanup(timeoutMs = process.env.BPFPROXY_IN_GUEST === '1' ? 120_000 : 30_000): Promise<void> {
-    await run('ip', ['netns', 'exec', this.opts.netns, this.opts.binary, '--cleanup', `--proxy-mode=${this.opts.mode}`, '--v=2'], { timeoutMs });
+    await run('ip', ['netns', 'exec', this.opts.netns, this.opts.binary, '--cleanup', `--proxy-mode=${this.opts.mode}`, '--v=2'], { timeoutMs, ...(this.opts.env ? { env: this.opts.env } : {}) });
   }
 }
 

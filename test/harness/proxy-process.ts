@@ -24,7 +24,7 @@ export interface NodeProxy {
   /** Syncs completed so far. */
   syncs: number;
   /** Starts it and waits for its first sync (also on a restart). */
-  start(): Promise<void>;
+  start(timeoutMs?: number): Promise<void>;
   /** Stops it and starts it again with `extra` flags after its own (none: as first configured). */
   restart(extra?: string[]): Promise<void>;
   waitForSyncs(n: number, timeoutMs?: number): Promise<void>;

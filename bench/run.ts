@@ -1,0 +1,276 @@
+// `make bench`: every mode side by side on this machine, one command. For each scale (1, 1k,
+// 10k services × 10 endpoints, the measured service installed last) and each round, each
+// mode runs on a FRESH topology (no TIME_WAIT or conntrack state carried from the previous
+// mode), the order reversed every other round: no proxy (pod IP), bpfproxy ebpf and
+// iptables, the real kube-proxy in iptables and nftables mode, all reading the same objects
+// from the real API server (test/cluster) with production sync settings. Load is real:
+// nginx in the server pod, wrk / curl / iperf3 in the client pod. Then the control plane
+// (network programming latency from each proxy's own metric, RSS) and the ebpf backend's
+// in-process control-plane bench at 1k/10k/100k, and bench/dns.ts (bpfproxy's DNS vs CoreDNS).
+// Writes bench/results/<date>-<machine>.json, docs/perf/README.md and docs/perf/*.svg
+// (or all under --out DIR), and prints which targets it met.
+//   tsx bench/run.ts [--quick] [--out DIR] [--rounds N] [--scales 1,1000,10000] [--seconds S] [--skip-dns]
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { hostname, loadavg, release, tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { TestCluster } from '../test/cluster/cluster.js';
+import { findPeers } from '../test/cluster/peers.js';
+import { ApiRelay } from '../test/cluster/relay.js';
+import { newRunPrefix, nsRun, spawnInNetns } from '../test/harness/netns.js';
+import type { NodeProxy } from '../test/harness/proxy-process.js';
+import { Topology } from '../test/harness/topology.js';
+import { ProgStats, solvePaths } from './lib/bpf-runtime.js';
+import { ServiceLoad, CLIENT, HTTP_PORT, IPERF_PORT, POD } from './lib/cluster-load.js';
+import { kernelMs, readCpuTicks } from './lib/cpu.js';
+import { ebpfControlPlane } from './lib/ebpf-control.js';
+import { connectLatency, iperf, wrk } from './lib/load-tools.js';
+import { MODES, type Mode, metric, proxyFor, scrape } from './lib/modes.js';
+import { startNginx } from './lib/nginx.js';
+import { writeReport } from './lib/report.js';
+import type { BenchResults, ControlRow, DataRow, PerPacketRow } from './lib/results.js';
+import { controlPlaneTargets, dataPlaneTargets, formatTargets } from './lib/targets.js';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    rounds: { type: 'string' },
+    scales: { type: 'string' },
+    seconds: { type: 'string' },
+    'control-sizes': { type: 'string' },
+    'skip-dns': { type: 'boolean', default: false },
+  },
+});
+const QUICK = values.quick!;
+const list = (s: string | undefined, d: number[]) => (s ? s.split(',').map(Number) : d);
+const SCALES = list(values.scales, QUICK ? [1, 1000] : [1, 1000, 10_000]);
+const ROUNDS = Number(values.rounds ?? (QUICK ? 1 : 2));
+const SECONDS = Number(values.seconds ?? (QUICK ? 1 : 4));
+const IPERF_SECONDS = QUICK ? 1 : 2;
+const CONNECT_SAMPLES = QUICK ? 30 : 300;
+const WRK_CONNECTIONS = 8;
+const CHANGES = QUICK ? 1 : 10;
+const ADDS = QUICK ? 1 : 5;
+const CONTROL_SIZES = list(values['control-sizes'], QUICK ? [1000] : [1000, 10_000, 100_000]);
+const OUT = values.out;
+const RESULTS_DIR = OUT ? join(OUT, 'results') : new URL('./results', import.meta.url).pathname;
+const DOCS_DIR = OUT ? join(OUT, 'perf') : new URL('../docs/perf', import.meta.url).pathname;
+
+const log = (s: string) => console.error(`bench: ${s}`);
+// Ctrl-C / SIGTERM: stop after the current mode, so every `finally` (namespaces, pins, the
+// cluster) still runs.
+let interrupted = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.on(sig, () => {
+    log(`${sig}: stopping after the current mode`);
+    interrupted = true;
+  });
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
+/** Polls (bounded) until the measured service answers through the proxy. */
+async function reachable(ns: string, hostPort: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const r = await nsRun(ns, 'curl', ['-s', '-o', '/dev/null', '-m', '1', '-w', '%{http_code}', `http://${hostPort}/`], { allowFailure: true });
+    if (r.stdout === '200') return;
+    if (Date.now() > deadline) throw new Error(`${hostPort} not answering from ${ns} after 60 s (${r.stdout} ${r.stderr})`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
+interface ModeRun {
+  row: DataRow;
+  perPacket?: PerPacketRow;
+  control?: ControlRow;
+}
+
+async function runMode(mode: Mode, ctx: { cluster: TestCluster; load: ServiceLoad; kubeconfig: string; kubeProxy: string; relay: ApiRelay; vip: string; scale: number; round: number; order: number; control: boolean }): Promise<ModeRun> {
+  const prefix = newRunPrefix();
+  const topo = new Topology(prefix);
+  const work = await mkdtemp(join(tmpdir(), `${prefix}-`));
+  const pinRoot = `/sys/fs/bpf/${prefix}`;
+  let proxy: NodeProxy | undefined;
+  let stats: ProgStats | undefined;
+  try {
+    const nodeNs = (await topo.addNode('node-a', 1)).ns;
+    const srv = (await topo.addPod('srv', 'node-a', POD, false)).ns;
+    const client = (await topo.addPod('client', 'node-a', CLIENT, false)).ns;
+    await startNginx(srv, POD, HTTP_PORT, join(work, 'nginx'));
+    await spawnInNetns(srv, 'iperf3', ['-s', '-B', POD, '-p', String(IPERF_PORT), '--forceflush'], 'Server listening');
+    await ctx.relay.intoNetns(nodeNs);
+    proxy = proxyFor(mode, { netns: nodeNs, kubeconfig: ctx.kubeconfig, pinRoot, kubeProxyBinary: ctx.kubeProxy, workDir: work });
+    let startToSyncMs: number | null = null;
+    if (proxy) {
+      const t = performance.now();
+      await proxy.start(20 * 60_000);
+      startToSyncMs = round1(performance.now() - t);
+    }
+    const host = mode === 'no-proxy' ? POD : ctx.vip;
+    const http = `${host}:${mode === 'no-proxy' ? HTTP_PORT : 80}`;
+    await reachable(client, http);
+    if (mode === 'ebpf') stats = new ProgStats(pinRoot);
+    const probe = async <T>(name: string, samples: Record<string, unknown>, w: () => Promise<T>): Promise<T> => {
+      if (!stats) return w();
+      let out: T;
+      samples[name] = await stats.sample(async () => (out = await w()));
+      return out!;
+    };
+    const samples: Record<string, unknown> = {};
+    // Warm-up: JIT, page cache, first-connection costs.
+    if (!QUICK) await wrk(client, `http://${http}/`, { seconds: 1, connections: WRK_CONNECTIONS, close: false });
+    const connect = await connectLatency(client, http, CONNECT_SAMPLES);
+    const t0 = readCpuTicks();
+    const short = await probe('short', samples, () => wrk(client, `http://${http}/`, { seconds: SECONDS, connections: WRK_CONNECTIONS, close: true }));
+    const cpu = kernelMs(t0, readCpuTicks());
+    const keep = await probe('keepAlive', samples, () => wrk(client, `http://${http}/`, { seconds: SECONDS, connections: WRK_CONNECTIONS, close: false }));
+    const up = await probe('up', samples, () => iperf(client, host, IPERF_SECONDS, false));
+    const down = await probe('down', samples, () => iperf(client, host, IPERF_SECONDS, true));
+    if (stats) await probe('pass', samples, () => iperf(client, POD, IPERF_SECONDS, false));
+    const perK = short.requests / 1000;
+    const row: DataRow = {
+      scale: ctx.scale, services: ctx.load.total, round: ctx.round, order: ctx.order, mode, startToSyncMs,
+      connectP50Us: round1(connect.p50Us), connectP99Us: round1(connect.p99Us),
+      shortRps: round1(short.requestsPerSec), shortLatencyP50Us: short.latencyP50Us, shortLatencyP99Us: short.latencyP99Us, shortErrors: short.errors,
+      keepAliveRps: round1(keep.requestsPerSec), gbpsUp: +up.toFixed(3), gbpsDown: +down.toFixed(3),
+      systemMsPer1kConn: round1(cpu.systemMs / perK), softirqMsPer1kConn: round1(cpu.softirqMs / perK),
+      rssMB: null,
+    };
+    const out: ModeRun = { row };
+    if (stats) {
+      const s = samples as PerPacketRow['samples'];
+      out.perPacket = { scale: ctx.scale, round: ctx.round, samples: s, paths: solvePaths(s), xdp: null };
+    }
+    if (proxy) {
+      const m = await scrape(nodeNs);
+      row.rssMB = Math.round(metric(m, 'process_resident_memory_bytes') / 2 ** 20);
+      if (ctx.control) out.control = { ...(await controlSteps(nodeNs, ctx.load)), scale: ctx.scale, mode, startToSyncMs, rssMB: row.rssMB };
+    }
+    return out;
+  } finally {
+    stats?.close();
+    await proxy?.stop();
+    // iptables/nftables state goes with the node namespace; the ebpf pins do not.
+    if (proxy && mode === 'ebpf') await proxy.cleanup();
+    await topo.destroy();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Endpoint changes and service adds one at a time, spaced past the 1 s min-sync-period (so each
+ * is an isolated change, not one waiting for the rate limit), each read back as the proxy's
+ * own network programming latency: the histogram's _sum delta over one _count step.
+ */
+async function controlSteps(nodeNs: string, load: ServiceLoad): Promise<Pick<ControlRow, 'changeMs' | 'addMs'>> {
+  const NAME = 'kubeproxy_network_programming_duration_seconds';
+  let text = await scrape(nodeNs);
+  // Absent before its first observation (kube-proxy registers the histogram lazily): 0.
+  const read = (suffix: string) => metric(text, `${NAME}${suffix}`) || 0;
+  let count = read('_count');
+  let sum = read('_sum');
+  const step = async (write: () => Promise<void>): Promise<number> => {
+    await new Promise((r) => setTimeout(r, 1100));
+    await write();
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      text = await scrape(nodeNs);
+      const c = read('_count');
+      if (c > count) {
+        const s = read('_sum');
+        const ms = ((s - sum) * 1000) / (c - count);
+        count = c;
+        sum = s;
+        return round1(ms);
+      }
+      if (Date.now() > deadline) throw new Error(`no ${NAME} sample within 120 s of a change`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const changeMs: number[] = [];
+  for (let i = 0; i < CHANGES; i++) changeMs.push(await step(() => load.changeEndpoint()));
+  const addMs: number[] = [];
+  for (let i = 0; i < ADDS; i++) addMs.push(await step(() => load.addService()));
+  return { changeMs, addMs };
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const { peers, reason } = findPeers();
+  if (!peers) throw new Error(`bench needs the test cluster (etcd, kube-apiserver, kube-proxy): ${reason}`);
+  const results: BenchResults = {
+    meta: {
+      date: new Date().toISOString(),
+      machine: hostname(),
+      kernel: release(),
+      commit: execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim() + (execFileSync('git', ['status', '--porcelain'], { encoding: 'utf8' }).trim() ? '+dirty' : ''),
+      node: process.version,
+      cpus: cpus().length,
+      quick: QUICK,
+      loadBefore: loadavg().map((x) => +x.toFixed(2)),
+      loadAfter: [],
+      durationS: 0,
+      settings: { scales: SCALES, rounds: ROUNDS, wrkSeconds: SECONDS, wrkConnections: WRK_CONNECTIONS, iperfSeconds: IPERF_SECONDS, connectSamples: CONNECT_SAMPLES, changes: CHANGES, adds: ADDS, controlSizes: CONTROL_SIZES },
+      notes: [],
+    },
+    dataplane: [], control: [], ebpfControlPlane: [], perPacket: [], dns: null, targets: [],
+  };
+  const cluster = await TestCluster.start(peers);
+  const relay = new ApiRelay(cluster.apiPort, cluster.dir);
+  try {
+    await relay.open();
+    const kubeconfig = await cluster.writeKubeconfig('bench');
+    const load = new ServiceLoad(cluster);
+    await load.init('198.19.200.1');
+    for (const scale of SCALES) {
+      const t = performance.now();
+      const vip = await load.growTo(scale);
+      log(`${load.total} services installed (${((performance.now() - t) / 1000).toFixed(1)} s), measured VIP ${vip}`);
+      for (let round = 0; round < ROUNDS; round++) {
+        const order = round % 2 === 0 ? [...MODES] : [...MODES].reverse();
+        for (const [i, mode] of order.entries()) {
+          if (interrupted) throw new Error('interrupted');
+          const t1 = performance.now();
+          const r = await runMode(mode, { cluster, load, kubeconfig, kubeProxy: peers.kubeProxy, relay, vip, scale, round, order: i, control: round === 0 && scale >= 1000 });
+          results.dataplane.push(r.row);
+          if (r.perPacket) results.perPacket.push(r.perPacket);
+          if (r.control) results.control.push(r.control);
+          log(`${scale} services, round ${round + 1}/${ROUNDS}, ${mode}: short ${r.row.shortRps} req/s, keep-alive ${r.row.keepAliveRps} req/s, connect p50/p99 ${r.row.connectP50Us}/${r.row.connectP99Us} µs, sync ${r.row.startToSyncMs ?? '-'} ms (${((performance.now() - t1) / 1000).toFixed(0)} s)`);
+        }
+      }
+    }
+  } finally {
+    await relay.close();
+    await cluster.stop();
+  }
+  for (const n of CONTROL_SIZES) {
+    log(`ebpf control plane in-process at ${n} services`);
+    // A size that fails (or outruns its bound) is a note, not the loss of the whole run.
+    try {
+      results.ebpfControlPlane.push(await ebpfControlPlane(n));
+    } catch (e) {
+      results.meta.notes.push(`ebpf control plane at ${n} services: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  // DNS vs CoreDNS: about a minute; not in the quick run.
+  if (!QUICK && !values['skip-dns']) {
+    log('DNS vs CoreDNS (bench/dns.ts)');
+    try {
+      results.dns = execFileSync(process.execPath, ['--import', 'tsx', new URL('./dns.ts', import.meta.url).pathname, '--seconds', '5', '--rounds', '1', '--changes', '5'], { encoding: 'utf8', timeout: 10 * 60_000 });
+    } catch (e) {
+      results.meta.notes.push(`DNS bench failed: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  results.meta.loadAfter = loadavg().map((x) => +x.toFixed(2));
+  results.meta.durationS = Math.round((Date.now() - started) / 1000);
+  results.targets = [...dataPlaneTargets(results.dataplane), ...controlPlaneTargets(results.ebpfControlPlane)];
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const file = join(RESULTS_DIR, `${results.meta.date.slice(0, 10)}-${results.meta.machine}${QUICK ? '-quick' : ''}.json`);
+  await writeFile(file, JSON.stringify(results, null, 1) + '\n');
+  await writeReport(results, DOCS_DIR, file);
+  console.log(`bench: ${results.meta.durationS} s; results ${file}; report ${join(DOCS_DIR, 'README.md')}`);
+  console.log(`targets:\n${formatTargets(results.targets)}`);
+}
+
+await main();
