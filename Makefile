@@ -71,8 +71,8 @@ vm-test:
 
 ## bench: every proxy side by side with real load tools (bench/run.ts, 25–30 min): writes
 ## bench/results/<date>-<machine>.json and docs/perf/. QUICK=1: a ≈ 3 min smoke run into .bench-quick/.
-## The single-purpose scripts (bench/control-plane.ts, cluster-scale.ts, ebpf-runtime.ts,
-## conntrack-churn.ts, iptables-sync.ts, dataplane.ts, dns.ts) still run on their own with tsx.
+## The single-purpose scripts (bench/control-plane.ts, cluster-scale.ts,
+## conntrack-churn.ts, iptables-sync.ts, dns.ts) still run on their own with tsx.
 bench: setup cluster
 	tsx bench/run.ts $(if $(QUICK),--quick --out .bench-quick)
 

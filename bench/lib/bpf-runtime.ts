@@ -1,7 +1,7 @@
 // ns/packet of the attached eBPF programs from the kernel's own accounting (BPF_ENABLE_STATS:
 // run_time_ns / run_cnt), with tc_lb's packets by path (dp_stats) over the same interval.
 // The counters give one total per program, not per path: per-path costs are derived by
-// solving several workload mixes (solvePaths), as bench/ebpf-runtime.ts explains.
+// solving several workload mixes (solvePaths: two mixes for two unknowns, then the rest by difference).
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { libbpf } from '../../src/backends/ebpf/libbpf.js';
