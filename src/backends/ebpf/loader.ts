@@ -108,7 +108,7 @@ export interface Dataplane {
   tc: ProgramDesc;
   /** tc_lb built for interfaces without an Ethernet header (tc_lb_l3.bpf.c). */
   tcL3: ProgramDesc;
-  /** cgroup programs (connect4, sendmsg4, recvmsg4, getpeername4). */
+  /** cgroup programs (connect, sendmsg, recvmsg, getpeername; 4 and 6). */
   sock: ProgramDesc[];
   objects: LoadedObject[];
   close(): void;
