@@ -7,9 +7,10 @@
  *   new flow to a frontend    → TCP SYN or UDP: pick (affinity, Maglev or random), track, DNAT
  *                               (+ SNAT: hairpin, external → remote backend, eTP Cluster)
  *   frontend without backends → TCP RST / ICMPv6 port unreachable (dropped under a Local policy)
- * Not handled here, passed untouched: ICMPv6 (NDP, echo, and errors, which are not translated
- * back yet), packets with extension headers (counted), loadBalancerSourceRanges (IPv4 only:
- * render.ts does not give v6 LB IPs SVC_F_SRC_RANGE).
+ *   ICMPv6 error about a NATed flow → its quoted packet translated back (icmp6_nat.h)
+ * Not handled here, passed untouched: other ICMPv6 (NDP, echo, MLD), packets with extension
+ * headers (counted), loadBalancerSourceRanges (IPv4 only: render.ts does not serve IPv6 LB IPs
+ * of a Service that has them).
  */
 #ifndef BPFPROXY_TC_LB6_H
 #define BPFPROXY_TC_LB6_H
@@ -47,6 +48,8 @@ static __always_inline int counted6(int verdict, __u32 path)
 		stat_inc(path);
 	return verdict;
 }
+
+#include "icmp6_nat.h"
 
 static __always_inline int answered6(int verdict, __u32 sent)
 {
@@ -126,6 +129,8 @@ static __noinline int tc_lb6(struct __sk_buff *skb)
 		stat_inc(STAT_PASS_V6_EXTHDR);
 		return TC_ACT_OK;
 	}
+	if (err == PARSE6_ICMP)
+		return tc_lb6_icmp(skb);
 	if (err < 0)
 		return TC_ACT_OK;
 	now = bpf_ktime_get_coarse_ns();

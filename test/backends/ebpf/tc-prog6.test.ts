@@ -228,6 +228,57 @@ describeKernel('tc_lb IPv6 path (BPF_PROG_TEST_RUN)', () => {
     expect((await run(c2v)).p).toMatchObject({ daddr: B2, dport: 9376 });
   });
 
+  describe('ICMPv6 errors about NATed flows (RFC 4443) are translated back for their recipient', () => {
+    const ROUTER = '2001:db8:19:200::fe';
+    /** The first 48 bytes of a packet (its IPv6 header and the ports + sequence number of its
+     * TCP header): what these errors quote here, so no quoted L4 checksum is in them. */
+    const quote = (spec: Packet6Spec) => buildPacket6(spec).subarray(14, 14 + 48);
+    const tooBig = (daddr: string, quoted: Packet6Spec) =>
+      buildIcmp6({ saddr: ROUTER, daddr, type: 2, code: 0, rest: 1280, body: quote(quoted) });
+
+    it('packet too big for a forward packet (client → backend after DNAT) reaches the client quoting client → VIP', async () => {
+      seedService(dp.maps, tcpSvc([B1]));
+      config();
+      await run(c2v);
+      const r = await run(tooBig(CLIENT, { ...c2v, daddr: B1, dport: 9376 }));
+      expect(r.retval).not.toBe(TC_ACT_SHOT);
+      expect(r.out.toString('hex')).toBe(tooBig(CLIENT, c2v).toString('hex'));
+      expect(checksum6Valid(r.out)).toBe(true);
+    });
+
+    it('after hairpin SNAT: the error to the SNAT address goes to the client, quoting what the client sent', async () => {
+      seedService(dp.maps, tcpSvc([B1]));
+      config({ hairpin: HAIRPIN });
+      const fromB1 = { ...c2v, saddr: B1 };
+      await run(fromB1);
+      const r = await run(tooBig(HAIRPIN, { ...fromB1, saddr: HAIRPIN, sport: SNAT_PORT, daddr: B1, dport: 9376 }));
+      expect(r.out.toString('hex')).toBe(tooBig(B1, fromB1).toString('hex'));
+      expect(checksum6Valid(r.out)).toBe(true);
+    });
+
+    it('time exceeded for a reply (VIP → client after reverse NAT) reaches the backend quoting backend → client', async () => {
+      seedService(dp.maps, tcpSvc([B1]));
+      config();
+      await run(c2v);
+      const reply: Packet6Spec = { saddr: VIP, daddr: CLIENT, proto: TCP, sport: 80, dport: 40000, flags: TCP_SYN | TCP_ACK, seq: 1, ack: 5001 };
+      const err = (daddr: string, q: Packet6Spec) => buildIcmp6({ saddr: ROUTER, daddr, type: 3, code: 0, body: quote(q) });
+      const r = await run(err(VIP, reply));
+      expect(r.out.toString('hex')).toBe(err(B1, { ...reply, saddr: B1, sport: 9376 }).toString('hex'));
+      expect(checksum6Valid(r.out)).toBe(true);
+      const s = readDatapathStats(dp.maps.statsFd);
+      expect(s.packets.icmp_error).toBeGreaterThanOrEqual(1);
+    });
+
+    it('an error about no flow of ours passes untouched', async () => {
+      seedService(dp.maps, tcpSvc([B1]));
+      config();
+      const e = tooBig(CLIENT, { ...c2v, daddr: B2, dport: 9376 });
+      const r = await run(e);
+      expect(r.retval).toBe(TC_ACT_OK);
+      expect(r.out.equals(e)).toBe(true);
+    });
+  });
+
   it('ClientIP affinity sends every new flow of a client to one backend (affinity6)', async () => {
     seedService(dp.maps, { ...tcpSvc([B1, B2, B3]), flags: abi.SVC_F_AFFINITY, affinityTimeout: 10800 });
     config();
