@@ -249,7 +249,7 @@ export class EbpfBackend implements Backend {
       hostOnly ? 'socket LB attached: sockets of the node network namespace only' : 'socket LB attached: connect/sendmsg/recvmsg/getpeername of every process in this cgroup',
     );
     this.destroyer = await SocketDestroyer.open({
-      objectDir: this.objectDir, pinRoot: this.pinRoot, netns: this.opts.netns, sockRev: dp.maps.sockRev, only: this.opts.socketDestroy,
+      objectDir: this.objectDir, pinRoot: this.pinRoot, netns: this.opts.netns, sockRev: dp.maps.sockRev, sockRev6: dp.maps.sockRev6, only: this.opts.socketDestroy,
     });
     describeDestroyer(this.destroyer, this.log);
   }
@@ -689,6 +689,11 @@ function rangesOf(state: MapState, svcId: number): string[] {
   return out.sort();
 }
 
+/** address:port, an IPv6 address in brackets. */
+function hostPort(addr: string, port: number): string {
+  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
 /** `maglevTableSize`: maglev_cfg's M, shown with each SVC_F_MAGLEV frontend. */
 export function inspectRows(state: MapState, maglevTableSize?: number): InspectRow[] {
   const rows: InspectRow[] = [];
@@ -699,12 +704,12 @@ export function inspectRows(state: MapState, maglevTableSize?: number): InspectR
     for (let slot = 1; slot <= value.count; slot++) {
       const s = state.services.get(svcKeyId({ ...key, slot }));
       const b = s && state.backends.get(s.value.backendId);
-      backends.push(b ? `${b.ip}:${b.port}` : `(missing backend ${s?.value.backendId ?? '?'})`);
+      backends.push(b ? hostPort(b.ip, b.port) : `(missing backend ${s?.value.backendId ?? '?'})`);
     }
     rows.push({
       service: meta?.name ?? `svc_id ${value.svcId}`,
       protocol: protoName(key.proto),
-      frontend: `${key.vip}:${key.port}`,
+      frontend: hostPort(key.vip, key.port),
       kind: (meta && kindName(meta.kind)) ?? (value.flags & SVC_F_EXTERNAL ? 'ExternalIP' : 'ClusterIP'),
       backends: backends.sort(),
       ...(value.flags & SVC_F_SRC_RANGE ? { sourceRanges: rangesOf(state, value.svcId) } : {}),

@@ -4,7 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import * as abi from '../../../src/backends/ebpf/abi.js';
 import { diff, PHASES } from '../../../src/backends/ebpf/diff.js';
+import { inspectRows } from '../../../src/backends/ebpf/index.js';
 import { render } from '../../../src/backends/ebpf/render.js';
+import { renderText } from '../../../src/backends/ebpf/render-text.js';
 import { emptyIds, emptyState, idsFromState, slotsFromState } from '../../../src/backends/ebpf/state.js';
 import { ep, svc, table } from './table.js';
 
@@ -68,6 +70,17 @@ describe('ebpf render: IPv6 and dual-stack', () => {
     expect(r.desired.services.get('198.19.250.2:80/TCP#0')!.value.flags & abi.SVC_F_SRC_RANGE).toBe(abi.SVC_F_SRC_RANGE);
     expect([...r.desired.services.keys()].some((k) => k.startsWith('2001:db8:19:250::2'))).toBe(false);
     expect(r.skipped.map((s) => s.reason)).toEqual([expect.stringMatching(/LoadBalancer 2001:db8:19:250::2: loadBalancerSourceRanges are not enforced for IPv6/)]);
+  });
+
+  it('render text names the IPv6 maps; inspect shows [address]:port', () => {
+    const text = renderText(dual());
+    expect(text).toContain('# ClusterIP [2001:db8:19::b]:80/TCP svc_id=2');
+    expect(text).toContain('services6 {vip=2001:db8:19::b dport=80 proto=6 slot=0} = {sp_id=1 count=2 svc_id=2 flags=0 affinity_timeout=0}');
+    expect(text).toMatch(/^backends6 \d+ = \{ip=2001:db8:18:1::b port=9376 proto=6 flags=active sp_id=1\}$/m);
+    expect(text).toContain('rev_nat6 2 = {vip=2001:db8:19::b port=80}');
+    expect(text).toContain('services {vip=198.19.1.175 dport=80 proto=6 slot=0}');
+    const rows = inspectRows(render(dual(), emptyIds()).desired);
+    expect(rows.find((r) => r.frontend.startsWith('['))).toMatchObject({ frontend: '[2001:db8:19::b]:80', backends: ['[2001:db8:18:1::b]:9376', '[2001:db8:18:2::b]:9376'] });
   });
 
   it('a bad endpoint address is a located problem; the others are programmed', () => {
