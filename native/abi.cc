@@ -81,6 +81,11 @@ Napi::Value AbiLayout(const Napi::CallbackInfo& info) {
   STRUCT(lb6_config, { FIELD(lb6_config, hairpin_addr); FIELD(lb6_config, snat_addr); FIELD(lb6_config, node_addr); });
   STRUCT(sock_rev6_key, { FIELD(sock_rev6_key, cookie); FIELD(sock_rev6_key, addr); FIELD(sock_rev6_key, port);
                           FIELD(sock_rev6_key, pad0); FIELD(sock_rev6_key, pad1); });
+  STRUCT(sock_gone6_key, { FIELD(sock_gone6_key, addr); FIELD(sock_gone6_key, port); FIELD(sock_gone6_key, proto);
+                           FIELD(sock_gone6_key, pad0); FIELD(sock_gone6_key, svc_id); });
+  STRUCT(sock_destroyed6, { FIELD(sock_destroyed6, cookie); FIELD(sock_destroyed6, addr); FIELD(sock_destroyed6, port);
+                            FIELD(sock_destroyed6, proto); FIELD(sock_destroyed6, pad0); FIELD(sock_destroyed6, svc_id);
+                            FIELD(sock_destroyed6, err); FIELD(sock_destroyed6, pad1); });
   STRUCT(sock_rev6_value, { FIELD(sock_rev6_value, vip); FIELD(sock_rev6_value, port); FIELD(sock_rev6_value, pad0);
                             FIELD(sock_rev6_value, svc_id); });
   return out;

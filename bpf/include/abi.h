@@ -41,6 +41,7 @@
 #define BPFPROXY_MAP_AFFINITY6 "affinity6"
 #define BPFPROXY_MAP_CONFIG6   "lb6_config"
 #define BPFPROXY_MAP_SOCK_REV6 "sock_rev6"
+#define BPFPROXY_MAP_SOCK_GONE6 "sock_gone6" /* not pinned: sock_destroy.bpf.o's own */
 
 /* ---- map sizes ---- */
 #define BPFPROXY_SERVICES_MAX  2097152 /* frontends x (1 + slots): 100k services x 10 endpoints, and room */
@@ -382,6 +383,27 @@ struct sock_rev6_value {
 	__be16 port;    /* frontend port */
 	__u16 pad0;     /* must be 0 */
 	__u32 svc_id;   /* frontend id */
+};
+
+/* sock_gone6 / sock_destroyed6: the same for IPv6 sockets (sock_destroy.bpf.c's _tcp6/_udp6
+ * iterators; an IPv4-mapped peer on a dual-stack socket is matched by the IPv4 ones' maps). */
+struct sock_gone6_key {
+	__be32 addr[4]; /* backend address (the socket's peer) */
+	__be16 port;    /* backend port */
+	__u8 proto;     /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 pad0;      /* must be 0 */
+	__u32 svc_id;   /* frontend the socket connected to (sock_rev6_value.svc_id) */
+};
+
+struct sock_destroyed6 {
+	__u64 cookie;   /* the socket's cookie */
+	__be32 addr[4]; /* backend address */
+	__be16 port;    /* backend port */
+	__u8 proto;     /* IPPROTO_* */
+	__u8 pad0;      /* 0 */
+	__u32 svc_id;   /* frontend id */
+	__s32 err;      /* bpf_sock_destroy(): 0 or -errno */
+	__u32 pad1;     /* 0 */
 };
 
 /* svc_meta: svc_id (__u32) → what the frontend is, for `bpfproxy inspect` and bpftool.

@@ -230,7 +230,7 @@ export const BPF_MAP_TYPE_ARRAY = 2;
 export const MAP_NAMES = [
   'services', 'backends', 'rev_nat', 'conntrack', 'affinity', 'lb_config', 'sock_rev', 'svc_meta', 'dp_stats', 'frag4', 'id_alloc', 'lb_src_range',
   'maglev', 'maglev_cfg', 'sock_lb_cfg', 'sock_gone',
-  'services6', 'backends6', 'rev_nat6', 'conntrack6', 'affinity6', 'lb6_config', 'sock_rev6',
+  'services6', 'backends6', 'rev_nat6', 'conntrack6', 'affinity6', 'lb6_config', 'sock_rev6', 'sock_gone6',
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 /** Maps whose size `--bpf-map-sizes` may set; the others are fixed by abi.h. */
@@ -376,12 +376,22 @@ export const sockRev6Value = defineStruct<SockRevValue>('sock_rev6_value', 24, [
   ['vip', 0, 'ip6'], ['port', 16, 'be16'], ['pad0', 18, 'pad', 2], ['svc_id', 20, 'u32'],
 ]);
 
+/** sock_gone6 key / sock_destroyed6 record: the IPv6 twins (sock_destroy.bpf.c's _tcp6/_udp6 iterators). */
+export const sockGone6Key = defineStruct<SockGoneKey>('sock_gone6_key', 24, [
+  ['addr', 0, 'ip6'], ['port', 16, 'be16'], ['proto', 18, 'u8'], ['pad0', 19, 'pad', 1], ['svc_id', 20, 'u32'],
+]);
+export const sockDestroyed6 = defineStruct<SockDestroyed>('sock_destroyed6', 40, [
+  ['cookie', 0, 'u64'], ['addr', 8, 'ip6'], ['port', 24, 'be16'], ['proto', 26, 'u8'], ['pad0', 27, 'pad', 1],
+  ['svc_id', 28, 'u32'], ['err', 32, 's32'], ['pad1', 36, 'pad', 4],
+]);
+
 /** Every abi.h struct codec, by C name (what abi.test.ts walks). */
 export const STRUCTS: readonly StructCodec<unknown>[] = [
   svcKey, svcValue, backendValue, revNatValue, ctKey, ctValue, affinityKey, affinityValue, lbConfig,
   sockRevKey, sockRevValue, svcMeta, fragKey, fragValue, idAlloc, lbSrcKey, lbSrcValue, maglevConfig,
   sockLbConfig, sockGoneKey, sockDestroyed,
   svc6Key, backend6Value, revNat6Value, ct6Key, ct6Value, affinity6Key, lb6Config, sockRev6Key, sockRev6Value,
+  sockGone6Key, sockDestroyed6,
 ] as StructCodec<unknown>[];
 
 export function protoNumber(p: string): number | undefined {

@@ -2,13 +2,14 @@
 // translate an IPv6 Service to a pod and back, an IPv4-mapped address on a dual-stack socket
 // goes through the IPv4 tables, no endpoints refuses at connect(), and
 // --socket-lb-host-netns-only holds for IPv6 sockets too. Clients run in a cgroup this test made.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as abi from '../../../src/backends/ebpf/abi.js';
 import { EbpfBackend, type EbpfBackendOptions } from '../../../src/backends/ebpf/index.js';
-import { BpfMap, libbpf } from '../../../src/backends/ebpf/libbpf.js';
+import { BpfMap, addonAvailable, libbpf } from '../../../src/backends/ebpf/libbpf.js';
 import type { ServiceTable } from '../../../src/model/types.js';
 import { cgroupV2Root, createCgroup, removeCgroup } from '../../harness/cgroup.js';
-import { describeKernel } from '../../kernel-required.js';
+import { describeKernel, kernelUnavailableReason } from '../../kernel-required.js';
 import { ConnClient } from './conn-client.js';
 import { OBJECT_DIR, buildMissingReason } from './fixtures.js';
 import { ep, svc, table } from './table.js';
@@ -20,8 +21,12 @@ const EMPTY6 = '2001:db8:19::e';
 const PODS = { p1: ['198.18.1.11', '2001:db8:18:1::b'], p2: ['198.18.1.12', '2001:db8:18:1::c'] } as const;
 const CLIENT = ['198.18.1.100', '2001:db8:18:1::64'] as const;
 
-function services(): ServiceTable {
-  const eps = () => Object.values(PODS).flatMap(([v4, v6]) => [ep(v4), ep(v6)]);
+type Pod = keyof typeof PODS;
+const ALL: Pod[] = ['p1', 'p2'];
+
+/** The Services with these pods as endpoints (both families). */
+function services(pods: Pod[] = ALL): ServiceTable {
+  const eps = () => pods.flatMap((p) => [ep(PODS[p][0]), ep(PODS[p][1])]);
   const t = table(
     svc('six', { clusterIPs: [VIP4, VIP6], endpoints: eps() }),
     svc('six-udp', { protocol: 'UDP', clusterIPs: [VIP4, VIP6], endpoints: eps() }),
@@ -29,6 +34,18 @@ function services(): ServiceTable {
   );
   return { ...t, nodes: new Map([['node-a', { name: 'node-a', addresses: ['198.19.200.1', '2001:db8:19:200::1'], podCIDRs: [] }]]) };
 }
+
+/** How this kernel can close sockets (as sock-lb.test.ts finds it): the kfunc (6.5+), netlink SOCK_DESTROY. */
+async function destroyMethods(): Promise<Array<'kfunc' | 'netlink'>> {
+  if (kernelUnavailableReason({ btf: true }) || !addonAvailable()) return [];
+  const out: Array<'kfunc' | 'netlink'> = [];
+  if (readFileSync('/sys/kernel/btf/vmlinux').includes('\0bpf_sock_destroy\0')) out.push('kfunc');
+  const zero = { src: '::', sport: 0, dst: '::', dport: 0, ifindex: 0, cookie: 0n, state: 0 };
+  const errs = await Promise.all([abi.PROTO_TCP, abi.PROTO_UDP].map((p) => libbpf.sockDestroy(p, [zero]).then(([e]) => e, () => -1)));
+  if (errs.every((e) => e !== 95 && e !== -1)) out.push('netlink');
+  return out;
+}
+const methods = await destroyMethods();
 
 describeKernel('socket LB over IPv6 (node netns, a cgroup of our own)', () => {
   const topo = new MiniTopology();
@@ -137,6 +154,41 @@ describeKernel('socket LB over IPv6 (node netns, a cgroup of our own)', () => {
       }
     });
   });
+
+  /** A socket through [VIP6]:80 (or ::ffff:VIP4) to one pod; that pod removed by one sync; the
+   * socket gets ECONNABORTED from that sync, and a new one reaches the other pod. */
+  async function closedWhenBackendGoes(get: () => EbpfBackend, proto: 'tcp' | 'udp', vip: string): Promise<void> {
+    const b = get();
+    const c = new ConnClient(proto, vip, 80, inNode());
+    try {
+      expect(await c.line()).toBe(`CONNECTED ${vip}:80`);
+      const first = await c.send();
+      expect(first).toMatch(/^ANSWER p[12]$/);
+      const pod = first.replace('ANSWER ', '') as Pod;
+      await b.sync({ table: services(ALL.filter((p) => p !== pod)) }, { full: false });
+      expect(b.lastDestroy).toMatchObject({ destroyed: { [proto]: 1 }, failed: [] });
+      expect(await c.line()).toMatch(/^ERROR ECONNABORTED \d/);
+      if (proto === 'tcp') expect(await c.line()).toBe('CLOSED');
+      expect(await c.reconnect()).toBe(`CONNECTED ${vip}:80`);
+      expect(await c.send()).toBe(`ANSWER ${ALL.find((p) => p !== pod)}`);
+    } finally {
+      c.close();
+      await get().sync({ table: services() }, { full: false });
+    }
+  }
+
+  it(`closes sockets of removed backends with ${methods.join(' and ') || 'no method (neither the kfunc nor netlink SOCK_DESTROY here: nothing to test)'}`, () => {
+    expect(methods.length + (kernelUnavailableReason({ btf: true }) ? 1 : 0)).toBeGreaterThan(0);
+  });
+  for (const method of methods) {
+    describe(`sockets of a removed IPv6 backend are closed (${method})`, () => {
+      const backend = useBackend(method === 'netlink' ? { socketDestroy: 'netlink' } : {});
+      it(`uses ${method}`, () => expect(backend().socketDestroy?.method).toBe(method));
+      it('UDP: a connected IPv6 client gets ECONNABORTED from the sync that removes its backend', () => closedWhenBackendGoes(backend, 'udp', VIP6));
+      it('TCP: an IPv6 keep-alive connection is aborted by that sync', () => closedWhenBackendGoes(backend, 'tcp', VIP6));
+      it('a dual-stack socket to ::ffff:VIP4 is closed when its IPv4 backend goes', () => closedWhenBackendGoes(backend, 'udp', `::ffff:${VIP4}`));
+    });
+  }
 
   describe('--socket-lb-host-netns-only', () => {
     const backend = useBackend({ socketLbHostNetnsOnly: true });
