@@ -103,6 +103,7 @@ static __noinline int tc_lb6_icmp(struct __sk_buff *skb)
 	struct pkt6 o = {};
 	const __be32 *saddr, *daddr, *out;
 	__be16 sport, dport;
+	int rc;
 
 	if (parse_icmp6_error(skb, &e) < 0)
 		return TC_ACT_OK;
@@ -148,7 +149,10 @@ static __noinline int tc_lb6_icmp(struct __sk_buff *skb)
 	addr6_copy(o.saddr, e.saddr);
 	addr6_copy(o.daddr, out);
 	o.proto = NEXTHDR_ICMPV6;
-	return counted6(fib6_redirect(skb, &o), STAT_ICMP_ERROR);
+	rc = fib6_redirect(skb, &o);
+	if (rc != TC_ACT_SHOT)
+		stat_inc(STAT_ICMP_ERROR);
+	return rc;
 }
 
 #endif

@@ -21,6 +21,7 @@
 #include "lb6.h"
 #include "reject6.h"
 #include "fib6.h"
+#include "icmp6_nat.h"
 #include "stats.h"
 
 static __always_inline int handle_reply6(struct __sk_buff *skb, struct pkt6 *p, struct ct6_value *ct)
@@ -48,8 +49,6 @@ static __always_inline int counted6(int verdict, __u32 path)
 		stat_inc(path);
 	return verdict;
 }
-
-#include "icmp6_nat.h"
 
 static __always_inline int answered6(int verdict, __u32 sent)
 {
