@@ -122,34 +122,55 @@ struct {
 	__type(value, struct ct6_scratch);
 } ct6_scratch SEC(".maps");
 
-/* As ct_insert_snat_reply: the reply entry is the SNAT port's allocation. */
+/* One port tried by ct6_insert_snat_reply (a bpf_loop() callback). */
+struct snat6_try {
+	struct ct6_scratch *s;
+	__u64 now;
+	__u32 min, span, start;
+	int rc; /* 0: allocated (s->rk.dport); else CT_ERR_* */
+};
+
+static long ct6_snat_try(__u32 i, void *data)
+{
+	struct snat6_try *t = data;
+	struct ct6_scratch *s = t->s;
+	struct ct6_value *old;
+	long err;
+
+	s->rk.dport = bpf_htons((__u16)(t->min + (t->start + i) % t->span));
+	old = bpf_map_lookup_elem(&conntrack6, &s->rk);
+	if (old) {
+		if (!ct6_flow_over(&s->rk, old, t->now, &s->tmp))
+			return 0; /* taken by a live flow: the next port */
+		if (ct6_partner(&s->rk, old, &s->tmp))
+			bpf_map_delete_elem(&conntrack6, &s->tmp);
+		bpf_map_delete_elem(&conntrack6, &s->rk);
+	}
+	err = bpf_map_update_elem(&conntrack6, &s->rk, &s->v, BPF_NOEXIST);
+	if (err == 0 || err != -EEXIST) {
+		t->rc = err == 0 ? 0 : CT_ERR_MAP;
+		return 1;
+	}
+	return 0;
+}
+
+/* As ct_insert_snat_reply: the reply entry is the SNAT port's allocation. The tries run in
+ * bpf_loop() (Linux 5.17+): its callback is verified once, where an open-coded loop of
+ * BPFPROXY_SNAT_TRIES would be verified try by try, which tripled tc_lb's load time (and
+ * under qemu TCG pushed a proxy's first sync past a minute). */
 static __always_inline int ct6_insert_snat_reply(struct ct6_scratch *s, __be16 *port, __u64 now)
 {
-	struct ct6_value *old;
-	__u32 min, span, start, i;
+	struct snat6_try t = { .s = s, .now = now, .rc = CT_ERR_NO_PORT };
+	__u32 n;
 
-	snat_port_range(&min, &span);
-	start = bpf_get_prandom_u32() % span;
-	for (i = 0; i < BPFPROXY_SNAT_TRIES && i < span; i++) {
-		s->rk.dport = bpf_htons((__u16)(min + (start + i) % span));
-		old = bpf_map_lookup_elem(&conntrack6, &s->rk);
-		if (old) {
-			if (!ct6_flow_over(&s->rk, old, now, &s->tmp))
-				continue;
-			if (ct6_partner(&s->rk, old, &s->tmp))
-				bpf_map_delete_elem(&conntrack6, &s->tmp);
-			bpf_map_delete_elem(&conntrack6, &s->rk);
-		}
-		int err = bpf_map_update_elem(&conntrack6, &s->rk, &s->v, BPF_NOEXIST);
-
-		if (err == 0) {
-			*port = s->rk.dport;
-			return 0;
-		}
-		if (err != -EEXIST)
-			return CT_ERR_MAP;
-	}
-	return CT_ERR_NO_PORT;
+	snat_port_range(&t.min, &t.span);
+	t.start = bpf_get_prandom_u32() % t.span;
+	n = t.span < BPFPROXY_SNAT_TRIES ? t.span : BPFPROXY_SNAT_TRIES;
+	if (bpf_loop(n, ct6_snat_try, &t, 0) < 0)
+		return CT_ERR_MAP;
+	if (t.rc == 0)
+		*port = s->rk.dport;
+	return t.rc;
 }
 
 /* Both directions of a new flow (its first packet p) to backend_id of frontend svc_id, as

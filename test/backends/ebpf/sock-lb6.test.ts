@@ -70,11 +70,12 @@ describeKernel('socket LB over IPv6 (node netns, a cgroup of our own)', () => {
     }
   });
 
-  function useBackend(extra: Partial<EbpfBackendOptions>): () => EbpfBackend {
+  /** A backend of its own (pin root `name`) on the node netns, socket LB on our cgroup. */
+  function useBackend(extra: Partial<EbpfBackendOptions>, name = Object.keys(extra).join('-') || 'default'): () => EbpfBackend {
     let backend: EbpfBackend | undefined;
     beforeAll(async () => {
       backend = new EbpfBackend({
-        pinRoot: `/sys/fs/bpf/${topo.prefix}-${Object.keys(extra).join('-') || 'default'}`, bpfObjectDir: OBJECT_DIR, netns: topo.nodeNsPath, cgroupPath: cgroup,
+        pinRoot: `/sys/fs/bpf/${topo.prefix}-${name}`, bpfObjectDir: OBJECT_DIR, netns: topo.nodeNsPath, cgroupPath: cgroup,
         interfacePollMs: 0, watchLinks: false, ...extra,
       });
       await backend.sync({ table: services() }, { full: true });
@@ -155,6 +156,31 @@ describeKernel('socket LB over IPv6 (node netns, a cgroup of our own)', () => {
     });
   });
 
+  describe('restart', () => {
+    const backend = useBackend({}, 'restart');
+
+    it('a restarted controller adopts the IPv6 entries (nothing to rewrite), then removes an IPv6 backend from backends6', async () => {
+      const again = new EbpfBackend({ pinRoot: backend().pinRoot, bpfObjectDir: OBJECT_DIR, netns: topo.nodeNsPath, interfacePollMs: 0, watchLinks: false });
+      try {
+        await again.sync({ table: services() }, { full: true });
+        expect(again.lastSync.ops).toBe(0);
+        const ips = async () => [...(await again.kernelState())!.backends.values()].map((b) => b.ip).filter((ip) => ip.includes(':')).sort();
+        expect(await ips()).toEqual(['2001:db8:18:1::b', '2001:db8:18:1::b', '2001:db8:18:1::c', '2001:db8:18:1::c']); // TCP and UDP service ports
+        await again.sync({ table: services(['p1']) }, { full: false });
+        expect(await ips()).toEqual(['2001:db8:18:1::b', '2001:db8:18:1::b']);
+        const fd = libbpf.getPinned(`${backend().pinRoot}/backends6`);
+        try {
+          const m = new BpfMap('backends6', fd, abi.u32Key, abi.backend6Value, libbpf.mapInfo(fd).maxEntries);
+          expect((await m.dump()).map(([, v]) => v.ip)).toEqual(['2001:db8:18:1::b', '2001:db8:18:1::b']);
+        } finally {
+          libbpf.closeFd(fd);
+        }
+      } finally {
+        await again.close();
+      }
+    });
+  });
+
   /** A socket through [VIP6]:80 (or ::ffff:VIP4) to one pod; that pod removed by one sync; the
    * socket gets ECONNABORTED from that sync, and a new one reaches the other pod. */
   async function closedWhenBackendGoes(get: () => EbpfBackend, proto: 'tcp' | 'udp', vip: string): Promise<void> {
@@ -182,7 +208,7 @@ describeKernel('socket LB over IPv6 (node netns, a cgroup of our own)', () => {
   });
   for (const method of methods) {
     describe(`sockets of a removed IPv6 backend are closed (${method})`, () => {
-      const backend = useBackend(method === 'netlink' ? { socketDestroy: 'netlink' } : {});
+      const backend = useBackend(method === 'netlink' ? { socketDestroy: 'netlink' } : {}, `destroy-${method}`);
       it(`uses ${method}`, () => expect(backend().socketDestroy?.method).toBe(method));
       it('UDP: a connected IPv6 client gets ECONNABORTED from the sync that removes its backend', () => closedWhenBackendGoes(backend, 'udp', VIP6));
       it('TCP: an IPv6 keep-alive connection is aborted by that sync', () => closedWhenBackendGoes(backend, 'tcp', VIP6));

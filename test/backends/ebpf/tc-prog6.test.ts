@@ -279,6 +279,25 @@ describeKernel('tc_lb IPv6 path (BPF_PROG_TEST_RUN)', () => {
     });
   });
 
+  it('SNAT ports (bpf_loop over the range): distinct per flow, a full range drops, a reset flow gives its port back', async () => {
+    seedService(dp.maps, tcpSvc([B1]));
+    config({ hairpin: HAIRPIN });
+    dp.maps.config.update({ id: 0 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', snatPortMin: SNAT_PORT, snatPortMax: SNAT_PORT + 1, nodeAddr: '0.0.0.0' });
+    const hairpin = (sport: number) => run({ ...c2v, saddr: B1, sport });
+    const a = await hairpin(40001);
+    const b = await hairpin(40002);
+    expect([a.p.sport, b.p.sport].sort()).toEqual([SNAT_PORT, SNAT_PORT + 1]);
+    expect([a.p.saddr, b.p.saddr]).toEqual([HAIRPIN, HAIRPIN]);
+    const before = readDatapathStats(dp.maps.statsFd).drops.snat_ports_exhausted!;
+    expect((await hairpin(40003)).retval).toBe(TC_ACT_SHOT);
+    expect(readDatapathStats(dp.maps.statsFd).drops.snat_ports_exhausted).toBe(before + 1);
+    // The backend resets flow a: its port is free for the next new flow.
+    await run({ saddr: B1, daddr: HAIRPIN, proto: TCP, sport: 9376, dport: a.p.sport, flags: TCP_RST, seq: 1 });
+    const c = await hairpin(40004);
+    expect(c.retval).toBe(TC_ACT_OK);
+    expect(c.p.sport).toBe(a.p.sport);
+  });
+
   it('ClientIP affinity sends every new flow of a client to one backend (affinity6)', async () => {
     seedService(dp.maps, { ...tcpSvc([B1, B2, B3]), flags: abi.SVC_F_AFFINITY, affinityTimeout: 10800 });
     config();
