@@ -11,6 +11,7 @@
  *   LB IP with source ranges   → new flows from sources outside them dropped (lb_src_range)
  *   SNAT of new flows          → hairpin, and external frontends to backends on other nodes;
  *                              the source port is allocated per flow (lib/conntrack.h)
+ * IPv6 takes the same steps over the v6 maps (lib/tc_lb6.h).
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -26,6 +27,7 @@
 #include "lib/stats.h"
 #include "lib/icmp_nat.h"
 #include "lib/frag.h"
+#include "lib/tc_lb6.h"
 
 /* The reply entry holds the frontend the client talked to (and, after SNAT, the client's own
  * address and port): no other map is read on this path. */
@@ -93,8 +95,9 @@ static __always_inline int answered(int verdict, __u32 sent)
 #define TC_LB_PROG tc_lb
 #endif
 
-SEC("tc")
-int TC_LB_PROG(struct __sk_buff *skb)
+/* The IPv4 path, a BPF function of its own as tc_lb6 is: the program's stack limit (512 bytes)
+ * then holds the deepest chain of either family, not the two side by side. */
+static __noinline int tc_lb4(struct __sk_buff *skb)
 {
 	struct pkt4 p = {};
 	struct ct_key key = {};
@@ -206,6 +209,12 @@ int TC_LB_PROG(struct __sk_buff *skb)
 	if (p.frag == PKT_FRAG_FIRST)
 		frag_remember(&p);
 	return counted(forward(skb, &p, snat, snat_port, be->ip, be->port, ct_flags), STAT_NEW);
+}
+
+SEC("tc")
+int TC_LB_PROG(struct __sk_buff *skb)
+{
+	return pkt_is_ipv6(skb) ? tc_lb6(skb) : tc_lb4(skb);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

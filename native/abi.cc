@@ -67,6 +67,27 @@ Napi::Value AbiLayout(const Napi::CallbackInfo& info) {
   STRUCT(sock_destroyed, { FIELD(sock_destroyed, cookie); FIELD(sock_destroyed, addr); FIELD(sock_destroyed, port);
                            FIELD(sock_destroyed, proto); FIELD(sock_destroyed, pad0); FIELD(sock_destroyed, svc_id);
                            FIELD(sock_destroyed, err); });
+  STRUCT(svc6_key, { FIELD(svc6_key, vip); FIELD(svc6_key, dport); FIELD(svc6_key, proto); FIELD(svc6_key, pad0);
+                     FIELD(svc6_key, slot); FIELD(svc6_key, pad1); });
+  STRUCT(backend6_value, { FIELD(backend6_value, ip); FIELD(backend6_value, port); FIELD(backend6_value, proto);
+                           FIELD(backend6_value, flags); FIELD(backend6_value, sp_id); });
+  STRUCT(rev_nat6_value, { FIELD(rev_nat6_value, vip); FIELD(rev_nat6_value, port); FIELD(rev_nat6_value, pad0); });
+  STRUCT(ct6_key, { FIELD(ct6_key, saddr); FIELD(ct6_key, daddr); FIELD(ct6_key, sport); FIELD(ct6_key, dport);
+                    FIELD(ct6_key, proto); FIELD(ct6_key, pad0); FIELD(ct6_key, pad1); });
+  STRUCT(ct6_value, { FIELD(ct6_value, expires); FIELD(ct6_value, backend_id); FIELD(ct6_value, svc_id);
+                      FIELD(ct6_value, nat_addr); FIELD(ct6_value, orig_addr); FIELD(ct6_value, nat_port);
+                      FIELD(ct6_value, flags); FIELD(ct6_value, orig_port); FIELD(ct6_value, pad0); });
+  STRUCT(affinity6_key, { FIELD(affinity6_key, svc_id); FIELD(affinity6_key, client); });
+  STRUCT(lb6_config, { FIELD(lb6_config, hairpin_addr); FIELD(lb6_config, snat_addr); FIELD(lb6_config, node_addr); });
+  STRUCT(sock_rev6_key, { FIELD(sock_rev6_key, cookie); FIELD(sock_rev6_key, addr); FIELD(sock_rev6_key, port);
+                          FIELD(sock_rev6_key, pad0); FIELD(sock_rev6_key, pad1); });
+  STRUCT(sock_gone6_key, { FIELD(sock_gone6_key, addr); FIELD(sock_gone6_key, port); FIELD(sock_gone6_key, proto);
+                           FIELD(sock_gone6_key, pad0); FIELD(sock_gone6_key, svc_id); });
+  STRUCT(sock_destroyed6, { FIELD(sock_destroyed6, cookie); FIELD(sock_destroyed6, addr); FIELD(sock_destroyed6, port);
+                            FIELD(sock_destroyed6, proto); FIELD(sock_destroyed6, pad0); FIELD(sock_destroyed6, svc_id);
+                            FIELD(sock_destroyed6, err); FIELD(sock_destroyed6, pad1); });
+  STRUCT(sock_rev6_value, { FIELD(sock_rev6_value, vip); FIELD(sock_rev6_value, port); FIELD(sock_rev6_value, pad0);
+                            FIELD(sock_rev6_value, svc_id); });
   return out;
 }
 
@@ -91,6 +112,7 @@ Napi::Value AbiConstants(const Napi::CallbackInfo& info) {
   o.Set("BPFPROXY_MAGLEV_SIZE_MIN", BPFPROXY_MAGLEV_SIZE_MIN);
   o.Set("BPFPROXY_MAGLEV_SIZE_MAX", BPFPROXY_MAGLEV_SIZE_MAX);
   o.Set("STAT_DROP_SRC_RANGE", STAT_DROP_SRC_RANGE);
+  o.Set("STAT_PASS_V6_EXTHDR", STAT_PASS_V6_EXTHDR);
   o.Set("BPFPROXY_LB_SRC_MAX", BPFPROXY_LB_SRC_MAX);
   o.Set("BPFPROXY_LB_SRC_SVC_BITS", BPFPROXY_LB_SRC_SVC_BITS);
   o.Set("BPFPROXY_SNAT_PORT_MIN", BPFPROXY_SNAT_PORT_MIN);

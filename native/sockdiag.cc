@@ -1,5 +1,5 @@
 // NETLINK_SOCK_DIAG for the socket-destroy fallback on kernels without the bpf_sock_destroy
-// kfunc (< 6.5): list the IPv4 TCP/UDP sockets of a network namespace with their cookies
+// kfunc (< 6.5): list the IPv4 or IPv6 TCP/UDP sockets of a network namespace with their cookies
 // (inet_diag dump), and destroy one by its exact id and cookie (SOCK_DESTROY, which needs
 // CONFIG_INET_DIAG_DESTROY). Both run inside the target netns, like the iterator.
 #include <arpa/inet.h>
@@ -18,7 +18,8 @@ namespace bpfproxy {
 namespace {
 
 struct DiagSock {
-  uint32_t src = 0, dst = 0;  // network order
+  uint8_t family = AF_INET;
+  uint32_t src[4] = {0, 0, 0, 0}, dst[4] = {0, 0, 0, 0};  // network order (IPv4: word 0)
   uint16_t sport = 0, dport = 0;  // network order
   uint32_t ifindex = 0;
   uint32_t cookie[2] = {0, 0};
@@ -66,8 +67,9 @@ int ReadReplies(int s, uint32_t seq, bool dump, std::vector<DiagSock>* out) {
       if (!dump || h->nlmsg_type != SOCK_DIAG_BY_FAMILY || !out) continue;
       auto* m = static_cast<inet_diag_msg*>(NLMSG_DATA(h));
       DiagSock d;
-      d.src = m->id.idiag_src[0];
-      d.dst = m->id.idiag_dst[0];
+      d.family = m->idiag_family;
+      memcpy(d.src, m->id.idiag_src, sizeof(d.src));
+      memcpy(d.dst, m->id.idiag_dst, sizeof(d.dst));
       d.sport = m->id.idiag_sport;
       d.dport = m->id.idiag_dport;
       d.ifindex = m->id.idiag_if;
@@ -80,28 +82,34 @@ int ReadReplies(int s, uint32_t seq, bool dump, std::vector<DiagSock>* out) {
   return -EIO;
 }
 
-std::string Ip4(uint32_t a) {
-  char s[INET_ADDRSTRLEN];
-  inet_ntop(AF_INET, &a, s, sizeof(s));
+std::string IpText(uint8_t family, const uint32_t* a) {
+  char s[INET6_ADDRSTRLEN];
+  inet_ntop(family, a, s, sizeof(s));
   return s;
 }
 
-uint32_t ParseIp4(const std::string& s) {
-  in_addr a = {};
-  inet_pton(AF_INET, s.c_str(), &a);
-  return a.s_addr;
+// An address of either family (one with ':' is IPv6) into a[4]; returns its family.
+uint8_t ParseIp(const std::string& s, uint32_t* a) {
+  if (s.find(':') != std::string::npos) {
+    inet_pton(AF_INET6, s.c_str(), a);
+    return AF_INET6;
+  }
+  inet_pton(AF_INET, s.c_str(), a);
+  return AF_INET;
 }
 
-// sockDiagDump(netns|null, proto, states) → Promise<Array<{src, sport, dst, dport, ifindex, cookie, state}>>
+// sockDiagDump(netns|null, proto, states, family?) → Promise<Array<{src, sport, dst, dport, ifindex, cookie, state}>>
+// family 6: the IPv6 sockets (dual-stack ones included, with IPv4-mapped addresses); else IPv4.
 Napi::Value SockDiagDump(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   std::string netns = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
   uint8_t proto = info[1].As<Napi::Number>().Uint32Value();
   uint32_t states = info[2].As<Napi::Number>().Uint32Value();
+  uint8_t family = info.Length() > 3 && info[3].IsNumber() && info[3].As<Napi::Number>().Uint32Value() == 6 ? AF_INET6 : AF_INET;
   auto out = std::make_shared<std::vector<DiagSock>>();
   return FnWorker::Run(
       env,
-      [netns, proto, states, out](FnWorker& w) {
+      [netns, proto, states, family, out](FnWorker& w) {
         std::string op = "sock_diag dump";
         int rc = InNetns(netns, [&]() -> int {
           int s = OpenDiag();
@@ -111,7 +119,7 @@ Napi::Value SockDiagDump(const Napi::CallbackInfo& info) {
           req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
           req.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
           req.nlh.nlmsg_seq = 1;
-          req.r.sdiag_family = AF_INET;
+          req.r.sdiag_family = family;
           req.r.sdiag_protocol = proto;
           req.r.idiag_states = states;
           int err = SendReq(s, req);
@@ -126,9 +134,9 @@ Napi::Value SockDiagDump(const Napi::CallbackInfo& info) {
         for (size_t i = 0; i < out->size(); i++) {
           const auto& d = (*out)[i];
           auto o = Napi::Object::New(env);
-          o.Set("src", Ip4(d.src));
+          o.Set("src", IpText(d.family, d.src));
           o.Set("sport", ntohs(d.sport));
-          o.Set("dst", Ip4(d.dst));
+          o.Set("dst", IpText(d.family, d.dst));
           o.Set("dport", ntohs(d.dport));
           o.Set("ifindex", d.ifindex);
           o.Set("cookie", Napi::BigInt::New(env, (uint64_t)d.cookie[0] | ((uint64_t)d.cookie[1] << 32)));
@@ -150,8 +158,8 @@ Napi::Value SockDestroy(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < arr.Length(); i++) {
     auto o = arr.Get(i).As<Napi::Object>();
     DiagSock d;
-    d.src = ParseIp4(o.Get("src").As<Napi::String>());
-    d.dst = ParseIp4(o.Get("dst").As<Napi::String>());
+    d.family = ParseIp(o.Get("src").As<Napi::String>(), d.src);
+    ParseIp(o.Get("dst").As<Napi::String>(), d.dst);
     d.sport = htons(o.Get("sport").As<Napi::Number>().Uint32Value());
     d.dport = htons(o.Get("dport").As<Napi::Number>().Uint32Value());
     d.ifindex = o.Get("ifindex").As<Napi::Number>().Uint32Value();
@@ -176,11 +184,11 @@ Napi::Value SockDestroy(const Napi::CallbackInfo& info) {
             req.nlh.nlmsg_type = SOCK_DESTROY;
             req.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
             req.nlh.nlmsg_seq = i + 1;
-            req.r.sdiag_family = AF_INET;
+            req.r.sdiag_family = d.family;
             req.r.sdiag_protocol = proto;
             req.r.idiag_states = ~0U;
-            req.r.id.idiag_src[0] = d.src;
-            req.r.id.idiag_dst[0] = d.dst;
+            memcpy(req.r.id.idiag_src, d.src, sizeof(d.src));
+            memcpy(req.r.id.idiag_dst, d.dst, sizeof(d.dst));
             req.r.id.idiag_sport = d.sport;
             req.r.id.idiag_dport = d.dport;
             req.r.id.idiag_if = d.ifindex;

@@ -7,7 +7,9 @@
  *
  * Byte order: fields typed __be* hold network byte order (as on the wire); all other integer
  * fields are host order (little endian on every platform we target).
- * IPv4 only for now: an IPv6 data plane needs separate 16-byte-address maps (see report).
+ * IPv6 has twins of the address-carrying structs (struct *6, maps named with a `6`), with
+ * 16-byte addresses held as __be32[4] in network order; ids (svc_id, backend_id, sp_id) come
+ * from one allocator for both families, so an id names one frontend or backend whatever its family.
  */
 #ifndef BPFPROXY_ABI_H
 #define BPFPROXY_ABI_H
@@ -31,6 +33,15 @@
 #define BPFPROXY_MAP_MAGLEV_CFG "maglev_cfg"
 #define BPFPROXY_MAP_SOCK_CFG  "sock_lb_cfg"
 #define BPFPROXY_MAP_SOCK_GONE "sock_gone"   /* not pinned: sock_destroy.bpf.o's own */
+/* IPv6 twins (same sizes as their v4 maps; --bpf-map-sizes sets both) */
+#define BPFPROXY_MAP_SERVICES6 "services6"
+#define BPFPROXY_MAP_BACKENDS6 "backends6"
+#define BPFPROXY_MAP_REV_NAT6  "rev_nat6"
+#define BPFPROXY_MAP_CT6       "conntrack6"
+#define BPFPROXY_MAP_AFFINITY6 "affinity6"
+#define BPFPROXY_MAP_CONFIG6   "lb6_config"
+#define BPFPROXY_MAP_SOCK_REV6 "sock_rev6"
+#define BPFPROXY_MAP_SOCK_GONE6 "sock_gone6" /* not pinned: sock_destroy.bpf.o's own */
 
 /* ---- map sizes ---- */
 #define BPFPROXY_SERVICES_MAX  2097152 /* frontends x (1 + slots): 100k services x 10 endpoints, and room */
@@ -294,6 +305,107 @@ struct sock_destroyed {
 	__s32 err;      /* bpf_sock_destroy(): 0 or -errno */
 };
 
+/* ---- IPv6 twins. Same meaning as the v4 struct of the same name without the 6; addresses are
+ * 16 bytes (__be32[4], network order). Values that hold no address (svc_value, affinity_value)
+ * are shared with v4. ---- */
+struct svc6_key {
+	__be32 vip[4];  /* frontend address */
+	__be16 dport;   /* frontend port */
+	__u8 proto;     /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 pad0;      /* must be 0 */
+	__u16 slot;     /* 0 = service entry, 1..count = backend slot */
+	__u16 pad1;     /* must be 0 */
+};
+
+/* backends6: backend_id (__u32) → backend */
+struct backend6_value {
+	__be32 ip[4];   /* endpoint (pod) address */
+	__be16 port;    /* endpoint port */
+	__u8 proto;     /* IPPROTO_* */
+	__u8 flags;     /* BE_F_* */
+	__u32 sp_id;    /* owning service port */
+};
+
+/* rev_nat6: svc_id (__u32) → frontend */
+struct rev_nat6_value {
+	__be32 vip[4];  /* frontend address */
+	__be16 port;    /* frontend port */
+	__u16 pad0;     /* must be 0 */
+};
+
+/* conntrack6: keyed and used exactly as conntrack (one entry per direction, CT_F_REPLY). */
+struct ct6_key {
+	__be32 saddr[4];
+	__be32 daddr[4];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad0;      /* must be 0 */
+	__u16 pad1;     /* must be 0 */
+};
+
+struct ct6_value {
+	__u64 expires;      /* as ct_value.expires */
+	__u32 backend_id;
+	__u32 svc_id;
+	__be32 nat_addr[4]; /* forward: backend ip; reply: frontend vip */
+	__be32 orig_addr[4];/* forward: SNAT source or ::; reply: client address to restore after SNAT, or :: */
+	__be16 nat_port;
+	__u16 flags;        /* CT_F_* (CT_F_TIMED always set: there is no older layout) */
+	__be16 orig_port;
+	__u16 pad0;         /* must be 0 */
+};
+
+/* affinity6: {svc_id, client} → affinity_value */
+struct affinity6_key {
+	__u32 svc_id;
+	__be32 client[4];
+};
+
+/* lb6_config: ARRAY with one entry (key 0); SNAT ports come from lb_config's range. */
+struct lb6_config {
+	__be32 hairpin_addr[4]; /* SNAT source for hairpin; :: = hairpin disabled */
+	__be32 snat_addr[4];    /* SNAT source for external/LB IPs → remote backends; :: = none */
+	__be32 node_addr[4];    /* the node's primary IPv6 address; :: = unknown */
+};
+
+/* sock_rev6: the socket LB's record of a v6 translation (as sock_rev) */
+struct sock_rev6_key {
+	__u64 cookie;
+	__be32 addr[4]; /* backend address */
+	__be16 port;    /* backend port */
+	__u16 pad0;     /* must be 0 */
+	__u32 pad1;     /* must be 0 */
+};
+
+struct sock_rev6_value {
+	__be32 vip[4];  /* frontend address */
+	__be16 port;    /* frontend port */
+	__u16 pad0;     /* must be 0 */
+	__u32 svc_id;   /* frontend id */
+};
+
+/* sock_gone6 / sock_destroyed6: the same for IPv6 sockets (sock_destroy.bpf.c's _tcp6/_udp6
+ * iterators; an IPv4-mapped peer on a dual-stack socket is matched by the IPv4 ones' maps). */
+struct sock_gone6_key {
+	__be32 addr[4]; /* backend address (the socket's peer) */
+	__be16 port;    /* backend port */
+	__u8 proto;     /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 pad0;      /* must be 0 */
+	__u32 svc_id;   /* frontend the socket connected to (sock_rev6_value.svc_id) */
+};
+
+struct sock_destroyed6 {
+	__u64 cookie;   /* the socket's cookie */
+	__be32 addr[4]; /* backend address */
+	__be16 port;    /* backend port */
+	__u8 proto;     /* IPPROTO_* */
+	__u8 pad0;      /* 0 */
+	__u32 svc_id;   /* frontend id */
+	__s32 err;      /* bpf_sock_destroy(): 0 or -errno */
+	__u32 pad1;     /* 0 */
+};
+
 /* svc_meta: svc_id (__u32) → what the frontend is, for `bpfproxy inspect` and bpftool.
  * Control-plane only: no program reads it. */
 #define BPFPROXY_SVC_NAME_LEN 248
@@ -324,6 +436,7 @@ struct svc_meta {
 #define STAT_DROP_UNANSWERED   11 /* RST / ICMP answer not sent (never to an RST; or building it failed) */
 #define STAT_ICMP_ERROR        12 /* ICMP error about a NATed flow: its quoted packet translated back */
 #define STAT_DROP_SRC_RANGE    13 /* new flow to a LoadBalancer IP from a source outside its loadBalancerSourceRanges */
+#define STAT_PASS_V6_EXTHDR    14 /* IPv6 packet with an extension header (fragment, options, routing): passed to the stack untranslated */
 #define BPFPROXY_STATS_MAX     16
 
 /* tc attach parameters the loader uses (one filter per interface, replaced in place). */

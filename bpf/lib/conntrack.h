@@ -29,9 +29,14 @@ static __always_inline void ct_key_of(struct ct_key *k, const struct pkt4 *p)
 }
 
 /* A bare SYN (no ACK): the only TCP segment that may open a flow. */
+static __always_inline int tcp_flags_bare_syn(__u8 proto, __u8 tcp_flags)
+{
+	return proto == IPPROTO_TCP && (tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN;
+}
+
 static __always_inline int tcp_bare_syn(const struct pkt4 *p)
 {
-	return p->proto == IPPROTO_TCP && (p->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN;
+	return tcp_flags_bare_syn(p->proto, p->tcp_flags);
 }
 
 /* How long an entry in this state lives without another packet of its direction. */
@@ -48,17 +53,16 @@ static __always_inline __u64 ct_lifetime_ns(__u8 proto, __u16 flags)
 	return BPFPROXY_CT_SYN_TIMEOUT_S * NSEC_PER_SEC_ULL;
 }
 
-/* A packet went through this entry: advance its direction's TCP state and renew it. The entry
- * is written only when its state changes or its expiry moves by more than CT_RENEW_NS, so an
- * established flow does not dirty its entry on every packet. */
-static __always_inline void ct_touch(struct ct_value *ct, const struct pkt4 *p, __u64 now)
+/* A packet went through an entry (its flags and expiry, of either family): advance its
+ * direction's TCP state and renew it. The entry is written only when its state changes or its
+ * expiry moves by more than CT_RENEW_NS, so an established flow does not dirty its entry on
+ * every packet. */
+static __always_inline void ct_advance(__u16 *flags_io, __u64 *expires_io, __u8 proto, __u8 f, __u64 now)
 {
-	__u16 flags = ct->flags;
+	__u16 flags = *flags_io;
 	__u64 expires;
 
-	if (p->proto == IPPROTO_TCP) {
-		__u8 f = p->tcp_flags;
-
+	if (proto == IPPROTO_TCP) {
 		if (f & PKT_TCP_RST)
 			flags |= CT_F_DEAD;
 		else if (f & PKT_TCP_SYN) /* a new handshake on the tuple (SYN, or the SYN-ACK) */
@@ -68,13 +72,18 @@ static __always_inline void ct_touch(struct ct_value *ct, const struct pkt4 *p, 
 		else
 			flags |= CT_F_ESTABLISHED;
 	}
-	expires = now + ct_lifetime_ns(p->proto, flags);
-	if (flags != ct->flags) {
-		ct->flags = flags;
-		ct->expires = expires;
-	} else if (expires > ct->expires + BPFPROXY_CT_RENEW_NS) {
-		ct->expires = expires;
+	expires = now + ct_lifetime_ns(proto, flags);
+	if (flags != *flags_io) {
+		*flags_io = flags;
+		*expires_io = expires;
+	} else if (expires > *expires_io + BPFPROXY_CT_RENEW_NS) {
+		*expires_io = expires;
 	}
+}
+
+static __always_inline void ct_touch(struct ct_value *ct, const struct pkt4 *p, __u64 now)
+{
+	ct_advance(&ct->flags, &ct->expires, p->proto, p->tcp_flags, now);
 }
 
 static __always_inline int ct_entry_live(const struct ct_value *ct, __u64 now)

@@ -68,4 +68,47 @@ static __always_inline __u32 maglev_select(__u32 svc_id, __be32 saddr, __be32 da
 	return id ? *id : 0;
 }
 
+/* IPv6: the same hash over ten words: saddr[0..3], daddr[0..3] (each ntohl of its wire word),
+ * sport << 16 | dport, proto (40 bytes). flowHash() in flow-hash.ts takes either family. */
+static __always_inline __u32 maglev_flow_hash6(__u32 seed, const __be32 *saddr, const __be32 *daddr, __be16 sport, __be16 dport, __u8 proto)
+{
+	__u32 h = seed;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 4; i++)
+		h = maglev_mix(h, bpf_ntohl(saddr[i]));
+#pragma unroll
+	for (i = 0; i < 4; i++)
+		h = maglev_mix(h, bpf_ntohl(daddr[i]));
+	h = maglev_mix(h, ((__u32)bpf_ntohs(sport) << 16) | bpf_ntohs(dport));
+	h = maglev_mix(h, proto);
+	h ^= 40;
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
+/* maglev_select for an IPv6 flow (the tables are shared: they hold backend ids). */
+static __always_inline __u32 maglev_select6(__u32 svc_id, const __be32 *saddr, const __be32 *daddr, __be16 sport, __be16 dport, __u8 proto)
+{
+	__u32 zero = 0, idx;
+	struct maglev_config *cfg;
+	__u32 *id;
+	void *table;
+
+	cfg = bpf_map_lookup_elem(&maglev_cfg, &zero);
+	if (!cfg || !cfg->table_size)
+		return 0;
+	table = bpf_map_lookup_elem(&maglev, &svc_id);
+	if (!table)
+		return 0;
+	idx = maglev_flow_hash6(cfg->flow_seed, saddr, daddr, sport, dport, proto) % cfg->table_size;
+	id = bpf_map_lookup_elem(table, &idx);
+	return id ? *id : 0;
+}
+
 #endif

@@ -134,4 +134,56 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } maglev_cfg SEC(".maps");
 
+/* IPv6 twins (abi.h): the same roles with 16-byte addresses. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BPFPROXY_SERVICES_MAX);
+	__type(key, struct svc6_key);
+	__type(value, struct svc_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} services6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BPFPROXY_BACKENDS_MAX);
+	__type(key, __u32);
+	__type(value, struct backend6_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} backends6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BPFPROXY_REV_NAT_MAX);
+	__type(key, __u32);
+	__type(value, struct rev_nat6_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rev_nat6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, BPFPROXY_CT_MAX);
+	__type(key, struct ct6_key);
+	__type(value, struct ct6_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} conntrack6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, BPFPROXY_AFFINITY_MAX);
+	__type(key, struct affinity6_key);
+	__type(value, struct affinity_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} affinity6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb6_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb6_config SEC(".maps");
+
 #endif

@@ -24,4 +24,12 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sock_lb_cfg SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, BPFPROXY_SOCK_REV_MAX);
+	__type(key, struct sock_rev6_key);
+	__type(value, struct sock_rev6_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sock_rev6 SEC(".maps");
+
 #endif

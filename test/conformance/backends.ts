@@ -47,10 +47,7 @@ export const BACKENDS: Record<string, ConformanceBackend> = {
         await run('bpftool', ['map', 'delete', 'pinned', map, 'key', 'hex', ...e.key.map((b) => b.replace(/^0x/, ''))]);
       }
     },
-    unsupported: {
-      // IPv6 needs 16-byte-address service/backend/conntrack maps; until then IPv6 services are skipped with a logged reason.
-      'ipv6-clusterip': 'not implemented: the eBPF data plane is IPv4-only so far',
-    },
+    unsupported: {},
   },
   'kube-proxy/iptables': kubeProxy('iptables', {
     // kube-proxy rewrites a flushed KUBE-SERVICES only at its hourly full sync. What it

@@ -5,8 +5,8 @@ import { endianness } from 'node:os';
 
 if (endianness() !== 'LE') throw new Error('bpfproxy ABI codecs assume a little-endian host');
 
-/** How a field is stored: host-order integers, network-order port, IPv4 address, zero padding. */
-export type FieldKind = 'u8' | 'u16' | 'u32' | 's32' | 'u64' | 'be16' | 'ip4' | 'str' | 'pad';
+/** How a field is stored: host-order integers, network-order port, IPv4 / IPv6 address, zero padding. */
+export type FieldKind = 'u8' | 'u16' | 'u32' | 's32' | 'u64' | 'be16' | 'ip4' | 'ip6' | 'str' | 'pad';
 
 export interface FieldSpec {
   /** Field name in abi.h. */
@@ -27,7 +27,7 @@ export interface StructCodec<T> {
   decode(buf: Buffer, at?: number): T;
 }
 
-const KIND_SIZE: Record<Exclude<FieldKind, 'pad' | 'str'>, number> = { u8: 1, u16: 2, u32: 4, s32: 4, u64: 8, be16: 2, ip4: 4 };
+const KIND_SIZE: Record<Exclude<FieldKind, 'pad' | 'str'>, number> = { u8: 1, u16: 2, u32: 4, s32: 4, u64: 8, be16: 2, ip4: 4, ip6: 16 };
 
 /** [C name, offset, kind, size (pad/str fields) or TS property name when not camelCase(C name)] */
 type Spec = [c: string, offset: number, kind: FieldKind, sizeOrProp?: number | string];
@@ -44,6 +44,42 @@ export function ip4ToBytes(ip: string, buf: Buffer, at: number): void {
 
 export function bytesToIp4(buf: Buffer, at: number): string {
   return `${buf[at]}.${buf[at + 1]}.${buf[at + 2]}.${buf[at + 3]}`;
+}
+
+/**
+ * IPv6 text → 16 bytes at `at`. Parsed by the WHATWG URL parser (every RFC 4291 text form,
+ * embedded IPv4 included, nothing else): no hand-written parser to get wrong.
+ */
+export function ip6ToBytes(ip: string, buf: Buffer, at: number): void {
+  let host: string;
+  try {
+    if (ip.includes('[') || ip.includes(']') || ip.includes('%')) throw new Error('bracket or zone');
+    host = new URL(`http://[${ip}]/`).hostname;
+  } catch {
+    throw new Error(`not an IPv6 address: ${ip}`);
+  }
+  // The serialised form: hex groups, at most one "::".
+  const inner = host.slice(1, -1);
+  const [head, tail] = inner.includes('::') ? inner.split('::') as [string, string] : [inner, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  groups.forEach((g, i) => buf.writeUInt16BE(parseInt(g, 16), at + 2 * i));
+}
+
+/** 16 bytes → the canonical text (RFC 5952: lower case, longest zero run as "::"), as the URL
+ * serialiser writes it. */
+export function bytesToIp6(buf: Buffer, at: number): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 8; i++) groups.push(buf.readUInt16BE(at + 2 * i).toString(16));
+  return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
+}
+
+/** The canonical text of an IPv6 address (what the maps read back), or an error naming it. */
+export function canonicalIp6(ip: string): string {
+  const b = Buffer.alloc(16);
+  ip6ToBytes(ip, b, 0);
+  return bytesToIp6(b, 0);
 }
 
 function snakeToCamel(s: string): string {
@@ -76,6 +112,7 @@ function defineStruct<T>(name: string, size: number, specs: Spec[]): StructCodec
           case 'u64': buf.writeBigUInt64LE(BigInt(x as bigint | number), o); break;
           case 'be16': buf.writeUInt16BE(x as number, o); break;
           case 'ip4': ip4ToBytes(x as string, buf, o); break;
+          case 'ip6': ip6ToBytes(x as string, buf, o); break;
           case 'str': {
             const b = Buffer.from(x as string, 'utf8');
             if (b.length >= f.size) throw new Error(`${name}.${f.c}: ${b.length} bytes do not fit in ${f.size - 1}`);
@@ -99,6 +136,7 @@ function defineStruct<T>(name: string, size: number, specs: Spec[]): StructCodec
           case 'u64': out[f.prop!] = buf.readBigUInt64LE(o); break;
           case 'be16': out[f.prop!] = buf.readUInt16BE(o); break;
           case 'ip4': out[f.prop!] = bytesToIp4(buf, o); break;
+          case 'ip6': out[f.prop!] = bytesToIp6(buf, o); break;
           case 'str': {
             const raw = buf.subarray(o, o + f.size);
             const nul = raw.indexOf(0);
@@ -169,6 +207,8 @@ export const STAT_DROP_FIB = 10;
 export const STAT_DROP_UNANSWERED = 11;
 export const STAT_ICMP_ERROR = 12;
 export const STAT_DROP_SRC_RANGE = 13;
+/** IPv6 packet with an extension header: passed to the stack untranslated. */
+export const STAT_PASS_V6_EXTHDR = 14;
 export const STATS_MAX = 16;
 export const TC_HANDLE = 0xb9f1;
 export const TC_PRIORITY = 0xb9f;
@@ -190,11 +230,16 @@ export const BPF_MAP_TYPE_ARRAY = 2;
 export const MAP_NAMES = [
   'services', 'backends', 'rev_nat', 'conntrack', 'affinity', 'lb_config', 'sock_rev', 'svc_meta', 'dp_stats', 'frag4', 'id_alloc', 'lb_src_range',
   'maglev', 'maglev_cfg', 'sock_lb_cfg', 'sock_gone',
+  'services6', 'backends6', 'rev_nat6', 'conntrack6', 'affinity6', 'lb6_config', 'sock_rev6', 'sock_gone6',
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 /** Maps whose size `--bpf-map-sizes` may set; the others are fixed by abi.h. */
 export const SIZED_MAPS = ['services', 'backends', 'rev_nat', 'svc_meta', 'conntrack', 'affinity'] as const;
 export type MapSizes = Partial<Record<(typeof SIZED_MAPS)[number], number>>;
+/** The IPv6 twin of each sized map: created with the same size as its IPv4 map. */
+export const V6_TWIN: Partial<Record<(typeof SIZED_MAPS)[number], MapName>> = {
+  services: 'services6', backends: 'backends6', rev_nat: 'rev_nat6', conntrack: 'conntrack6', affinity: 'affinity6',
+};
 
 // ---- structs ----
 export interface SvcKey { vip: string; port: number; proto: number; slot: number }
@@ -298,11 +343,55 @@ export const sockDestroyed = defineStruct<SockDestroyed>('sock_destroyed', 24, [
  * inner map fd when written, the inner map's id when read). */
 export const u32Key = defineStruct<U32Key>('u32', 4, [['id', 0, 'u32']]);
 
+// ---- IPv6 twins: the same TS shapes (addresses as text), 16-byte addresses in the kernel ----
+export const svc6Key = defineStruct<SvcKey>('svc6_key', 24, [
+  ['vip', 0, 'ip6'], ['dport', 16, 'be16', 'port'], ['proto', 18, 'u8'], ['pad0', 19, 'pad', 1],
+  ['slot', 20, 'u16'], ['pad1', 22, 'pad', 2],
+]);
+export const backend6Value = defineStruct<BackendValue>('backend6_value', 24, [
+  ['ip', 0, 'ip6'], ['port', 16, 'be16'], ['proto', 18, 'u8'], ['flags', 19, 'u8'], ['sp_id', 20, 'u32'],
+]);
+export const revNat6Value = defineStruct<RevNatValue>('rev_nat6_value', 20, [
+  ['vip', 0, 'ip6'], ['port', 16, 'be16'], ['pad0', 18, 'pad', 2],
+]);
+export const ct6Key = defineStruct<CtKey>('ct6_key', 40, [
+  ['saddr', 0, 'ip6'], ['daddr', 16, 'ip6'], ['sport', 32, 'be16'], ['dport', 34, 'be16'],
+  ['proto', 36, 'u8'], ['pad0', 37, 'pad', 1], ['pad1', 38, 'pad', 2],
+]);
+export const ct6Value = defineStruct<CtValue>('ct6_value', 56, [
+  ['expires', 0, 'u64'], ['backend_id', 8, 'u32'], ['svc_id', 12, 'u32'],
+  ['nat_addr', 16, 'ip6'], ['orig_addr', 32, 'ip6'], ['nat_port', 48, 'be16'], ['flags', 50, 'u16'],
+  ['orig_port', 52, 'be16'], ['pad0', 54, 'pad', 2],
+]);
+export const affinity6Key = defineStruct<AffinityKey>('affinity6_key', 20, [['svc_id', 0, 'u32'], ['client', 4, 'ip6']]);
+/** lb6_config value (key 0): '::' = none / unknown. The SNAT port range is lb_config's. */
+export interface Lb6Config { hairpinAddr: string; snatAddr: string; nodeAddr: string }
+export const lb6Config = defineStruct<Lb6Config>('lb6_config', 48, [
+  ['hairpin_addr', 0, 'ip6'], ['snat_addr', 16, 'ip6'], ['node_addr', 32, 'ip6'],
+]);
+export const sockRev6Key = defineStruct<SockRevKey>('sock_rev6_key', 32, [
+  ['cookie', 0, 'u64'], ['addr', 8, 'ip6'], ['port', 24, 'be16'], ['pad0', 26, 'pad', 2], ['pad1', 28, 'pad', 4],
+]);
+export const sockRev6Value = defineStruct<SockRevValue>('sock_rev6_value', 24, [
+  ['vip', 0, 'ip6'], ['port', 16, 'be16'], ['pad0', 18, 'pad', 2], ['svc_id', 20, 'u32'],
+]);
+
+/** sock_gone6 key / sock_destroyed6 record: the IPv6 twins (sock_destroy.bpf.c's _tcp6/_udp6 iterators). */
+export const sockGone6Key = defineStruct<SockGoneKey>('sock_gone6_key', 24, [
+  ['addr', 0, 'ip6'], ['port', 16, 'be16'], ['proto', 18, 'u8'], ['pad0', 19, 'pad', 1], ['svc_id', 20, 'u32'],
+]);
+export const sockDestroyed6 = defineStruct<SockDestroyed>('sock_destroyed6', 40, [
+  ['cookie', 0, 'u64'], ['addr', 8, 'ip6'], ['port', 24, 'be16'], ['proto', 26, 'u8'], ['pad0', 27, 'pad', 1],
+  ['svc_id', 28, 'u32'], ['err', 32, 's32'], ['pad1', 36, 'pad', 4],
+]);
+
 /** Every abi.h struct codec, by C name (what abi.test.ts walks). */
 export const STRUCTS: readonly StructCodec<unknown>[] = [
   svcKey, svcValue, backendValue, revNatValue, ctKey, ctValue, affinityKey, affinityValue, lbConfig,
   sockRevKey, sockRevValue, svcMeta, fragKey, fragValue, idAlloc, lbSrcKey, lbSrcValue, maglevConfig,
   sockLbConfig, sockGoneKey, sockDestroyed,
+  svc6Key, backend6Value, revNat6Value, ct6Key, ct6Value, affinity6Key, lb6Config, sockRev6Key, sockRev6Value,
+  sockGone6Key, sockDestroyed6,
 ] as StructCodec<unknown>[];
 
 export function protoNumber(p: string): number | undefined {

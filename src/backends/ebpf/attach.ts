@@ -154,4 +154,8 @@ export const SOCK_PROGRAMS: ReadonlyArray<{ name: string; attachType: number }> 
   { name: 'sock_sendmsg4', attachType: 14 }, // BPF_CGROUP_UDP4_SENDMSG
   { name: 'sock_recvmsg4', attachType: 19 }, // BPF_CGROUP_UDP4_RECVMSG
   { name: 'sock_getpeername4', attachType: 29 }, // BPF_CGROUP_INET4_GETPEERNAME
+  { name: 'sock_connect6', attachType: 11 }, // BPF_CGROUP_INET6_CONNECT
+  { name: 'sock_sendmsg6', attachType: 15 }, // BPF_CGROUP_UDP6_SENDMSG
+  { name: 'sock_recvmsg6', attachType: 20 }, // BPF_CGROUP_UDP6_RECVMSG
+  { name: 'sock_getpeername6', attachType: 30 }, // BPF_CGROUP_INET6_GETPEERNAME
 ];

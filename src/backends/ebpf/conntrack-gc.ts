@@ -4,16 +4,35 @@
 // both of their entries in one batch. Without it, closed flows would sit in the LRU map
 // until it is full, and the LRU would then evict live flows that are merely quiet.
 //
-// Works on the raw dump (abi.h layouts), not the codecs: a full map is 512k entries.
+// Works on the raw dump (abi.h layouts), not the codecs: a full map is 512k entries. The
+// offsets come from the codecs' field specs, for conntrack (IPv4) and conntrack6 alike.
 import * as abi from './abi.js';
 import { BPF_ANY, addon, type BpfMap } from './libbpf.js';
 
-const K = abi.ctKey.size; // 16
-const V = abi.ctValue.size; // 40
-// ct_key offsets
-const K_SADDR = 0, K_DADDR = 4, K_SPORT = 8, K_DPORT = 10, K_PROTO = 12, K_PAD0 = 13;
-// ct_value offsets
-const V_EXPIRES = 0, V_PAD1 = 8, V_SVC = 20, V_NAT_ADDR = 24, V_ORIG_ADDR = 28, V_NAT_PORT = 32, V_FLAGS = 34, V_ORIG_PORT = 36;
+/** Where the fields of one family's ct key and value are (bytes). */
+export interface CtLayout {
+  K: number; V: number; A: number;
+  K_SADDR: number; K_DADDR: number; K_SPORT: number; K_DPORT: number; K_PROTO: number; K_PAD0: number;
+  V_EXPIRES: number; V_SVC: number; V_NAT_ADDR: number; V_ORIG_ADDR: number; V_NAT_PORT: number; V_FLAGS: number; V_ORIG_PORT: number;
+}
+
+function layoutOf(key: abi.StructCodec<abi.CtKey>, value: abi.StructCodec<abi.CtValue>): CtLayout {
+  const at = (c: abi.StructCodec<unknown>, name: string) => c.fields.find((f) => f.c === name)!.offset;
+  const k = key as abi.StructCodec<unknown>, v = value as abi.StructCodec<unknown>;
+  return {
+    K: key.size, V: value.size, A: key.fields.find((f) => f.c === 'saddr')!.size,
+    K_SADDR: at(k, 'saddr'), K_DADDR: at(k, 'daddr'), K_SPORT: at(k, 'sport'), K_DPORT: at(k, 'dport'), K_PROTO: at(k, 'proto'), K_PAD0: at(k, 'pad0'),
+    V_EXPIRES: at(v, 'expires'), V_SVC: at(v, 'svc_id'), V_NAT_ADDR: at(v, 'nat_addr'), V_ORIG_ADDR: at(v, 'orig_addr'),
+    V_NAT_PORT: at(v, 'nat_port'), V_FLAGS: at(v, 'flags'), V_ORIG_PORT: at(v, 'orig_port'),
+  };
+}
+
+export const CT4: CtLayout = layoutOf(abi.ctKey, abi.ctValue);
+export const CT6: CtLayout = layoutOf(abi.ct6Key, abi.ct6Value);
+
+// The IPv4 layout, for the legacy conversion (IPv4 only: conntrack6 never had an older layout).
+const { K, V, K_PAD0, K_PROTO, V_EXPIRES, V_FLAGS } = CT4;
+const V_PAD1 = 8;
 
 /** CLOCK_MONOTONIC in ns: the clock bpf_ktime_get_coarse_ns() follows (at most a tick behind). */
 export function monotonicNs(): bigint {
@@ -31,21 +50,22 @@ export function lifetimeNs(proto: number, flags: number): bigint {
 }
 
 /** The key of the other entry of entry i's flow (ct_partner_key in conntrack.h). */
-export function partnerKey(keys: Buffer, values: Buffer, i: number): Buffer {
+export function partnerKey(keys: Buffer, values: Buffer, i: number, L: CtLayout = CT4): Buffer {
+  const { K, V, A, K_SADDR, K_DADDR, K_SPORT, K_DPORT, K_PROTO, V_NAT_ADDR, V_ORIG_ADDR, V_NAT_PORT, V_FLAGS, V_ORIG_PORT } = L;
   const k = i * K, v = i * V;
   const o = Buffer.alloc(K);
   const flags = values.readUInt16LE(v + V_FLAGS);
-  const snat = values.readUInt32BE(v + V_ORIG_ADDR) !== 0;
+  const snat = values.subarray(v + V_ORIG_ADDR, v + V_ORIG_ADDR + A).some((b) => b !== 0);
   const copy = (dst: number, src: Buffer, at: number, n: number) => src.copy(o, dst, at, at + n);
   if (flags & abi.CT_F_REPLY) {
-    copy(K_SADDR, snat ? values : keys, snat ? v + V_ORIG_ADDR : k + K_DADDR, 4);
-    copy(K_DADDR, values, v + V_NAT_ADDR, 4);
+    copy(K_SADDR, snat ? values : keys, snat ? v + V_ORIG_ADDR : k + K_DADDR, A);
+    copy(K_DADDR, values, v + V_NAT_ADDR, A);
     copy(K_SPORT, snat ? values : keys, snat ? v + V_ORIG_PORT : k + K_DPORT, 2);
     copy(K_DPORT, values, v + V_NAT_PORT, 2);
   } else {
     const snatPort = snat && values.readUInt16BE(v + V_ORIG_PORT) !== 0;
-    copy(K_SADDR, values, v + V_NAT_ADDR, 4);
-    copy(K_DADDR, snat ? values : keys, snat ? v + V_ORIG_ADDR : k + K_SADDR, 4);
+    copy(K_SADDR, values, v + V_NAT_ADDR, A);
+    copy(K_DADDR, snat ? values : keys, snat ? v + V_ORIG_ADDR : k + K_SADDR, A);
     copy(K_SPORT, values, v + V_NAT_PORT, 2);
     copy(K_DPORT, snatPort ? values : keys, snatPort ? v + V_ORIG_PORT : k + K_SPORT, 2);
   }
@@ -61,19 +81,20 @@ export interface CtDump { keys: Buffer; values: Buffer; count: number }
  * now belongs to another flow, counts as expired). Entries that are not CT_F_TIMED (older
  * versions, not converted) are left alone. Pure.
  */
-export function overEntries(d: CtDump, now: bigint): number[] {
+export function overEntries(d: CtDump, now: bigint, L: CtLayout = CT4): number[] {
   const { keys, values, count } = d;
+  const { K, V, V_FLAGS, V_EXPIRES, V_SVC } = L;
   const flagsOf = (i: number) => values.readUInt16LE(i * V + V_FLAGS);
   const expired = (i: number) => values.readBigUInt64LE(i * V + V_EXPIRES) <= now;
   const index = new Map<string, number>();
   for (let i = 0; i < count; i++) index.set(keys.toString('latin1', i * K, i * K + K), i);
   const partner = (i: number): number | undefined => {
-    const j = index.get(partnerKey(keys, values, i).toString('latin1'));
+    const j = index.get(partnerKey(keys, values, i, L).toString('latin1'));
     if (j === undefined) return undefined;
     const paired =
       (flagsOf(j) & abi.CT_F_REPLY) !== (flagsOf(i) & abi.CT_F_REPLY) &&
       values.readUInt32LE(j * V + V_SVC) === values.readUInt32LE(i * V + V_SVC) &&
-      partnerKey(keys, values, j).equals(keys.subarray(i * K, i * K + K));
+      partnerKey(keys, values, j, L).equals(keys.subarray(i * K, i * K + K));
     return paired ? j : undefined;
   };
   const over: number[] = [];
@@ -121,6 +142,13 @@ function legacyLeftovers(d: CtDump): number[] {
   return out;
 }
 
+async function deleteEntries(map: BpfMap<abi.CtKey, abi.CtValue>, d: CtDump, victims: number[], L: CtLayout): Promise<void> {
+  if (!victims.length) return;
+  const keys = Buffer.alloc(victims.length * L.K);
+  victims.forEach((i, n) => d.keys.copy(keys, n * L.K, i * L.K, i * L.K + L.K));
+  await addon().mapDeleteBatch(map.fd, keys, victims.length);
+}
+
 export interface CtGcPass { scanned: number; deleted: number; durationMs: number }
 
 export class ConntrackGc {
@@ -129,17 +157,19 @@ export class ConntrackGc {
   /** Totals since start, for metrics and logs. */
   readonly totals = { passes: 0, deleted: 0, lastScanned: 0 };
 
+  /** `map6`: conntrack6, collected in the same pass (its own dump and delete). */
   constructor(
     private readonly map: BpfMap<abi.CtKey, abi.CtValue>,
     private readonly onPass: (p: CtGcPass) => void = () => {},
     private readonly onError: (e: unknown) => void = () => {},
+    private readonly map6?: BpfMap<abi.CtKey, abi.CtValue>,
   ) {}
 
-  private async dump(): Promise<CtDump> {
-    return addon().mapDump(this.map.fd, K, V, this.map.maxEntries);
+  private async dump(map = this.map, L = CT4): Promise<CtDump> {
+    return addon().mapDump(map.fd, L.K, L.V, map.maxEntries);
   }
 
-  /** Converts entries of older versions in place (see convertLegacy). Before attaching. */
+  /** Converts entries of older versions in place (see convertLegacy; IPv4 only). Before attaching. */
   async convert(now = monotonicNs()): Promise<number> {
     const entries = convertLegacy(await this.dump(), now);
     for (const e of entries) addon().mapUpdate(this.map.fd, e.key, e.value, BPF_ANY);
@@ -152,10 +182,16 @@ export class ConntrackGc {
       const t0 = performance.now();
       const d = await this.dump();
       const victims = [...overEntries(d, now), ...legacyLeftovers(d)];
-      const keys = Buffer.alloc(victims.length * K);
-      victims.forEach((i, n) => d.keys.copy(keys, n * K, i * K, i * K + K));
-      if (victims.length) await addon().mapDeleteBatch(this.map.fd, keys, victims.length);
-      const pass = { scanned: d.count, deleted: victims.length, durationMs: performance.now() - t0 };
+      await deleteEntries(this.map, d, victims, CT4);
+      let scanned = d.count, deleted = victims.length;
+      if (this.map6) {
+        const d6 = await this.dump(this.map6, CT6);
+        const v6 = overEntries(d6, now, CT6);
+        await deleteEntries(this.map6, d6, v6, CT6);
+        scanned += d6.count;
+        deleted += v6.length;
+      }
+      const pass = { scanned, deleted, durationMs: performance.now() - t0 };
       this.totals.passes++;
       this.totals.deleted += pass.deleted;
       this.totals.lastScanned = pass.scanned;

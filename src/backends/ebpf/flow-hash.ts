@@ -1,7 +1,9 @@
 // The 5-tuple hash tc_lb uses to index a maglev table (bpf/lib/maglev.h), in TypeScript: for
 // tests and for tools that must predict the backend a flow gets.
 // MurmurHash3 x86_32 (Austin Appleby, public domain) of four 32-bit little-endian blocks:
-// saddr, daddr (as numbers, a.b.c.d = a·2^24 + …), sport << 16 | dport, proto.
+// saddr, daddr (as numbers, a.b.c.d = a·2^24 + …), sport << 16 | dport, proto. An IPv6 flow
+// (maglev_flow_hash6) has ten: each address as four big-endian words, then ports and proto.
+import { ip6ToBytes } from './abi.js';
 
 function rotl32(x: number, r: number): number {
   return (x << r) | (x >>> (32 - r));
@@ -60,8 +62,18 @@ export interface FiveTuple {
   proto: number;
 }
 
-/** maglev_flow_hash() of bpf/lib/maglev.h. */
+/** maglev_flow_hash() (maglev_flow_hash6() for IPv6 addresses) of bpf/lib/maglev.h. */
 export function flowHash(t: FiveTuple, seed: number): number {
+  if (t.saddr.includes(':')) {
+    const b = Buffer.alloc(40);
+    const a = Buffer.alloc(32);
+    ip6ToBytes(t.saddr, a, 0);
+    ip6ToBytes(t.daddr, a, 16);
+    for (let i = 0; i < 8; i++) b.writeUInt32LE(a.readUInt32BE(4 * i), 4 * i);
+    b.writeUInt32LE(((t.sport << 16) | t.dport) >>> 0, 32);
+    b.writeUInt32LE(t.proto, 36);
+    return murmur3(b, seed);
+  }
   const b = new Uint8Array(16);
   const v = new DataView(b.buffer);
   v.setUint32(0, ip4Number(t.saddr), true);

@@ -8,7 +8,7 @@
 // sync (every sync period) compares the maps' entry counts with the parts and reads the
 // maps back only when they differ; a full sync (hourly) re-renders and compares everything.
 import { rmSync } from 'node:fs';
-import { isIPv4 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { type NodeView, nodeViewOf } from '../../model/frontends.js';
@@ -16,8 +16,9 @@ import type { ServiceTable } from '../../model/types.js';
 import type { Backend, BackendName, InspectRow, SyncOptions, SyncResult, TableUpdate } from '../../proxier/backend.js';
 import { apply } from './apply.js';
 import { SOCK_PROGRAMS, TcAttacher, attachCgroup, detachCgroup, detachTcEverywhere } from './attach.js';
-import { LB_SRC_SVC_BITS, MAGLEV_MAX, type MapSizes, SNAT_PORT_MAX, SNAT_PORT_MIN, SVC_F_EXTERNAL, SVC_F_MAGLEV, SVC_F_SRC_RANGE, protoName } from './abi.js';
+import { canonicalIp6, LB_SRC_SVC_BITS, MAGLEV_MAX, type MapSizes, SNAT_PORT_MAX, SNAT_PORT_MIN, SVC_F_EXTERNAL, SVC_F_MAGLEV, SVC_F_SRC_RANGE, protoName } from './abi.js';
 import { type Desired, diff } from './diff.js';
+import { type LbTables, lbTables } from './family-maps.js';
 import { ConntrackGc } from './conntrack-gc.js';
 import { LinkWatcher } from './link-watch.js';
 import { BpfError, REPO_ROOT, libbpf } from './libbpf.js';
@@ -89,15 +90,24 @@ export interface EbpfBackendOptions {
 
 export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/bpfproxy';
 
-/** The maps as plain data; maglev tables only with `maglev` (they cost M×4 bytes each to read). */
+type Dumpable<M> = M extends { dump(): infer R } ? { dump(): R } : never;
+
+/**
+ * The maps as plain data; maglev tables only with `maglev` (they cost M×4 bytes each to read).
+ * IPv6 entries come from `services`/`backends`/`revNat` when those are both families' tables
+ * (family-maps.ts), or from the optional v6 maps given beside them.
+ */
 export async function readState(
-  maps: Pick<Maps, 'services' | 'backends' | 'meta'> & Partial<Pick<Maps, 'revNat' | 'srcRange'>>,
+  maps: { [K in 'services' | 'backends' | 'meta']: Dumpable<Maps[K]> } & Partial<{ [K in 'revNat' | 'srcRange' | 'services6' | 'backends6']: Dumpable<Maps[K]> }>,
   maglev?: () => Promise<Map<number, MaglevEntry>>,
 ): Promise<MapState> {
   const s = emptyState();
-  const [services, backends, revNat, meta, srcRanges, tables] = await Promise.all([
+  const [services, backends, revNat, meta, srcRanges, tables, services6, backends6] = await Promise.all([
     maps.services.dump(), maps.backends.dump(), maps.revNat?.dump() ?? [], maps.meta.dump(), maps.srcRange?.dump() ?? [], maglev?.() ?? new Map<number, MaglevEntry>(),
+    maps.services6?.dump() ?? [], maps.backends6?.dump() ?? [],
   ]);
+  services.push(...services6);
+  backends.push(...backends6);
   s.maglev = tables;
   for (const [k] of srcRanges) s.srcRanges.set(srcRangeId(k), k);
   for (const [key, value] of services) s.services.set(svcKeyId(key), { key, value });
@@ -115,6 +125,8 @@ export class EbpfBackend implements Backend {
   /** Serve 127.0.0.1:nodePort (see EbpfBackendOptions.localhostNodePorts). */
   private readonly localhostNodePorts: boolean;
   private dp?: Dataplane;
+  /** services/backends/rev_nat of both families (family-maps.ts), over dp's maps. */
+  private tables?: LbTables;
   private loading?: Promise<Dataplane>;
   private tc?: TcAttacher;
   /** Writes (and holds the fds of) the maglev tables. */
@@ -160,6 +172,7 @@ export class EbpfBackend implements Backend {
       const dp = await loadDataplane({ pinRoot: this.pinRoot, objectDir: this.objectDir, mapSizes: this.opts.mapSizes });
       let tc: TcAttacher;
       try {
+        this.tables = lbTables(dp.maps);
         this.maglev = new MaglevMaps(dp.maps.maglev, dp.maps.maglevCfg);
         // Before adopting: tables of another size or seed are dropped, not adopted.
         if (await this.maglev.configure({ tableSize: this.lb.tableSize, flowSeed: flowSeedOf(this.lb.seed) }))
@@ -236,7 +249,7 @@ export class EbpfBackend implements Backend {
       hostOnly ? 'socket LB attached: sockets of the node network namespace only' : 'socket LB attached: connect/sendmsg/recvmsg/getpeername of every process in this cgroup',
     );
     this.destroyer = await SocketDestroyer.open({
-      objectDir: this.objectDir, pinRoot: this.pinRoot, netns: this.opts.netns, sockRev: dp.maps.sockRev, only: this.opts.socketDestroy,
+      objectDir: this.objectDir, pinRoot: this.pinRoot, netns: this.opts.netns, sockRev: dp.maps.sockRev, sockRev6: dp.maps.sockRev6, only: this.opts.socketDestroy,
     });
     describeDestroyer(this.destroyer, this.log);
   }
@@ -271,6 +284,7 @@ export class EbpfBackend implements Backend {
         if (p.deleted) this.log.debug(p, 'conntrack garbage collected');
       },
       (e) => this.log.warn({ err: e }, 'conntrack garbage collection failed; retried next period'),
+      dp.maps.conntrack6,
     );
     return this.gc;
   }
@@ -385,7 +399,7 @@ export class EbpfBackend implements Backend {
     // Ids this render handed out are recorded before any entry carries them.
     this.persistIds(dp);
     const t2 = performance.now();
-    const res = await apply({ ...dp.maps, maglev: this.maglev! }, ops, current);
+    const res = await apply({ ...dp.maps, ...this.tables!, maglev: this.maglev! }, ops, current);
     const ms = (a: number, b: number) => +(b - a).toFixed(2);
     this.lastTimings = { renderMs: ms(t0, t1), diffMs: ms(t1, t2), applyMs: ms(t2, performance.now()) };
     if (ops.length) this.log.debug({ ops: ops.length, applied: res.applied, batchFallbacks: res.fallbacks, ...this.lastTimings }, 'maps synced');
@@ -423,8 +437,9 @@ export class EbpfBackend implements Backend {
    */
   private async readIfDrifted(dp: Dataplane): Promise<MapState | undefined> {
     const want = this.partCounts();
+    const t = this.tables!;
     const [services, backends, revNat, meta, srcRanges, maglev] = await Promise.all([
-      dp.maps.services.count(), dp.maps.backends.count(), dp.maps.revNat.count(), dp.maps.meta.count(), dp.maps.srcRange.count(), this.maglev!.count(),
+      t.services.count(), t.backends.count(), t.revNat.count(), dp.maps.meta.count(), dp.maps.srcRange.count(), this.maglev!.count(),
     ]);
     const have = { services, backends, revNat, meta, srcRanges, maglev };
     if ((Object.keys(want) as (keyof typeof want)[]).every((k) => want[k] === have[k])) return undefined;
@@ -435,7 +450,7 @@ export class EbpfBackend implements Backend {
   /** The maps as the kernel holds them, the maglev tables adopted (their fds kept for reuse). */
   private readKernel(dp: Dataplane): Promise<MapState> {
     const maglev = this.maglev!;
-    return readState(dp.maps, () => maglev.read());
+    return readState({ ...dp.maps, ...this.tables! }, () => maglev.read());
   }
 
   /** Entries per service map that the service ports wrote (what the maps hold after a sync). */
@@ -480,13 +495,23 @@ export class EbpfBackend implements Backend {
     const want = {
       // The socket LB's source for loadBalancerSourceRanges (kube-proxy checks the node IP).
       nodeAddr: nodeIP ?? '0.0.0.0',
-      hairpinAddr: this.opts.hairpinAddress ?? nodeIP ?? '0.0.0.0',
-      snatAddr: this.opts.snatAddress ?? nodeIP ?? '0.0.0.0',
+      hairpinAddr: flag4(this.opts.hairpinAddress) ?? nodeIP ?? '0.0.0.0',
+      snatAddr: flag4(this.opts.snatAddress) ?? nodeIP ?? '0.0.0.0',
       snatPortMin: this.opts.snatPortRange?.min ?? SNAT_PORT_MIN,
       snatPortMax: this.opts.snatPortRange?.max ?? SNAT_PORT_MAX,
     };
     const cur = dp.maps.config.lookup({ id: 0 });
     if (!cur || (Object.keys(want) as (keyof typeof want)[]).some((k) => cur[k] !== want[k])) dp.maps.config.update({ id: 0 }, want);
+    // IPv6: the node's first IPv6 address, unless the flag names an IPv6 address itself.
+    const node6 = table.nodes.get(table.nodeName)?.addresses.find((a) => isIPv6(a));
+    const flag6 = (a: string | undefined) => (a !== undefined && isIPv6(a) ? a : undefined);
+    const want6 = {
+      nodeAddr: canonical6(node6),
+      hairpinAddr: canonical6(flag6(this.opts.hairpinAddress) ?? node6),
+      snatAddr: canonical6(flag6(this.opts.snatAddress) ?? node6),
+    };
+    const cur6 = dp.maps.config6.lookup({ id: 0 });
+    if (!cur6 || (Object.keys(want6) as (keyof typeof want6)[]).some((k) => cur6[k] !== want6[k])) dp.maps.config6.update({ id: 0 }, want6);
   }
 
   private async pollInterfaces(): Promise<void> {
@@ -513,7 +538,7 @@ export class EbpfBackend implements Backend {
   /** Reads the kernel maps back. Without a loaded data plane (e.g. `bpfproxy inspect` in
    * its own process) it only opens the pinned maps: inspecting never changes anything. */
   async inspect(): Promise<InspectRow[]> {
-    if (this.dp) return inspectRows(await readState(this.dp.maps), this.dp.maps.maglevCfg.lookup({ id: 0 })?.tableSize);
+    if (this.dp) return inspectRows(await readState({ ...this.dp.maps, ...this.tables! }), this.dp.maps.maglevCfg.lookup({ id: 0 })?.tableSize);
     const pinned = openPinnedMaps(this.pinRoot);
     if (!pinned) return [];
     try {
@@ -527,7 +552,7 @@ export class EbpfBackend implements Backend {
   async kernelState(): Promise<MapState | undefined> {
     if (this.dp) {
       const outer = this.dp.maps.maglev;
-      return readState(this.dp.maps, () => readMaglevTables(outer));
+      return readState({ ...this.dp.maps, ...this.tables! }, () => readMaglevTables(outer));
     }
     const pinned = openPinnedMaps(this.pinRoot);
     if (!pinned) return undefined;
@@ -578,6 +603,7 @@ export class EbpfBackend implements Backend {
     this.links = undefined;
     this.dp?.close();
     this.dp = undefined;
+    this.tables = undefined;
     this.tc = undefined;
   }
 }
@@ -609,6 +635,16 @@ export async function createEbpfBackend(cfg: {
     pinRoot, cgroupPath, cgroupPathSource, cgroupPathWarning, socketLbOff, socketLbHostNetnsOnly, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, nodePortAddresses,
     localhostNodePorts, mapSizes, lb, logger, metrics,
   });
+}
+
+/** An address flag for lb_config: IPv4 only (an IPv6 one goes to lb6_config). */
+function flag4(a: string | undefined): string | undefined {
+  return a !== undefined && isIPv4(a) ? a : undefined;
+}
+
+/** An IPv6 address as the map reads it back ('::' for none). */
+function canonical6(ip: string | undefined): string {
+  return ip === undefined ? '::' : canonicalIp6(ip);
 }
 
 /** The parts as diff()'s Desired: entries looked up in the part that owns them. */
@@ -653,6 +689,11 @@ function rangesOf(state: MapState, svcId: number): string[] {
   return out.sort();
 }
 
+/** address:port, an IPv6 address in brackets. */
+function hostPort(addr: string, port: number): string {
+  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
 /** `maglevTableSize`: maglev_cfg's M, shown with each SVC_F_MAGLEV frontend. */
 export function inspectRows(state: MapState, maglevTableSize?: number): InspectRow[] {
   const rows: InspectRow[] = [];
@@ -663,12 +704,12 @@ export function inspectRows(state: MapState, maglevTableSize?: number): InspectR
     for (let slot = 1; slot <= value.count; slot++) {
       const s = state.services.get(svcKeyId({ ...key, slot }));
       const b = s && state.backends.get(s.value.backendId);
-      backends.push(b ? `${b.ip}:${b.port}` : `(missing backend ${s?.value.backendId ?? '?'})`);
+      backends.push(b ? hostPort(b.ip, b.port) : `(missing backend ${s?.value.backendId ?? '?'})`);
     }
     rows.push({
       service: meta?.name ?? `svc_id ${value.svcId}`,
       protocol: protoName(key.proto),
-      frontend: `${key.vip}:${key.port}`,
+      frontend: hostPort(key.vip, key.port),
       kind: (meta && kindName(meta.kind)) ?? (value.flags & SVC_F_EXTERNAL ? 'ExternalIP' : 'ClusterIP'),
       backends: backends.sort(),
       ...(value.flags & SVC_F_SRC_RANGE ? { sourceRanges: rangesOf(state, value.svcId) } : {}),

@@ -38,7 +38,7 @@ export interface TcTarget {
   priority: number;
 }
 export interface BatchResult { done: number; fallback: boolean }
-/** An IPv4 socket as inet_diag lists it (ports host order); the cookie makes SOCK_DESTROY exact. */
+/** A socket as inet_diag lists it (IPv4 or IPv6 text, ports host order); the cookie makes SOCK_DESTROY exact. */
 export interface DiagSocket { src: string; sport: number; dst: string; dport: number; ifindex: number; cookie: bigint; state: number }
 
 interface Native {
@@ -73,7 +73,7 @@ interface Native {
   iterLink(progFd: number): number;
   iterRun(linkFd: number, netns: string | null): Promise<Buffer>;
   netnsCookie(netns: string | null): Promise<bigint>;
-  sockDiagDump(netns: string | null, proto: number, states: number): Promise<DiagSocket[]>;
+  sockDiagDump(netns: string | null, proto: number, states: number, family?: 4 | 6): Promise<DiagSocket[]>;
   sockDestroy(netns: string | null, proto: number, socks: DiagSocket[]): Promise<number[]>;
   abiLayout(): Record<string, { size: number; fields: Record<string, { offset: number; size: number }> }>;
   abiConstants(): Record<string, number>;
@@ -168,7 +168,7 @@ export const libbpf = {
   /** The cookie bpf_get_netns_cookie() gives sockets of `netns` (default: ours); kernel 5.14+. */
   netnsCookie: (netns?: string) => async(() => addon().netnsCookie(netns ?? null)),
   /** IPv4 sockets of `proto` in `netns` whose TCP state is in the `states` bit mask (inet_diag). */
-  sockDiagDump: (proto: number, states: number, netns?: string) => async(() => addon().sockDiagDump(netns ?? null, proto, states)),
+  sockDiagDump: (proto: number, states: number, netns?: string, family: 4 | 6 = 4) => async(() => addon().sockDiagDump(netns ?? null, proto, states, family)),
   /** SOCK_DESTROY each socket (as sockDiagDump listed it): 0 or an errno per socket. */
   sockDestroy: (proto: number, socks: DiagSocket[], netns?: string) => async(() => addon().sockDestroy(netns ?? null, proto, socks)),
 };

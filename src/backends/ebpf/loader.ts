@@ -30,6 +30,14 @@ export interface Maps {
   maglev: BpfMap<abi.U32Key, abi.U32Key>;
   /** maglev_cfg: the table size and flow hash seed every table was built for. */
   maglevCfg: BpfMap<abi.U32Key, abi.MaglevConfig>;
+  /** IPv6 twins (abi.h): the same keys and values with 16-byte addresses. */
+  services6: BpfMap<abi.SvcKey, abi.SvcValue>;
+  backends6: BpfMap<abi.U32Key, abi.BackendValue>;
+  revNat6: BpfMap<abi.U32Key, abi.RevNatValue>;
+  conntrack6: BpfMap<abi.CtKey, abi.CtValue>;
+  affinity6: BpfMap<abi.AffinityKey, abi.AffinityValue>;
+  config6: BpfMap<abi.U32Key, abi.Lb6Config>;
+  sockRev6: BpfMap<abi.SockRevKey, abi.SockRevValue>;
   /** dp_stats (PERCPU_ARRAY of __u64): read with stats.ts, not through a codec. */
   statsFd: number;
 }
@@ -77,6 +85,13 @@ function mapsOf(obj: LoadedObject): Maps {
     srcRange: get('lb_src_range', abi.lbSrcKey, abi.lbSrcValue),
     maglev: get('maglev', abi.u32Key, abi.u32Key),
     maglevCfg: get('maglev_cfg', abi.u32Key, abi.maglevConfig),
+    services6: get('services6', abi.svc6Key, abi.svcValue),
+    backends6: get('backends6', abi.u32Key, abi.backend6Value),
+    revNat6: get('rev_nat6', abi.u32Key, abi.revNat6Value),
+    conntrack6: get('conntrack6', abi.ct6Key, abi.ct6Value),
+    affinity6: get('affinity6', abi.affinity6Key, abi.affinityValue),
+    config6: get('lb6_config', abi.u32Key, abi.lb6Config),
+    sockRev6: get('sock_rev6', abi.sockRev6Key, abi.sockRev6Value),
     statsFd: statsMap(byName.get('dp_stats')),
   };
 }
@@ -93,7 +108,7 @@ export interface Dataplane {
   tc: ProgramDesc;
   /** tc_lb built for interfaces without an Ethernet header (tc_lb_l3.bpf.c). */
   tcL3: ProgramDesc;
-  /** cgroup programs (connect4, sendmsg4, recvmsg4, getpeername4). */
+  /** cgroup programs (connect, sendmsg, recvmsg, getpeername; 4 and 6). */
   sock: ProgramDesc[];
   objects: LoadedObject[];
   close(): void;
@@ -105,8 +120,8 @@ export interface Dataplane {
  * flag asks for another size, which needs the old map gone first: said clearly here rather
  * than as libbpf's "couldn't reuse pinned map".
  */
-function loadSizes(pinRoot: string, asked: abi.MapSizes): abi.MapSizes {
-  const out: abi.MapSizes = { ...asked };
+function loadSizes(pinRoot: string, asked: abi.MapSizes): Record<string, number> {
+  const out: Record<string, number> = { ...asked };
   for (const name of abi.SIZED_MAPS) {
     let fd: number;
     try {
@@ -120,6 +135,19 @@ function loadSizes(pinRoot: string, asked: abi.MapSizes): abi.MapSizes {
     if (want !== undefined && have !== want)
       throw new Error(`map ${name} is pinned with ${have} entries but ${want} were asked for: run \`bpfproxy run --cleanup\` first (established flows are dropped)`);
     out[name] = have;
+  }
+  // Each IPv6 twin as large as its IPv4 map (when one is pinned already, that size).
+  for (const [v4, v6] of Object.entries(abi.V6_TWIN) as Array<[keyof abi.MapSizes, abi.MapName]>) {
+    let fd: number | undefined;
+    try {
+      fd = libbpf.getPinned(path.join(pinRoot, v6));
+    } catch {
+      fd = undefined;
+    }
+    if (fd !== undefined) {
+      out[v6] = libbpf.mapInfo(fd).maxEntries;
+      libbpf.closeFd(fd);
+    } else if (out[v4] !== undefined) out[v6] = out[v4]!;
   }
   return out;
 }
@@ -150,7 +178,7 @@ export async function loadDataplane(opts: { pinRoot: string; objectDir: string; 
 
 /** Read-only view for `bpfproxy inspect` from another process: opens the pinned maps
  * without loading or attaching anything. Undefined when nothing is pinned. */
-export function openPinnedMaps(pinRoot: string): { maps: Pick<Maps, 'services' | 'backends' | 'meta'> & Partial<Pick<Maps, 'srcRange' | 'maglevCfg'>>; close(): void } | undefined {
+export function openPinnedMaps(pinRoot: string): { maps: Pick<Maps, 'services' | 'backends' | 'meta'> & Partial<Pick<Maps, 'srcRange' | 'maglevCfg' | 'services6' | 'backends6'>>; close(): void } | undefined {
   const open = <K, V>(name: abi.MapName, k: abi.StructCodec<K>, v: abi.StructCodec<V>): BpfMap<K, V> | undefined => {
     let fd: number;
     try {
@@ -169,13 +197,19 @@ export function openPinnedMaps(pinRoot: string): { maps: Pick<Maps, 'services' |
   const services = open('services', abi.svcKey, abi.svcValue);
   const backends = open('backends', abi.u32Key, abi.backendValue);
   const meta = open('svc_meta', abi.u32Key, abi.svcMeta);
+  // Absent where a version without IPv6 pinned the maps.
+  const services6 = open('services6', abi.svc6Key, abi.svcValue);
+  const backends6 = open('backends6', abi.u32Key, abi.backend6Value);
   // Absent where an older version pinned the maps: shown as no ranges.
   const srcRange = open('lb_src_range', abi.lbSrcKey, abi.lbSrcValue);
   const maglevCfg = open('maglev_cfg', abi.u32Key, abi.maglevConfig);
-  const close = () => [services, backends, meta, srcRange, maglevCfg].forEach((m) => m && libbpf.closeFd(m.fd));
+  const close = () => [services, backends, meta, srcRange, maglevCfg, services6, backends6].forEach((m) => m && libbpf.closeFd(m.fd));
   if (!services || !backends || !meta) {
     close();
     return undefined;
   }
-  return { maps: { services, backends, meta, ...(srcRange ? { srcRange } : {}), ...(maglevCfg ? { maglevCfg } : {}) }, close };
+  return {
+    maps: { services, backends, meta, ...(srcRange ? { srcRange } : {}), ...(maglevCfg ? { maglevCfg } : {}), ...(services6 && backends6 ? { services6, backends6 } : {}) },
+    close,
+  };
 }

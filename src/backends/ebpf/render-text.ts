@@ -8,6 +8,11 @@ import {
 import { type LbOptions, render } from './render.js';
 import { svcKeyId } from './state.js';
 
+/** The map an entry is in: its IPv6 twin for an IPv6 address. */
+const mapOf = (name: string, addr: string) => (addr.includes(':') ? `${name}6` : name);
+/** address:port, the IPv6 address in brackets. */
+const hostPort = (addr: string, port: number) => (addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`);
+
 function flagNames(flags: number, names: Array<[number, string]>): string {
   const out = names.filter(([bit]) => flags & bit).map(([, n]) => n);
   return out.length ? out.join('|') : '0';
@@ -28,21 +33,22 @@ export function renderText(table: ServiceTable, opts: { localhostNodePorts?: boo
     if (p.frontends.length === 0) continue;
     lines.push(`# ${p.frontends[0]!.service}/${protoName(p.frontends[0]!.proto)} sp_id=${p.spId}`);
     for (const [id, b] of [...p.state.backends].sort(([a], [b]) => a - b))
-      lines.push(`backends ${id} = {ip=${b.ip} port=${b.port} proto=${b.proto} flags=${flagNames(b.flags, BE_FLAGS)} sp_id=${b.spId}}`);
+      lines.push(`${mapOf('backends', b.ip)} ${id} = {ip=${b.ip} port=${b.port} proto=${b.proto} flags=${flagNames(b.flags, BE_FLAGS)} sp_id=${b.spId}}`);
     for (const f of p.frontends) {
       const k0 = { vip: f.vip, port: f.port, proto: f.proto, slot: 0 };
       const s0 = p.state.services.get(svcKeyId(k0))!.value;
-      lines.push(`# ${f.kind} ${f.vip}:${f.port}/${protoName(f.proto)} svc_id=${f.svcId}`);
+      const services = mapOf('services', f.vip);
+      lines.push(`# ${f.kind} ${hostPort(f.vip, f.port)}/${protoName(f.proto)} svc_id=${f.svcId}`);
       lines.push(
-        `services {vip=${f.vip} dport=${f.port} proto=${f.proto} slot=0} = {sp_id=${s0.backendId} count=${s0.count} svc_id=${s0.svcId} ` +
+        `${services} {vip=${f.vip} dport=${f.port} proto=${f.proto} slot=0} = {sp_id=${s0.backendId} count=${s0.count} svc_id=${s0.svcId} ` +
           `flags=${flagNames(s0.flags, SVC_FLAGS)} affinity_timeout=${s0.affinityTimeout}}`,
       );
       for (let slot = 1; slot <= s0.count; slot++) {
         const v = p.state.services.get(svcKeyId({ ...k0, slot }))!.value;
-        lines.push(`services {vip=${f.vip} dport=${f.port} proto=${f.proto} slot=${slot}} = {backend_id=${v.backendId}}`);
+        lines.push(`${services} {vip=${f.vip} dport=${f.port} proto=${f.proto} slot=${slot}} = {backend_id=${v.backendId}}`);
       }
       const rn = p.state.revNat.get(f.svcId)!;
-      lines.push(`rev_nat ${f.svcId} = {vip=${rn.vip} port=${rn.port}}`);
+      lines.push(`${mapOf('rev_nat', rn.vip)} ${f.svcId} = {vip=${rn.vip} port=${rn.port}}`);
       const m = p.state.meta.get(f.svcId)!;
       lines.push(`svc_meta ${f.svcId} = {name=${m.name} kind=${m.kind}}`);
       for (const k of p.state.srcRanges.values())

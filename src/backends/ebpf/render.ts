@@ -17,13 +17,16 @@
 //   table over the frontend's slot backends (maglev.ts). Named by ip:port, so every node
 //   builds the same table whatever ids it gave them; frontends with the same backends share
 //   one table.
-import { isIPv4 } from 'node:net';
+// - IPv6 frontends and endpoints take the same entries (abi.h's v6 twins; family-maps.ts puts
+//   each in its family's map). A frontend's slots hold the endpoints of its own family only.
+import { isIP, isIPv4 } from 'node:net';
 import { type Frontend, type FrontendKind, type NodeView, frontendsOf, nodePortAddressesCoverLoopback, nodeViewOf } from '../../model/frontends.js';
 import { hasExternal, selectEndpoints } from '../../model/select-endpoints.js';
 import { servicePortNameString } from '../../model/service-port-name.js';
 import type { LbAlgorithm } from '../../model/lb-algorithm.js';
 import type { Endpoint, ServicePortEntry, ServiceTable } from '../../model/types.js';
 import * as abi from './abi.js';
+import { canonicalIp6 } from './abi.js';
 import { DEFAULT_MAGLEV_SEED, maglevTable } from './maglev.js';
 import { type IdState, type MapState, type MaglevEntry, backendIdentity, emptyIds, emptyState, frontendId, maglevEntry, srcRangeId } from './state.js';
 import { ipv4SourceRanges, srcRangeKeys } from './source-ranges.js';
@@ -69,14 +72,33 @@ export interface PortRender {
   skipped: Skipped[];
 }
 
-/** Endpoints listed for a service, deduplicated by ip:port, IPv4 only, sorted by address and port. */
-function listed(endpoints: readonly Endpoint[]): Endpoint[] {
-  const seen = new Map<string, { e: Endpoint; n: number }>();
+/**
+ * Endpoints listed for a service, deduplicated by ip:port (IPv6 in canonical form, as the maps
+ * read it back), sorted: IPv4 by address and port, then IPv6 by address bytes and port. An
+ * address that is neither is a located problem in `skipped`.
+ */
+function listed(endpoints: readonly Endpoint[], skipped: (reason: string) => void): Endpoint[] {
+  const seen = new Map<string, { e: Endpoint; n: number; b?: Buffer }>();
   for (const e of endpoints) {
-    const k = `${e.ip}:${e.port}`;
-    if (!seen.has(k) && isIPv4(e.ip)) seen.set(k, { e, n: ip4Number(e.ip) * 65536 + e.port });
+    const fam = isIP(e.ip);
+    if (fam === 0) {
+      skipped(`endpoint ${JSON.stringify(e.ip)}: not an IP address`);
+      continue;
+    }
+    const ip = fam === 6 ? canonicalIp6(e.ip) : e.ip;
+    const k = `${ip}:${e.port}`;
+    if (seen.has(k)) continue;
+    if (fam === 4) seen.set(k, { e, n: ip4Number(ip) * 65536 + e.port });
+    else {
+      const b = Buffer.alloc(18);
+      abi.ip6ToBytes(ip, b, 0);
+      b.writeUInt16BE(e.port, 16);
+      seen.set(k, { e: ip === e.ip ? e : { ...e, ip }, n: Infinity, b });
+    }
   }
-  return [...seen.values()].sort((a, b) => a.n - b.n).map((x) => x.e);
+  return [...seen.values()]
+    .sort((a, b) => (a.b && b.b ? Buffer.compare(a.b, b.b) : a.n - b.n || (a.b ? 1 : b.b ? -1 : 0)))
+    .map((x) => x.e);
 }
 
 /** Dotted quad → number, for sorting (the address is known to be IPv4). */
@@ -180,10 +202,12 @@ export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortR
   }
 
   const sel = selectEndpoints(svc, view.nodeName, view.zone);
-  const activeInt = new Set(sel.internal.map((e) => `${e.ip}:${e.port}`));
-  const activeExt = new Set(hasExternal(svc) ? sel.external.map((e) => `${e.ip}:${e.port}`) : []);
+  // Selected endpoints by canonical ip:port (listed() canonicalises IPv6 the same way).
+  const epKey = (e: Endpoint) => `${isIPv4(e.ip) || isIP(e.ip) === 0 ? e.ip : canonicalIp6(e.ip)}:${e.port}`;
+  const activeInt = new Set(sel.internal.map(epKey));
+  const activeExt = new Set(hasExternal(svc) ? sel.external.map(epKey) : []);
   const backendOf = new Map<string, number>();
-  const all = listed(svc.endpoints);
+  const all = listed(svc.endpoints, (reason) => skipped.push({ service: name, reason }));
   for (const e of all) {
     const id = idFor(ids.backend, prev?.backend, backendIdentity(spId, e.ip, e.port), () => ids.nextBackend++);
     const k = `${e.ip}:${e.port}`;
@@ -196,20 +220,24 @@ export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortR
     state.backends.set(id, { ip: e.ip, port: e.port, proto, flags, spId });
   }
 
-  if (svc.nodePort > 0 && !view.nodePortAddresses.some((a) => isIPv4(a)))
-    skipped.push({ service: name, reason: `NodePort ${svc.nodePort}: no IPv4 address known for node ${view.nodeName}` });
-  // Slot candidates in address order (what a first sync writes): the internal frontends'
-  // and the external ones' (an external frontend exists only when hasExternal(svc)).
-  const slotCandidates = (active: Set<string>) => all.filter((e) => active.has(`${e.ip}:${e.port}`)).map((e) => backendOf.get(`${e.ip}:${e.port}`)!);
-  const candidates = {
-    internal: slotCandidates(activeInt),
-    external: slotCandidates(activeExt),
-    cluster: slotCandidates(new Set(sel.cluster.map((e) => `${e.ip}:${e.port}`))),
-  };
+  if (svc.nodePort > 0 && view.nodePortAddresses.length === 0)
+    skipped.push({ service: name, reason: `NodePort ${svc.nodePort}: no address known for node ${view.nodeName}` });
+  // Slot candidates in address order (what a first sync writes), per family: the internal
+  // frontends' and the external ones' (an external frontend exists only when hasExternal(svc)).
+  const slotCandidates = (active: Set<string>, v4: boolean) =>
+    all.filter((e) => isIPv4(e.ip) === v4 && active.has(`${e.ip}:${e.port}`)).map((e) => backendOf.get(`${e.ip}:${e.port}`)!);
+  const clusterKeys = new Set(sel.cluster.map(epKey));
+  const candidatesOf = (v4: boolean) => ({
+    internal: slotCandidates(activeInt, v4),
+    external: slotCandidates(activeExt, v4),
+    cluster: slotCandidates(clusterKeys, v4),
+  });
+  const byFamily = { 4: candidatesOf(true), 6: candidatesOf(false) };
   const fronts: Array<Frontend & { localhost?: true }> = frontendsOf(svc, view, sel);
   if (input.localhostNodePorts && svc.nodePort > 0) fronts.push(localhostFrontend(svc, sel.cluster));
   // Only when an IPv4 LB IP is served: the ranges restrict nothing else.
   const ranges = svc.loadBalancerIPs.some((ip) => isIPv4(ip)) ? ipv4SourceRanges(svc, view.primaryIPs[4]) : undefined;
+  const v4Ranges = (f: Frontend) => f.family === 4 && f.kind === 'LoadBalancer' && ranges !== undefined;
   for (const reason of ranges?.skipped ?? []) skipped.push({ service: name, reason });
   const lb = input.lb ?? DEFAULT_LB;
   const maglev = (svc.lbAlgorithm ?? lb.algorithm) === 'maglev';
@@ -230,11 +258,23 @@ export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortR
     }
     return t;
   };
-  for (const f of fronts) {
-    if (f.family !== 4) {
-      if (f.kind !== 'NodePort') skipped.push({ service: name, reason: `${f.kind} ${f.address}: IPv6 frontends are not supported by the eBPF data plane yet` });
-      continue;
+  for (const front of fronts) {
+    let f = front;
+    if (f.family === 6) {
+      // loadBalancerSourceRanges are enforced for IPv4 only (lb_src_range has IPv4 keys):
+      // an IPv6 LB IP of such a Service stays unserved rather than open to everyone.
+      if (f.kind === 'LoadBalancer' && svc.loadBalancerSourceRanges.length > 0) {
+        skipped.push({ service: name, reason: `LoadBalancer ${f.address}: loadBalancerSourceRanges are not enforced for IPv6 by the eBPF data plane: not served` });
+        continue;
+      }
+      try {
+        f = { ...f, address: canonicalIp6(f.address) };
+      } catch (e) {
+        skipped.push({ service: name, reason: `${f.kind} ${JSON.stringify(f.address)}: ${(e as Error).message}` });
+        continue;
+      }
     }
+    const candidates = byFamily[f.family];
     const fid = frontendId(f.address, f.port, proto);
     if (slotsOut.has(fid) || (input.claim && !input.claim(fid))) {
       skipped.push({ service: name, reason: `${f.kind} ${fid} is already used by another service port` });
@@ -247,6 +287,9 @@ export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortR
     const info: FrontendInfo = { svcId, service: name, entryKey: svc.key, kind: f.kind, vip: f.address, port: f.port, proto };
     frontends.push(info);
     const affinity = svc.sessionAffinity.type === 'ClientIP';
+    // Drop rather than reject: a policy left none here while the service has endpoints of
+    // this family (frontendsOf's dropEmpty, per family: kube-proxy runs one proxier per family).
+    const dropEmpty = slots.length === 0 && candidates.cluster.length > 0;
     // Not for 127.0.0.1 frontends: the socket LB has no 5-tuple at connect() to hash.
     let useMaglev = maglev && !f.localhost;
     if (useMaglev && slots.length > lb.tableSize) {
@@ -259,12 +302,12 @@ export function renderPort(svc: ServicePortEntry, input: PortRenderInput): PortR
       (f.external ? abi.SVC_F_EXTERNAL : 0) |
       (f.external && svc.externalTrafficPolicy === 'Cluster' ? abi.SVC_F_SNAT_ALL : 0) |
       (f.kind === 'NodePort' ? abi.SVC_F_NODEPORT : 0) |
-      (f.dropEmpty ? abi.SVC_F_DROP_EMPTY : 0) |
+      (dropEmpty ? abi.SVC_F_DROP_EMPTY : 0) |
       (f.localhost ? abi.SVC_F_LOCALHOST : 0) |
-      (f.kind === 'LoadBalancer' && ranges ? abi.SVC_F_SRC_RANGE : 0) |
+      (v4Ranges(f) ? abi.SVC_F_SRC_RANGE : 0) |
       (useMaglev ? abi.SVC_F_MAGLEV : 0);
     // Ranges only restrict LoadBalancer IPs (kube-proxy): NodePorts and ClusterIPs stay open.
-    if (f.kind === 'LoadBalancer' && ranges) for (const k of srcRangeKeys(svcId, ranges.cidrs)) state.srcRanges.set(srcRangeId(k), k);
+    if (v4Ranges(f)) for (const k of srcRangeKeys(svcId, ranges!.cidrs)) state.srcRanges.set(srcRangeId(k), k);
     // Map keys are svcKeyId(key): `${fid}#${slot}`, built from fid once per frontend.
     const key0 = { vip: f.address, port: f.port, proto, slot: 0 };
     state.services.set(`${fid}#0`, {

@@ -7,6 +7,7 @@
 //   none     neither exists: such sockets keep their backend until the application closes them
 // Only sockets of one network namespace are seen (the node's: --netns, or our own): that is
 // where the socket LB's host clients live.
+import { isIPv4 } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import * as abi from './abi.js';
@@ -55,7 +56,9 @@ export class SocketDestroyer {
    * 'netlink' skips the kfunc, 'none' turns destruction off.
    */
   static async open(o: {
-    objectDir: string; pinRoot: string; netns?: string; sockRev: BpfMap<abi.SockRevKey, abi.SockRevValue>; only?: DestroyMethod;
+    objectDir: string; pinRoot: string; netns?: string; sockRev: BpfMap<abi.SockRevKey, abi.SockRevValue>;
+    /** sock_rev6; without it (tests of the IPv4 path) IPv6 sockets are not looked at by netlink. */
+    sockRev6?: BpfMap<abi.SockRevKey, abi.SockRevValue>; only?: DestroyMethod;
   }): Promise<SocketDestroyer> {
     if (o.only === 'none') return new SocketDestroyer('none', 'socket destruction turned off', undefined);
     const reasons: string[] = [];
@@ -67,7 +70,7 @@ export class SocketDestroyer {
       }
     } else reasons.push('netlink forced');
     const probe = await NetlinkImpl.probe(o.netns);
-    if (probe.protocols.length) return new SocketDestroyer('netlink', [...reasons, ...probe.missing].join('; '), new NetlinkImpl(o.sockRev, probe.protocols, o.netns));
+    if (probe.protocols.length) return new SocketDestroyer('netlink', [...reasons, ...probe.missing].join('; '), new NetlinkImpl(o.sockRev, probe.protocols, o.netns, o.sockRev6));
     return new SocketDestroyer('none', [...reasons, ...probe.missing].join('; '), undefined);
   }
 
@@ -86,26 +89,35 @@ function errnoName(n: number): string {
   return ({ 1: 'EPERM', 2: 'ENOENT', 22: 'EINVAL', 95: 'EOPNOTSUPP', 103: 'ECONNABORTED' } as Record<number, string>)[n] ?? `errno ${n}`;
 }
 
-/** The kfunc, from two socket iterators; sock_gone is filled for one run and emptied after. */
+/** The kfunc, from socket iterators (TCP and UDP, each family); sock_gone / sock_gone6 are
+ * filled for one run and emptied after. */
 class KfuncImpl implements Impl {
   private constructor(
     private readonly obj: LoadedObject,
-    private readonly gone: BpfMap<abi.SockGoneKey, abi.U32Key>,
-    private readonly links: number[],
+    private readonly gone: { 4: BpfMap<abi.SockGoneKey, abi.U32Key>; 6: BpfMap<abi.SockGoneKey, abi.U32Key> },
+    /** Iterator links with the family whose records they write. */
+    private readonly links: Array<{ fd: number; family: 4 | 6 }>,
     private readonly netns: string | undefined,
   ) {}
 
   static async open(objectDir: string, pinRoot: string, netns?: string): Promise<KfuncImpl> {
     const obj = await libbpf.openLoad(path.join(objectDir, 'sock_destroy.bpf.o'), pinRoot);
-    const links: number[] = [];
+    const links: Array<{ fd: number; family: 4 | 6 }> = [];
     try {
       const m = obj.maps.find((x) => x.name === 'sock_gone');
-      const progs = ['sock_destroy_tcp', 'sock_destroy_udp'].map((n) => obj.programs.find((p) => p.name === n));
-      if (!m || m.keySize !== abi.sockGoneKey.size || progs.some((p) => !p)) throw new Error('sock_destroy.bpf.o lacks sock_gone or its iterators');
-      for (const p of progs) links.push(libbpf.iterLink(p!.fd));
-      return new KfuncImpl(obj, new BpfMap('sock_gone', m.fd, abi.sockGoneKey, abi.u32Key, m.maxEntries), links, netns);
+      const m6 = obj.maps.find((x) => x.name === 'sock_gone6');
+      const names = [['sock_destroy_tcp', 4], ['sock_destroy_udp', 4], ['sock_destroy_tcp6', 6], ['sock_destroy_udp6', 6]] as const;
+      const progs = names.map(([n, family]) => ({ p: obj.programs.find((p) => p.name === n), family }));
+      if (!m || m.keySize !== abi.sockGoneKey.size || !m6 || m6.keySize !== abi.sockGone6Key.size || progs.some((x) => !x.p))
+        throw new Error('sock_destroy.bpf.o lacks sock_gone/sock_gone6 or its iterators');
+      for (const { p, family } of progs) links.push({ fd: libbpf.iterLink(p!.fd), family });
+      const gone = {
+        4: new BpfMap('sock_gone', m.fd, abi.sockGoneKey, abi.u32Key, m.maxEntries),
+        6: new BpfMap('sock_gone6', m6.fd, abi.sockGone6Key, abi.u32Key, m6.maxEntries),
+      };
+      return new KfuncImpl(obj, gone, links, netns);
     } catch (e) {
-      for (const l of links) libbpf.closeFd(l);
+      for (const l of links) libbpf.closeFd(l.fd);
       libbpf.closeObject(obj.handle);
       throw e;
     }
@@ -116,18 +128,21 @@ class KfuncImpl implements Impl {
     const res: DestroyResult = { destroyed: { tcp: 0, udp: 0 }, failed: [], ms: 0 };
     for (let i = 0; i < targets.length; i += abi.SOCK_GONE_MAX) {
       const chunk = targets.slice(i, i + abi.SOCK_GONE_MAX);
-      await this.gone.updateBatch(chunk.map((t) => [t, { id: 1 }] as const));
+      const byFamily = { 4: chunk.filter((t) => isIPv4(t.addr)), 6: chunk.filter((t) => !isIPv4(t.addr)) };
+      for (const f of [4, 6] as const) if (byFamily[f].length) await this.gone[f].updateBatch(byFamily[f].map((t) => [t, { id: 1 }] as const));
       try {
+        // Every iterator runs: a dual-stack (IPv6) socket may be connected to an IPv4 backend.
         for (const link of this.links) {
-          const out = await libbpf.iterRun(link, this.netns);
-          for (let at = 0; at + abi.sockDestroyed.size <= out.length; at += abi.sockDestroyed.size) {
-            const r = abi.sockDestroyed.decode(out, at);
+          const rec = link.family === 4 ? abi.sockDestroyed : abi.sockDestroyed6;
+          const out = await libbpf.iterRun(link.fd, this.netns);
+          for (let at = 0; at + rec.size <= out.length; at += rec.size) {
+            const r = rec.decode(out, at);
             if (r.err === 0) res.destroyed[r.proto === abi.PROTO_TCP ? 'tcp' : 'udp']++;
-            else res.failed.push(`${abi.protoName(r.proto)} ${r.addr}:${r.port}: ${errnoName(-r.err)}`);
+            else res.failed.push(`${abi.protoName(r.proto)} ${link.family === 6 ? `[${r.addr}]` : r.addr}:${r.port}: ${errnoName(-r.err)}`);
           }
         }
       } finally {
-        await this.gone.deleteBatch(chunk);
+        for (const f of [4, 6] as const) if (byFamily[f].length) await this.gone[f].deleteBatch(byFamily[f]);
       }
     }
     res.ms = +(performance.now() - t0).toFixed(2);
@@ -135,7 +150,7 @@ class KfuncImpl implements Impl {
   }
 
   close(): void {
-    for (const l of this.links) libbpf.closeFd(l);
+    for (const l of this.links) libbpf.closeFd(l.fd);
     libbpf.closeObject(this.obj.handle);
   }
 }
@@ -146,6 +161,7 @@ class NetlinkImpl implements Impl {
     private readonly sockRev: BpfMap<abi.SockRevKey, abi.SockRevValue>,
     private readonly protocols: number[],
     private readonly netns: string | undefined,
+    private readonly sockRev6?: BpfMap<abi.SockRevKey, abi.SockRevValue>,
   ) {}
 
   /** Which protocols inet_diag can list and SOCK_DESTROY can close here, and why not the others. */
@@ -177,12 +193,19 @@ class NetlinkImpl implements Impl {
       if (mine.length === 0) continue;
       const want = new Set(mine.map((t) => `${t.addr}:${t.port}|${t.svcId}`));
       const peers = new Set(mine.map((t) => `${t.addr}:${t.port}`));
-      const socks = await libbpf.sockDiagDump(proto, proto === abi.PROTO_TCP ? TCP_STATES : UDP_STATES, this.netns);
+      const states = proto === abi.PROTO_TCP ? TCP_STATES : UDP_STATES;
+      const socks = await libbpf.sockDiagDump(proto, states, this.netns);
+      // IPv6 sockets too: to IPv6 backends (sock_rev6), and dual-stack ones to IPv4 backends
+      // (::ffff:a.b.c.d, recorded in sock_rev).
+      if (this.sockRev6) socks.push(...(await libbpf.sockDiagDump(proto, states, this.netns, 6)));
       const doomed: DiagSocket[] = [];
       for (const s of socks) {
-        if (!peers.has(`${s.dst}:${s.dport}`)) continue;
-        const rev = this.sockRev.lookup({ cookie: s.cookie, addr: s.dst, port: s.dport });
-        if (rev && want.has(`${s.dst}:${s.dport}|${rev.svcId}`)) doomed.push(s);
+        const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(s.dst)?.[1];
+        const v6 = !mapped && s.dst.includes(':');
+        const peer = mapped ?? (v6 ? abi.canonicalIp6(s.dst) : s.dst);
+        if (!peers.has(`${peer}:${s.dport}`)) continue;
+        const rev = (v6 ? this.sockRev6 : this.sockRev)?.lookup({ cookie: s.cookie, addr: peer, port: s.dport });
+        if (rev && want.has(`${peer}:${s.dport}|${rev.svcId}`)) doomed.push(s);
       }
       if (doomed.length === 0) continue;
       const errs = await libbpf.sockDestroy(proto, doomed, this.netns);

@@ -13,6 +13,8 @@ export const PACKET_PATHS: ReadonlyArray<readonly [number, string]> = [
   [abi.STAT_REJECTED, 'rejected'],
   [abi.STAT_RESET, 'reset'],
   [abi.STAT_ICMP_ERROR, 'icmp_error'],
+  // Passed to the stack untranslated (an IPv6 extension header tc_lb does not walk).
+  [abi.STAT_PASS_V6_EXTHDR, 'ipv6_extension_header'],
 ];
 
 /** Counter index → its `reason` label (bpfproxy_datapath_drops_total). */

@@ -18,7 +18,7 @@ let sock;
 
 function connect() {
   if (proto === 'udp') {
-    const s = dgram.createSocket('udp4');
+    const s = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
     sock = s;
     s.on('message', (m) => s === sock && console.log(`ANSWER ${m.toString()}`));
     s.on('error', (e) => s === sock && console.log(`ERROR ${e.code} ${now()}`));

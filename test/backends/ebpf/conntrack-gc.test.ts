@@ -9,6 +9,7 @@ import type { Dataplane } from '../../../src/backends/ebpf/loader.js';
 import { describeKernel } from '../../kernel-required.js';
 import { seedService, useTestDataplane } from './fixtures.js';
 import { TCP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, UDP, buildPacket, type PacketSpec } from './packets.js';
+import { buildPacket6, type Packet6Spec } from './packets6.js';
 
 const S = 1_000_000_000n;
 const NOW = 1000n * S;
@@ -129,6 +130,26 @@ describeKernel('conntrack GC on the real map, after flows through tc_lb', () => 
     expect(await gc.collect(t + 6n * 3600n * S - 10n * S)).toMatchObject({ deleted: 0 });
     expect(await gc.collect(t + 6n * 3600n * S + 10n * S)).toMatchObject({ scanned: 2, deleted: 2 });
     expect(gc.totals).toMatchObject({ passes: 5, deleted: 8 });
+  });
+
+  it('conntrack6 in the same pass: a reset IPv6 flow goes at once, a hairpin-SNATed open one stays until its lifetime ends', async () => {
+    const VIP6 = '2001:db8:19::b', C6 = '2001:db8:18:1::64', B6 = '2001:db8:18:1::b', HAIRPIN6 = '2001:db8:19:ffff::1';
+    seedService(dp.maps, { vip: VIP6, port: 80, proto: TCP, svcId: 17, backends: [{ id: 11, ip: B6, port: 9376 }] });
+    dp.maps.config6.update({ id: 0 }, { hairpinAddr: HAIRPIN6, snatAddr: '::', nodeAddr: '::' });
+    const run6 = (spec: Packet6Spec) => libbpf.testRun(dp.tc.fd, buildPacket6(spec));
+    await run6({ saddr: C6, daddr: VIP6, proto: TCP, sport: 41001, dport: 80, flags: TCP_SYN, seq: 1 }); // stays
+    await run6({ saddr: C6, daddr: VIP6, proto: TCP, sport: 41002, dport: 80, flags: TCP_SYN, seq: 1 });
+    await run6({ saddr: B6, daddr: C6, proto: TCP, sport: 9376, dport: 41002, flags: TCP_RST, seq: 1 }); // reset
+    await run6({ saddr: B6, daddr: VIP6, proto: TCP, sport: 41003, dport: 80, flags: TCP_SYN, seq: 1 }); // hairpin: SNATed
+    const v6 = async () => (await dp.maps.conntrack6.dump()).filter(([, v]) => !(v.flags & abi.CT_F_REPLY)).map(([k]) => k.sport).sort();
+    expect(await v6()).toEqual([41001, 41002, 41003]);
+    const gc = new ConntrackGc(dp.maps.conntrack, undefined, undefined, dp.maps.conntrack6);
+    const t = monotonicNs();
+    expect(await gc.collect(t)).toMatchObject({ scanned: 6, deleted: 2 });
+    expect(await v6()).toEqual([41001, 41003]);
+    // Past the SYN lifetime: both remaining flows (the SNATed one paired through its port) go whole.
+    expect(await gc.collect(t + 61n * S)).toMatchObject({ scanned: 4, deleted: 4 });
+    expect(await dp.maps.conntrack6.dump()).toEqual([]);
   });
 
   it('converts entries of the previous layout in the map, and the next pass removes their old reply keys', async () => {

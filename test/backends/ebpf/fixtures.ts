@@ -59,26 +59,34 @@ export interface SeedService {
   affinityTimeout?: number;
 }
 
+/** Seeds a frontend in its family's maps (an IPv6 VIP: services6, backends6, rev_nat6). */
 export function seedService(maps: Maps, s: SeedService): void {
+  const v6 = s.vip.includes(':');
+  const services = v6 ? maps.services6 : maps.services;
+  const backends = v6 ? maps.backends6 : maps.backends;
   for (const b of s.backends)
-    maps.backends.update({ id: b.id }, { ip: b.ip, port: b.port, proto: s.proto, flags: b.flags ?? abi.BE_F_ACTIVE | abi.BE_F_ACTIVE_EXT, spId: s.svcId });
-  maps.revNat.update({ id: s.svcId }, { vip: s.vip, port: s.port });
+    backends.update({ id: b.id }, { ip: b.ip, port: b.port, proto: s.proto, flags: b.flags ?? abi.BE_F_ACTIVE | abi.BE_F_ACTIVE_EXT, spId: s.svcId });
+  (v6 ? maps.revNat6 : maps.revNat).update({ id: s.svcId }, { vip: s.vip, port: s.port });
   s.backends.forEach((b, i) =>
-    maps.services.update({ vip: s.vip, port: s.port, proto: s.proto, slot: i + 1 }, { backendId: b.id, svcId: s.svcId, count: 0, flags: 0, affinityTimeout: 0 }),
+    services.update({ vip: s.vip, port: s.port, proto: s.proto, slot: i + 1 }, { backendId: b.id, svcId: s.svcId, count: 0, flags: 0, affinityTimeout: 0 }),
   );
-  maps.services.update(
+  services.update(
     { vip: s.vip, port: s.port, proto: s.proto, slot: 0 },
     { backendId: s.svcId, svcId: s.svcId, count: s.backends.length, flags: s.flags ?? 0, affinityTimeout: s.affinityTimeout ?? 0 },
   );
 }
 
 export async function clearMaps(maps: Maps): Promise<void> {
-  for (const m of [maps.services, maps.backends, maps.revNat, maps.conntrack, maps.affinity, maps.sockRev, maps.meta, maps.frag, maps.srcRange] as const) {
+  for (const m of [
+    maps.services, maps.backends, maps.revNat, maps.conntrack, maps.affinity, maps.sockRev, maps.meta, maps.frag, maps.srcRange,
+    maps.services6, maps.backends6, maps.revNat6, maps.conntrack6, maps.affinity6, maps.sockRev6,
+  ] as const) {
     const entries = await (m as { dump(): Promise<Array<[unknown, unknown]>> }).dump();
     for (const [k] of entries) (m as { delete(k: unknown): boolean }).delete(k);
   }
   for (const [k] of await maps.maglev.dump()) maps.maglev.delete(k);
   maps.config.update({ id: 0 }, { hairpinAddr: '0.0.0.0', snatAddr: '0.0.0.0', snatPortMin: 0, snatPortMax: 0, nodeAddr: '0.0.0.0' });
+  maps.config6.update({ id: 0 }, { hairpinAddr: '::', snatAddr: '::', nodeAddr: '::' });
   maps.maglevCfg.update({ id: 0 }, { tableSize: 0, flowSeed: 0 });
   maps.sockCfg.update({ id: 0 }, { netnsCookie: 0n });
 }

@@ -46,7 +46,7 @@ describe('ebpf render', () => {
     expect(r.desired.services.get(`${VIP}:80/TCP#0`)!.value).toMatchObject({ flags: abi.SVC_F_AFFINITY, affinityTimeout: 10800 });
   });
 
-  it('externalIPs/LB IPs/NodePorts are frontends of their own (external endpoints, flagged); IPv6 and SCTP are skipped with reasons', () => {
+  it('externalIPs/LB IPs/NodePorts are frontends of their own (external endpoints, flagged); SCTP is skipped with a reason', () => {
     const r = render(
       table(
         svc('s', {
@@ -60,8 +60,10 @@ describe('ebpf render', () => {
     expect(r.desired.services.get(`${VIP}:80/TCP#0`)!.value).toMatchObject({ count: 2, flags: 0 });
     expect(r.desired.services.get('198.19.250.1:80/TCP#0')!.value).toMatchObject({ count: 1, flags: abi.SVC_F_EXTERNAL });
     expect(r.desired.services.get('198.19.250.2:80/TCP#0')!.value).toMatchObject({ count: 1, flags: abi.SVC_F_EXTERNAL });
+    // The IPv6 ClusterIP is a frontend of its own: no IPv6 endpoint, so it rejects (kube-proxy's REJECT).
+    expect(r.desired.services.get('2001:db8:19::1:80/TCP#0')!.value).toMatchObject({ count: 0, flags: 0 });
     expect(r.skipped.map((s) => s.reason)).toEqual([
-      expect.stringMatching(/NodePort 30080: no IPv4 address known for node node-a/), expect.stringMatching(/IPv6/), expect.stringMatching(/SCTP/),
+      expect.stringMatching(/NodePort 30080: no address known for node node-a/), expect.stringMatching(/SCTP/),
     ]);
   });
 

@@ -26,6 +26,8 @@ export class KeepAlive extends LineChild {
 }
 
 export const GATEWAY = '198.18.1.1';
+/** The node side of every veth for IPv6 hosts (as GATEWAY for IPv4). */
+export const GATEWAY6 = '2001:db8:18:1::1';
 
 export async function sh(cmd: string, args: string[], timeoutMs = 20_000): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
@@ -71,7 +73,9 @@ export class MiniTopology {
       await must('ip', ['netns', 'exec', this.nodeNs, 'sysctl', '-qw', k]);
   }
 
-  async addHost(name: string, ip: string, serve: boolean): Promise<Host> {
+  /** `ip6`: the host gets this IPv6 address too (a /128 routed to it, GATEWAY6 as its
+   * default router) and its server listens on both families. */
+  async addHost(name: string, ip: string, serve: boolean, ip6?: string): Promise<Host> {
     const ns = `${this.prefix}-${name}`;
     const hostIf = `${this.prefix}v${this.vethCount++}`;
     await must('ip', ['netns', 'add', ns]);
@@ -85,15 +89,23 @@ export class MiniTopology {
     await must('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
     await must('ip', ['-n', ns, 'route', 'add', `${GATEWAY}/32`, 'dev', 'eth0', 'scope', 'link']);
     await must('ip', ['-n', ns, 'route', 'add', 'default', 'via', GATEWAY, 'dev', 'eth0']);
+    if (ip6) {
+      // nodad: usable at once (no duplicate address detection wait).
+      await must('ip', ['-n', this.nodeNs, '-6', 'addr', 'add', `${GATEWAY6}/128`, 'dev', hostIf, 'nodad']);
+      await must('ip', ['-n', this.nodeNs, '-6', 'route', 'add', `${ip6}/128`, 'dev', hostIf]);
+      await must('ip', ['-n', ns, '-6', 'addr', 'add', `${ip6}/128`, 'dev', 'eth0', 'nodad']);
+      await must('ip', ['-n', ns, '-6', 'route', 'add', `${GATEWAY6}/128`, 'dev', 'eth0']);
+      await must('ip', ['-n', ns, '-6', 'route', 'add', 'default', 'via', GATEWAY6, 'dev', 'eth0']);
+    }
     const host: Host = { name, ns, ip, hostIf };
-    if (serve) host.server = await this.startServer(ns, name);
+    if (serve) host.server = await this.startServer(ns, name, ip6 !== undefined);
     this.hosts.set(name, host);
     return host;
   }
 
-  private startServer(ns: string, name: string): Promise<ChildProcess> {
+  private startServer(ns: string, name: string, dual = false): Promise<ChildProcess> {
     return new Promise((resolve, reject) => {
-      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, SERVER, name], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, SERVER, name, ...(dual ? ['dual'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
       let err = '';
       const timer = setTimeout(() => reject(new Error(`server ${name} not ready: ${err}`)), 15_000);
       child.stderr!.on('data', (b: Buffer) => (err += b.toString()));

@@ -5,7 +5,7 @@ import dgram from 'node:dgram';
 // `--unconnected`: sendto() each time and print the answer's source (checks recvmsg rewriting).
 const unconnected = process.argv.includes('--unconnected');
 const [host, port, timeoutMs = '2000'] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
-const s = dgram.createSocket('udp4');
+const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
 const done = (out) => {
   console.log(out);
   s.close();
