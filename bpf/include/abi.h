@@ -308,7 +308,7 @@ struct svc_meta {
 	__u32 pad0;                       /* must be 0 */
 };
 
-/* dp_stats: PERCPU_ARRAY of __u64 packet counts, one per STAT_* index (tc_lb only; a reader
+/* dp_stats: PERCPU_ARRAY of __u64 packet counts, one per STAT_* index (tc_lb and xdp_lb; a reader
  * sums the CPUs). Exported as bpfproxy_datapath_{packets,drops}_total, shown by inspect --stats. */
 #define STAT_NEW               0  /* new flow: backend picked, tracked, DNATed */
 #define STAT_ESTABLISHED       1  /* packet of a tracked forward flow */
@@ -324,6 +324,10 @@ struct svc_meta {
 #define STAT_DROP_UNANSWERED   11 /* RST / ICMP answer not sent (never to an RST; or building it failed) */
 #define STAT_ICMP_ERROR        12 /* ICMP error about a NATed flow: its quoted packet translated back */
 #define STAT_DROP_SRC_RANGE    13 /* new flow to a LoadBalancer IP from a source outside its loadBalancerSourceRanges */
+/* xdp_lb (the external interface's fast path) counts what it handled itself; what it passes
+ * on is counted by tc_lb as before, and its drops under the reasons above. */
+#define STAT_XDP_NEW           14 /* new flow picked, tracked, DNATed (+ SNAT) and sent on by XDP */
+#define STAT_XDP_ESTABLISHED   15 /* packet of a tracked forward flow sent on by XDP */
 #define BPFPROXY_STATS_MAX     16
 
 /* tc attach parameters the loader uses (one filter per interface, replaced in place). */

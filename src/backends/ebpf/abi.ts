@@ -169,6 +169,9 @@ export const STAT_DROP_FIB = 10;
 export const STAT_DROP_UNANSWERED = 11;
 export const STAT_ICMP_ERROR = 12;
 export const STAT_DROP_SRC_RANGE = 13;
+/** Handled by xdp_lb itself (new flow / tracked forward packet). */
+export const STAT_XDP_NEW = 14;
+export const STAT_XDP_ESTABLISHED = 15;
 export const STATS_MAX = 16;
 export const TC_HANDLE = 0xb9f1;
 export const TC_PRIORITY = 0xb9f;

@@ -95,6 +95,8 @@ export interface Dataplane {
   tcL3: ProgramDesc;
   /** cgroup programs (connect4, sendmsg4, recvmsg4, getpeername4). */
   sock: ProgramDesc[];
+  /** xdp_lb: the external interface's fast path (xdp_lb.bpf.c). */
+  xdp: ProgramDesc;
   objects: LoadedObject[];
   close(): void;
 }
@@ -133,19 +135,20 @@ export async function loadDataplane(opts: { pinRoot: string; objectDir: string; 
     for (const o of objects) libbpf.closeObject(o.handle);
   };
   try {
-    for (const f of ['tc_lb.bpf.o', 'tc_lb_l3.bpf.o', 'sock_lb.bpf.o']) objects.push(await libbpf.openLoad(path.join(opts.objectDir, f), opts.pinRoot, sizes));
+    for (const f of ['tc_lb.bpf.o', 'tc_lb_l3.bpf.o', 'sock_lb.bpf.o', 'xdp_lb.bpf.o']) objects.push(await libbpf.openLoad(path.join(opts.objectDir, f), opts.pinRoot, sizes));
   } catch (e) {
     closeAll();
     throw e;
   }
-  const [tcObj, l3Obj, sockObj] = objects as [LoadedObject, LoadedObject, LoadedObject];
+  const [tcObj, l3Obj, sockObj, xdpObj] = objects as [LoadedObject, LoadedObject, LoadedObject, LoadedObject];
   const tc = tcObj.programs.find((p) => p.name === 'tc_lb');
   const tcL3 = l3Obj.programs.find((p) => p.name === 'tc_lb_l3');
-  if (!tc || !tcL3) {
+  const xdp = xdpObj.programs.find((p) => p.name === 'xdp_lb');
+  if (!tc || !tcL3 || !xdp) {
     closeAll();
-    throw new Error('tc_lb.bpf.o / tc_lb_l3.bpf.o lack their programs tc_lb / tc_lb_l3');
+    throw new Error('tc_lb.bpf.o / tc_lb_l3.bpf.o / xdp_lb.bpf.o lack their programs tc_lb / tc_lb_l3 / xdp_lb');
   }
-  return { maps: mapsOf(tcObj), tc, tcL3, sock: sockObj.programs, objects, close: closeAll };
+  return { maps: mapsOf(tcObj), tc, tcL3, sock: sockObj.programs, xdp, objects, close: closeAll };
 }
 
 /** Read-only view for `bpfproxy inspect` from another process: opens the pinned maps
