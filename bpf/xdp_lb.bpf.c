@@ -17,17 +17,18 @@
  *
  * Same kind of path both ways (DESIGN.md): tc_lb sends both directions of every flow on
  * through the FIB (bpf_redirect_neigh, CT_F_FIB on both entries), never through netfilter.
- * XDP's forward packets skip netfilter as well (XDP_TX / redirect), and their replies reach
+ * XDP's forward packets skip netfilter as well (redirected), and their replies reach
  * tc_lb on the backend's interface as before (CT_F_FIB reply entry → redirected), so
  * netfilter conntrack sees neither half of an XDP flow. A packet XDP passes takes tc_lb's
  * forward path, which is the same redirect: a flow may switch between XDP and tc packet by
  * packet without ever entering netfilter. The FIB is asked before anything is written, so a
  * passed packet leaves no trace (no conntrack entry, no SNAT port) for tc_lb to trip over.
  *
- * Redirect targets: XDP_TX when the backend is out the same interface (another node),
- * bpf_redirect() to another interface (a local pod's veth). A native redirect into a veth
- * needs the veth's peer (the pod's end) to run NAPI: an XDP program or GRO on there
- * (`ethtool -K eth0 gro on` in the pod); otherwise the kernel drops the frame (README).
+ * Redirect targets: bpf_redirect() to the FIB's interface: a local pod's veth, or the
+ * external interface itself for a backend on another node (see xdp_send: not XDP_TX).
+ * A native redirect into a veth needs the veth's peer (the pod's end) to run NAPI: an XDP
+ * program or GRO on there (`ethtool -K eth0 gro on` in the pod); otherwise the kernel drops
+ * the frame (README, XDP).
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -60,11 +61,14 @@ static __always_inline int xdp_fib(struct xdp_md *ctx, const struct pkt4 *p, __b
 	return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0) == BPF_FIB_LKUP_RET_SUCCESS ? 0 : -1;
 }
 
-static __always_inline int xdp_send(struct xdp_md *ctx, const struct bpf_fib_lookup *fib, __u32 path)
+/* Out of the FIB's interface. Back out of the interface it came in by (a backend on another
+ * node) is a redirect to that interface rather than XDP_TX: veth's XDP_TX queues the frame on
+ * its peer but wakes the peer's NAPI only when the peer runs an XDP program itself (not when
+ * it has NAPI through GRO), so the frame would wait for unrelated traffic; a redirect's flush
+ * wakes it on every driver, and any driver running native XDP takes redirects to itself. */
+static __always_inline int xdp_send(const struct bpf_fib_lookup *fib, __u32 path)
 {
 	stat_inc(path);
-	if (fib->ifindex == ctx->ingress_ifindex)
-		return XDP_TX;
 	return bpf_redirect(fib->ifindex, 0);
 }
 
@@ -110,7 +114,7 @@ int xdp_lb(struct xdp_md *ctx)
 			return XDP_PASS;
 		ct_touch(ct, &p, now);
 		xdp_rewrite(&h, &p, ct->orig_addr, ct->orig_addr ? ct->orig_port : 0, ct->nat_addr, ct->nat_port, &fib);
-		return xdp_send(ctx, &fib, STAT_XDP_ESTABLISHED);
+		return xdp_send(&fib, STAT_XDP_ESTABLISHED);
 	}
 
 	svc = lb_lookup_service(p.daddr, p.dport, p.proto);
@@ -139,7 +143,7 @@ int xdp_lb(struct xdp_md *ctx)
 	if (err)
 		return xdp_drop(err == CT_ERR_NO_PORT ? STAT_DROP_SNAT_PORTS : STAT_DROP_CT);
 	xdp_rewrite(&h, &p, snat, snat ? snat_port : 0, be->ip, be->port, &fib);
-	return xdp_send(ctx, &fib, STAT_XDP_NEW);
+	return xdp_send(&fib, STAT_XDP_NEW);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
