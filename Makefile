@@ -73,6 +73,7 @@ bench: setup cluster
 	tsx bench/iptables-sync.ts
 	tsx bench/dataplane.ts
 	tsx bench/dns.ts
+	tsx bench/xdp-pps.ts
 
 clean: bpf-clean
 	rm -rf dist build .conformance
