@@ -5,10 +5,15 @@
  *             veth: writes the frame's headers from gen_tmpl and transmits it (XDP_TX). The
  *             headers are written on every run because live-frame pages are recycled with
  *             whatever the receiver did to them (the node's NAT rewrites them in place).
- *   xdp_sink  on the backend pod's veth: counts what arrives and drops it. Being an XDP
- *             program, it also gives that veth the NAPI queue native redirects need.
+ *   tc_sink   tc ingress of the backend pod's veth: counts what arrives and drops it. At tc,
+ *             not XDP, so that both paths deliver the same thing, an skb at the pod (an XDP
+ *             sink would see redirected frames as they are but have to copy tc's skbs).
+ *   xdp_sink  the "wire" towards a backend on another node (the generator's veth): counts
+ *             the frames that left the node and drops them, as another machine's NIC would
+ *             take them off the wire without this node paying for it.
  */
 #include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
 #define BENCH_HDR_LEN 42 /* Ethernet + IPv4 (no options) + UDP */
@@ -55,6 +60,17 @@ int xdp_sink(struct xdp_md *ctx)
 	if (n)
 		*n += 1;
 	return XDP_DROP;
+}
+
+SEC("tc")
+int tc_sink(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&sink_count, &zero);
+
+	if (n)
+		*n += 1;
+	return TC_ACT_SHOT;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
