@@ -10,7 +10,8 @@
         "native/attach.cc",
         "native/abi.cc",
         "native/iter.cc",
-        "native/sockdiag.cc"
+        "native/sockdiag.cc",
+        "native/xdp.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

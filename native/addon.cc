@@ -12,6 +12,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitAbi(env, exports);
   InitIter(env, exports);
   InitSockDiag(env, exports);
+  InitXdp(env, exports);
   return exports;
 }
 

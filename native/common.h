@@ -89,5 +89,6 @@ void InitAttach(Napi::Env env, Napi::Object exports);
 void InitAbi(Napi::Env env, Napi::Object exports);
 void InitIter(Napi::Env env, Napi::Object exports);
 void InitSockDiag(Napi::Env env, Napi::Object exports);
+void InitXdp(Napi::Env env, Napi::Object exports);
 
 }  // namespace bpfproxy

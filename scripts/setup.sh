@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iptables ipset ipvsadm conntrack curl iperf3 procps kmod make g++ python3 socat bind9-dnsutils dnsperf nftables wrk nginx-light)
+APT_PACKAGES=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iptables ipset ipvsadm conntrack curl iperf3 procps kmod make g++ python3 socat bind9-dnsutils dnsperf nftables wrk nginx-light ethtool)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -420,7 +420,7 @@ struct svc_meta {
 	__u32 pad0;                       /* must be 0 */
 };
 
-/* dp_stats: PERCPU_ARRAY of __u64 packet counts, one per STAT_* index (tc_lb only; a reader
+/* dp_stats: PERCPU_ARRAY of __u64 packet counts, one per STAT_* index (tc_lb and xdp_lb; a reader
  * sums the CPUs). Exported as bpfproxy_datapath_{packets,drops}_total, shown by inspect --stats. */
 #define STAT_NEW               0  /* new flow: backend picked, tracked, DNATed */
 #define STAT_ESTABLISHED       1  /* packet of a tracked forward flow */
@@ -437,7 +437,11 @@ struct svc_meta {
 #define STAT_ICMP_ERROR        12 /* ICMP error about a NATed flow: its quoted packet translated back */
 #define STAT_DROP_SRC_RANGE    13 /* new flow to a LoadBalancer IP from a source outside its loadBalancerSourceRanges */
 #define STAT_PASS_V6_EXTHDR    14 /* IPv6 packet with an extension header (fragment, options, routing): passed to the stack untranslated */
-#define BPFPROXY_STATS_MAX     16
+/* xdp_lb (the external interface's fast path) counts what it handled itself; what it passes
+ * on is counted by tc_lb as before, and its drops under the reasons above. */
+#define STAT_XDP_NEW           15 /* new flow picked, tracked, DNATed (+ SNAT) and sent on by XDP */
+#define STAT_XDP_ESTABLISHED   16 /* packet of a tracked forward flow sent on by XDP */
+#define BPFPROXY_STATS_MAX     32 /* room to grow: a pinned dp_stats of another size is replaced at load */
 
 /* tc attach parameters the loader uses (one filter per interface, replaced in place). */
 #define BPFPROXY_TC_HANDLE   0xb9f1

@@ -6,6 +6,7 @@ import type { Backend, BackendName } from '../proxier/backend.js';
 import type { PortRange } from '../util/port-range.js';
 import type { MapSizes } from './ebpf/abi.js';
 import type { LbOptions } from './ebpf/render.js';
+import type { XdpSetting } from './ebpf/xdp-attach.js';
 
 export const BACKEND_NAMES: readonly BackendName[] = ['ebpf', 'iptables', 'ipvs'];
 
@@ -41,6 +42,8 @@ export interface BackendConfig {
   mapSizes?: MapSizes;
   /** ebpf: --lb-algorithm, --maglev-table-size, --maglev-seed (unset: random). */
   lb?: LbOptions;
+  /** ebpf: --xdp native|generic|off (default native): xdp_lb on the external interface(s). */
+  xdp?: XdpSetting;
   /** ipvs: scheduler (rr, wrr, lc, ...). */
   ipvsScheduler: string;
   logger: Logger;

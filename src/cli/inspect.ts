@@ -17,6 +17,12 @@ export function formatInspect(rows: InspectRow[]): string {
   return lines.join('\n') + '\n';
 }
 
+/** `inspect --stats`: where xdp_lb is attached, and in which mode. */
+export function formatXdpAttachments(rows: ReadonlyArray<{ interface: string; mode: string; progId: number }>): string {
+  if (rows.length === 0) return 'XDP fast path (xdp_lb): not attached (--xdp=off, no external interface, or the mode was refused: see the log)\n';
+  return ['XDP fast path (xdp_lb)', ...rows.map((r) => `  ${r.interface.padEnd(16)} ${r.mode.padEnd(8)} prog id ${r.progId}`)].join('\n') + '\n';
+}
+
 export async function inspectCommand(opts: CliOptions, log: Logger, args: { stats?: boolean } = {}): Promise<number> {
   if (args.stats && opts.backend !== 'ebpf') {
     process.stderr.write(`bpfproxy inspect --stats: only the ebpf backend has data plane counters (--backend=${opts.backend})\n`);
@@ -32,6 +38,8 @@ export async function inspectCommand(opts: CliOptions, log: Logger, args: { stat
     }
     try {
       process.stdout.write(formatDatapathStats(pinned.read()));
+      const { xdpAttachments } = await import('../backends/ebpf/xdp-attach.js');
+      process.stdout.write(formatXdpAttachments(await xdpAttachments()));
     } finally {
       pinned.close();
     }

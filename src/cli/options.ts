@@ -14,6 +14,7 @@ import { LB_ALGORITHMS, isLbAlgorithm } from '../model/lb-algorithm.js';
 import { parseDuration } from '../util/duration.js';
 import { parsePortRange } from '../util/port-range.js';
 import { socketLbTarget } from '../backends/ebpf/socket-lb.js';
+import { parseXdpSetting } from '../backends/ebpf/xdp-attach.js';
 import { readKubeProxyConfig } from './kube-proxy-config.js';
 import { readFileSync } from 'node:fs';
 import { type Nameserver, parseResolvConf } from '../dns/resolv-conf.js';
@@ -77,6 +78,10 @@ Options:
                               keep it >= 100 x the largest Service's endpoints; M x 4 bytes per table)
   --maglev-seed STRING        ebpf: seed of the maglev hashes (default "${DEFAULT_MAGLEV_SEED}"); the same on every node,
                               or nodes pick different backends; a private value keeps the choice unpredictable
+  --xdp MODE                  ebpf: XDP fast path for NodePort/external/LB IP traffic on the node's external
+                              interface(s): native (default; veth and most NIC drivers), generic (any
+                              driver, slower), off (tc only). A mode the interface refuses is logged and
+                              tc serves it. Native redirects into pod veths need GRO or XDP on the pod side
   --ipvs-scheduler S          ipvs: rr (default), wrr, lc, wlc, sh, dh, sed, nq, mh
   --dns-bind-address A        answer cluster DNS on host:port, UDP and TCP (default "": off)
   --cluster-domain ZONE       the cluster's DNS zone (default cluster.local)
@@ -163,6 +168,7 @@ export function parseArgv(argv: string[]) {
       'lb-algorithm': { type: 'string', default: 'random' },
       'maglev-table-size': { type: 'string', default: String(MAGLEV_SIZE_DEFAULT) },
       'maglev-seed': { type: 'string', default: DEFAULT_MAGLEV_SEED },
+      xdp: { type: 'string', default: 'native' },
       'ipvs-scheduler': { type: 'string' },
       'dns-bind-address': { type: 'string', default: '' },
       'cluster-domain': { type: 'string', default: 'cluster.local' },
@@ -350,6 +356,7 @@ export function cliOptions(v: Values): CliOptions {
       conntrackGcIntervalMs: parseDuration(v['conntrack-gc-interval'], '--conntrack-gc-interval'),
       mapSizes: parseMapSizes(v['bpf-map-sizes']),
       lb: lbOptions({ algorithm: v['lb-algorithm'], tableSize: v['maglev-table-size'], seed: v['maglev-seed'] }),
+      xdp: parseXdpSetting(v.xdp ?? 'native'),
       ipvsScheduler: scheduler,
     },
   };

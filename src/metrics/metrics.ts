@@ -114,6 +114,12 @@ export function createMetrics(registry = new Registry()) {
       registers: [registry],
       collect: fromKernel((c) => c.drops, 'reason'),
     }),
+    xdpAttached: new Gauge({
+      name: 'bpfproxy_xdp_attached',
+      help: 'xdp_lb on an external interface: 1 attached in that mode, 0 the mode was refused (tc_lb alone serves it)',
+      labelNames: ['interface', 'mode'],
+      registers: [registry],
+    }),
     conntrackEntries: new Gauge({
       name: 'bpfproxy_conntrack_entries',
       help: 'eBPF conntrack entries (two per flow) left after the last garbage collection pass',

@@ -15,6 +15,9 @@ export interface ConformanceBackend {
   /** Deletes part of what the backend programmed in `nodeNs`, as an admin's mistake would. */
   tamper(nodeNs: string, runId: string, node: string): Promise<void>;
   unsupported: Record<string, string>;
+  /** Packets a fast path in front of the main one handled on `node` so far (ebpf: xdp_lb's
+   * counters); absent for backends without one. */
+  fastPathPackets?(runId: string, node: string): Promise<number>;
   /** How long a case waits for one change to reach the kernel in the qemu guest, when the
    * suite's default (15 s) is too short for this proxy's syncs there. */
   guestSyncDeadlineMs?: number;
@@ -45,6 +48,18 @@ export const BACKENDS: Record<string, ConformanceBackend> = {
       const dump = await run('bpftool', ['-j', 'map', 'dump', 'pinned', map]);
       for (const e of JSON.parse(dump.stdout) as Array<{ key: string[] }>) {
         await run('bpftool', ['map', 'delete', 'pinned', map, 'key', 'hex', ...e.key.map((b) => b.replace(/^0x/, ''))]);
+      }
+    },
+    async fastPathPackets(runId, node) {
+      // The pinned dp_stats, read in this process (a per-CPU array: summed over CPUs).
+      const { libbpf } = await import('../../src/backends/ebpf/libbpf.js');
+      const { readDatapathStats } = await import('../../src/backends/ebpf/stats.js');
+      const fd = libbpf.getPinned(`${pinRoot(runId, node)}/dp_stats`);
+      try {
+        const s = readDatapathStats(fd);
+        return s.packets.xdp_new! + s.packets.xdp_established!;
+      } finally {
+        libbpf.closeFd(fd);
       }
     },
     unsupported: {},

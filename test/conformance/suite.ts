@@ -151,6 +151,7 @@ function suite(backendName: string, source: ConformanceSource, peers?: Peers): v
           manifests,
           source,
           tamper: () => backend.tamper(topo.node(NODE).ns, prefix, NODE),
+          ...(backend.fastPathPackets ? { fastPathPackets: (node: string) => backend.fastPathPackets!(prefix, node) } : {}),
           backend: backendName,
           log,
           syncDeadlineMs: (IN_GUEST && backend.guestSyncDeadlineMs) || SYNC_DEADLINE_MS,

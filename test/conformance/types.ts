@@ -28,6 +28,8 @@ export interface ConformanceContext {
   baseline: Map<string, Record<string, string>>;
   /** Deletes some of what the backend programmed on node-a behind its back (backend-specific). */
   tamper(): Promise<void>;
+  /** Packets the backend's fast path (ebpf: XDP) handled on a node so far; absent without one. */
+  fastPathPackets?(node: string): Promise<number>;
   /** How long a change may take to show: one sync period plus file-watch latency, plus
    * (in the qemu guest, where every tool start costs ~0.5 s) a sync's own duration. */
   syncDeadlineMs: number;

@@ -12,6 +12,28 @@ import { createNetns, deleteNetns, ip, nsRun, spawnInNetns } from './netns.js';
 const POD_SERVER = fileURLToPath(new URL('./pod-server.mjs', import.meta.url));
 const UNDERLAY_ROUTER = '198.19.200.254';
 
+/**
+ * GRO on a veth end turns on its NAPI receive path, which is what lets the other end's
+ * native XDP send frames into it (XDP_REDIRECT into a pod's veth, XDP_TX out of a node's
+ * underlay veth): without an XDP program or GRO on the receiving end, veth_xdp_xmit has no
+ * queue to put the frame on and drops it. A CNI sets this up the same way (README, XDP).
+ */
+async function vethNapi(ns: string, dev: string): Promise<void> {
+  await nsRun(ns, 'ethtool', ['-K', dev, 'gro', 'on']);
+}
+
+/**
+ * A packet a local socket sends over veths keeps CHECKSUM_PARTIAL (the L4 checksum field
+ * holds only the pseudo-header sum, to be finished by "hardware"), and bridging or
+ * forwarding keeps that state. XDP sees bytes, not that state: its incremental checksum
+ * updates assume a finished checksum, as every frame off a real wire has. The underlay port
+ * facing a node therefore finishes checksums in software (tx off), so what reaches a node's
+ * external interface looks like it came off a wire.
+ */
+async function wireChecksums(ns: string, dev: string): Promise<void> {
+  await nsRun(ns, 'ethtool', ['-K', dev, 'tx', 'off']);
+}
+
 /** A pod's IPv6 twin: 198.18.<n>.<h> → 2001:db8:18:<n>::<h>. */
 export function podIPv6(ipv4: string): string {
   const [, , n, h] = ipv4.split('.');
@@ -75,6 +97,8 @@ export class Topology {
     const port = `${this.prefix}n${index}`;
     await ip(['-n', net, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
     await ip(['-n', net, 'link', 'set', port, 'master', 'br0', 'up']);
+    await vethNapi(net, port);
+    await wireChecksums(net, port);
     await ip(['-n', ns, 'addr', 'add', `${node.address}/24`, 'dev', 'eth0']);
     await ip(['-n', ns, 'link', 'set', 'eth0', 'up']);
     await ip(['-n', ns, 'addr', 'add', `${node.address6}/64`, 'dev', 'eth0', 'nodad']);
@@ -115,6 +139,7 @@ export class Topology {
     await ip(['-n', ns, 'addr', 'add', `${podIP}/32`, 'dev', 'eth0']);
     await ip(['-n', ns, 'addr', 'add', `${ip6}/128`, 'dev', 'eth0', 'nodad']);
     await ip(['-n', ns, 'link', 'set', 'eth0', 'up']);
+    await vethNapi(ns, 'eth0');
     await ip(['-n', ns, 'route', 'add', `${node.gateway}/32`, 'dev', 'eth0', 'scope', 'link']);
     await ip(['-n', ns, 'route', 'add', 'default', 'via', node.gateway, 'dev', 'eth0']);
     await ip(['-n', ns, '-6', 'route', 'add', `${node.gateway6}/128`, 'dev', 'eth0']);

@@ -209,7 +209,10 @@ export const STAT_ICMP_ERROR = 12;
 export const STAT_DROP_SRC_RANGE = 13;
 /** IPv6 packet with an extension header: passed to the stack untranslated. */
 export const STAT_PASS_V6_EXTHDR = 14;
-export const STATS_MAX = 16;
+/** Handled by xdp_lb itself (new flow / tracked forward packet). */
+export const STAT_XDP_NEW = 15;
+export const STAT_XDP_ESTABLISHED = 16;
+export const STATS_MAX = 32;
 export const TC_HANDLE = 0xb9f1;
 export const TC_PRIORITY = 0xb9f;
 /** lb_src_range: entries (abi.h BPFPROXY_LB_SRC_MAX) and the svc_id bits every prefix covers. */

@@ -21,6 +21,7 @@ import { type Desired, diff } from './diff.js';
 import { type LbTables, lbTables } from './family-maps.js';
 import { ConntrackGc } from './conntrack-gc.js';
 import { LinkWatcher } from './link-watch.js';
+import { XdpAttacher, detachXdpEverywhere, type XdpIfaceState, type XdpSetting } from './xdp-attach.js';
 import { BpfError, REPO_ROOT, libbpf } from './libbpf.js';
 import { loadDataplane, openPinnedMaps, type Dataplane, type Maps } from './loader.js';
 import { flowSeedOf } from './maglev.js';
@@ -76,6 +77,8 @@ export interface EbpfBackendOptions {
    * localhost NodePorts off; ignoring it would serve them against an explicit "false".
    */
   localhostNodePorts?: boolean;
+  /** --xdp: xdp_lb on the node's external interface(s) in this mode, or off (default native). */
+  xdp?: XdpSetting;
   /** Network namespace (/run/netns/NAME) whose interfaces get tc_lb; default: our own. */
   netns?: string;
   /** Attach tc_lb when a link appears (`ip monitor link` events). Default true. */
@@ -129,6 +132,9 @@ export class EbpfBackend implements Backend {
   private tables?: LbTables;
   private loading?: Promise<Dataplane>;
   private tc?: TcAttacher;
+  private xdp?: XdpAttacher;
+  /** The Node's addresses at the last sync: where xdp_lb goes (link events re-check them). */
+  private nodeAddresses: string[] = [];
   /** Writes (and holds the fds of) the maglev tables. */
   private maglev?: MaglevMaps;
   private readonly lb: LbOptions;
@@ -136,6 +142,8 @@ export class EbpfBackend implements Backend {
   private polling = false;
   /** A link event arrived during a scan: scan again when it ends. */
   private rescan = false;
+  /** A link event arrived since the last XDP check (a new or renamed external interface). */
+  private linkEvent = false;
   private links?: LinkWatcher;
   private gc?: ConntrackGc;
   /** Closes sockets the socket LB connected to removed backends (only with a socket LB). */
@@ -169,7 +177,7 @@ export class EbpfBackend implements Backend {
   private async ensureLoaded(): Promise<Dataplane> {
     if (this.dp) return this.dp;
     this.loading ??= (async () => {
-      const dp = await loadDataplane({ pinRoot: this.pinRoot, objectDir: this.objectDir, mapSizes: this.opts.mapSizes });
+      const dp = await loadDataplane({ pinRoot: this.pinRoot, objectDir: this.objectDir, mapSizes: this.opts.mapSizes, log: (msg) => this.log.warn(msg) });
       let tc: TcAttacher;
       try {
         this.tables = lbTables(dp.maps);
@@ -192,6 +200,12 @@ export class EbpfBackend implements Backend {
         this.pinPrograms(dp);
         await this.attachSocketLb(dp);
         tc = new TcAttacher({ ethernet: dp.tc.fd, l3: dp.tcL3.fd }, this.opts.netns);
+        const xdp = this.opts.xdp ?? 'native';
+        if (xdp !== 'off') this.xdp = new XdpAttacher(dp.xdp.fd, xdp, this.log, this.opts.netns);
+        else {
+          const left = await detachXdpEverywhere(this.opts.netns);
+          this.log.info({ detached: left }, '--xdp=off: no XDP fast path; tc_lb serves external traffic');
+        }
       } catch (e) {
         this.maglev?.close();
         this.maglev = undefined;
@@ -202,7 +216,10 @@ export class EbpfBackend implements Backend {
       }
       this.tc = tc;
       if (this.opts.watchLinks ?? true) {
-        this.links = new LinkWatcher(() => void this.pollInterfaces(), this.log, this.opts.netns);
+        this.links = new LinkWatcher(() => {
+          this.linkEvent = true;
+          void this.pollInterfaces();
+        }, this.log, this.opts.netns);
         this.links.start();
       }
       this.gc!.start(this.opts.conntrackGcIntervalMs ?? 5000);
@@ -291,7 +308,7 @@ export class EbpfBackend implements Backend {
 
   /** Pinned programs let `bpftool prog show pinned` find what is attached. */
   private pinPrograms(dp: Dataplane): void {
-    for (const p of [dp.tc, dp.tcL3, ...dp.sock]) {
+    for (const p of [dp.tc, dp.tcL3, dp.xdp, ...dp.sock]) {
       const pin = path.join(this.pinRoot, `prog_${p.name}`);
       rmSync(pin, { force: true });
       libbpf.pin(p.fd, pin);
@@ -330,6 +347,8 @@ export class EbpfBackend implements Backend {
     this.lastSync = { ops: res.ops, applied: res.applied, failed: failed.size, attached: att.attached };
     if (att.attached.length) this.log.info({ interfaces: att.attached }, 'tc_lb attached');
     for (const e of att.errors) this.log.error({ op: e.op, err: e }, 'tc attach failed');
+    this.nodeAddresses = table.nodes.get(table.nodeName)?.addresses ?? [];
+    if (lookForLinks || this.xdp?.status().length === 0) await this.ensureXdp({ verify: opts.full || opts.verify });
     // Without tc_lb on an interface nothing works there: the whole sync is retried.
     if (att.errors.length) throw new Error(`tc attach failed: ${att.errors.map((e) => e.message).join('; ')}`);
     return { failed: [...failed] };
@@ -527,12 +546,38 @@ export class EbpfBackend implements Backend {
         const att = await this.tc.ensure();
         if (att.attached.length) this.log.info({ interfaces: att.attached }, 'tc_lb attached');
         for (const e of att.errors) this.log.error({ op: e.op, err: e }, 'tc attach failed');
+        // The external interface is rarely new: asked only when a link appeared.
+        if (this.linkEvent || att.attached.length) {
+          this.linkEvent = false;
+          await this.ensureXdp();
+        }
       } while (this.rescan);
     } catch (e) {
       this.log.warn({ err: e }, 'interface scan failed');
     } finally {
       this.polling = false;
     }
+  }
+
+  /** xdp_lb onto the external interfaces; a failure leaves them to tc_lb (said, never fatal). */
+  private async ensureXdp(opts: { verify?: boolean } = {}): Promise<void> {
+    if (!this.xdp || this.nodeAddresses.length === 0) return;
+    try {
+      const r = await this.xdp.ensure(this.nodeAddresses, opts);
+      if (r.attached.length) this.log.info({ interfaces: r.attached, mode: this.xdp.mode }, 'xdp_lb attached');
+    } catch (e) {
+      this.log.warn({ err: e }, 'XDP attach scan failed; tc_lb serves external traffic meanwhile');
+    }
+    const m = this.opts.metrics;
+    if (m) {
+      m.xdpAttached.reset();
+      for (const s of this.xdp.status()) m.xdpAttached.set({ interface: s.interface, mode: s.mode }, s.mode === 'none' ? 0 : 1);
+    }
+  }
+
+  /** Where xdp_lb is attached (and where the mode was refused); undefined with --xdp=off. */
+  get xdpStatus(): XdpIfaceState[] | undefined {
+    return this.xdp?.status();
   }
 
   /** Reads the kernel maps back. Without a loaded data plane (e.g. `bpfproxy inspect` in
@@ -571,6 +616,7 @@ export class EbpfBackend implements Backend {
   /** Detaches everything (tc on every interface, cgroup hooks) and removes the pin dir. */
   async cleanup(): Promise<void> {
     const detached = await detachTcEverywhere(this.opts.netns);
+    const xdp = await detachXdpEverywhere(this.opts.netns);
     let cg = 0;
     if (this.opts.cgroupPath) {
       try {
@@ -586,7 +632,7 @@ export class EbpfBackend implements Backend {
     this.owner.clear();
     this.waiting.clear();
     this.ids = idsFromState(emptyState());
-    this.log.info({ interfaces: detached, cgroupPrograms: cg, pinRoot: this.pinRoot }, 'eBPF data plane removed');
+    this.log.info({ interfaces: detached, xdpInterfaces: xdp, cgroupPrograms: cg, pinRoot: this.pinRoot }, 'eBPF data plane removed');
   }
 
   /** Closes our fds; pinned maps and attached programs keep working. */
@@ -605,6 +651,7 @@ export class EbpfBackend implements Backend {
     this.dp = undefined;
     this.tables = undefined;
     this.tc = undefined;
+    this.xdp = undefined;
   }
 }
 
@@ -624,16 +671,17 @@ export async function createEbpfBackend(cfg: {
   localhostNodePorts?: boolean;
   mapSizes?: MapSizes;
   lb?: LbOptions;
+  xdp?: XdpSetting;
   logger?: Logger;
   metrics?: Metrics;
 }): Promise<Backend> {
   const {
     pinRoot, cgroupPath, cgroupPathSource, cgroupPathWarning, socketLbOff, socketLbHostNetnsOnly, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, nodePortAddresses, localhostNodePorts,
-    mapSizes, lb, logger, metrics,
+    mapSizes, lb, xdp, logger, metrics,
   } = cfg;
   return new EbpfBackend({
     pinRoot, cgroupPath, cgroupPathSource, cgroupPathWarning, socketLbOff, socketLbHostNetnsOnly, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, nodePortAddresses,
-    localhostNodePorts, mapSizes, lb, logger, metrics,
+    localhostNodePorts, mapSizes, lb, xdp, logger, metrics,
   });
 }
 

@@ -37,6 +37,23 @@ export interface TcTarget {
   handle: number;
   priority: number;
 }
+/** XDP attach modes (--xdp): driver (native) or the kernel's skb-based fallback (generic). */
+export type XdpMode = 'native' | 'generic';
+export interface XdpTarget { netns?: string; ifname?: string; ifindex?: number }
+/** What an interface has attached (bpf_xdp_query): ids are 0 where nothing is. */
+export interface XdpState { mode: 'none' | 'native' | 'generic' | 'offload' | 'multi'; progId: number; nativeId: number; genericId: number }
+export interface XdpTestRun {
+  progFd: number;
+  data: Buffer;
+  /** Network namespace to run in (bpf_fib_lookup and live frames use it); default: ours. */
+  netns?: string;
+  /** Ingress interface of the frame (xdp_md.ingress_ifindex), looked up in `netns`. */
+  ifname?: string;
+  repeat?: number;
+  /** BPF_F_TEST_XDP_LIVE_FRAMES (kernel 5.18+): XDP_TX / redirect really send the frames. */
+  live?: boolean;
+  batchSize?: number;
+}
 export interface BatchResult { done: number; fallback: boolean }
 /** A socket as inet_diag lists it (IPv4 or IPv6 text, ports host order); the cookie makes SOCK_DESTROY exact. */
 export interface DiagSocket { src: string; sport: number; dst: string; dport: number; ifindex: number; cookie: bigint; state: number }
@@ -75,6 +92,10 @@ interface Native {
   netnsCookie(netns: string | null): Promise<bigint>;
   sockDiagDump(netns: string | null, proto: number, states: number, family?: 4 | 6): Promise<DiagSocket[]>;
   sockDestroy(netns: string | null, proto: number, socks: DiagSocket[]): Promise<number[]>;
+  xdpAttach(t: XdpTarget & { mode: XdpMode; progFd: number }): Promise<number>;
+  xdpDetach(t: XdpTarget & { mode: XdpMode }): Promise<boolean>;
+  xdpQuery(t: XdpTarget): Promise<XdpState>;
+  xdpTestRun(r: XdpTestRun): Promise<{ retval: number; dataOut: Buffer }>;
   abiLayout(): Record<string, { size: number; fields: Record<string, { offset: number; size: number }> }>;
   abiConstants(): Record<string, number>;
 }
@@ -165,6 +186,13 @@ export const libbpf = {
   iterLink: (progFd: number) => sync(() => addon().iterLink(progFd)),
   /** One pass of an iterator over the sockets of `netns` (default: ours): what it wrote. */
   iterRun: (linkFd: number, netns?: string) => async(() => addon().iterRun(linkFd, netns ?? null)),
+  /** Attaches (or atomically replaces) the XDP program of an interface in `mode`; its program id. */
+  xdpAttach: (t: XdpTarget, mode: XdpMode, progFd: number) => async(() => addon().xdpAttach({ ...t, mode, progFd })),
+  /** Detaches the `mode` XDP program; false when the interface is gone. */
+  xdpDetach: (t: XdpTarget, mode: XdpMode) => async(() => addon().xdpDetach({ ...t, mode })),
+  xdpQuery: (t: XdpTarget) => async(() => addon().xdpQuery(t)),
+  /** One XDP test run (repeated), in a namespace, from an ingress interface; optionally live frames. */
+  xdpTestRun: (r: XdpTestRun) => async(() => addon().xdpTestRun(r)),
   /** The cookie bpf_get_netns_cookie() gives sockets of `netns` (default: ours); kernel 5.14+. */
   netnsCookie: (netns?: string) => async(() => addon().netnsCookie(netns ?? null)),
   /** IPv4 sockets of `proto` in `netns` whose TCP state is in the `states` bit mask (inet_diag). */

@@ -1,7 +1,7 @@
 // Loads the BPF objects with their maps pinned by name under the pin root (LIBBPF_PIN_BY_NAME:
 // an existing pinned map is reused, so a restarted controller adopts the live tables), and
 // gives typed handles on the maps.
-import { mkdirSync, statfsSync } from 'node:fs';
+import { mkdirSync, statfsSync, unlinkSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import path from 'node:path';
@@ -110,6 +110,8 @@ export interface Dataplane {
   tcL3: ProgramDesc;
   /** cgroup programs (connect, sendmsg, recvmsg, getpeername; 4 and 6). */
   sock: ProgramDesc[];
+  /** xdp_lb: the external interface's fast path (xdp_lb.bpf.c). */
+  xdp: ProgramDesc;
   objects: LoadedObject[];
   close(): void;
 }
@@ -152,8 +154,31 @@ function loadSizes(pinRoot: string, asked: abi.MapSizes): Record<string, number>
   return out;
 }
 
-export async function loadDataplane(opts: { pinRoot: string; objectDir: string; mapSizes?: abi.MapSizes }): Promise<Dataplane> {
+/**
+ * dp_stats holds only counters: one pinned by a version with another number of counters
+ * (16 before IPv6 and XDP) is unpinned, so this load creates it anew instead of failing on
+ * libbpf's reuse check. The programs still attached keep the old map until they are
+ * replaced; the exported counters restart from zero (a counter reset, as on a restart).
+ */
+function replaceOtherSizeStats(pinRoot: string): string | undefined {
+  const pin = path.join(pinRoot, 'dp_stats');
+  let fd: number;
+  try {
+    fd = libbpf.getPinned(pin);
+  } catch {
+    return undefined;
+  }
+  const have = libbpf.mapInfo(fd).maxEntries;
+  libbpf.closeFd(fd);
+  if (have === abi.STATS_MAX) return undefined;
+  unlinkSync(pin);
+  return `dp_stats was pinned with ${have} counters, this version has ${abi.STATS_MAX}: replaced (counters restart from zero)`;
+}
+
+export async function loadDataplane(opts: { pinRoot: string; objectDir: string; mapSizes?: abi.MapSizes; log?: (msg: string) => void }): Promise<Dataplane> {
   await ensureBpffs(opts.pinRoot);
+  const replaced = replaceOtherSizeStats(opts.pinRoot);
+  if (replaced) opts.log?.(replaced);
   const sizes = loadSizes(opts.pinRoot, opts.mapSizes ?? {});
   // The first object pins the maps; the others find them pinned and share them.
   const objects: LoadedObject[] = [];
@@ -161,19 +186,20 @@ export async function loadDataplane(opts: { pinRoot: string; objectDir: string; 
     for (const o of objects) libbpf.closeObject(o.handle);
   };
   try {
-    for (const f of ['tc_lb.bpf.o', 'tc_lb_l3.bpf.o', 'sock_lb.bpf.o']) objects.push(await libbpf.openLoad(path.join(opts.objectDir, f), opts.pinRoot, sizes));
+    for (const f of ['tc_lb.bpf.o', 'tc_lb_l3.bpf.o', 'sock_lb.bpf.o', 'xdp_lb.bpf.o']) objects.push(await libbpf.openLoad(path.join(opts.objectDir, f), opts.pinRoot, sizes));
   } catch (e) {
     closeAll();
     throw e;
   }
-  const [tcObj, l3Obj, sockObj] = objects as [LoadedObject, LoadedObject, LoadedObject];
+  const [tcObj, l3Obj, sockObj, xdpObj] = objects as [LoadedObject, LoadedObject, LoadedObject, LoadedObject];
   const tc = tcObj.programs.find((p) => p.name === 'tc_lb');
   const tcL3 = l3Obj.programs.find((p) => p.name === 'tc_lb_l3');
-  if (!tc || !tcL3) {
+  const xdp = xdpObj.programs.find((p) => p.name === 'xdp_lb');
+  if (!tc || !tcL3 || !xdp) {
     closeAll();
-    throw new Error('tc_lb.bpf.o / tc_lb_l3.bpf.o lack their programs tc_lb / tc_lb_l3');
+    throw new Error('tc_lb.bpf.o / tc_lb_l3.bpf.o / xdp_lb.bpf.o lack their programs tc_lb / tc_lb_l3 / xdp_lb');
   }
-  return { maps: mapsOf(tcObj), tc, tcL3, sock: sockObj.programs, objects, close: closeAll };
+  return { maps: mapsOf(tcObj), tc, tcL3, sock: sockObj.programs, xdp, objects, close: closeAll };
 }
 
 /** Read-only view for `bpfproxy inspect` from another process: opens the pinned maps

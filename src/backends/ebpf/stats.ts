@@ -1,4 +1,4 @@
-// tc_lb's per-CPU packet counters (dp_stats, abi.h STAT_*): packets by path and drops by
+// tc_lb's and xdp_lb's per-CPU packet counters (dp_stats, abi.h STAT_*): packets by path and drops by
 // reason, summed over CPUs. Read by the metrics endpoint and by `inspect --stats`.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -15,6 +15,9 @@ export const PACKET_PATHS: ReadonlyArray<readonly [number, string]> = [
   [abi.STAT_ICMP_ERROR, 'icmp_error'],
   // Passed to the stack untranslated (an IPv6 extension header tc_lb does not walk).
   [abi.STAT_PASS_V6_EXTHDR, 'ipv6_extension_header'],
+  // xdp_lb's own: what the external interface's fast path sent on without tc_lb.
+  [abi.STAT_XDP_NEW, 'xdp_new'],
+  [abi.STAT_XDP_ESTABLISHED, 'xdp_established'],
 ];
 
 /** Counter index → its `reason` label (bpfproxy_datapath_drops_total). */
@@ -81,7 +84,7 @@ export function openPinnedStats(pinRoot: string): { read(): DatapathStats; close
 
 /** `inspect --stats`: one line per counter, packets first. */
 export function formatDatapathStats(s: DatapathStats): string {
-  const lines = ['Datapath packets (tc_lb, all CPUs, since the maps were created)'];
+  const lines = ['Datapath packets (tc_lb and xdp_lb, all CPUs, since the maps were created)'];
   for (const [name, n] of Object.entries(s.packets)) lines.push(`  ${name.padEnd(22)} ${n}`);
   lines.push('Drops by reason');
   for (const [name, n] of Object.entries(s.drops)) lines.push(`  ${name.padEnd(22)} ${n}`);

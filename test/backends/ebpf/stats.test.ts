@@ -11,7 +11,7 @@ describe('dp_stats reader', () => {
   it('inspect --stats prints packets, then drops, one counter per line', () => {
     expect(formatDatapathStats({ packets: { new: 2, reply: 9 }, drops: { no_backend: 1 } })).toBe(
       [
-        'Datapath packets (tc_lb, all CPUs, since the maps were created)',
+        'Datapath packets (tc_lb and xdp_lb, all CPUs, since the maps were created)',
         '  new                    2',
         '  reply                  9',
         'Drops by reason',
