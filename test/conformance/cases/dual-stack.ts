@@ -107,11 +107,11 @@ function sticky6(name: string, last: number, nodePort: number, timeoutSeconds: n
   return dualStack({ name, type: 'NodePort', clusterIP: `198.19.1.${last}`, secondClusterIP: `2001:db8:19::${last}`, nodePort, sessionAffinity: { timeoutSeconds } }, PODS3, PODS3);
 }
 
-/** Within one sync deadline, 20 requests from the client pod to `target` all reach one pod. */
-async function untilSticky(ctx: ConformanceContext, target: string): Promise<string> {
+/** Within one sync deadline, `count` requests to `target` (from the client pod, or `from`) all reach one pod: which. */
+async function untilSticky(ctx: ConformanceContext, target: string, from?: string, count = 20): Promise<string> {
   return eventually(async () => {
-    const { bodies } = tally(await ctx.request(target, { count: 20 }));
-    expect([...bodies.values()]).toEqual([20]);
+    const { bodies } = tally(await ctx.request(target, { from, count }));
+    expect([...bodies.values()]).toEqual([count]);
     return [...bodies.keys()][0]!;
   }, ctx.syncDeadlineMs);
 }
@@ -128,8 +128,8 @@ export const ipv6Affinity: ConformanceCase = {
     const batch = (op: string) => AFFINITY_CLIENTS.map((a) => `addr ${op} ${a}/64 dev eth0 nodad`).join('\n') + '\n';
     try {
       await nsRun(ext, 'ip', ['-force', '-batch', '-'], { input: batch('add') });
-      // Programmed once the external client's own address sticks too.
-      await stuckPod(ctx, target);
+      // The NodePort is programmed once the external client's own address sticks there too.
+      await untilSticky(ctx, target, EXTERNAL, 8);
       const chosen = new Map<string, string>();
       for (const from of AFFINITY_CLIENTS) {
         const { bodies, errors } = tally(await ctx.request(target, { from: EXTERNAL, localAddress: from, count: 4 }));
@@ -145,14 +145,6 @@ export const ipv6Affinity: ConformanceCase = {
     }
   },
 };
-
-/** Waits one sync deadline until 8 requests from the external client's own address to `target` all reach one pod. */
-async function stuckPod(ctx: ConformanceContext, target: string): Promise<void> {
-  await eventually(async () => {
-    const { bodies } = tally(await ctx.request(target, { from: EXTERNAL, count: 8 }));
-    expect([...bodies.values()]).toEqual([8]);
-  }, ctx.syncDeadlineMs);
-}
 
 export const ipv6AffinityTimeout: ConformanceCase = {
   id: 'ipv6-clientip-affinity-timeout',
