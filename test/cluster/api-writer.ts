@@ -1,7 +1,7 @@
 // Writes test objects through the real API server, with the same interface as a manifests
 // directory (test/harness/manifests.ts ManifestDir): a "file" is a named group of objects.
-// Writing a file server-side-applies each object (status too, where a test sets it:
-// LoadBalancer ingress) and deletes the objects the file held before but no longer does.
+// Writing a file server-side-applies each object (its status, where a test sets one — Node
+// addresses, LoadBalancer ingress — by merge patch) and deletes the objects the file held before but no longer does.
 import type { ObjectWriter } from '../harness/manifests.js';
 import type { TestCluster } from './cluster.js';
 
@@ -67,7 +67,10 @@ export class ApiWriter implements ObjectWriter {
     }
     if (r.status >= 300) throw new ApiError(`apply ${id(o)}: ${r.status} ${r.text}`, r.status, r.text);
     if (status !== undefined) {
-      const s = await this.cluster.request('PATCH', `${path}/status?fieldManager=bpfproxy-test&force=true`, { apiVersion: o.apiVersion, kind: o.kind, metadata: o.metadata, status }, undefined, 'application/apply-patch+yaml');
+      // A merge patch, as the kubelet writes a Node's status: server-side apply refuses a
+      // dual-stack Node (one InternalIP per family), since it keys status.addresses by type
+      // alone ("duplicate entries for key [type=InternalIP]", kubernetes/kubernetes#121896).
+      const s = await this.cluster.request('PATCH', `${path}/status?fieldManager=bpfproxy-test`, { status }, undefined, 'application/merge-patch+json');
       if (s.status >= 300) throw new Error(`apply ${id(o)} status: ${s.status} ${s.text}`);
     }
   }

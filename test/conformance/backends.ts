@@ -30,17 +30,24 @@ const flushKubeServices = async (ns: string) => void (await nsRun(ns, 'iptables'
 
 const pinRoot = (runId: string, node: string) => `/sys/fs/bpf/${runId}-${node}`;
 
+/** --cluster-cidr of every column: the pod CIDRs of both families (the topology is dual-stack). */
+const CLUSTER_CIDRS = '198.18.0.0/16,2001:db8:18::/48';
+
+/** Why a 1 s ClientIP timeout cannot be seen to pass in IPVS mode (ours and kube-proxy's). */
+const IPVS_AFFINITY_TIMEOUT =
+  'IPVS persistence templates do not expire while connections they created exist, and closed TCP connections stay in IPVS TIME_WAIT for a fixed 120 s, so a 1 s ClientIP timeout lasts ≥ 2 min (kubernetes/kubernetes#89358)';
+
 export const BACKENDS: Record<string, ConformanceBackend> = {
   iptables: {
     name: 'iptables',
-    args: () => ['--cluster-cidr', '198.18.0.0/16'],
+    args: () => ['--cluster-cidr', CLUSTER_CIDRS],
     tamper: flushKubeServices,
     unsupported: {},
   },
   ebpf: {
     name: 'ebpf',
     // The socket LB on the node's own test cgroup, never on this machine's cgroup root (its default).
-    args: (runId, node, cgroup) => ['--cluster-cidr', '198.18.0.0/16', '--bpf-pin-root', pinRoot(runId, node), ...(cgroup ? ['--cgroup-path', cgroup] : ['--socket-lb=false'])],
+    args: (runId, node, cgroup) => ['--cluster-cidr', CLUSTER_CIDRS, '--bpf-pin-root', pinRoot(runId, node), ...(cgroup ? ['--cgroup-path', cgroup] : ['--socket-lb=false'])],
     nodeCgroup: true,
     async tamper(_ns, runId, node) {
       // Empty the services map: every VIP lookup misses until the proxy rewrites it.
@@ -99,21 +106,21 @@ export const BACKENDS: Record<string, ConformanceBackend> = {
       'cleanup-leaves-nothing':
         'kube-proxy --cleanup --proxy-mode=ipvs exits 1 (v1.37.2, seen in the guest): its iptables-mode teardown runs first and cannot delete KUBE-MARK-MASQ and KUBE-PROXY-FIREWALL, which the IPVS-mode rules still reference ("CHAIN_DEL failed (Device or resource busy)")',
       'localhost-nodeport': "kube-proxy's IPVS mode does not serve NodePorts on 127.0.0.1 (its --nodeport-addresses help: loopback only in iptables mode)",
-      'clientip-affinity-timeout':
-        'IPVS persistence templates do not expire while connections they created exist, and closed TCP connections stay in IPVS TIME_WAIT for a fixed 120 s, so a 1 s ClientIP timeout lasts ≥ 2 min (kubernetes/kubernetes#89358)',
+      'clientip-affinity-timeout': IPVS_AFFINITY_TIMEOUT,
+      'ipv6-clientip-affinity-timeout': IPVS_AFFINITY_TIMEOUT,
     },
   }),
   ipvs: {
     name: 'ipvs',
-    args: () => ['--cluster-cidr', '198.18.0.0/16'],
+    args: () => ['--cluster-cidr', CLUSTER_CIDRS],
     async tamper(ns) {
       // Every virtual server gone: the VIPs still sit on kube-ipvs0 but nothing balances them.
       await nsRun(ns, 'ipvsadm', ['--clear']);
     },
     unsupported: {
       'localhost-nodeport': "kube-proxy's IPVS mode does not serve NodePorts on 127.0.0.1 either (its --nodeport-addresses help: loopback only in iptables mode)",
-      'clientip-affinity-timeout':
-        'IPVS persistence templates do not expire while connections they created exist, and closed TCP connections stay in IPVS TIME_WAIT for a fixed 120 s, so a 1 s ClientIP timeout lasts ≥ 2 min (kubernetes/kubernetes#89358)',
+      'clientip-affinity-timeout': IPVS_AFFINITY_TIMEOUT,
+      'ipv6-clientip-affinity-timeout': IPVS_AFFINITY_TIMEOUT,
     },
   },
 };
@@ -122,7 +129,7 @@ export const BACKENDS: Record<string, ConformanceBackend> = {
 function kubeProxy(mode: KubeProxyMode, b: Pick<ConformanceBackend, 'tamper' | 'unsupported' | 'guestSyncDeadlineMs'>): ConformanceBackend {
   return {
     name: `kube-proxy/${mode}`,
-    args: () => ['--cluster-cidr=198.18.0.0/16'],
+    args: () => [`--cluster-cidr=${CLUSTER_CIDRS}`],
     ...b,
     reference: (peers, at) => new KubeProxyProcess({ binary: peers.kubeProxy, mode, ...at }),
   };

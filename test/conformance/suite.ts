@@ -85,7 +85,12 @@ function suite(backendName: string, source: ConformanceSource, peers?: Peers): v
         await dir.init();
         manifests = dir;
       }
-      await manifests.write(NODES_FILE, NODES.map((n) => node(n.name, topo.node(n.name).address, `198.18.${n.index}.0/24`, n.zone)));
+      // Dual-stack nodes (IPv4 primary), as kubelet reports them: the v6 InternalIP is where
+      // IPv6 NodePorts answer (kube-proxy's nodeIPs and `primary` come from the Node object).
+      await manifests.write(NODES_FILE, NODES.map((n) => {
+        const h = topo.node(n.name);
+        return node(n.name, [h.address, h.address6], [`198.18.${n.index}.0/24`, `2001:db8:18:${n.index}::/64`], n.zone);
+      }));
       for (const p of PODS) await topo.addPod(p.name, p.node, p.ip);
       await topo.addPod(CLIENT, NODE, CLIENT_IP, false);
       await topo.addPod(CLIENT_B, NODES[1].name, CLIENT_B_IP, false);

@@ -8,6 +8,7 @@
 //   --keep-alive: all requests over ONE TCP connection, or (udp) ONE connected socket: one flow
 //   --reconnect (udp --keep-alive): after an error from the kernel (not a timeout), the next
 //     request connects a new socket, as a client that handles ECONNABORTED/ECONNREFUSED does
+//   --local-address IP (tcp): the source address of every request (one of the namespace's own)
 //   --progress FILE: append one JSON line per finished request (a test waits on it while
 //     the loop runs)   --stop-file FILE: stop before the next request once FILE exists
 import { appendFileSync, existsSync } from 'node:fs';
@@ -28,6 +29,7 @@ const { values: v } = parseArgs({
     download: { type: 'string', default: '0' },
     'keep-alive': { type: 'boolean', default: false },
     reconnect: { type: 'boolean', default: false },
+    'local-address': { type: 'string' },
     progress: { type: 'string' },
     'stop-file': { type: 'string' },
   },
@@ -63,6 +65,7 @@ function tcpOnce() {
         path: bytes > 0 ? '/echo' : download > 0 ? `/download/${download}` : v.path,
         method: bytes > 0 ? 'POST' : 'GET',
         agent: keepAlive ?? false,
+        ...(v['local-address'] ? { localAddress: v['local-address'] } : {}),
         headers: keepAlive ? {} : { connection: 'close' },
         timeout,
       },

@@ -27,6 +27,8 @@ export interface RequestOptions {
   keepAlive?: boolean;
   /** udp + keepAlive: after a kernel error (not a timeout), connect a new socket for the next request. */
   reconnect?: boolean;
+  /** TCP: the source address of every request (one of the client namespace's own addresses). */
+  localAddress?: string;
 }
 
 type ClientOptions = RequestOptions & { cgroup?: string };
@@ -44,6 +46,7 @@ async function runClient(ns: string, target: string, o: ClientOptions, extra: st
   if (o.download) args.push('--download', String(o.download));
   if (o.keepAlive) args.push('--keep-alive');
   if (o.reconnect) args.push('--reconnect');
+  if (o.localAddress) args.push('--local-address', o.localAddress);
   // A bound on a hung client, not a measurement: node's own start takes seconds under qemu TCG.
   const startMs = process.env.BPFPROXY_IN_GUEST === '1' ? 30_000 : 10_000;
   const timeoutMs = startMs + (o.count ?? 1) * ((o.timeoutMs ?? 2000) + (o.intervalMs ?? 0));

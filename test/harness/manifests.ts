@@ -14,6 +14,8 @@ export interface ServiceSpec {
   name: string;
   namespace?: string;
   clusterIP: string;
+  /** A dual-stack Service's second ClusterIP (the other family): ipFamilyPolicy RequireDualStack. */
+  secondClusterIP?: string;
   ports: PortSpec[];
   type?: string;
   sessionAffinity?: { timeoutSeconds: number };
@@ -39,6 +41,8 @@ export interface EndpointSpec {
 }
 
 export function service(s: ServiceSpec): object {
+  // As the API server stores them: clusterIPs[0] is clusterIP, ipFamilies follow clusterIPs.
+  const clusterIPs = [s.clusterIP, ...(s.secondClusterIP ? [s.secondClusterIP] : [])];
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -46,8 +50,9 @@ export function service(s: ServiceSpec): object {
     spec: {
       type: s.type ?? 'ClusterIP',
       clusterIP: s.clusterIP,
-      clusterIPs: [s.clusterIP],
-      ipFamilies: [s.clusterIP.includes(':') ? 'IPv6' : 'IPv4'],
+      clusterIPs,
+      ipFamilies: clusterIPs.map((ip) => (ip.includes(':') ? 'IPv6' : 'IPv4')),
+      ipFamilyPolicy: clusterIPs.length > 1 ? 'RequireDualStack' : 'SingleStack',
       selector: { app: s.name },
       ports: s.ports.map((p) => ({ ...(p.name ? { name: p.name } : {}), port: p.port, targetPort: p.targetPort, protocol: p.protocol ?? 'TCP', ...(p.nodePort ? { nodePort: p.nodePort } : {}) })),
       ...(s.sessionAffinity ? { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: s.sessionAffinity.timeoutSeconds } } } : {}),
@@ -80,14 +85,19 @@ export function endpointSlice(svc: string, ports: Array<{ name?: string; port: n
   };
 }
 
-/** A Node with its underlay address and pod CIDR (and zone label), as the kubelet would report it. */
-export function node(name: string, address: string, podCIDR: string, zone?: string): object {
+/**
+ * A Node with its underlay address(es) and pod CIDR(s) (and zone label), as the kubelet would
+ * report it; a dual-stack node lists one InternalIP and one pod CIDR per family, primary family first.
+ */
+export function node(name: string, address: string | string[], podCIDR: string | string[], zone?: string): object {
+  const addresses = typeof address === 'string' ? [address] : address;
+  const podCIDRs = typeof podCIDR === 'string' ? [podCIDR] : podCIDR;
   return {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: { name, ...(zone ? { labels: { 'topology.kubernetes.io/zone': zone } } : {}) },
-    spec: { podCIDR, podCIDRs: [podCIDR] },
-    status: { addresses: [{ type: 'InternalIP', address }, { type: 'Hostname', address: name }] },
+    spec: { podCIDR: podCIDRs[0], podCIDRs },
+    status: { addresses: [...addresses.map((a) => ({ type: 'InternalIP', address: a })), { type: 'Hostname', address: name }] },
   };
 }
 

@@ -172,7 +172,7 @@ export class Topology {
   }
 
   /**
-   * A host outside the cluster on the underlay (198.19.200.<host>), reaching the
+   * A host outside the cluster on the underlay (198.19.200.<host>, 2001:db8:19:200::<host>), reaching the
    * external/LoadBalancer range 198.19.250.0/24 through `viaNode`, like an upstream router would.
    */
   async addExternal(name: string, host: number, viaNode: string): Promise<PodHost> {
@@ -190,7 +190,10 @@ export class Topology {
     await ip(['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0']);
     await ip(['-n', ns, 'link', 'set', 'eth0', 'up']);
     await ip(['-n', ns, 'route', 'add', '198.19.250.0/24', 'via', node.address]);
-    const host_: PodHost = { name, ns, node, ip: addr, ip6: `2001:db8:19:200::${host}`, hostIf: port };
+    // Its IPv6 twin on the v6 underlay: every node's address6 is on-link from here.
+    const addr6 = `2001:db8:19:200::${host}`;
+    await ip(['-n', ns, 'addr', 'add', `${addr6}/64`, 'dev', 'eth0', 'nodad']);
+    const host_: PodHost = { name, ns, node, ip: addr, ip6: addr6, hostIf: port };
     this.pods.set(name, host_);
     return host_;
   }

@@ -6,6 +6,7 @@ import { endpointChurn, noEndpoints, onlyReady, seed, udpClusterIP } from './clu
 import { externalIPs, externalLocal, healthCheckNodePort, loadBalancer, loadBalancerSourceRanges, localhostNodePort, nodePort, nodePortPrimary, snatSameSourcePort } from './external.js';
 import { connectedUdpBackendRemoved, restoredAfterTamper, udpRepin } from './recovery.js';
 import { ipv6ClusterIP } from './ipv6.js';
+import { dualStackClusterIP, ipv6Affinity, ipv6AffinityTimeout, ipv6ExternalLocal, ipv6NodePort } from './dual-stack.js';
 import { cleanupLeavesNothing, establishedSurvivesChurn, restartNoLoss } from './resilience.js';
 import { internalLocal, otherProxy, terminatingFallback, topologyHints } from './selection.js';
 import { crossNode, ctInvalidDrop, l3TunnelCrossNode, distribution, hairpin, largeRequest, multiPort, newPodFirstPacket, nodeLocalClient, sourceIP, tcpAndUdp } from './traffic.js';
@@ -34,6 +35,7 @@ export const CASES: ConformanceCase[] = [
   topologyHints,
   otherProxy,
   ipv6ClusterIP,
+  dualStackClusterIP,
   nodePort,
   nodePortPrimary,
   localhostNodePort,
@@ -41,6 +43,8 @@ export const CASES: ConformanceCase[] = [
   loadBalancer,
   loadBalancerSourceRanges,
   externalLocal,
+  ipv6NodePort,
+  ipv6ExternalLocal,
   healthCheckNodePort,
   snatSameSourcePort,
   bulkTransfer,
@@ -51,6 +55,8 @@ export const CASES: ConformanceCase[] = [
   restoredAfterTamper,
   affinityTimeout,
   affinitySwitch,
+  ipv6Affinity,
+  ipv6AffinityTimeout,
   establishedSurvivesChurn,
   restartNoLoss,
   cleanupLeavesNothing,
