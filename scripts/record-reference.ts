@@ -4,7 +4,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CASES } from '../test/conformance/cases/index.js';
 import { RECORD_FILE, mergeRecord, pinnedKubernetes, readRecord } from '../test/conformance/reference-record.js';
 import { RESULTS_DIR, type CaseResult } from '../test/conformance/results.js';
 
@@ -28,6 +27,12 @@ const tests = vitest.testResults
 const git = (args: string[]) => execFileSync('git', args, { encoding: 'utf8' }).trim();
 const dirty = git(['status', '--porcelain', '--untracked-files=no']) !== '';
 const commit = git(['rev-parse', '--short=12', 'HEAD']) + (dirty ? '+changes' : '');
-const rec = mergeRecord(existsSync(RECORD_FILE) ? readRecord() : undefined, { kubernetes: pinnedKubernetes(), commit, date: new Date().toISOString().slice(0, 10), cases, tests }, CASES.map((c) => c.id));
+// The suite's order is the results file's (the cases module imports vitest, so not from
+// there). A full run lists every case of the suite, so the record keeps exactly those; a run
+// of chosen cases (BPFPROXY_CASES) keeps the others as they were.
+const old = existsSync(RECORD_FILE) ? readRecord() : undefined;
+const ran = cases.map((c) => c.case);
+const order = process.env.BPFPROXY_CASES ? [...new Set([...(old?.cases.map((c) => c.case) ?? []), ...ran])] : ran;
+const rec = mergeRecord(old, { kubernetes: pinnedKubernetes(), commit, date: new Date().toISOString().slice(0, 10), cases, tests }, order);
 writeFileSync(RECORD_FILE, `${JSON.stringify(rec, null, 1)}\n`);
 console.log(`record-reference: ${cases.length} cases and ${tests.length} differential tests at ${commit} → ${RECORD_FILE}`);

@@ -46,6 +46,12 @@ const EBPF_KERNEL_TESTS = [
   // Socket LB and closing sockets to removed backends: 6.1 has no bpf_sock_destroy kfunc,
   // so there the netlink SOCK_DESTROY fallback is the path under test.
   'test/backends/ebpf/sock-lb.test.ts',
+  // IPv6: tc_lb's lb6 path (6.1's verifier takes the bpf_loop SNAT tries) and the v6 socket hooks.
+  'test/backends/ebpf/tc-prog6.test.ts',
+  'test/backends/ebpf/sock-lb6.test.ts',
+  // XDP on veth in 6.1: the program on hand-built frames, and attach/replace/refused modes.
+  'test/backends/ebpf/xdp-prog.test.ts',
+  'test/backends/ebpf/xdp-attach.test.ts',
 ];
 const VITEST_JSON = join(RESULTS_DIR, 'guest-vitest.json');
 /** The kube-proxy/ipvs column (921 s measured: kube-proxy's IPVS syncs take 8–13 s under TCG)
