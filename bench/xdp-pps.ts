@@ -157,7 +157,8 @@ try {
   addon().mapUpdate(p.tmpl, Buffer.alloc(4), tmpl, 0);
   const cpus = possibleCpus();
   const statsOn = libbpf.enableStats(); // closed at the end: run-time stats cost a little per run
-  proxy = new ProxyProcess({ backend: 'ebpf', netns: ns.node, nodeName: 'node-a', manifests: manifests.dir, extraArgs: ['--bpf-pin-root', pinRoot] });
+  // --xdp-local-redirect: the pod's eth0 runs NAPI (GRO on, above), so XDP may redirect into its veth.
+  proxy = new ProxyProcess({ backend: 'ebpf', netns: ns.node, nodeName: 'node-a', manifests: manifests.dir, extraArgs: ['--bpf-pin-root', pinRoot, '--xdp-local-redirect'] });
   for (const [where, podIP, podNode] of [['local pod', POD, 'node-a'], ['pod on another node', REMOTE_POD, 'node-b']] as const) {
     await manifests.write('svc.json', [
       node('node-a', NODE_IP, '198.18.1.0/24'),

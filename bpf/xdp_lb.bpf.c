@@ -58,7 +58,18 @@ static __always_inline int xdp_fib(struct xdp_md *ctx, const struct pkt4 *p, __b
 	fib->ifindex = ctx->ingress_ifindex;
 	/* No SKIP_NEIGH: the MACs are needed, and an unresolved neighbour is tc_lb's to resolve
 	 * (bpf_redirect_neigh); once it is, the flow's next packets stay here. */
-	return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0) == BPF_FIB_LKUP_RET_SUCCESS ? 0 : -1;
+	if (bpf_fib_lookup(ctx, fib, sizeof(*fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
+		return -1;
+	/* Into another interface (a local pod's veth) only where the operator says its peers run
+	 * NAPI (xdp_cfg, abi.h): otherwise the kernel would drop the frame. */
+	if (fib->ifindex != ctx->ingress_ifindex) {
+		__u32 zero = 0;
+		struct xdp_config *cfg = bpf_map_lookup_elem(&xdp_cfg, &zero);
+
+		if (!cfg || !(cfg->flags & XDP_CFG_F_LOCAL_REDIRECT))
+			return -1;
+	}
+	return 0;
 }
 
 /* Out of the FIB's interface. Back out of the interface it came in by (a backend on another

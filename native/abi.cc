@@ -62,6 +62,7 @@ Napi::Value AbiLayout(const Napi::CallbackInfo& info) {
   STRUCT(lb_src_value, { FIELD(lb_src_value, allowed); });
   STRUCT(maglev_config, { FIELD(maglev_config, table_size); FIELD(maglev_config, flow_seed); });
   STRUCT(sock_lb_config, { FIELD(sock_lb_config, netns_cookie); });
+  STRUCT(xdp_config, { FIELD(xdp_config, flags); FIELD(xdp_config, pad0); });
   STRUCT(sock_gone_key, { FIELD(sock_gone_key, addr); FIELD(sock_gone_key, port); FIELD(sock_gone_key, proto);
                           FIELD(sock_gone_key, pad0); FIELD(sock_gone_key, svc_id); });
   STRUCT(sock_destroyed, { FIELD(sock_destroyed, cookie); FIELD(sock_destroyed, addr); FIELD(sock_destroyed, port);
@@ -138,6 +139,7 @@ Napi::Value AbiConstants(const Napi::CallbackInfo& info) {
   o.Set("STAT_DROP_FIB", STAT_DROP_FIB);
   o.Set("STAT_DROP_UNANSWERED", STAT_DROP_UNANSWERED);
   o.Set("STAT_ICMP_ERROR", STAT_ICMP_ERROR);
+  o.Set("XDP_CFG_F_LOCAL_REDIRECT", XDP_CFG_F_LOCAL_REDIRECT);
   o.Set("STAT_XDP_NEW", STAT_XDP_NEW);
   o.Set("STAT_XDP_ESTABLISHED", STAT_XDP_ESTABLISHED);
   o.Set("BPFPROXY_STATS_MAX", BPFPROXY_STATS_MAX);

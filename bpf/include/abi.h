@@ -32,6 +32,7 @@
 #define BPFPROXY_MAP_MAGLEV    "maglev"
 #define BPFPROXY_MAP_MAGLEV_CFG "maglev_cfg"
 #define BPFPROXY_MAP_SOCK_CFG  "sock_lb_cfg"
+#define BPFPROXY_MAP_XDP_CFG   "xdp_cfg"
 #define BPFPROXY_MAP_SOCK_GONE "sock_gone"   /* not pinned: sock_destroy.bpf.o's own */
 /* IPv6 twins (same sizes as their v4 maps; --bpf-map-sizes sets both) */
 #define BPFPROXY_MAP_SERVICES6 "services6"
@@ -268,6 +269,18 @@ struct sock_rev_value {
 	__u16 pad0;     /* must be 0 */
 	__u32 svc_id;   /* frontend id */
 	__u32 pad1;     /* must be 0 */
+};
+
+/* xdp_cfg: ARRAY with one entry (key 0), written by the controller before it attaches xdp_lb.
+ * XDP_CFG_F_LOCAL_REDIRECT lets xdp_lb redirect into the node's other interfaces (local pods'
+ * veths). Off by default: a native redirect into a veth is dropped by the kernel unless the
+ * veth's peer (the pod's end) runs NAPI (GRO or an XDP program), which the CNI decides, not
+ * us; without it xdp_lb takes only flows that leave by the interface they came in on (a
+ * backend on another node) and passes the rest to tc_lb. */
+#define XDP_CFG_F_LOCAL_REDIRECT 1
+struct xdp_config {
+	__u32 flags; /* XDP_CFG_F_* */
+	__u32 pad0;  /* must be 0 */
 };
 
 /* sock_lb_cfg: ARRAY with one entry (key 0), written by the controller before it attaches the

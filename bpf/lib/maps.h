@@ -93,6 +93,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_stats SEC(".maps");
 
+/* xdp_lb's settings (abi.h): in every object, like the others, so the controller finds it
+ * among tc_lb's maps. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xdp_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xdp_cfg SEC(".maps");
+
 /* Source CIDRs per LoadBalancer frontend; LPM tries must not be preallocated. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

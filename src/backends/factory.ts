@@ -42,8 +42,10 @@ export interface BackendConfig {
   mapSizes?: MapSizes;
   /** ebpf: --lb-algorithm, --maglev-table-size, --maglev-seed (unset: random). */
   lb?: LbOptions;
-  /** ebpf: --xdp native|generic|off (default native): xdp_lb on the external interface(s). */
+  /** ebpf: --xdp auto|native|generic|off (default auto): xdp_lb on the external interface(s). */
   xdp?: XdpSetting;
+  /** ebpf: --xdp-local-redirect: xdp_lb redirects into local pods' veths too. */
+  xdpLocalRedirect?: boolean;
   /** ipvs: scheduler (rr, wrr, lc, ...). */
   ipvsScheduler: string;
   logger: Logger;

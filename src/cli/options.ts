@@ -79,9 +79,13 @@ Options:
   --maglev-seed STRING        ebpf: seed of the maglev hashes (default "${DEFAULT_MAGLEV_SEED}"); the same on every node,
                               or nodes pick different backends; a private value keeps the choice unpredictable
   --xdp MODE                  ebpf: XDP fast path for NodePort/external/LB IP traffic on the node's external
-                              interface(s): native (default; veth and most NIC drivers), generic (any
-                              driver, slower), off (tc only). A mode the interface refuses is logged and
-                              tc serves it. Native redirects into pod veths need GRO or XDP on the pod side
+                              interface(s): auto (default: native, but veth interfaces stay with tc, since
+                              local senders' partial checksums cross veths), native (veth too), generic
+                              (any driver, slower), off (tc only). A mode the interface refuses is logged
+                              and tc serves it.
+  --xdp-local-redirect        ebpf: XDP also sends NodePort/external flows of local pods into their veths (without
+                              it only flows to other nodes' pods stay in XDP). Only when every pod veth's peer
+                              runs NAPI (GRO on, or an XDP program, in the pod): else the kernel drops them
   --ipvs-scheduler S          ipvs: rr (default), wrr, lc, wlc, sh, dh, sed, nq, mh
   --dns-bind-address A        answer cluster DNS on host:port, UDP and TCP (default "": off)
   --cluster-domain ZONE       the cluster's DNS zone (default cluster.local)
@@ -168,7 +172,8 @@ export function parseArgv(argv: string[]) {
       'lb-algorithm': { type: 'string', default: 'random' },
       'maglev-table-size': { type: 'string', default: String(MAGLEV_SIZE_DEFAULT) },
       'maglev-seed': { type: 'string', default: DEFAULT_MAGLEV_SEED },
-      xdp: { type: 'string', default: 'native' },
+      xdp: { type: 'string', default: 'auto' },
+      'xdp-local-redirect': { type: 'boolean', default: false },
       'ipvs-scheduler': { type: 'string' },
       'dns-bind-address': { type: 'string', default: '' },
       'cluster-domain': { type: 'string', default: 'cluster.local' },
@@ -356,7 +361,8 @@ export function cliOptions(v: Values): CliOptions {
       conntrackGcIntervalMs: parseDuration(v['conntrack-gc-interval'], '--conntrack-gc-interval'),
       mapSizes: parseMapSizes(v['bpf-map-sizes']),
       lb: lbOptions({ algorithm: v['lb-algorithm'], tableSize: v['maglev-table-size'], seed: v['maglev-seed'] }),
-      xdp: parseXdpSetting(v.xdp ?? 'native'),
+      xdp: parseXdpSetting(v.xdp ?? 'auto'),
+      xdpLocalRedirect: v['xdp-local-redirect'],
       ipvsScheduler: scheduler,
     },
   };

@@ -47,7 +47,10 @@ export const BACKENDS: Record<string, ConformanceBackend> = {
   ebpf: {
     name: 'ebpf',
     // The socket LB on the node's own test cgroup, never on this machine's cgroup root (its default).
-    args: (runId, node, cgroup) => ['--cluster-cidr', CLUSTER_CIDRS, '--bpf-pin-root', pinRoot(runId, node), ...(cgroup ? ['--cgroup-path', cgroup] : ['--socket-lb=false'])],
+    // XDP native on the veth underlay: the topology's ports finish checksums (`tx off`), which
+    // is what --xdp=auto cannot know of a veth, so it would leave them to tc; and the pods'
+    // eth0 run GRO (NAPI), so XDP may redirect into their veths (--xdp-local-redirect).
+    args: (runId, node, cgroup) => ['--cluster-cidr', CLUSTER_CIDRS, '--bpf-pin-root', pinRoot(runId, node), '--xdp=native', '--xdp-local-redirect', ...(cgroup ? ['--cgroup-path', cgroup] : ['--socket-lb=false'])],
     nodeCgroup: true,
     async tamper(_ns, runId, node) {
       // Empty the services map: every VIP lookup misses until the proxy rewrites it.

@@ -232,7 +232,7 @@ export const BPF_MAP_TYPE_ARRAY = 2;
 
 export const MAP_NAMES = [
   'services', 'backends', 'rev_nat', 'conntrack', 'affinity', 'lb_config', 'sock_rev', 'svc_meta', 'dp_stats', 'frag4', 'id_alloc', 'lb_src_range',
-  'maglev', 'maglev_cfg', 'sock_lb_cfg', 'sock_gone',
+  'maglev', 'maglev_cfg', 'sock_lb_cfg', 'sock_gone', 'xdp_cfg',
   'services6', 'backends6', 'rev_nat6', 'conntrack6', 'affinity6', 'lb6_config', 'sock_rev6', 'sock_gone6',
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
@@ -328,6 +328,10 @@ export const idAlloc = defineStruct<IdAlloc>('id_alloc', 16, [
 /** maglev_cfg value (key 0): M and the 5-tuple hash seed. */
 export interface MaglevConfig { tableSize: number; flowSeed: number }
 export const maglevConfig = defineStruct<MaglevConfig>('maglev_config', 8, [['table_size', 0, 'u32'], ['flow_seed', 4, 'u32']]);
+/** xdp_cfg value (key 0): XDP_CFG_F_* flags. */
+export interface XdpConfig { flags: number }
+export const XDP_CFG_F_LOCAL_REDIRECT = 1;
+export const xdpConfig = defineStruct<XdpConfig>('xdp_config', 8, [['flags', 0, 'u32'], ['pad0', 4, 'pad', 4]]);
 /** sock_lb_cfg value (key 0): 0n = the socket LB translates sockets of every netns. */
 export interface SockLbConfig { netnsCookie: bigint }
 export const sockLbConfig = defineStruct<SockLbConfig>('sock_lb_config', 8, [['netns_cookie', 0, 'u64']]);
@@ -392,7 +396,7 @@ export const sockDestroyed6 = defineStruct<SockDestroyed>('sock_destroyed6', 40,
 export const STRUCTS: readonly StructCodec<unknown>[] = [
   svcKey, svcValue, backendValue, revNatValue, ctKey, ctValue, affinityKey, affinityValue, lbConfig,
   sockRevKey, sockRevValue, svcMeta, fragKey, fragValue, idAlloc, lbSrcKey, lbSrcValue, maglevConfig,
-  sockLbConfig, sockGoneKey, sockDestroyed,
+  sockLbConfig, sockGoneKey, sockDestroyed, xdpConfig,
   svc6Key, backend6Value, revNat6Value, ct6Key, ct6Value, affinity6Key, lb6Config, sockRev6Key, sockRev6Value,
   sockGone6Key, sockDestroyed6,
 ] as StructCodec<unknown>[];

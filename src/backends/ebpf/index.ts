@@ -16,7 +16,7 @@ import type { ServiceTable } from '../../model/types.js';
 import type { Backend, BackendName, InspectRow, SyncOptions, SyncResult, TableUpdate } from '../../proxier/backend.js';
 import { apply } from './apply.js';
 import { SOCK_PROGRAMS, TcAttacher, attachCgroup, detachCgroup, detachTcEverywhere } from './attach.js';
-import { canonicalIp6, LB_SRC_SVC_BITS, MAGLEV_MAX, type MapSizes, SNAT_PORT_MAX, SNAT_PORT_MIN, SVC_F_EXTERNAL, SVC_F_MAGLEV, SVC_F_SRC_RANGE, protoName } from './abi.js';
+import { canonicalIp6, LB_SRC_SVC_BITS, MAGLEV_MAX, type MapSizes, SNAT_PORT_MAX, SNAT_PORT_MIN, SVC_F_EXTERNAL, SVC_F_MAGLEV, SVC_F_SRC_RANGE, XDP_CFG_F_LOCAL_REDIRECT, protoName } from './abi.js';
 import { type Desired, diff } from './diff.js';
 import { type LbTables, lbTables } from './family-maps.js';
 import { ConntrackGc } from './conntrack-gc.js';
@@ -77,8 +77,10 @@ export interface EbpfBackendOptions {
    * localhost NodePorts off; ignoring it would serve them against an explicit "false".
    */
   localhostNodePorts?: boolean;
-  /** --xdp: xdp_lb on the node's external interface(s) in this mode, or off (default native). */
+  /** --xdp: xdp_lb on the node's external interface(s) in this mode, or off (default auto: native, not on veths). */
   xdp?: XdpSetting;
+  /** --xdp-local-redirect: xdp_lb also redirects into local pods' veths (their peers run NAPI). */
+  xdpLocalRedirect?: boolean;
   /** Network namespace (/run/netns/NAME) whose interfaces get tc_lb; default: our own. */
   netns?: string;
   /** Attach tc_lb when a link appears (`ip monitor link` events). Default true. */
@@ -200,7 +202,9 @@ export class EbpfBackend implements Backend {
         this.pinPrograms(dp);
         await this.attachSocketLb(dp);
         tc = new TcAttacher({ ethernet: dp.tc.fd, l3: dp.tcL3.fd }, this.opts.netns);
-        const xdp = this.opts.xdp ?? 'native';
+        const xdp = this.opts.xdp ?? 'auto';
+        // Before xdp_lb is attached (a replaced one reads it at once too).
+        dp.maps.xdpCfg.update({ id: 0 }, { flags: this.opts.xdpLocalRedirect ? XDP_CFG_F_LOCAL_REDIRECT : 0 });
         if (xdp !== 'off') this.xdp = new XdpAttacher(dp.xdp.fd, xdp, this.log, this.opts.netns);
         else {
           const left = await detachXdpEverywhere(this.opts.netns);
@@ -672,16 +676,17 @@ export async function createEbpfBackend(cfg: {
   mapSizes?: MapSizes;
   lb?: LbOptions;
   xdp?: XdpSetting;
+  xdpLocalRedirect?: boolean;
   logger?: Logger;
   metrics?: Metrics;
 }): Promise<Backend> {
   const {
     pinRoot, cgroupPath, cgroupPathSource, cgroupPathWarning, socketLbOff, socketLbHostNetnsOnly, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, nodePortAddresses, localhostNodePorts,
-    mapSizes, lb, xdp, logger, metrics,
+    mapSizes, lb, xdp, xdpLocalRedirect, logger, metrics,
   } = cfg;
   return new EbpfBackend({
     pinRoot, cgroupPath, cgroupPathSource, cgroupPathWarning, socketLbOff, socketLbHostNetnsOnly, hairpinAddress, snatAddress, snatPortRange, conntrackGcIntervalMs, nodePortAddresses,
-    localhostNodePorts, mapSizes, lb, xdp, logger, metrics,
+    localhostNodePorts, mapSizes, lb, xdp, xdpLocalRedirect, logger, metrics,
   });
 }
 

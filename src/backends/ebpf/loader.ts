@@ -21,6 +21,8 @@ export interface Maps {
   sockRev: BpfMap<abi.SockRevKey, abi.SockRevValue>;
   /** sock_lb_cfg: the socket LB's scope (netns cookie, 0 = every netns). */
   sockCfg: BpfMap<abi.U32Key, abi.SockLbConfig>;
+  /** xdp_cfg: xdp_lb's settings (XDP_CFG_F_LOCAL_REDIRECT). */
+  xdpCfg: BpfMap<abi.U32Key, abi.XdpConfig>;
   meta: BpfMap<abi.U32Key, abi.SvcMeta>;
   frag: BpfMap<abi.FragKey, abi.FragValue>;
   ids: BpfMap<abi.U32Key, abi.IdAlloc>;
@@ -79,6 +81,7 @@ function mapsOf(obj: LoadedObject): Maps {
     config: get('lb_config', abi.u32Key, abi.lbConfig),
     sockRev: get('sock_rev', abi.sockRevKey, abi.sockRevValue),
     sockCfg: get('sock_lb_cfg', abi.u32Key, abi.sockLbConfig),
+    xdpCfg: get('xdp_cfg', abi.u32Key, abi.xdpConfig),
     meta: get('svc_meta', abi.u32Key, abi.svcMeta),
     frag: get('frag4', abi.fragKey, abi.fragValue),
     ids: get('id_alloc', abi.u32Key, abi.idAlloc),

@@ -1,6 +1,7 @@
 // Where xdp_lb hooks in: the node's external interface(s), i.e. the Ethernet interfaces that
 // hold one of the Node's IPv4 addresses (what NodePorts answer on and where external and LB
-// IP traffic arrives). Pod veths keep tc_lb alone. A mode the driver or kernel refuses is
+// IP traffic arrives). Pod veths keep tc_lb alone, and so do veth external interfaces under
+// the default --xdp=auto (VETH_AUTO_REASON). A mode the driver or kernel refuses is
 // said once, clearly, and the interface stays served by tc_lb (which is always there).
 import { execFile } from 'node:child_process';
 import { isIPv4 } from 'node:net';
@@ -8,8 +9,20 @@ import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { BpfError, libbpf, type XdpMode, type XdpState } from './libbpf.js';
 
-export type XdpSetting = XdpMode | 'off';
-export const XDP_SETTINGS: readonly XdpSetting[] = ['native', 'generic', 'off'];
+/** auto (default): native, except on veth interfaces (see VETH_AUTO_REASON). */
+export type XdpSetting = XdpMode | 'auto' | 'off';
+export const XDP_SETTINGS: readonly XdpSetting[] = ['auto', 'native', 'generic', 'off'];
+/**
+ * Why auto leaves veths to tc_lb. A packet a local socket sent across veths (kind and other
+ * container-based nodes: the host, or another node, reaching a NodePort over a bridge) still
+ * carries CHECKSUM_PARTIAL: its L4 field holds only the pseudo-header sum. XDP sees bytes, not
+ * that state, so its incremental rewrite yields a checksum the pod drops; tc_lb's helpers
+ * know the skb's state. veth does not finish checksums when XDP is attached (NIC drivers
+ * that run native XDP turn such offloads off). `--xdp=native` still takes veths, for networks
+ * whose peers finish checksums (`ethtool -K <peer> tx off`), as the test topology does.
+ */
+export const VETH_AUTO_REASON =
+  'veth: packets sent by local sockets across veths carry partial checksums that XDP cannot see; tc_lb serves it (--xdp=native forces XDP where the veth peers finish checksums)';
 /** The program's kernel name (bpf_prog_info.name): how a restarted proxy or --cleanup knows it. */
 export const XDP_PROG_NAME = 'xdp_lb';
 
@@ -24,20 +37,22 @@ export interface LinkAddrs {
   ifname: string;
   link_type?: string;
   flags?: string[];
+  /** With `ip -d`: the link kind (veth, bridge, …); absent on plain devices. */
+  linkinfo?: { info_kind?: string };
   addr_info?: Array<{ family?: string; local?: string }>;
 }
 
 /** The Ethernet, non-loopback interfaces holding one of `nodeAddresses` (IPv4), by name. */
-export function externalInterfaces(links: readonly LinkAddrs[], nodeAddresses: readonly string[]): Array<{ name: string; index: number }> {
+export function externalInterfaces(links: readonly LinkAddrs[], nodeAddresses: readonly string[]): Array<{ name: string; index: number; veth: boolean }> {
   const want = new Set(nodeAddresses.filter((a) => isIPv4(a)));
   return links
     .filter((l) => l.link_type === 'ether' && !l.flags?.includes('LOOPBACK'))
     .filter((l) => (l.addr_info ?? []).some((a) => a.family === 'inet' && a.local !== undefined && want.has(a.local)))
-    .map((l) => ({ name: l.ifname, index: l.ifindex }));
+    .map((l) => ({ name: l.ifname, index: l.ifindex, veth: l.linkinfo?.info_kind === 'veth' }));
 }
 
 async function listLinkAddrs(netns?: string): Promise<LinkAddrs[]> {
-  const argv = [...(netns ? ['nsenter', `--net=${netns}`] : []), 'ip', '-j', 'addr', 'show'];
+  const argv = [...(netns ? ['nsenter', `--net=${netns}`] : []), 'ip', '-j', '-d', 'addr', 'show'];
   const { stdout } = await promisify(execFile)(argv[0]!, argv.slice(1));
   return JSON.parse(stdout) as LinkAddrs[];
 }
@@ -96,20 +111,31 @@ export class XdpAttacher {
   private readonly progId: number;
   /** Interfaces were scanned for xdp_lb left elsewhere (done once, then on verify only). */
   private scanned = false;
+  readonly mode: XdpMode;
+  /** auto: veths stay with tc_lb (VETH_AUTO_REASON); said once per interface. */
+  private readonly skipVeth: boolean;
+  private readonly vethSaid = new Set<string>();
 
   constructor(
     private readonly progFd: number,
-    readonly mode: XdpMode,
+    setting: Exclude<XdpSetting, 'off'>,
     private readonly log: Logger,
     private readonly netns?: string,
   ) {
     this.progId = libbpf.progInfo(progFd).id;
+    this.mode = setting === 'auto' ? 'native' : setting;
+    this.skipVeth = setting === 'auto';
   }
 
   /** Attaches where missing; replaces an older xdp_lb in place (same mode: one netlink call,
    * no gap); detaches it where the interface no longer holds a node address. */
   async ensure(nodeAddresses: readonly string[], opts: { verify?: boolean } = {}): Promise<{ attached: string[]; failed: string[] }> {
-    const ext = externalInterfaces(await listLinkAddrs(this.netns), nodeAddresses);
+    const ext = externalInterfaces(await listLinkAddrs(this.netns), nodeAddresses).filter((e) => {
+      if (!this.skipVeth || !e.veth) return true;
+      if (!this.vethSaid.has(e.name)) this.log.info({ interface: e.name }, `--xdp=auto: no XDP on ${e.name}: ${VETH_AUTO_REASON}`);
+      this.vethSaid.add(e.name);
+      return false;
+    });
     const names = new Set(ext.map((e) => e.name));
     const res = { attached: [] as string[], failed: [] as string[] };
     if (opts.verify) this.refused.clear();

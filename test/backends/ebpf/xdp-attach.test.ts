@@ -22,18 +22,21 @@ describe('external interfaces (pure)', () => {
     { ifindex: 4, ifname: 'tunl0', link_type: 'ipip', flags: ['UP'], addr_info: [{ family: 'inet', local: '198.19.200.1' }] },
     { ifindex: 5, ifname: 'eth1', link_type: 'ether', flags: ['UP'], addr_info: [{ family: 'inet', local: '198.19.201.1' }] },
     { ifindex: 6, ifname: 'eth2', link_type: 'ether', flags: ['UP'] },
+    { ifindex: 7, ifname: 'veth9', link_type: 'ether', flags: ['UP'], linkinfo: { info_kind: 'veth' }, addr_info: [{ family: 'inet', local: '198.19.202.1' }] },
   ];
 
   it('Ethernet interfaces holding a Node IPv4 address; not pod veths (gateway address), not L3 tunnels, not loopback', () => {
-    expect(externalInterfaces(links, ['198.19.200.1', '2001:db8:19:200::1'])).toEqual([{ name: 'eth0', index: 2 }]);
+    expect(externalInterfaces(links, ['198.19.200.1', '2001:db8:19:200::1'])).toEqual([{ name: 'eth0', index: 2, veth: false }]);
+    // A veth holding a node address is external too, marked so --xdp=auto can leave it to tc.
+    expect(externalInterfaces(links, ['198.19.202.1'])).toEqual([{ name: 'veth9', index: 7, veth: true }]);
     expect(externalInterfaces(links, ['198.19.200.1', '198.19.201.1']).map((l) => l.name)).toEqual(['eth0', 'eth1']);
     expect(externalInterfaces(links, ['127.0.0.1'])).toEqual([]);
     expect(externalInterfaces(links, [])).toEqual([]);
   });
 
-  it('--xdp takes native, generic or off, and names itself otherwise', () => {
-    expect(['native', 'generic', 'off'].map(parseXdpSetting)).toEqual(['native', 'generic', 'off']);
-    expect(() => parseXdpSetting('driver')).toThrow('--xdp: want native, generic, off, got "driver"');
+  it('--xdp takes auto, native, generic or off, and names itself otherwise', () => {
+    expect(['auto', 'native', 'generic', 'off'].map(parseXdpSetting)).toEqual(['auto', 'native', 'generic', 'off']);
+    expect(() => parseXdpSetting('driver')).toThrow('--xdp: want auto, native, generic, off, got "driver"');
   });
 
   it('inspect --stats lists each interface with its mode, or says why there is none', () => {
@@ -100,6 +103,21 @@ describeKernel('XdpAttacher on real interfaces', () => {
     expect(await xdpAttachments(netns)).toEqual([{ interface: 'eth0', mode: 'generic', progId: id2 }]);
 
     expect(await detachXdpEverywhere(netns)).toEqual(['eth0']);
+    expect(await xdpAttachments(netns)).toEqual([]);
+  });
+
+  it('--xdp=auto leaves a veth external interface to tc, said once; native on a non-veth device', async () => {
+    const dp = await load();
+    lines.length = 0;
+    const a = new XdpAttacher(dp.xdp.fd, 'auto', log, netns);
+    expect(a.mode).toBe('native');
+    // eth0 is a veth: skipped; br0 (a bridge: no native XDP) is tried natively and refused.
+    expect(await a.ensure(['198.19.200.1', '198.19.201.1'])).toEqual({ attached: [], failed: ['br0'] });
+    expect(await xdpAttachments(netns)).toEqual([]);
+    const said = () => lines.map((l) => JSON.parse(l) as { msg: string; interface?: string }).filter((l) => l.msg.startsWith('--xdp=auto: no XDP on eth0: veth'));
+    expect(said()).toHaveLength(1);
+    await a.ensure(['198.19.200.1', '198.19.201.1'], { verify: true });
+    expect(said()).toHaveLength(1);
     expect(await xdpAttachments(netns)).toEqual([]);
   });
 

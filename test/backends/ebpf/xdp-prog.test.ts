@@ -56,8 +56,11 @@ describeKernel('xdp_lb program (BPF_PROG_TEST_RUN in a namespace)', () => {
   afterAll(() => deleteNetns(ns));
 
   const run = (data: Buffer) => libbpf.xdpTestRun({ progFd: dp.xdp.fd, data, netns: `/run/netns/${ns}`, ifname: 'ext0' });
-  const cfg = (snatAddr = '0.0.0.0') =>
+  /** lb_config, and xdp_cfg with local redirects allowed unless said otherwise (--xdp-local-redirect). */
+  const cfg = (snatAddr = '0.0.0.0', localRedirect = true) => {
     dp.maps.config.update({ id: 0 }, { hairpinAddr: '0.0.0.0', snatAddr, snatPortMin: SNAT_PORT, snatPortMax: SNAT_PORT, nodeAddr: '0.0.0.0' });
+    dp.maps.xdpCfg.update({ id: 0 }, { flags: localRedirect ? abi.XDP_CFG_F_LOCAL_REDIRECT : 0 });
+  };
   const stats = () => readDatapathStats(dp.maps.statsFd);
   const xdpCount = () => {
     const s = stats();
@@ -112,6 +115,23 @@ describeKernel('xdp_lb program (BPF_PROG_TEST_RUN in a namespace)', () => {
     // A redirect to ext0 itself, not XDP_TX (xdp_lb.bpf.c, xdp_send).
     expect(r.retval).toBe(XDP_REDIRECT);
     expect(r.dataOut.toString('hex')).toBe(buildPacket(hop({ ...syn, saddr: NODE_IP, sport: SNAT_PORT, daddr: REMOTE_POD, dport: 9376 }, EXT0_MAC, REMOTE_NODE_MAC)).toString('hex'));
+  });
+
+  it('without XDP_CFG_F_LOCAL_REDIRECT (the default): a flow to a local pod passes to tc untouched, leaving no trace; one to another node stays in XDP', async () => {
+    cfg(undefined, false);
+    nodePort(B1, CLUSTER);
+    const before = xdpCount();
+    const frame = buildPacket(syn);
+    const r = await run(frame);
+    expect(r.retval).toBe(XDP_PASS);
+    expect(r.dataOut.toString('hex')).toBe(frame.toString('hex'));
+    expect(dp.maps.conntrack.lookup({ saddr: EXT, daddr: NODE_IP, sport: 50000, dport: 30080, proto: TCP })).toBeUndefined();
+    expect(xdpCount()).toEqual(before);
+
+    nodePort(REMOTE_POD, LOCAL, abi.BE_F_ACTIVE | abi.BE_F_ACTIVE_EXT | abi.BE_F_REMOTE);
+    const r2 = await run(buildPacket(syn));
+    expect(r2.retval).toBe(XDP_REDIRECT);
+    expect(r2.dataOut.toString('hex')).toBe(buildPacket(hop({ ...syn, saddr: NODE_IP, sport: SNAT_PORT, daddr: REMOTE_POD, dport: 9376 }, EXT0_MAC, REMOTE_NODE_MAC)).toString('hex'));
   });
 
   it('eTP Local, local endpoint: DNAT only, the client address kept', async () => {
