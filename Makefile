@@ -75,7 +75,6 @@ vm-test:
 ## conntrack-churn.ts, iptables-sync.ts, dns.ts) still run on their own with tsx.
 bench: setup cluster
 	tsx bench/run.ts $(if $(QUICK),--quick --out .bench-quick)
-	$(if $(QUICK),,tsx bench/xdp-pps.ts)
 
 clean: bpf-clean
 	rm -rf dist build .conformance

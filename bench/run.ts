@@ -1,21 +1,24 @@
 // `make bench`: every mode side by side on this machine, one command. For each scale (1, 1k,
-// 10k services × 10 endpoints, the measured service installed last) and each round, each
-// mode runs on a FRESH topology (no TIME_WAIT or conntrack state carried from the previous
-// mode), the order reversed every other round: no proxy (pod IP), bpfproxy ebpf and
-// iptables, the real kube-proxy in iptables and nftables mode, all reading the same objects
-// from the real API server (test/cluster) with production sync settings. Load is real:
-// nginx in the server pod, wrk / curl / iperf3 in the client pod. Then the control plane
-// (network programming latency from each proxy's own metric, RSS) and the ebpf backend's
-// in-process control-plane bench at 1k/10k/100k, and bench/dns.ts (bpfproxy's DNS vs CoreDNS).
+// 10k and 30k services × 10 endpoints, the measured service installed last) and each round,
+// each mode runs on a FRESH topology (no TIME_WAIT or conntrack state carried from the
+// previous mode), the order reversed every other round: no proxy (pod IP), bpfproxy ebpf
+// (default: socket LB + tc; and tc alone) and iptables, the real kube-proxy in iptables and
+// nftables mode, all reading the same objects from the real API server (test/cluster) with
+// production sync settings. 30k: one round, no iptables modes (LARGE). Load is real: nginx
+// in the server pod, wrk / curl / iperf3 in the client pod. Then the north-south XDP packet
+// rate beside tc (bench/lib/xdp-pps.ts), the control plane (network programming latency
+// from each proxy's own metric, RSS), the ebpf backend's in-process control-plane bench at
+// 1k/10k/100k, and bench/dns.ts (bpfproxy's DNS vs CoreDNS).
 // Writes bench/results/<date>-<machine>.json, docs/perf/README.md and docs/perf/*.svg
 // (or all under --out DIR), and prints which targets it met.
-//   tsx bench/run.ts [--quick] [--out DIR] [--rounds N] [--scales 1,1000,10000] [--seconds S] [--skip-dns]
+//   tsx bench/run.ts [--quick] [--out DIR] [--rounds N] [--scales 1,1000,10000,30000] [--seconds S] [--skip-dns]
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname, loadavg, release, tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TestCluster } from '../test/cluster/cluster.js';
+import { createCgroup, removeCgroup } from '../test/harness/cgroup.js';
 import { findPeers } from '../test/cluster/peers.js';
 import { ApiRelay } from '../test/cluster/relay.js';
 import { newRunPrefix, nsRun, spawnInNetns } from '../test/harness/netns.js';
@@ -23,7 +26,7 @@ import type { NodeProxy } from '../test/harness/proxy-process.js';
 import { Topology } from '../test/harness/topology.js';
 import { ProgStats, solvePaths } from './lib/bpf-runtime.js';
 import { ServiceLoad, CLIENT, HTTP_PORT, IPERF_PORT, POD } from './lib/cluster-load.js';
-import { kernelMs, readCpuTicks } from './lib/cpu.js';
+import { kernelMs, processCpuMs, readCpuTicks } from './lib/cpu.js';
 import { ebpfControlPlane } from './lib/ebpf-control.js';
 import { connectLatency, iperf, wrk } from './lib/load-tools.js';
 import { MODES, type Mode, metric, proxyFor, scrape } from './lib/modes.js';
@@ -31,6 +34,7 @@ import { startNginx } from './lib/nginx.js';
 import { writeReport } from './lib/report.js';
 import type { BenchResults, ControlRow, DataRow, PerPacketRow } from './lib/results.js';
 import { controlPlaneTargets, dataPlaneTargets, formatTargets } from './lib/targets.js';
+import { measureXdpPps } from './lib/xdp-pps.js';
 
 const { values } = parseArgs({
   options: {
@@ -45,14 +49,23 @@ const { values } = parseArgs({
 });
 const QUICK = values.quick!;
 const list = (s: string | undefined, d: number[]) => (s ? s.split(',').map(Number) : d);
-const SCALES = list(values.scales, QUICK ? [1, 1000] : [1, 1000, 10_000]);
+const SCALES = list(values.scales, QUICK ? [1, 1000] : [1, 1000, 10_000, 30_000]);
+/**
+ * From this scale on, one round and no iptables modes: a full sync of ours or kube-proxy's
+ * iptables at 30k services takes minutes (of the 25-minute budget) per run, and their
+ * decline is already plain at 10k. The 30k runs are there for ebpf's flat connect p99.
+ */
+const LARGE = 30_000;
+const LARGE_MODES: readonly Mode[] = MODES.filter((m) => m !== 'iptables' && m !== 'kube-proxy/iptables');
 const ROUNDS = Number(values.rounds ?? (QUICK ? 1 : 2));
-const SECONDS = Number(values.seconds ?? (QUICK ? 1 : 4));
+const SECONDS = Number(values.seconds ?? (QUICK ? 1 : 3));
 const IPERF_SECONDS = QUICK ? 1 : 2;
 const CONNECT_SAMPLES = QUICK ? 30 : 300;
 const WRK_CONNECTIONS = 8;
-const CHANGES = QUICK ? 1 : 10;
-const ADDS = QUICK ? 1 : 5;
+const CHANGES = QUICK ? 1 : 8;
+const ADDS = QUICK ? 1 : 4;
+const XDP_FRAMES = QUICK ? 200_000 : 1_000_000;
+const XDP_ROUNDS = QUICK ? 1 : 3;
 const CONTROL_SIZES = list(values['control-sizes'], QUICK ? [1000] : [1000, 10_000, 100_000]);
 const OUT = values.out;
 const RESULTS_DIR = OUT ? join(OUT, 'results') : new URL('./results', import.meta.url).pathname;
@@ -93,6 +106,8 @@ async function runMode(mode: Mode, ctx: { cluster: TestCluster; load: ServiceLoa
   const pinRoot = `/sys/fs/bpf/${prefix}`;
   let proxy: NodeProxy | undefined;
   let stats: ProgStats | undefined;
+  const cgroup = mode === 'ebpf' ? createCgroup(`${prefix}-client`) : undefined;
+  const ebpf = mode === 'ebpf' || mode === 'ebpf/tc';
   try {
     const nodeNs = (await topo.addNode('node-a', 1)).ns;
     const srv = (await topo.addPod('srv', 'node-a', POD, false)).ns;
@@ -100,7 +115,8 @@ async function runMode(mode: Mode, ctx: { cluster: TestCluster; load: ServiceLoa
     await startNginx(srv, POD, HTTP_PORT, join(work, 'nginx'));
     await spawnInNetns(srv, 'iperf3', ['-s', '-B', POD, '-p', String(IPERF_PORT), '--forceflush'], 'Server listening');
     await ctx.relay.intoNetns(nodeNs);
-    proxy = proxyFor(mode, { netns: nodeNs, kubeconfig: ctx.kubeconfig, pinRoot, kubeProxyBinary: ctx.kubeProxy, workDir: work });
+    proxy = proxyFor(mode, { netns: nodeNs, kubeconfig: ctx.kubeconfig, pinRoot, kubeProxyBinary: ctx.kubeProxy, workDir: work, cgroup });
+    const load = { ns: client, cgroup };
     let startToSyncMs: number | null = null;
     if (proxy) {
       const t = performance.now();
@@ -110,7 +126,7 @@ async function runMode(mode: Mode, ctx: { cluster: TestCluster; load: ServiceLoa
     const host = mode === 'no-proxy' ? POD : ctx.vip;
     const http = `${host}:${mode === 'no-proxy' ? HTTP_PORT : 80}`;
     await reachable(client, http);
-    if (mode === 'ebpf') stats = new ProgStats(pinRoot);
+    if (mode === 'ebpf/tc') stats = new ProgStats(pinRoot);
     const probe = async <T>(name: string, samples: Record<string, unknown>, w: () => Promise<T>): Promise<T> => {
       if (!stats) return w();
       let out: T;
@@ -119,14 +135,16 @@ async function runMode(mode: Mode, ctx: { cluster: TestCluster; load: ServiceLoa
     };
     const samples: Record<string, unknown> = {};
     // Warm-up: JIT, page cache, first-connection costs.
-    if (!QUICK) await wrk(client, `http://${http}/`, { seconds: 1, connections: WRK_CONNECTIONS, close: false });
-    const connect = await connectLatency(client, http, CONNECT_SAMPLES);
+    if (!QUICK) await wrk(load, `http://${http}/`, { seconds: 1, connections: WRK_CONNECTIONS, close: false });
+    const connect = await connectLatency(load, http, CONNECT_SAMPLES);
     const t0 = readCpuTicks();
-    const short = await probe('short', samples, () => wrk(client, `http://${http}/`, { seconds: SECONDS, connections: WRK_CONNECTIONS, close: true }));
+    const p0 = processCpuMs(proxy?.pid);
+    const short = await probe('short', samples, () => wrk(load, `http://${http}/`, { seconds: SECONDS, connections: WRK_CONNECTIONS, close: true }));
+    const proxyMs = processCpuMs(proxy?.pid) - p0;
     const cpu = kernelMs(t0, readCpuTicks());
-    const keep = await probe('keepAlive', samples, () => wrk(client, `http://${http}/`, { seconds: SECONDS, connections: WRK_CONNECTIONS, close: false }));
-    const up = await probe('up', samples, () => iperf(client, host, IPERF_SECONDS, false));
-    const down = await probe('down', samples, () => iperf(client, host, IPERF_SECONDS, true));
+    const keep = await probe('keepAlive', samples, () => wrk(load, `http://${http}/`, { seconds: SECONDS, connections: WRK_CONNECTIONS, close: false }));
+    const up = await probe('up', samples, () => iperf(load, host, IPERF_SECONDS, false));
+    const down = await probe('down', samples, () => iperf(load, host, IPERF_SECONDS, true));
     if (stats) await probe('pass', samples, () => iperf(client, POD, IPERF_SECONDS, false));
     const perK = short.requests / 1000;
     const row: DataRow = {
@@ -135,16 +153,22 @@ async function runMode(mode: Mode, ctx: { cluster: TestCluster; load: ServiceLoa
       shortRps: round1(short.requestsPerSec), shortLatencyP50Us: short.latencyP50Us, shortLatencyP99Us: short.latencyP99Us, shortErrors: short.errors,
       keepAliveRps: round1(keep.requestsPerSec), gbpsUp: +up.toFixed(3), gbpsDown: +down.toFixed(3),
       systemMsPer1kConn: round1(cpu.systemMs / perK), softirqMsPer1kConn: round1(cpu.softirqMs / perK),
-      rssMB: null,
+      proxyCpuMsPer1kConn: proxy ? round1(proxyMs / perK) : null,
+      rssMB: null, gcPasses: null, gcMs: null,
     };
     const out: ModeRun = { row };
     if (stats) {
       const s = samples as PerPacketRow['samples'];
-      out.perPacket = { scale: ctx.scale, round: ctx.round, samples: s, paths: solvePaths(s), xdp: null };
+      out.perPacket = { scale: ctx.scale, round: ctx.round, samples: s, paths: solvePaths(s) };
     }
     if (proxy) {
       const m = await scrape(nodeNs);
       row.rssMB = Math.round(metric(m, 'process_resident_memory_bytes') / 2 ** 20);
+      if (ebpf) {
+        // Conntrack GC (a dump and a decision in the controller every 5 s) over the whole mode run.
+        row.gcPasses = metric(m, 'bpfproxy_conntrack_gc_duration_seconds_count');
+        row.gcMs = round1(metric(m, 'bpfproxy_conntrack_gc_duration_seconds_sum') * 1000);
+      }
       if (ctx.control) out.control = { ...(await controlSteps(nodeNs, ctx.load)), scale: ctx.scale, mode, startToSyncMs, rssMB: row.rssMB };
     }
     return out;
@@ -152,8 +176,9 @@ async function runMode(mode: Mode, ctx: { cluster: TestCluster; load: ServiceLoa
     stats?.close();
     await proxy?.stop();
     // iptables/nftables state goes with the node namespace; the ebpf pins do not.
-    if (proxy && mode === 'ebpf') await proxy.cleanup();
+    if (proxy && ebpf) await proxy.cleanup();
     await topo.destroy();
+    if (cgroup) await removeCgroup(cgroup);
     await rm(work, { recursive: true, force: true });
   }
 }
@@ -211,7 +236,7 @@ async function main(): Promise<void> {
       loadBefore: loadavg().map((x) => +x.toFixed(2)),
       loadAfter: [],
       durationS: 0,
-      settings: { scales: SCALES, rounds: ROUNDS, wrkSeconds: SECONDS, wrkConnections: WRK_CONNECTIONS, iperfSeconds: IPERF_SECONDS, connectSamples: CONNECT_SAMPLES, changes: CHANGES, adds: ADDS, controlSizes: CONTROL_SIZES },
+      settings: { scales: SCALES, largeScale: { from: LARGE, rounds: 1, modes: LARGE_MODES }, xdpFrames: XDP_FRAMES, xdpRounds: XDP_ROUNDS, rounds: ROUNDS, wrkSeconds: SECONDS, wrkConnections: WRK_CONNECTIONS, iperfSeconds: IPERF_SECONDS, connectSamples: CONNECT_SAMPLES, changes: CHANGES, adds: ADDS, controlSizes: CONTROL_SIZES },
       notes: [],
     },
     dataplane: [], control: [], ebpfControlPlane: [], perPacket: [], dns: null, targets: [],
@@ -227,12 +252,13 @@ async function main(): Promise<void> {
       const t = performance.now();
       const vip = await load.growTo(scale);
       log(`${load.total} services installed (${((performance.now() - t) / 1000).toFixed(1)} s), measured VIP ${vip}`);
-      for (let round = 0; round < ROUNDS; round++) {
-        const order = round % 2 === 0 ? [...MODES] : [...MODES].reverse();
+      const modes = scale >= LARGE ? LARGE_MODES : MODES;
+      for (let round = 0; round < (scale >= LARGE ? 1 : ROUNDS); round++) {
+        const order = round % 2 === 0 ? [...modes] : [...modes].reverse();
         for (const [i, mode] of order.entries()) {
           if (interrupted) throw new Error('interrupted');
           const t1 = performance.now();
-          const r = await runMode(mode, { cluster, load, kubeconfig, kubeProxy: peers.kubeProxy, relay, vip, scale, round, order: i, control: round === 0 && scale >= 1000 });
+          const r = await runMode(mode, { cluster, load, kubeconfig, kubeProxy: peers.kubeProxy, relay, vip, scale, round, order: i, control: round === 0 && scale >= 1000 && scale < LARGE && mode !== 'ebpf/tc' });
           results.dataplane.push(r.row);
           if (r.perPacket) results.perPacket.push(r.perPacket);
           if (r.control) results.control.push(r.control);
@@ -243,6 +269,13 @@ async function main(): Promise<void> {
   } finally {
     await relay.close();
     await cluster.stop();
+  }
+  // North-south: the NodePort packet rate with xdp_lb beside tc_lb alone (its own topology).
+  log(`XDP vs tc NodePort packet rate (${XDP_FRAMES} frames × ${XDP_ROUNDS} rounds per mode and placement)`);
+  try {
+    results.xdp = await measureXdpPps({ frames: XDP_FRAMES, rounds: XDP_ROUNDS, log });
+  } catch (e) {
+    results.meta.notes.push(`XDP packet rate failed: ${(e as Error).message.split('\n')[0]}`);
   }
   for (const n of CONTROL_SIZES) {
     log(`ebpf control plane in-process at ${n} services`);

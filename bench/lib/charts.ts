@@ -64,16 +64,23 @@ export async function charts(r: BenchResults): Promise<Record<string, string>> {
     const [path, scale] = k.split('|');
     return { path, services: Number(scale), ns: median(paths.filter((p) => p.path === path && p.scale === Number(scale)).map((p) => p.ns)) };
   });
+  // North-south NodePort, established flow: tc_lb alone and xdp_lb, over both backend placements.
+  const xdp = r.xdp ?? [];
+  const nodePort = (label: string, mode: 'tc' | 'xdp', prog: string) => {
+    const xs = xdp.flatMap((p) => p.rounds[mode].map((x) => x.progNs[prog])).filter((x): x is number => typeof x === 'number');
+    return xs.length ? [{ path: label, services: 1, ns: median(xs) }] : [];
+  };
+  byPath.push(...nodePort('NodePort tc_lb', 'tc', 'tc_lb'), ...nodePort('NodePort xdp_lb', 'xdp', 'xdp_lb'));
   const nsSpec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: 'tc_lb ns/packet by path (BPF run-time stats; XDP: no program yet)',
+    title: 'ns/packet by path (BPF run-time stats); NodePort: established UDP, tc_lb alone vs xdp_lb',
     width: WIDTH,
     height: HEIGHT,
     background: 'white',
     data: { values: byPath },
     mark: 'bar',
     encoding: {
-      x: { field: 'path', type: 'nominal', sort: ['pass', 'new', 'keepAlive', 'established', 'reply'], title: 'path' },
+      x: { field: 'path', type: 'nominal', sort: ['pass', 'new', 'keepAlive', 'established', 'reply', 'NodePort tc_lb', 'NodePort xdp_lb'], title: 'path' },
       xOffset: { field: 'services', type: 'nominal' },
       y: { field: 'ns', type: 'quantitative', title: 'ns per packet (median over rounds)' },
       color: { field: 'services', type: 'nominal', title: 'services' },

@@ -23,3 +23,20 @@ export function readCpuTicks(text = readFileSync('/proc/stat', 'utf8')): CpuTick
 export function kernelMs(a: CpuTicks, b: CpuTicks): { systemMs: number; softirqMs: number } {
   return { systemMs: (b.system - a.system) * TICK_MS, softirqMs: (b.softirq - a.softirq + b.irq - a.irq) * TICK_MS };
 }
+
+/**
+ * CPU milliseconds (user + system, its threads and reaped children: iptables-restore, nft) one
+ * process has used so far, from /proc/<pid>/stat; 0 once it is gone.
+ */
+export function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return 0;
+  }
+  // After "pid (comm) ": state is field 3, utime 14, stime 15, cutime 16, cstime 17.
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * TICK_MS;
+}

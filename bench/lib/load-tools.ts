@@ -1,7 +1,18 @@
 // The real load generators, run in the client pod's namespace: wrk (request rates and their
 // latency), curl (connect time, timed by curl itself), iperf3 (bulk throughput).
 import { nsRun } from '../../test/harness/netns.js';
+import { run, type ExecOptions } from '../../src/util/exec.js';
 import { percentile } from '../stats.js';
+
+/** Where a load tool runs: the client pod's namespace, and a cgroup (v2) of its processes when
+ * the proxy's socket LB is attached to one (as a node's pods are under its cgroup root). */
+export type Client = string | { ns: string; cgroup?: string };
+
+function clientRun(c: Client, cmd: string, args: string[], opts: ExecOptions) {
+  const { ns, cgroup } = typeof c === 'string' ? { ns: c, cgroup: undefined } : c;
+  if (!cgroup) return nsRun(ns, cmd, args, opts);
+  return run('sh', ['-c', 'echo $$ > "$0/cgroup.procs" && ns="$1" && shift && exec ip netns exec "$ns" "$@"', cgroup, ns, cmd, ...args], opts);
+}
 
 export interface WrkResult {
   requestsPerSec: number;
@@ -39,9 +50,9 @@ export function parseWrk(out: string): WrkResult {
 }
 
 /** wrk for `seconds` with `connections` connections on one thread; `close`: Connection: close (a new connection per request). */
-export async function wrk(ns: string, url: string, o: { seconds: number; connections: number; close: boolean }): Promise<WrkResult> {
+export async function wrk(ns: Client, url: string, o: { seconds: number; connections: number; close: boolean }): Promise<WrkResult> {
   const args = ['-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--latency', '--timeout', '2s', ...(o.close ? ['-H', 'Connection: close'] : []), url];
-  const r = await nsRun(ns, 'wrk', args, { timeoutMs: (o.seconds + 30) * 1000 });
+  const r = await clientRun(ns, 'wrk', args, { timeoutMs: (o.seconds + 30) * 1000 });
   return parseWrk(r.stdout);
 }
 
@@ -55,8 +66,8 @@ export interface ConnectLatency {
  * `count` sequential connections by one curl (a URL range, Connection: close so none is
  * reused): curl's own %{time_connect} of each, SYN sent → connect() returned.
  */
-export async function connectLatency(ns: string, hostPort: string, count: number): Promise<ConnectLatency> {
-  const r = await nsRun(ns, 'curl', ['-s', '-o', '/dev/null', '-H', 'Connection: close', '--max-time', '2', '-w', '%{http_code} %{time_connect}\n', `http://${hostPort}/[1-${count}]`], {
+export async function connectLatency(ns: Client, hostPort: string, count: number): Promise<ConnectLatency> {
+  const r = await clientRun(ns, 'curl', ['-s', '-o', '/dev/null', '-H', 'Connection: close', '--max-time', '2', '-w', '%{http_code} %{time_connect}\n', `http://${hostPort}/[1-${count}]`], {
     timeoutMs: 120_000,
     allowFailure: true,
   });
@@ -67,8 +78,8 @@ export async function connectLatency(ns: string, hostPort: string, count: number
 }
 
 /** iperf3 for `seconds`, one flow; `reverse`: -R (server → client). Gbit/s received. */
-export async function iperf(ns: string, target: string, seconds: number, reverse: boolean): Promise<number> {
+export async function iperf(ns: Client, target: string, seconds: number, reverse: boolean): Promise<number> {
   const args = ['-c', target, '-p', '5201', '-t', String(seconds), '-J', ...(reverse ? ['-R'] : [])];
-  const j = JSON.parse((await nsRun(ns, 'iperf3', args, { timeoutMs: (seconds + 30) * 1000 })).stdout) as { end: { sum_received: { bits_per_second: number } } };
+  const j = JSON.parse((await clientRun(ns, 'iperf3', args, { timeoutMs: (seconds + 30) * 1000 })).stdout) as { end: { sum_received: { bits_per_second: number } } };
   return j.end.sum_received.bits_per_second / 1e9;
 }

@@ -10,7 +10,11 @@ import { KubeProxyProcess } from '../../test/harness/kube-proxy-process.js';
 import { type NodeProxy, ProxyProcess } from '../../test/harness/proxy-process.js';
 import { nsRun } from '../../test/harness/netns.js';
 
-export const MODES = ['no-proxy', 'ebpf', 'iptables', 'kube-proxy/iptables', 'kube-proxy/nftables'] as const;
+// ebpf is the production default: the socket LB (attached to the cgroup of the client pod's
+// processes, as to a node's cgroup root) translates connect() and tc_lb sees pod-IP packets;
+// ebpf/tc has --socket-lb=false: every packet through tc_lb, as traffic from outside a node's
+// cgroups (other nodes, external clients) always is. Its runs give the per-packet costs.
+export const MODES = ['no-proxy', 'ebpf', 'ebpf/tc', 'iptables', 'kube-proxy/iptables', 'kube-proxy/nftables'] as const;
 export type Mode = (typeof MODES)[number];
 export const METRICS = '127.0.0.1:10249';
 
@@ -21,6 +25,8 @@ export interface ProxyAt {
   kubeProxyBinary: string;
   /** A scratch directory of this run (for kube-proxy's legacy-iptables PATH). */
   workDir: string;
+  /** ebpf: the cgroup (v2) of the client's processes, where the socket LB attaches. */
+  cgroup?: string;
 }
 
 const PRODUCTION_BPFPROXY = ['--sync-period', '30s', '--min-sync-period', '1s', '--metrics-bind-address', METRICS];
@@ -47,9 +53,10 @@ export function proxyFor(mode: Mode, at: ProxyAt): NodeProxy | undefined {
     case 'no-proxy':
       return undefined;
     case 'ebpf':
-      // tc only: the socket LB would attach to a cgroup, and the harness turns it off
-      // unless the bench made one (socketLbGuard).
-      return new ProxyProcess({ backend: 'ebpf', ...common, extraArgs: [...PRODUCTION_BPFPROXY, '--bpf-pin-root', at.pinRoot] });
+      if (!at.cgroup) throw new Error('ebpf (socket LB) needs the client cgroup');
+      return new ProxyProcess({ backend: 'ebpf', ...common, extraArgs: [...PRODUCTION_BPFPROXY, '--bpf-pin-root', at.pinRoot, '--cgroup-path', at.cgroup] });
+    case 'ebpf/tc':
+      return new ProxyProcess({ backend: 'ebpf', ...common, extraArgs: [...PRODUCTION_BPFPROXY, '--bpf-pin-root', at.pinRoot, '--socket-lb=false'] });
     case 'iptables':
       return new ProxyProcess({ backend: 'iptables', ...common, extraArgs: [...PRODUCTION_BPFPROXY, '--cluster-cidr', '198.18.0.0/16', '--iptables-mode', 'legacy'] });
     case 'kube-proxy/iptables':

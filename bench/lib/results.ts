@@ -2,6 +2,7 @@
 // the tables, charts and target checks are drawn.
 import type { PathCosts, ProgSample } from './bpf-runtime.js';
 import type { Mode } from './modes.js';
+import type { XdpPlacement } from './xdp-pps.js';
 
 /** One mode on a fresh topology at one scale, one round. */
 export interface DataRow {
@@ -26,7 +27,12 @@ export interface DataRow {
   /** Machine-wide kernel time (system; softirq + irq) during the short-connection run, per 1k connections. */
   systemMsPer1kConn: number;
   softirqMsPer1kConn: number;
+  /** The proxy process's own CPU (user + system, its children included) during the short-connection run, per 1k connections. */
+  proxyCpuMsPer1kConn?: number | null;
   rssMB: number | null;
+  /** ebpf: conntrack GC passes and their total time over the mode's run (the proxy's own histogram). */
+  gcPasses?: number | null;
+  gcMs?: number | null;
 }
 
 /** Control-plane steps of one proxy at one scale (through the API server, production settings). */
@@ -58,8 +64,6 @@ export interface PerPacketRow {
   round: number;
   samples: Record<'pass' | 'up' | 'down' | 'short' | 'keepAlive', ProgSample>;
   paths: PathCosts;
-  /** No XDP program is attached by this version; the slot stays for when one is. */
-  xdp: number | null;
 }
 
 export interface BenchResults {
@@ -81,6 +85,8 @@ export interface BenchResults {
   control: ControlRow[];
   ebpfControlPlane: EbpfControlRow[];
   perPacket: PerPacketRow[];
+  /** North-south NodePort packet rate, xdp_lb beside tc_lb (bench/lib/xdp-pps.ts); absent in older files. */
+  xdp?: XdpPlacement[];
   dns: string | null;
   targets: TargetCheck[];
 }

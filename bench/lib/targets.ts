@@ -52,6 +52,8 @@ export function dataPlaneTargets(rows: readonly DataRow[]): TargetCheck[] {
   const top_ = top ?? 1;
   return [
     noisy(check('ebpf short-connection rate at 10k ÷ no-proxy', ratio('ebpf', 'no-proxy', 10_000, 'shortRps'), (x) => x >= 0.97, '≥ 0.97'), [['ebpf', 10_000, 'shortRps'], ['no-proxy', 10_000, 'shortRps']]),
+    // The same floor for tc_lb alone (no socket LB): the path of traffic from outside the node's cgroups.
+    noisy(check('ebpf/tc (no socket LB) short-connection rate at 10k ÷ no-proxy', ratio('ebpf/tc', 'no-proxy', 10_000, 'shortRps'), (x) => x >= 0.97, '≥ 0.97'), [['ebpf/tc', 10_000, 'shortRps'], ['no-proxy', 10_000, 'shortRps']]),
     noisy(check('ebpf ÷ kube-proxy nftables, short-connection rate at 10k', ratio('ebpf', 'kube-proxy/nftables', 10_000, 'shortRps'), (x) => x >= 1.3, '≥ 1.3'), [['ebpf', 10_000, 'shortRps'], ['kube-proxy/nftables', 10_000, 'shortRps']]),
     noisy(check('ebpf ÷ kube-proxy iptables, short-connection rate at 10k', ratio('ebpf', 'kube-proxy/iptables', 10_000, 'shortRps'), (x) => x >= 1.5, '≥ 1.5'), [['ebpf', 10_000, 'shortRps'], ['kube-proxy/iptables', 10_000, 'shortRps']]),
     noisy(check(

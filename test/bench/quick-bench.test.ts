@@ -36,9 +36,12 @@ describeKernel('make bench QUICK=1', () => {
           for (const mode of MODES) expect(r.dataplane.find((d) => d.scale === scale && d.mode === mode)?.shortRps, `${mode} at ${scale}`).toBeGreaterThan(0);
         expect(r.perPacket.length).toBeGreaterThan(0);
         expect(r.ebpfControlPlane.map((c) => c.services)).toEqual([1000]);
+        // North-south XDP beside tc: both placements, both modes, frames delivered in each.
+        expect(r.xdp?.map((p) => p.where)).toEqual(['local pod', 'pod on another node']);
+        for (const p of r.xdp ?? []) for (const mode of ['tc', 'xdp'] as const) expect(p.rounds[mode][0]?.delivered, `${p.where} ${mode}`).toBeGreaterThan(0);
 
         const md = await readFile(join(out, 'perf', 'README.md'), 'utf8');
-        for (const h of ['## Targets', '## Data plane', '## Control plane through the API server', '## Per packet (ebpf)']) expect(md).toContain(h);
+        for (const h of ['## Targets', '## Data plane', '## Control plane through the API server', '## Per packet (ebpf)', '## North-south: XDP beside tc (NodePort, UDP)']) expect(md).toContain(h);
         for (const svg of ['connect-latency.svg', 'short-connection-rate.svg', 'sync-time.svg', 'ns-per-packet.svg']) {
           const text = await readFile(join(out, 'perf', svg), 'utf8');
           expect(text, svg).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);

@@ -23,6 +23,8 @@ export interface NodeProxy {
   readonly logs: string[];
   /** Syncs completed so far. */
   syncs: number;
+  /** Its process id while it runs (for the bench's CPU accounting). */
+  readonly pid: number | undefined;
   /** Starts it and waits for its first sync (also on a restart). */
   start(timeoutMs?: number): Promise<void>;
   /** Stops it and starts it again with `extra` flags after its own (none: as first configured). */
@@ -71,6 +73,10 @@ export abstract class ChildProxy {
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
+  }
+
+  get pid(): number | undefined {
+    return this.exited() ? undefined : this.child?.pid;
   }
 
   /** Gone already: exited, or killed by a signal (then exitCode stays null). */
