@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 include bpf/bpf.mk
 
-.PHONY: setup build ts native demo test cluster conformance vm-test bench fresh-check clean
+.PHONY: setup build ts native demo test cluster conformance vm-test bench bench-guest fresh-check clean
 
 ## setup: install Debian packages and npm dependencies, then build everything
 setup:
@@ -69,12 +69,21 @@ fresh-check:
 vm-test:
 	scripts/vm/run.sh $(CMD)
 
-## bench: every proxy side by side with real load tools (bench/run.ts, 25–30 min): writes
+## bench: every proxy side by side with real load tools (bench/run.ts, ≤ 25 min): writes
 ## bench/results/<date>-<machine>.json and docs/perf/. QUICK=1: a ≈ 3 min smoke run into .bench-quick/.
 ## The single-purpose scripts (bench/control-plane.ts, cluster-scale.ts,
 ## conntrack-churn.ts, iptables-sync.ts, dns.ts) still run on their own with tsx.
 bench: setup cluster
 	tsx bench/run.ts $(if $(QUICK),--quick --out .bench-quick)
+
+## bench-guest: no proxy, bpfproxy ipvs and kube-proxy ipvs at 1 and 1k services, inside the 6.1
+## guest under qemu TCG (this kernel has no IPVS): bench/results/<date>-<machine>-guest-ipvs.json
+## and docs/perf/guest-ipvs.md, a page of its own (emulated CPUs: never compared with the host's).
+bench-guest: setup cluster
+	@scripts/vm/install.sh >/dev/null
+	rm -rf .bench-guest && mkdir -p .bench-guest
+	BPFPROXY_VM_RW_DIR=$(CURDIR)/.bench-guest BPFPROXY_VM_TIMEOUT=3600 scripts/vm/run.sh tsx bench/run.ts --guest --out $(CURDIR)/.bench-guest
+	f=$$(ls .bench-guest/results/*-guest-ipvs.json) && cp $$f bench/results/ && tsx bench/render.ts bench/results/$$(basename $$f)
 
 clean: bpf-clean
 	rm -rf dist build .conformance

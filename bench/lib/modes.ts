@@ -15,7 +15,9 @@ import { nsRun } from '../../test/harness/netns.js';
 // ebpf/tc has --socket-lb=false: every packet through tc_lb, as traffic from outside a node's
 // cgroups (other nodes, external clients) always is. Its runs give the per-packet costs.
 export const MODES = ['no-proxy', 'ebpf', 'ebpf/tc', 'iptables', 'kube-proxy/iptables', 'kube-proxy/nftables'] as const;
-export type Mode = (typeof MODES)[number];
+/** IPVS runs only in the guest kernel under TCG (`make bench-guest`): its own table, never a ratio against the host's. */
+export const GUEST_MODES = ['no-proxy', 'ipvs', 'kube-proxy/ipvs'] as const;
+export type Mode = (typeof MODES)[number] | (typeof GUEST_MODES)[number];
 export const METRICS = '127.0.0.1:10249';
 
 export interface ProxyAt {
@@ -25,6 +27,8 @@ export interface ProxyAt {
   kubeProxyBinary: string;
   /** A scratch directory of this run (for kube-proxy's legacy-iptables PATH). */
   workDir: string;
+  /** bpfproxy's source instead of the API server (the largest scale): a manifests directory. */
+  manifests?: string;
   /** ebpf: the cgroup (v2) of the client's processes, where the socket LB attaches. */
   cgroup?: string;
 }
@@ -49,6 +53,10 @@ const PRODUCTION_KUBE_PROXY = ['--cluster-cidr=198.18.0.0/16', '--iptables-sync-
 /** The proxy of `mode`, not started (no-proxy: none). */
 export function proxyFor(mode: Mode, at: ProxyAt): NodeProxy | undefined {
   const common = { netns: at.netns, kubeconfig: at.kubeconfig, nodeName: 'node-a' };
+  if (at.manifests) {
+    if (mode.startsWith('kube-proxy/')) throw new Error(`${mode} reads only the API server, not ${at.manifests}`);
+    Object.assign(common, { kubeconfig: undefined, manifests: at.manifests });
+  }
   switch (mode) {
     case 'no-proxy':
       return undefined;
@@ -59,6 +67,10 @@ export function proxyFor(mode: Mode, at: ProxyAt): NodeProxy | undefined {
       return new ProxyProcess({ backend: 'ebpf', ...common, extraArgs: [...PRODUCTION_BPFPROXY, '--bpf-pin-root', at.pinRoot, '--socket-lb=false'] });
     case 'iptables':
       return new ProxyProcess({ backend: 'iptables', ...common, extraArgs: [...PRODUCTION_BPFPROXY, '--cluster-cidr', '198.18.0.0/16', '--iptables-mode', 'legacy'] });
+    case 'ipvs':
+      return new ProxyProcess({ backend: 'ipvs', ...common, extraArgs: [...PRODUCTION_BPFPROXY, '--cluster-cidr', '198.18.0.0/16'] });
+    case 'kube-proxy/ipvs':
+      return new KubeProxyProcess({ binary: at.kubeProxyBinary, mode: 'ipvs', ...common, extraArgs: ['--cluster-cidr=198.18.0.0/16', '--ipvs-sync-period=30s', '--ipvs-min-sync-period=1s'] });
     case 'kube-proxy/iptables':
     case 'kube-proxy/nftables':
       return new KubeProxyProcess({

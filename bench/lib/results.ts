@@ -75,6 +75,8 @@ export interface BenchResults {
     node: string;
     cpus: number;
     quick: boolean;
+    /** make bench-guest: IPVS in the 6.1 guest under TCG (absent in older files). */
+    guest?: boolean;
     loadBefore: number[];
     loadAfter: number[];
     durationS: number;
