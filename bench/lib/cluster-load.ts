@@ -1,7 +1,10 @@
 // The Services the data-plane bench installs, written through the real API server (every
 // proxy, ours and kube-proxy, reads the same objects the same way). Fillers carry 10
 // endpoints each (addresses nothing answers on; the measured service is the only one used);
-// the measured service of each scale is created after its fillers: the last one installed.
+// the measured service of each scale is created after its fillers: the last one installed,
+// and named to sort after them (zz-measured-*): our iptables backend writes KUBE-SERVICES in
+// name order, so its jump is the last rule a new connection meets there (kube-proxy's order
+// is its Go map's, different on every sync).
 import type { TestCluster } from '../../test/cluster/cluster.js';
 import { endpointSlice, node, service } from '../../test/harness/manifests.js';
 
@@ -51,7 +54,7 @@ export function manifestObjects(n: number, nodeAddress: string): { objects: obje
   const vip = measuredVip(50);
   const objects: object[] = [node('node-a', nodeAddress, '198.18.1.0/24')];
   for (let i = 0; i < n - 1; i++) objects.push(fillerService(i), fillerSlice(i));
-  objects.push(measuredService('bench-large', vip), measuredSlice('bench-large'));
+  objects.push(measuredService('zz-measured-large', vip), measuredSlice('zz-measured-large'));
   return { objects, vip };
 }
 
@@ -86,7 +89,7 @@ export class ServiceLoad {
     this.total += end - this.fillers;
     this.fillers = end;
     const k = this.measured++;
-    const name = `bench-${k}`;
+    const name = `zz-measured-${k}`;
     const vip = measuredVip(k);
     await post(this.cluster, measuredService(name, vip));
     await post(this.cluster, measuredSlice(name));
