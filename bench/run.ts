@@ -5,9 +5,8 @@
 // (default: socket LB + tc; and tc alone) and iptables, the real kube-proxy in iptables and
 // nftables mode, all reading the same objects from the real API server (test/cluster) with
 // production sync settings (30k: one round, no proxy and ebpf only, from a manifests
-// directory: see LARGE). Load is real: nginx
-// in the server pod, wrk / curl / iperf3 in the client pod. Then the north-south XDP packet
-// rate beside tc (bench/lib/xdp-pps.ts), the control plane (network programming latency
+// directory: see LARGE). Load is real: nginx in the server pod, wrk / curl / iperf3 in the
+// client pod. Then the north-south XDP packet rate beside tc (bench/lib/xdp-pps.ts), the control plane (network programming latency
 // from each proxy's own metric, RSS), the ebpf backend's in-process control-plane bench at
 // 1k/10k/100k, and bench/dns.ts (bpfproxy's DNS vs CoreDNS).
 // Writes bench/results/<date>-<machine>.json, docs/perf/README.md and docs/perf/*.svg
@@ -120,9 +119,8 @@ async function runMode(mode: Mode, ctx: { cluster: TestCluster; load: ServiceLoa
   const pinRoot = `/sys/fs/bpf/${prefix}`;
   let proxy: NodeProxy | undefined;
   let stats: ProgStats | undefined;
-  // The client's tools run in a cgroup of their own in every mode (as a pod's processes do):
-  // a child cgroup charges socket memory, which the machine's root cgroup does not, so running
-  // them there for ebpf alone (its socket LB attaches to it) would tilt the comparison.
+  // The client's tools run in a cgroup of their own in every mode, as a pod's processes do;
+  // ebpf's socket LB attaches there. Where the client runs is then the same for every mode.
   const cgroup = createCgroup(`${prefix}-client`);
   const ebpf = mode === 'ebpf' || mode === 'ebpf/tc';
   try {
