@@ -52,23 +52,22 @@ const PRODUCTION_KUBE_PROXY = ['--cluster-cidr=198.18.0.0/16', '--iptables-sync-
 
 /** The proxy of `mode`, not started (no-proxy: none). */
 export function proxyFor(mode: Mode, at: ProxyAt): NodeProxy | undefined {
+  if (at.manifests && mode.startsWith('kube-proxy/')) throw new Error(`${mode} reads only the API server, not ${at.manifests}`);
+  // kube-proxy's (always the API server), and bpfproxy's (the manifests directory when given).
   const common = { netns: at.netns, kubeconfig: at.kubeconfig, nodeName: 'node-a' };
-  if (at.manifests) {
-    if (mode.startsWith('kube-proxy/')) throw new Error(`${mode} reads only the API server, not ${at.manifests}`);
-    Object.assign(common, { kubeconfig: undefined, manifests: at.manifests });
-  }
+  const ours = { netns: at.netns, nodeName: 'node-a', ...(at.manifests ? { manifests: at.manifests } : { kubeconfig: at.kubeconfig }) };
   switch (mode) {
     case 'no-proxy':
       return undefined;
     case 'ebpf':
       if (!at.cgroup) throw new Error('ebpf (socket LB) needs the client cgroup');
-      return new ProxyProcess({ backend: 'ebpf', ...common, extraArgs: [...PRODUCTION_BPFPROXY, '--bpf-pin-root', at.pinRoot, '--cgroup-path', at.cgroup] });
+      return new ProxyProcess({ backend: 'ebpf', ...ours, extraArgs: [...PRODUCTION_BPFPROXY, '--bpf-pin-root', at.pinRoot, '--cgroup-path', at.cgroup] });
     case 'ebpf/tc':
-      return new ProxyProcess({ backend: 'ebpf', ...common, extraArgs: [...PRODUCTION_BPFPROXY, '--bpf-pin-root', at.pinRoot, '--socket-lb=false'] });
+      return new ProxyProcess({ backend: 'ebpf', ...ours, extraArgs: [...PRODUCTION_BPFPROXY, '--bpf-pin-root', at.pinRoot, '--socket-lb=false'] });
     case 'iptables':
-      return new ProxyProcess({ backend: 'iptables', ...common, extraArgs: [...PRODUCTION_BPFPROXY, '--cluster-cidr', '198.18.0.0/16', '--iptables-mode', 'legacy'] });
+      return new ProxyProcess({ backend: 'iptables', ...ours, extraArgs: [...PRODUCTION_BPFPROXY, '--cluster-cidr', '198.18.0.0/16', '--iptables-mode', 'legacy'] });
     case 'ipvs':
-      return new ProxyProcess({ backend: 'ipvs', ...common, extraArgs: [...PRODUCTION_BPFPROXY, '--cluster-cidr', '198.18.0.0/16'] });
+      return new ProxyProcess({ backend: 'ipvs', ...ours, extraArgs: [...PRODUCTION_BPFPROXY, '--cluster-cidr', '198.18.0.0/16'] });
     case 'kube-proxy/ipvs':
       return new KubeProxyProcess({ binary: at.kubeProxyBinary, mode: 'ipvs', ...common, extraArgs: ['--cluster-cidr=198.18.0.0/16', '--ipvs-sync-period=30s', '--ipvs-min-sync-period=1s'] });
     case 'kube-proxy/iptables':
