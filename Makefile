@@ -70,7 +70,7 @@ vm-test:
 	scripts/vm/run.sh $(CMD)
 
 ## bench: every proxy side by side with real load tools (bench/run.ts, ≤ 25 min): writes
-## bench/results/<date>-<machine>.json and docs/perf/. QUICK=1: a ≈ 3 min smoke run into .bench-quick/.
+## bench/results/<date>-<machine>.json and docs/perf/. QUICK=1: a ≈ 2 min smoke run into .bench-quick/.
 ## The single-purpose scripts (bench/control-plane.ts, cluster-scale.ts,
 ## conntrack-churn.ts, iptables-sync.ts, dns.ts) still run on their own with tsx.
 bench: setup cluster

@@ -1,7 +1,7 @@
 // The real load generators, run in the client pod's namespace: wrk (request rates and their
 // latency), curl (connect time, timed by curl itself), iperf3 (bulk throughput).
-import { nsRun } from '../../test/harness/netns.js';
-import { run, type ExecOptions } from '../../src/util/exec.js';
+import type { ExecOptions } from '../../src/util/exec.js';
+import { nsRunInCgroup } from '../../test/harness/cgroup.js';
 import { percentile } from '../stats.js';
 
 /** Where a load tool runs: the client pod's namespace, and a cgroup (v2) of its processes when
@@ -9,9 +9,7 @@ import { percentile } from '../stats.js';
 export type Client = string | { ns: string; cgroup?: string };
 
 function clientRun(c: Client, cmd: string, args: string[], opts: ExecOptions) {
-  const { ns, cgroup } = typeof c === 'string' ? { ns: c, cgroup: undefined } : c;
-  if (!cgroup) return nsRun(ns, cmd, args, opts);
-  return run('sh', ['-c', 'echo $$ > "$0/cgroup.procs" && ns="$1" && shift && exec ip netns exec "$ns" "$@"', cgroup, ns, cmd, ...args], opts);
+  return typeof c === 'string' ? nsRunInCgroup(undefined, c, cmd, args, opts) : nsRunInCgroup(c.cgroup, c.ns, cmd, args, opts);
 }
 
 export interface WrkResult {

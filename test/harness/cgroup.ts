@@ -1,6 +1,8 @@
 // A cgroup v2 directory of the test's own, for the eBPF socket LB of clients in a node
 // namespace (cgroup hooks apply to the cgroup's processes whatever their netns).
 import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { run, type ExecOptions } from '../../src/util/exec.js';
+import { nsRun } from './netns.js';
 
 /** Where cgroup v2 is mounted (hybrid hosts: /sys/fs/cgroup/unified), or undefined. */
 export function cgroupV2Root(): string | undefined {
@@ -27,4 +29,13 @@ export async function removeCgroup(path: string): Promise<void> {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+}
+
+/**
+ * Runs `cmd` in network namespace `ns` from inside `cgroup`, joined before it starts (so every
+ * socket it makes belongs there, where a socket LB may be attached); without one, as nsRun.
+ */
+export function nsRunInCgroup(cgroup: string | undefined, ns: string, cmd: string, args: readonly string[], opts: ExecOptions = {}) {
+  if (!cgroup) return nsRun(ns, cmd, [...args], opts);
+  return run('sh', ['-c', 'echo $$ > "$0/cgroup.procs" && ns="$1" && shift && exec ip netns exec "$ns" "$@"', cgroup, ns, cmd, ...args], opts);
 }

@@ -2,8 +2,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../../src/util/exec.js';
-import { nsRun } from './netns.js';
+import { nsRunInCgroup } from './cgroup.js';
 import { CLIENT_SCRIPT } from './topology.js';
 
 export interface RequestResult {
@@ -50,9 +49,7 @@ async function runClient(ns: string, target: string, o: ClientOptions, extra: st
   // A bound on a hung client, not a measurement: node's own start takes seconds under qemu TCG.
   const startMs = process.env.BPFPROXY_IN_GUEST === '1' ? 30_000 : 10_000;
   const timeoutMs = startMs + (o.count ?? 1) * ((o.timeoutMs ?? 2000) + (o.intervalMs ?? 0));
-  const r = o.cgroup
-    ? await run('sh', ['-c', `echo $$ > "$0/cgroup.procs" && ns="$1" && shift && exec ip netns exec "$ns" "$@"`, o.cgroup, ns, process.execPath, ...args], { timeoutMs })
-    : await nsRun(ns, process.execPath, args, { timeoutMs });
+  const r = await nsRunInCgroup(o.cgroup, ns, process.execPath, args, { timeoutMs });
   return JSON.parse(r.stdout) as RequestResult[];
 }
 
