@@ -80,7 +80,6 @@ bench: setup cluster
 ## guest under qemu TCG (this kernel has no IPVS): bench/results/<date>-<machine>-guest-ipvs.json
 ## and docs/perf/guest-ipvs.md, a page of its own (emulated CPUs: never compared with the host's).
 bench-guest: setup cluster
-	@scripts/vm/install.sh >/dev/null
 	rm -rf .bench-guest && mkdir -p .bench-guest
 	BPFPROXY_VM_RW_DIR=$(CURDIR)/.bench-guest BPFPROXY_VM_TIMEOUT=3600 scripts/vm/run.sh tsx bench/run.ts --guest --out $(CURDIR)/.bench-guest
 	f=$$(ls .bench-guest/results/*-guest-ipvs.json) && cp $$f bench/results/ && tsx bench/render.ts bench/results/$$(basename $$f)

@@ -32,7 +32,7 @@ import { ebpfControlPlane } from './lib/ebpf-control.js';
 import { connectLatency, iperf, wrk } from './lib/load-tools.js';
 import { GUEST_MODES, MODES, type Mode, metric, proxyFor, scrape } from './lib/modes.js';
 import { startNginx } from './lib/nginx.js';
-import { writeReport } from './lib/report.js';
+import { reportPage, writeReport } from './lib/report.js';
 import type { BenchResults, ControlRow, DataRow, PerPacketRow } from './lib/results.js';
 import { controlPlaneTargets, dataPlaneTargets, formatTargets } from './lib/targets.js';
 import { measureXdpPps } from './lib/xdp-pps.js';
@@ -335,9 +335,8 @@ async function main(): Promise<void> {
   await mkdir(RESULTS_DIR, { recursive: true });
   const file = join(RESULTS_DIR, `${results.meta.date.slice(0, 10)}-${results.meta.machine}${QUICK ? '-quick' : GUEST ? '-guest-ipvs' : ''}.json`);
   await writeFile(file, JSON.stringify(results, null, 1) + '\n');
-  const page = GUEST ? 'guest-ipvs.md' : 'README.md';
-  await writeReport(results, DOCS_DIR, file, page);
-  console.log(`bench: ${results.meta.durationS} s; results ${file}; report ${join(DOCS_DIR, page)}`);
+  await writeReport(results, DOCS_DIR, file);
+  console.log(`bench: ${results.meta.durationS} s; results ${file}; report ${join(DOCS_DIR, reportPage(results))}`);
   console.log(`targets:\n${formatTargets(results.targets)}`);
 }
 

@@ -118,10 +118,13 @@ function xdpSection(r: BenchResults, out: string[]): void {
   }
 }
 
-/** The report page (README.md; the guest run: guest-ipvs.md, without charts) and the charts. */
-export async function writeReport(r: BenchResults, docsDir: string, resultsFile: string, page = r.meta.guest ? 'guest-ipvs.md' : 'README.md'): Promise<void> {
+/** The report page's file name: README.md, or guest-ipvs.md for the guest run. */
+export const reportPage = (r: BenchResults): string => (r.meta.guest ? 'guest-ipvs.md' : 'README.md');
+
+/** The report page (reportPage; the guest run's without charts) and the charts. */
+export async function writeReport(r: BenchResults, docsDir: string, resultsFile: string): Promise<void> {
   await mkdir(docsDir, { recursive: true });
-  await writeFile(join(docsDir, page), markdown(r, resultsFile, docsDir));
+  await writeFile(join(docsDir, reportPage(r)), markdown(r, resultsFile, docsDir));
   if (r.meta.guest) return;
   for (const [name, svg] of Object.entries(await charts(r))) await writeFile(join(docsDir, name), svg);
 }
