@@ -18,15 +18,17 @@ for (const file of files.length ? files : ['.vitest-results.json']) {
     failed++;
     continue;
   }
-  // A file whose setup (beforeAll) failed fails no single test but must fail the run.
-  const brokenFiles = (r.testResults ?? []).filter((f) => f.status === 'failed' && !(f.assertionResults ?? []).some((a) => a.status === 'failed')).length;
   for (const f of r.testResults ?? []) {
     const tests = (f.assertionResults ?? []).filter((a) => a.status === 'failed');
-    if (f.status === 'failed' && tests.length === 0) failures.push(`${f.name}: ${firstLine(f.message)}`);
     for (const a of tests) failures.push(`${f.name} > ${a.fullName}: ${firstLine((a.failureMessages ?? [])[0])}`);
+    // A file whose setup (beforeAll) failed fails no single test but must fail the run.
+    if (f.status === 'failed' && tests.length === 0) {
+      failures.push(`${f.name}: ${firstLine(f.message)}`);
+      failed++;
+    }
   }
   passed += r.numPassedTests;
-  failed += r.numFailedTests + brokenFiles;
+  failed += r.numFailedTests;
   skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
   total += r.numTotalTests;
 }
