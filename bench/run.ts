@@ -160,7 +160,7 @@ async function runMode(mode: Mode, ctx: { cluster: TestCluster; load: ServiceLoa
     const keep = await probe('keepAlive', samples, () => wrk(load, `http://${http}/`, { seconds: SECONDS, connections: WRK_CONNECTIONS, close: false }));
     const up = await probe('up', samples, () => iperf(load, host, IPERF_SECONDS, false));
     const down = await probe('down', samples, () => iperf(load, host, IPERF_SECONDS, true));
-    if (stats) await probe('pass', samples, () => iperf(client, POD, IPERF_SECONDS, false));
+    if (stats) await probe('pass', samples, () => iperf(load, POD, IPERF_SECONDS, false));
     const perK = short.requests / 1000;
     const row: DataRow = {
       scale: ctx.scale, services: ctx.services, round: ctx.round, order: ctx.order, mode, startToSyncMs,

@@ -1,15 +1,13 @@
 // The real load generators, run in the client pod's namespace: wrk (request rates and their
 // latency), curl (connect time, timed by curl itself), iperf3 (bulk throughput).
-import type { ExecOptions } from '../../src/util/exec.js';
 import { nsRunInCgroup } from '../../test/harness/cgroup.js';
 import { percentile } from '../stats.js';
 
 /** Where a load tool runs: the client pod's namespace, and a cgroup (v2) of its processes when
  * the proxy's socket LB is attached to one (as a node's pods are under its cgroup root). */
-export type Client = string | { ns: string; cgroup?: string };
-
-function clientRun(c: Client, cmd: string, args: string[], opts: ExecOptions) {
-  return typeof c === 'string' ? nsRunInCgroup(undefined, c, cmd, args, opts) : nsRunInCgroup(c.cgroup, c.ns, cmd, args, opts);
+export interface Client {
+  ns: string;
+  cgroup?: string;
 }
 
 export interface WrkResult {
@@ -48,9 +46,9 @@ export function parseWrk(out: string): WrkResult {
 }
 
 /** wrk for `seconds` with `connections` connections on one thread; `close`: Connection: close (a new connection per request). */
-export async function wrk(ns: Client, url: string, o: { seconds: number; connections: number; close: boolean }): Promise<WrkResult> {
+export async function wrk(c: Client, url: string, o: { seconds: number; connections: number; close: boolean }): Promise<WrkResult> {
   const args = ['-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--latency', '--timeout', '2s', ...(o.close ? ['-H', 'Connection: close'] : []), url];
-  const r = await clientRun(ns, 'wrk', args, { timeoutMs: (o.seconds + 30) * 1000 });
+  const r = await nsRunInCgroup(c.cgroup, c.ns, 'wrk', args, { timeoutMs: (o.seconds + 30) * 1000 });
   return parseWrk(r.stdout);
 }
 
@@ -64,8 +62,8 @@ export interface ConnectLatency {
  * `count` sequential connections by one curl (a URL range, Connection: close so none is
  * reused): curl's own %{time_connect} of each, SYN sent → connect() returned.
  */
-export async function connectLatency(ns: Client, hostPort: string, count: number): Promise<ConnectLatency> {
-  const r = await clientRun(ns, 'curl', ['-s', '-o', '/dev/null', '-H', 'Connection: close', '--max-time', '2', '-w', '%{http_code} %{time_connect}\n', `http://${hostPort}/[1-${count}]`], {
+export async function connectLatency(c: Client, hostPort: string, count: number): Promise<ConnectLatency> {
+  const r = await nsRunInCgroup(c.cgroup, c.ns, 'curl', ['-s', '-o', '/dev/null', '-H', 'Connection: close', '--max-time', '2', '-w', '%{http_code} %{time_connect}\n', `http://${hostPort}/[1-${count}]`], {
     timeoutMs: 120_000,
     allowFailure: true,
   });
@@ -76,8 +74,8 @@ export async function connectLatency(ns: Client, hostPort: string, count: number
 }
 
 /** iperf3 for `seconds`, one flow; `reverse`: -R (server → client). Gbit/s received. */
-export async function iperf(ns: Client, target: string, seconds: number, reverse: boolean): Promise<number> {
+export async function iperf(c: Client, target: string, seconds: number, reverse: boolean): Promise<number> {
   const args = ['-c', target, '-p', '5201', '-t', String(seconds), '-J', ...(reverse ? ['-R'] : [])];
-  const j = JSON.parse((await clientRun(ns, 'iperf3', args, { timeoutMs: (seconds + 30) * 1000 })).stdout) as { end: { sum_received: { bits_per_second: number } } };
+  const j = JSON.parse((await nsRunInCgroup(c.cgroup, c.ns, 'iperf3', args, { timeoutMs: (seconds + 30) * 1000 })).stdout) as { end: { sum_received: { bits_per_second: number } } };
   return j.end.sum_received.bits_per_second / 1e9;
 }
